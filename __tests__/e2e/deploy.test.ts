@@ -1,0 +1,248 @@
+import * as fs from 'fs'
+import * as path from 'path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestServer, startSshd } from './sshd-harness'
+import { connectionInputs, makeWorkspace, runAction } from './run-action'
+
+let server: TestServer
+
+beforeAll(async () => {
+  server = await startSshd()
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+function readLog(root: string): Array<Record<string, string>> {
+  const file = path.join(root, '.atomic-deploy/releases.log')
+  if (!fs.existsSync(file)) return []
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line))
+}
+
+const currentTarget = (root: string): string => fs.readlinkSync(path.join(root, 'current'))
+const releasesOn = (root: string): string[] => fs.readdirSync(path.join(root, 'releases')).sort()
+
+describe('deploy through dist/index.js against a real sshd', () => {
+  it('first deploy uploads the tree, switches current and sets the outputs', async () => {
+    const root = path.join(server.root, 'first')
+    const ws = makeWorkspace({ 'index.html': 'v1', 'css/site.css': 'body{}', '.git/HEAD': 'ref', 'bin/run': '#!/bin/sh\n' })
+    fs.chmodSync(path.join(ws, 'bin/run'), 0o755)
+    fs.symlinkSync('index.html', path.join(ws, 'home.html'))
+    const run = await runAction(
+      { ...connectionInputs(server), path: root, source: ws, 'release-id': 'one' },
+      { env: { GITHUB_SHA: '0123456789abcdef', GITHUB_ACTOR: 'octocat' } }
+    )
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(run.outputs['release-id']).toBe('one')
+    expect(run.outputs['release-path']).toBe(`${root}/releases/one`)
+    expect(run.outputs['previous-release-id']).toBe('')
+    expect(currentTarget(root)).toBe('releases/one')
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('v1')
+    expect(fs.readFileSync(path.join(root, 'current/css/site.css'), 'utf8')).toBe('body{}')
+    expect(fs.existsSync(path.join(root, 'current/.git'))).toBe(false)
+    expect(fs.statSync(path.join(root, 'current/bin/run')).mode & 0o777).toBe(0o755)
+    expect(fs.readlinkSync(path.join(root, 'current/home.html'))).toBe('index.html')
+    const log = readLog(root)
+    expect(log).toHaveLength(1)
+    expect(log[0]).toMatchObject({ event: 'deployed', id: 'one', sha: '0123456789abcdef', actor: 'octocat' })
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+  })
+
+  it('second deploy switches to the new release and reports the previous one', async () => {
+    const root = path.join(server.root, 'second')
+    const inputs = { ...connectionInputs(server), path: root }
+    const v1 = await runAction({ ...inputs, source: makeWorkspace({ 'index.html': 'v1' }), 'release-id': 'r1' })
+    expect(v1.code, v1.stderr + v1.stdout).toBe(0)
+    const v2 = await runAction({ ...inputs, source: makeWorkspace({ 'index.html': 'v2' }), 'release-id': 'r2' })
+    expect(v2.code, v2.stderr + v2.stdout).toBe(0)
+    expect(v2.outputs['previous-release-id']).toBe('r1')
+    expect(currentTarget(root)).toBe('releases/r2')
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('v2')
+    expect(releasesOn(root)).toEqual(['r1', 'r2'])
+  })
+
+  it('default release id is UTC time and the short sha', async () => {
+    const root = path.join(server.root, 'default-id')
+    const run = await runAction(
+      { ...connectionInputs(server), path: root, source: makeWorkspace({ a: '1' }) },
+      { env: { GITHUB_SHA: 'abcdef0123456789' } }
+    )
+    expect(run.code, run.stderr + run.stdout).toBe(0)
+    expect(run.outputs['release-id']).toMatch(/^\d{14}-abcdef0$/)
+    expect(currentTarget(root)).toBe(`releases/${run.outputs['release-id']}`)
+  })
+
+  it('seeds shared paths on the first deploy, links them, and never overwrites shared data', async () => {
+    const root = path.join(server.root, 'shared')
+    const inputs = { ...connectionInputs(server), path: root, shared: 'storage/\nconfig/.env\nuploads/' }
+    const first = await runAction({
+      ...inputs,
+      'release-id': 's1',
+      source: makeWorkspace({ 'storage/app/seed.txt': 'from release', 'config/.env': 'APP=1', 'index.php': '1' })
+    })
+    expect(first.code, first.stderr + first.stdout).toBe(0)
+    expect(fs.readFileSync(path.join(root, 'shared/storage/app/seed.txt'), 'utf8')).toBe('from release')
+    expect(fs.readFileSync(path.join(root, 'shared/config/.env'), 'utf8')).toBe('APP=1')
+    expect(fs.statSync(path.join(root, 'shared/uploads')).isDirectory()).toBe(true)
+    expect(fs.readlinkSync(path.join(root, 'releases/s1/storage'))).toBe('../../shared/storage')
+    expect(fs.readlinkSync(path.join(root, 'releases/s1/config/.env'))).toBe('../../../shared/config/.env')
+    // The application writes into shared/ between deploys.
+    fs.writeFileSync(path.join(root, 'shared/uploads/photo.jpg'), 'user data')
+    fs.writeFileSync(path.join(root, 'shared/config/.env'), 'APP=production')
+    const second = await runAction({
+      ...inputs,
+      'release-id': 's2',
+      source: makeWorkspace({ 'storage/app/seed.txt': 'new release copy', 'config/.env': 'APP=from-repo', 'index.php': '2' })
+    })
+    expect(second.code, second.stderr + second.stdout).toBe(0)
+    expect(fs.readFileSync(path.join(root, 'current/config/.env'), 'utf8')).toBe('APP=production')
+    expect(fs.readFileSync(path.join(root, 'current/storage/app/seed.txt'), 'utf8')).toBe('from release')
+    expect(fs.readFileSync(path.join(root, 'current/uploads/photo.jpg'), 'utf8')).toBe('user data')
+  })
+
+  it('fails before the switch when a shared file is missing everywhere, naming it', async () => {
+    const root = path.join(server.root, 'shared-missing')
+    const inputs = { ...connectionInputs(server), path: root }
+    expect((await runAction({ ...inputs, 'release-id': 'm1', source: makeWorkspace({ a: '1' }) })).code).toBe(0)
+    const run = await runAction({ ...inputs, 'release-id': 'm2', shared: '.env', source: makeWorkspace({ a: '2' }) })
+    expect(run.code).not.toBe(0)
+    expect(run.stdout).toContain('shared file .env is missing')
+    expect(currentTarget(root)).toBe('releases/m1')
+    expect(releasesOn(root)).toEqual(['m1'])
+  })
+
+  it('keeps `keep` good releases, the current one included, and leaves folders it does not own', async () => {
+    const root = path.join(server.root, 'prune')
+    const inputs = { ...connectionInputs(server), path: root, keep: '2' }
+    fs.mkdirSync(path.join(root, 'releases/not-ours'), { recursive: true })
+    fs.chownSync(root, fs.statSync(server.root).uid, fs.statSync(server.root).gid)
+    fs.chownSync(path.join(root, 'releases'), fs.statSync(server.root).uid, fs.statSync(server.root).gid)
+    for (const id of ['p1', 'p2', 'p3', 'p4']) {
+      const run = await runAction({ ...inputs, 'release-id': id, source: makeWorkspace({ id }) })
+      expect(run.code, run.stderr + run.stdout).toBe(0)
+    }
+    expect(releasesOn(root)).toEqual(['not-ours', 'p3', 'p4'])
+    expect(currentTarget(root)).toBe('releases/p4')
+  })
+
+  it('a failing before-activate leaves current untouched, removes the release and frees the lock', async () => {
+    const root = path.join(server.root, 'before-fails')
+    const inputs = { ...connectionInputs(server), path: root }
+    expect((await runAction({ ...inputs, 'release-id': 'b1', source: makeWorkspace({ a: '1' }) })).code).toBe(0)
+    const run = await runAction({
+      ...inputs,
+      'release-id': 'b2',
+      source: makeWorkspace({ a: '2' }),
+      // The failing line is not the last one: every line must be able to fail the step.
+      'before-activate': 'echo "migrating $RELEASE_ID after $PREVIOUS_RELEASE_ID"\nfalse\necho "not reached"'
+    })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('migrating b2 after b1')
+    expect(run.stdout).not.toContain('not reached')
+    expect(run.stdout).toMatch(/::error::.*before-activate failed/)
+    expect(currentTarget(root)).toBe('releases/b1')
+    expect(releasesOn(root)).toEqual(['b1'])
+    expect(fs.readdirSync(path.join(root, '.atomic-deploy/staging'))).toEqual([])
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+    expect(readLog(root).map((e) => `${e.event}:${e.id}`)).toEqual(['deployed:b1', 'failed:b2'])
+    const next = await runAction({ ...inputs, 'release-id': 'b3', source: makeWorkspace({ a: '3' }) })
+    expect(next.code, next.stderr + next.stdout).toBe(0)
+  })
+
+  it('hooks see the release variables and run in the release folder', async () => {
+    const root = path.join(server.root, 'hook-env')
+    const run = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'h1',
+      source: makeWorkspace({ a: '1' }),
+      'before-activate': 'echo "$RELEASE_ID|$RELEASE_PATH|$DEPLOY_PATH|$PREVIOUS_RELEASE_ID|$(pwd)" > before.txt',
+      'after-activate': 'echo "$RELEASE_ID" > "$DEPLOY_PATH/shared/after.txt"'
+    })
+    expect(run.code, run.stderr + run.stdout).toBe(0)
+    expect(fs.readFileSync(path.join(root, 'current/before.txt'), 'utf8').trim()).toBe(
+      `h1|${root}/releases/h1|${root}||${root}/releases/h1`
+    )
+    expect(fs.readFileSync(path.join(root, 'shared/after.txt'), 'utf8').trim()).toBe('h1')
+  })
+
+  it('a failing after-activate switches back and marks the release bad', async () => {
+    const root = path.join(server.root, 'after-fails')
+    const inputs = { ...connectionInputs(server), path: root }
+    expect((await runAction({ ...inputs, 'release-id': 'a1', source: makeWorkspace({ a: '1' }) })).code).toBe(0)
+    const run = await runAction({ ...inputs, 'release-id': 'a2', source: makeWorkspace({ a: '2' }), 'after-activate': 'exit 3' })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('switched back to a1')
+    expect(currentTarget(root)).toBe('releases/a1')
+    expect(readLog(root).map((e) => `${e.event}:${e.id}`)).toEqual(['deployed:a1', 'deployed:a2', 'reverted:a2'])
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+    // A bad release does not take a kept slot: with keep 2, a1 and a3 stay.
+    const next = await runAction({ ...inputs, keep: '2', 'release-id': 'a3', source: makeWorkspace({ a: '3' }) })
+    expect(next.code, next.stderr + next.stdout).toBe(0)
+    expect(releasesOn(root)).toEqual(['a1', 'a3'])
+  })
+
+  it('with revert-on-failure false a failing after-activate keeps the new release current', async () => {
+    const root = path.join(server.root, 'after-no-revert')
+    const inputs = { ...connectionInputs(server), path: root }
+    expect((await runAction({ ...inputs, 'release-id': 'n1', source: makeWorkspace({ a: '1' }) })).code).toBe(0)
+    const run = await runAction({
+      ...inputs,
+      'release-id': 'n2',
+      source: makeWorkspace({ a: '2' }),
+      'after-activate': 'false',
+      'revert-on-failure': 'false'
+    })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('revert-on-failure is false')
+    expect(currentTarget(root)).toBe('releases/n2')
+  })
+
+  it('refuses a release id that already exists', async () => {
+    const root = path.join(server.root, 'collision')
+    const inputs = { ...connectionInputs(server), path: root, 'release-id': 'same' }
+    expect((await runAction({ ...inputs, source: makeWorkspace({ a: '1' }) })).code).toBe(0)
+    const run = await runAction({ ...inputs, source: makeWorkspace({ a: '2' }) })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('release same already exists')
+    expect(fs.readFileSync(path.join(root, 'current/a'), 'utf8')).toBe('1')
+  })
+
+  it('refuses a server whose host key does not match the pin, showing what it offered', async () => {
+    const root = path.join(server.root, 'wrong-key')
+    const wrongPin = 'SHA256:' + 'A'.repeat(43)
+    const run = await runAction({
+      host: `${server.host}:${server.port}`,
+      username: server.username,
+      'ssh-key': server.userKey,
+      'host-fingerprint': wrongPin,
+      path: root,
+      source: makeWorkspace({ a: '1' })
+    })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain(`does not match: the server offered ssh-ed25519 key ${server.fingerprint}`)
+    expect(fs.existsSync(root)).toBe(false)
+  })
+
+  it('without a pin it refuses and shows the fingerprint to pin; the right fingerprint works', async () => {
+    const root = path.join(server.root, 'pin')
+    const base = {
+      host: `${server.host}:${server.port}`,
+      username: server.username,
+      'ssh-key': server.userKey,
+      path: root,
+      source: makeWorkspace({ a: '1' })
+    }
+    const unpinned = await runAction(base)
+    expect(unpinned.code).toBe(1)
+    expect(unpinned.stdout).toContain(`host-fingerprint: ${server.fingerprint}`)
+    const pinned = await runAction({ ...base, 'host-fingerprint': server.fingerprint })
+    expect(pinned.code, pinned.stderr + pinned.stdout).toBe(0)
+  })
+})

@@ -1,0 +1,145 @@
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { execFileSync } from 'child_process'
+import { describe, expect, it } from 'vitest'
+import { parseSettings } from '../../src/inputs'
+
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-inputs-'))
+fs.mkdirSync(path.join(workspace, 'build'))
+const keyFile = path.join(workspace, 'key')
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile])
+const KEY = fs.readFileSync(keyFile, 'utf8')
+const encryptedKeyFile = path.join(workspace, 'key-enc')
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'sesame', '-f', encryptedKeyFile])
+const ENCRYPTED_KEY = fs.readFileSync(encryptedKeyFile, 'utf8')
+
+const base: Record<string, string> = { host: 'example.com', username: 'deploy', 'ssh-key': KEY, path: '/var/www/app' }
+const env = { GITHUB_WORKSPACE: workspace, GITHUB_SHA: '1234567890abcdef', GITHUB_ACTOR: 'octocat' }
+
+function parse(overrides: Record<string, string> = {}) {
+  const inputs = { ...base, ...overrides }
+  return parseSettings((name) => inputs[name] ?? '', env, new Date('2026-01-02T03:04:05Z'))
+}
+
+describe('parseSettings', () => {
+  it('applies the documented defaults', () => {
+    const s = parse()
+    expect(s.target).toEqual({ host: 'example.com', port: 22 })
+    expect(s.deployPath).toBe('/var/www/app')
+    expect(s.sourceDir).toBe(workspace)
+    expect(s.exclude).toEqual(['.git'])
+    expect(s.releaseId).toBe('20260102030405-1234567')
+    expect(s.keep).toBe(5)
+    expect(s.revertOnFailure).toBe(true)
+    expect(s.connectTimeoutSeconds).toBe(30)
+    expect(s.hostKey).toEqual({ mode: 'unpinned' })
+    expect(s.provenance.actor).toBe('octocat')
+  })
+
+  it.each([
+    ['example.com:2222', { host: 'example.com', port: 2222 }],
+    ['[::1]:2200', { host: '::1', port: 2200 }],
+    ['::1', { host: '::1', port: 22 }],
+    ['10.0.0.5', { host: '10.0.0.5', port: 22 }]
+  ])('reads host %s', (host, expected) => {
+    expect(parse({ host }).target).toEqual(expected)
+  })
+
+  it('uses port when host names none', () => {
+    expect(parse({ port: '2022' }).target.port).toBe(2022)
+  })
+
+  it.each([
+    [{ host: '' }, "'host'"],
+    [{ host: 'a b' }, "'host'"],
+    [{ host: 'x;rm -rf /' }, "'host'"],
+    [{ host: '-oProxyCommand=x' }, "'host'"],
+    [{ host: 'h:99999' }, "'host'"],
+    [{ port: 'abc' }, "'port'"],
+    [{ path: 'relative/dir' }, "'path'"],
+    [{ path: '/' }, "'path'"],
+    [{ path: '/etc' }, "'path'"],
+    [{ path: '/etc/' }, "'path'"],
+    [{ path: '~/app' }, "'path'"],
+    [{ path: '/srv/../etc' }, "'path'"],
+    [{ path: '/srv/app\nx' }, "'path'"],
+    [{ keep: '0' }, "'keep'"],
+    [{ keep: '-1' }, "'keep'"],
+    [{ keep: '1e3' }, "'keep'"],
+    [{ keep: 'abc' }, "'keep'"],
+    [{ 'release-id': '../x' }, "'release-id'"],
+    [{ 'release-id': '-rf' }, "'release-id'"],
+    [{ 'release-id': 'a b' }, "'release-id'"],
+    [{ 'release-id': '$(touch x)' }, "'release-id'"],
+    [{ 'release-id': '.hidden' }, "'release-id'"],
+    [{ shared: '/etc/passwd' }, "'shared'"],
+    [{ shared: '../up' }, "'shared'"],
+    [{ shared: 'a/../b' }, "'shared'"],
+    [{ shared: 'storage/\nstorage/logs' }, "'shared'"],
+    [{ shared: '.env\n.env' }, "'shared'"],
+    [{ 'ssh-key': '' }, "'ssh-key'"],
+    [{ 'ssh-key': 'not a key' }, "'ssh-key'"],
+    [{ 'ssh-key': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample user@host' }, "'ssh-key'"],
+    [{ 'ssh-key': ENCRYPTED_KEY }, "'ssh-key-passphrase'"],
+    [{ 'ssh-key': ENCRYPTED_KEY, 'ssh-key-passphrase': 'wrong' }, "'ssh-key-passphrase'"],
+    [{ username: 'root; id' }, "'username'"],
+    [{ 'host-fingerprint': 'MD5:aa:bb' }, "'host-fingerprint'"],
+    [{ 'known-hosts': 'garbage' }, "'known-hosts'"],
+    [{ 'strict-host-key': 'maybe' }, "'strict-host-key'"],
+    [{ source: 'missing-folder' }, "'source'"],
+    [{ 'connect-timeout': '0' }, "'connect-timeout'"],
+    [{ compression: 'lz4' }, "'compression'"],
+    [{ 'before-activate': 'a\0b' }, "'before-activate'"]
+  ])('refuses %j naming the input', (overrides, name) => {
+    expect(() => parse(overrides)).toThrow(`Invalid input ${name}`)
+  })
+
+  it('repairs a key pasted with Windows line ends and no final newline', () => {
+    const pasted = KEY.trim().replace(/\n/g, '\r\n')
+    expect(parse({ 'ssh-key': pasted }).credentials.privateKey).toBe(KEY)
+  })
+
+  it('opens an encrypted key with its passphrase', () => {
+    expect(parse({ 'ssh-key': ENCRYPTED_KEY, 'ssh-key-passphrase': 'sesame' }).credentials.passphrase).toBe('sesame')
+  })
+
+  it('accepts a password instead of a key', () => {
+    expect(parse({ 'ssh-key': '', password: 'pw' }).credentials).toEqual({ username: 'deploy', password: 'pw' })
+  })
+
+  it('never puts key material in an error message', () => {
+    const broken = KEY.replace(/\n([A-Za-z0-9+/]{10})/, '\n!!!!!!!!!!')
+    try {
+      parse({ 'ssh-key': broken })
+      throw new Error('expected a failure')
+    } catch (error) {
+      const body = KEY.split('\n')[2]
+      expect((error as Error).message).not.toContain(body)
+    }
+  })
+
+  it('reads shared entries, marking folders', () => {
+    expect(parse({ shared: 'storage/\n.env\n\n# comment\nconfig/app.ini' }).shared).toEqual([
+      { path: 'storage', isDirectory: true },
+      { path: '.env', isDirectory: false },
+      { path: 'config/app.ini', isDirectory: false }
+    ])
+  })
+
+  it('normalises the deploy path', () => {
+    expect(parse({ path: '/srv//app/' }).deployPath).toBe('/srv/app')
+  })
+
+  it('chooses the host key policy', () => {
+    expect(parse({ 'strict-host-key': 'false' }).hostKey).toEqual({ mode: 'insecure' })
+    const fp = `SHA256:${'a'.repeat(43)}`
+    expect(parse({ 'host-fingerprint': fp }).hostKey).toEqual({ mode: 'fingerprint', fingerprint: fp })
+  })
+
+  it('resolves source inside the workspace and reads exclude lines', () => {
+    const s = parse({ source: 'build', exclude: 'node_modules/\n*.log' })
+    expect(s.sourceDir).toBe(path.join(workspace, 'build'))
+    expect(s.exclude).toEqual(['node_modules/', '*.log'])
+  })
+})

@@ -1,0 +1,227 @@
+/**
+ * The generated scripts, checked by ShellCheck and run for real against temp
+ * folders under dash, BusyBox sh (with BusyBox's own mv, tar, ln, awk...) and
+ * bash, fed by the real archive packer.
+ */
+import { execFileSync, spawnSync } from 'child_process'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { ReleasePlan, WireCompression } from '../../src/plan'
+import { abortScript, activateScript, prepareScript } from '../../src/remote-script/scripts'
+import { expectedFindLines, listSource } from '../../src/file-list'
+import { packArchive } from '../../src/archive'
+import { sharedLinkTarget } from '../../src/shared-paths'
+import { EXIT } from '../../src/remote-script/exit-codes'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-script-'))
+const busyboxBin = path.join(tmp, 'busybox-bin')
+
+beforeAll(() => {
+  fs.mkdirSync(busyboxBin)
+  execFileSync('busybox', ['--install', '-s', busyboxBin])
+})
+
+interface Shell {
+  name: string
+  command: string[]
+  path: string
+}
+const SHELLS: Shell[] = [
+  { name: 'dash', command: ['dash', '-c'], path: process.env.PATH! },
+  { name: 'busybox', command: ['busybox', 'sh', '-c'], path: `${busyboxBin}:${process.env.PATH}` },
+  { name: 'bash', command: ['bash', '-c'], path: process.env.PATH! }
+]
+
+function plan(deployPath: string, overrides: Partial<ReleasePlan> = {}): ReleasePlan {
+  const shared = [
+    { path: 'storage', isDirectory: true },
+    { path: 'config/.env', isDirectory: false }
+  ]
+  return {
+    deployPath,
+    releaseId: 'r1',
+    keep: 2,
+    shared: shared.map((e) => ({ ...e, linkTarget: sharedLinkTarget(e) })),
+    beforeActivate: '',
+    afterActivate: '',
+    revertOnFailure: true,
+    lockTimeoutSeconds: 0,
+    lockToken: 'token-1',
+    lockOwner: '{"token":"token-1"}',
+    logFields: '"actor":"o\'ct\\"o"',
+    compression: 'none',
+    expectedEntries: 0,
+    ...overrides
+  }
+}
+
+function workspace(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(tmp, 'ws-'))
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    fs.writeFileSync(path.join(dir, name), content)
+  }
+  return dir
+}
+
+async function archiveOf(dir: string, compression: WireCompression): Promise<{ data: Buffer; entries: number }> {
+  const listing = await listSource(dir, [])
+  const archive = await packArchive(dir, listing.entries, compression)
+  const chunks: Buffer[] = []
+  for await (const chunk of archive.stream) chunks.push(chunk as Buffer)
+  await archive.finished
+  return { data: Buffer.concat(chunks), entries: expectedFindLines(listing.entries) }
+}
+
+function run(shell: Shell, script: string, input?: Buffer) {
+  const result = spawnSync(shell.command[0], [...shell.command.slice(1), script], {
+    input: input ?? Buffer.alloc(0),
+    env: { PATH: shell.path, HOME: tmp },
+    cwd: tmp
+  })
+  const stdout = result.stdout.toString()
+  return { code: result.status, stdout, stderr: result.stderr.toString(), results: stdout.split('\n').filter((l) => l.startsWith('@@')) }
+}
+
+async function deployWith(shell: Shell, p: ReleasePlan, files: Record<string, string>, compression: WireCompression = 'none') {
+  const { data, entries } = await archiveOf(workspace(files), compression)
+  const full = { ...p, expectedEntries: entries, compression }
+  const prepared = run(shell, prepareScript(full), data)
+  if (prepared.code !== 0) return { prepared, activated: undefined }
+  return { prepared, activated: run(shell, activateScript(full)) }
+}
+
+describe('generated scripts pass ShellCheck', () => {
+  const p = plan('/srv/it\'s "odd" $(touch canary)', {
+    beforeActivate: 'echo "$RELEASE_ID" \'quoted\' `date`',
+    afterActivate: 'systemctl reload php-fpm'
+  })
+  it.each([
+    ['prepare', prepareScript(p)],
+    ['activate', activateScript(p)],
+    ['abort', abortScript(p)]
+  ])('%s', (_name, script) => {
+    const result = spawnSync('shellcheck', ['--shell=sh', '--severity=info', '-'], { input: script })
+    expect(result.stdout.toString() + result.stderr.toString()).toBe('')
+    expect(result.status).toBe(0)
+  })
+})
+
+describe.each(SHELLS)('generated scripts run under $name', (shell) => {
+  it('deploys, links shared paths, switches and prunes by the log', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-deploy-`))
+    fs.mkdirSync(path.join(root, 'shared/config'), { recursive: true })
+    fs.writeFileSync(path.join(root, 'shared/config/.env'), 'SECRET=kept')
+    const files = { 'index.html': 'one', 'storage/logs/seed.log': 'seed', 'config/.env': 'from repo', '-dash-file': 'x' }
+    for (const [id, compression] of [
+      ['r1', 'none'],
+      ['r2', 'gzip'],
+      ['r3', 'zstd']
+    ] as const) {
+      const { prepared, activated } = await deployWith(shell, plan(root, { releaseId: id }), { ...files, 'index.html': id }, compression)
+      expect(prepared.code, prepared.stderr).toBe(0)
+      expect(activated!.code, activated!.stderr).toBe(0)
+      expect(activated!.results).toContain(`@@current ${id}`)
+    }
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r3')
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('r3')
+    expect(fs.readFileSync(path.join(root, 'current/config/.env'), 'utf8')).toBe('SECRET=kept')
+    expect(fs.readFileSync(path.join(root, 'current/storage/logs/seed.log'), 'utf8')).toBe('seed')
+    expect(fs.readFileSync(path.join(root, 'current/-dash-file'), 'utf8')).toBe('x')
+    expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r2', 'r3'])
+    const log = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(log.map((e) => e.id)).toEqual(['r1', 'r2', 'r3'])
+    expect(log[0].actor).toBe('o\'ct"o')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+  })
+
+  it('keeps values inert: quotes, $(...) and backticks in paths and hooks run nothing', async () => {
+    const base = fs.mkdtempSync(path.join(tmp, `${shell.name}-hostile-`))
+    const root = path.join(base, 'it\'s "odd" $(touch canary1) `touch canary2`; touch canary3')
+    const p = plan(root, {
+      shared: [],
+      beforeActivate: 'printf "%s\\n" "$RELEASE_PATH" > where.txt',
+      releaseId: 'r1'
+    })
+    const { prepared, activated } = await deployWith(shell, p, { a: '1' })
+    expect(prepared.code, prepared.stderr).toBe(0)
+    expect(activated!.code, activated!.stderr).toBe(0)
+    expect(fs.readFileSync(path.join(root, 'current/where.txt'), 'utf8').trim()).toBe(`${root}/releases/r1`)
+    expect(fs.readdirSync(base)).toEqual([path.basename(root)])
+    for (const canary of ['canary1', 'canary2', 'canary3']) {
+      expect(fs.existsSync(path.join(tmp, canary))).toBe(false)
+      expect(fs.existsSync(path.join(root, canary))).toBe(false)
+    }
+  })
+
+  it('a failing before-activate removes the release, logs it failed and frees the lock', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-before-`))
+    const ok = await deployWith(shell, plan(root, { shared: [], releaseId: 'r1' }), { a: '1' })
+    expect(ok.activated!.code).toBe(0)
+    const bad = await deployWith(shell, plan(root, { shared: [], releaseId: 'r2', beforeActivate: 'false\ntrue' }), { a: '2' })
+    expect(bad.prepared.code).toBe(EXIT.beforeActivate)
+    expect(bad.prepared.results).toContain('@@error before-activate failed (exit status 1)')
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r1')
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual(['r1'])
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+  })
+
+  it('refuses to work while another run holds the lock, and names the holder', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-lock-`))
+    fs.mkdirSync(path.join(root, '.atomic-deploy/lock'), { recursive: true })
+    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), '{"token":"other","actor":"alice"}\n')
+    const { prepared } = await deployWith(shell, plan(root, { shared: [] }), { a: '1' })
+    expect(prepared.code).toBe(EXIT.locked)
+    expect(prepared.stderr).toContain('"actor":"alice"')
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/lock/owner'), 'utf8')).toContain('other')
+  })
+
+  it('refuses a current that is a real folder and changes nothing', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-realdir-`))
+    fs.mkdirSync(path.join(root, 'current'))
+    fs.writeFileSync(path.join(root, 'current/index.html'), 'old site')
+    const { prepared } = await deployWith(shell, plan(root, { shared: [] }), { a: '1' })
+    expect(prepared.code).toBe(EXIT.currentNotLink)
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('old site')
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
+  })
+
+  it('a truncated upload fails and leaves no staging tree', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-truncated-`))
+    const { data, entries } = await archiveOf(workspace({ big: 'x'.repeat(200_000), small: 'y' }), 'none')
+    const prepared = run(shell, prepareScript({ ...plan(root, { shared: [] }), expectedEntries: entries }), data.subarray(0, 100_000))
+    expect(prepared.code).toBe(EXIT.upload)
+    expect(fs.readdirSync(path.join(root, '.atomic-deploy/staging'))).toEqual([])
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
+    expect(fs.existsSync(path.join(root, 'current'))).toBe(false)
+  })
+
+  it('a shared entry under a symlinked folder of the release is refused', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-symlink-parent-`))
+    const outside = fs.mkdtempSync(path.join(tmp, 'outside-'))
+    fs.writeFileSync(path.join(outside, 'precious'), 'keep me')
+    const ws = workspace({ a: '1' })
+    fs.symlinkSync(outside, path.join(ws, 'storage'))
+    const { data, entries } = await archiveOf(ws, 'none')
+    const p = { ...plan(root, { shared: [{ path: 'storage/precious', isDirectory: false, linkTarget: '../../../shared/storage/precious' }] }), expectedEntries: entries }
+    const prepared = run(shell, prepareScript(p), data)
+    expect(prepared.code).toBe(EXIT.shared)
+    expect(fs.readFileSync(path.join(outside, 'precious'), 'utf8')).toBe('keep me')
+  })
+
+  it('abort removes a prepared release and frees only its own lock', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-abort-`))
+    const p = plan(root, { shared: [] })
+    const { data, entries } = await archiveOf(workspace({ a: '1' }), 'none')
+    expect(run(shell, prepareScript({ ...p, expectedEntries: entries }), data).code).toBe(0)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(true)
+    const other = run(shell, abortScript({ ...p, lockToken: 'someone-else' }))
+    expect(other.code).toBe(0)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(true)
+    expect(run(shell, abortScript(p)).code).toBe(0)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
+  })
+})

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test command (npm test): installs what the tests need when it is
+# missing, checks that dist/ matches src/, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v busybox >/dev/null || missing+=(busybox)
+command -v dash >/dev/null || missing+=(dash)
+command -v zstd >/dev/null || missing+=(zstd)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "The tests need: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # No install scripts: ssh2's optional native addons would make the bundle machine-specific.
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
+
+echo "== typecheck"
+npx tsc -p tsconfig.json --noEmit
+
+echo "== dist/ is built from src/"
+bash scripts/check-dist.sh
+
+echo "== tests"
+mkdir -p .tmp
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || status=$?
+node -e '
+  const r = require("./.tmp/vitest.json");
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  if (r.numTotalTests === 0) process.exit(1);
+'
+exit $status

@@ -1,0 +1,169 @@
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import picomatch from 'picomatch'
+import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance } from './settings'
+import { InputError, shown } from './input-error'
+import { parseHostAddress, parsePort } from './host-address'
+import { checkPrivateKey, repairPrivateKey } from './ssh-key'
+import { checkReleaseId, defaultReleaseId } from './release-id'
+import { lines, parseSharedEntries } from './shared-paths'
+import { HostKeyCheck, parseFingerprint } from './host-key'
+
+/** Reads one input by its action name (`ssh-key`); returns '' when unset. */
+export type InputReader = (name: string) => string
+
+/** Folders that must never become a deploy root. */
+const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'])
+
+/**
+ * Turns raw inputs into one typed settings object, validating as it goes.
+ * `env` supplies the GitHub context (sha, actor, workspace); `now` the clock.
+ */
+export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = new Date()): DeploySettings {
+  const get = (name: string): string => read(name).trim()
+  const mode = parseChoice<Mode>(get('mode') || 'deploy', 'mode', ['deploy', 'rollback', 'list', 'unlock'])
+  const port = get('port') ? parsePort(get('port')) : 22
+  const target = parseHostAddress(required(get, 'host'), port)
+  const provenance = readProvenance(env)
+  const releaseIdText = get('release-id')
+  const settings: DeploySettings = {
+    mode,
+    target,
+    credentials: parseCredentials(read, required(get, 'username')),
+    hostKey: parseHostKeyPolicy(read, get, target),
+    connectTimeoutSeconds: parseWholeNumber(get('connect-timeout') || '30', 'connect-timeout', 1, 3600),
+    deployPath: parseDeployPath(required(get, 'path')),
+    sourceDir: mode === 'deploy' ? parseSourceDir(get('source') || '.', env) : '',
+    exclude: parseExclude(read('exclude') === '' ? '.git' : read('exclude')),
+    releaseId: releaseIdText ? checkReleaseId(releaseIdText) : defaultReleaseId(now, provenance.sha),
+    releaseIdGiven: releaseIdText !== '',
+    keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
+    shared: parseSharedEntries(read('shared')),
+    beforeActivate: parseHook(read('before-activate'), 'before-activate'),
+    afterActivate: parseHook(read('after-activate'), 'after-activate'),
+    revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
+    compression: parseChoice<Compression>(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+    lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
+    provenance
+  }
+  return settings
+}
+
+function required(get: (name: string) => string, name: string): string {
+  const value = get(name)
+  if (!value) throw new InputError(name, `it is required and was not given. Set '${name}:' in the step's 'with:'.`)
+  return value
+}
+
+function parseCredentials(read: InputReader, username: string): DeploySettings['credentials'] {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
+    throw new InputError('username', `${shown(username)} is not a user name. Expected letters, digits and . _ - @.`)
+  }
+  const keyText = read('ssh-key')
+  const passphrase = read('ssh-key-passphrase') || undefined
+  const password = read('password') || undefined
+  if (!keyText.trim() && !password) {
+    throw new InputError('ssh-key', 'no credentials: set ssh-key (a private key, from a secret) or password.')
+  }
+  if (!keyText.trim()) return { username, password }
+  const privateKey = repairPrivateKey(keyText)
+  checkPrivateKey(privateKey, passphrase)
+  return { username, privateKey, passphrase, password }
+}
+
+function parseHostKeyPolicy(read: InputReader, get: (name: string) => string, target: HostAddress): HostKeyPolicy {
+  const knownHosts = read('known-hosts')
+  if (knownHosts.trim()) {
+    const policy: HostKeyPolicy = { mode: 'known-hosts', knownHosts }
+    new HostKeyCheck(policy, target) // throws now, before connecting, when no usable line is for this host
+    return policy
+  }
+  const fingerprint = get('host-fingerprint')
+  if (fingerprint) return { mode: 'fingerprint', fingerprint: parseFingerprint(fingerprint) }
+  const strict = parseBoolean(get('strict-host-key') || 'true', 'strict-host-key')
+  return strict ? { mode: 'unpinned' } : { mode: 'insecure' }
+}
+
+/** Absolute, normalised, and not a system folder. */
+export function parseDeployPath(text: string): string {
+  const fail = (why: string): never => {
+    throw new InputError('path', `${shown(text)} ${why}. Expected the absolute deploy root on the server, e.g. /var/www/myapp.`)
+  }
+  if (!text.startsWith('/')) fail('is not an absolute path')
+  if (/[\0-\x1f\x7f]/.test(text)) fail('contains a control character')
+  const segments = text.split('/').filter((s) => s !== '')
+  if (segments.some((s) => s === '.' || s === '..')) fail("contains '.' or '..'")
+  const normalised = `/${segments.join('/')}`
+  if (SYSTEM_DIRECTORIES.has(normalised)) fail('is a system folder, not a place for an application')
+  return normalised
+}
+
+function parseSourceDir(text: string, env: NodeJS.ProcessEnv): string {
+  const workspace = env.GITHUB_WORKSPACE || process.cwd()
+  const dir = path.resolve(workspace, text)
+  let stat: fs.Stats | undefined
+  try {
+    stat = fs.statSync(dir)
+  } catch {
+    stat = undefined
+  }
+  if (!stat?.isDirectory()) {
+    throw new InputError('source', `folder ${shown(text)} does not exist in ${workspace}. Build first, or point source at the build output.`)
+  }
+  return dir
+}
+
+function parseExclude(text: string): string[] {
+  const patterns = lines(text)
+  for (const pattern of patterns) {
+    try {
+      picomatch(pattern)
+    } catch (error) {
+      throw new InputError('exclude', `${shown(pattern)} is not a glob pattern (${(error as Error).message}).`)
+    }
+  }
+  return patterns
+}
+
+function parseHook(text: string, input: string): string {
+  if (text.includes('\0')) throw new InputError(input, 'contains a NUL character.')
+  if (Buffer.byteLength(text) > 64 * 1024) {
+    throw new InputError(input, 'is longer than 64 KiB; put the commands in a script inside the release and call it.')
+  }
+  return text.replace(/\r\n?/g, '\n').trim()
+}
+
+export function parseWholeNumber(text: string, input: string, min: number, max: number): number {
+  const value = /^\d{1,7}$/.test(text) ? Number(text) : NaN
+  if (!(value >= min && value <= max)) {
+    throw new InputError(input, `${shown(text)} is not a whole number from ${min} to ${max}.`)
+  }
+  return value
+}
+
+export function parseBoolean(text: string, input: string): boolean {
+  if (/^(true|yes|on)$/i.test(text)) return true
+  if (/^(false|no|off)$/i.test(text)) return false
+  throw new InputError(input, `${shown(text)} is not true or false.`)
+}
+
+function parseChoice<T extends string>(text: string, input: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(text)) return text as T
+  throw new InputError(input, `${shown(text)} is not one of ${choices.join(', ')}.`)
+}
+
+function readProvenance(env: NodeJS.ProcessEnv): Provenance {
+  const server = env.GITHUB_SERVER_URL || 'https://github.com'
+  const runUrl =
+    env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
+      : undefined
+  return {
+    sha: env.GITHUB_SHA || undefined,
+    ref: env.GITHUB_REF || undefined,
+    actor: env.GITHUB_ACTOR || undefined,
+    runUrl,
+    runner: `${os.hostname()} pid ${process.pid}`
+  }
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'crypto'
+import { DeploySettings, SharedEntry } from './settings'
+import { sharedLinkTarget } from './shared-paths'
+
+export type WireCompression = 'none' | 'gzip' | 'zstd'
+
+export interface PlannedShared extends SharedEntry {
+  /** Relative symlink target, from the link's folder to `shared/<path>`. */
+  linkTarget: string
+}
+
+/** Everything the remote scripts need to know, and nothing else: the input of the script generator. */
+export interface ReleasePlan {
+  deployPath: string
+  releaseId: string
+  keep: number
+  shared: PlannedShared[]
+  beforeActivate: string
+  afterActivate: string
+  revertOnFailure: boolean
+  lockTimeoutSeconds: number
+  /** Random per run: only the run holding it may continue or free the lock. */
+  lockToken: string
+  /** One JSON object: who holds the lock. */
+  lockOwner: string
+  /** JSON members (no braces) appended to every releases-log line of this run. */
+  logFields: string
+  compression: WireCompression
+  /** How many lines `find` prints for the unpacked upload (its root not counted). */
+  expectedEntries: number
+}
+
+export function planRelease(settings: DeploySettings, expectedEntries: number, compression: WireCompression, now = new Date()): ReleasePlan {
+  const { provenance } = settings
+  const lockToken = randomBytes(12).toString('hex')
+  const lockOwner = JSON.stringify({
+    token: lockToken,
+    release: settings.releaseId,
+    actor: provenance.actor,
+    run: provenance.runUrl,
+    runner: provenance.runner,
+    since: now.toISOString().replace(/\.\d+Z$/, 'Z')
+  })
+  return {
+    deployPath: settings.deployPath,
+    releaseId: settings.releaseId,
+    keep: settings.keep,
+    shared: settings.shared.map((entry) => ({ ...entry, linkTarget: sharedLinkTarget(entry) })),
+    beforeActivate: settings.beforeActivate,
+    afterActivate: settings.afterActivate,
+    revertOnFailure: settings.revertOnFailure,
+    lockTimeoutSeconds: settings.lockTimeoutSeconds,
+    lockToken,
+    lockOwner,
+    logFields: logFields(settings),
+    compression,
+    expectedEntries
+  }
+}
+
+function logFields(settings: DeploySettings): string {
+  const { provenance, credentials } = settings
+  const fields: Record<string, string | undefined> = {
+    sha: provenance.sha,
+    ref: provenance.ref,
+    actor: provenance.actor,
+    run: provenance.runUrl,
+    user: credentials.username
+  }
+  return Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`)
+    .join(',')
+}

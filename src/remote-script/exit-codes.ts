@@ -1,0 +1,38 @@
+/**
+ * Exit codes of the remote script, one per kind of failure (as in Mina), so
+ * that the TypeScript side can say what happened and what to do.
+ */
+export const EXIT = {
+  path: 10,
+  locked: 11,
+  releaseExists: 12,
+  currentNotLink: 13,
+  upload: 14,
+  shared: 15,
+  beforeActivate: 16,
+  switch: 17,
+  afterActivate: 18,
+  lockLost: 19,
+  missingTool: 20,
+  noRollbackTarget: 21,
+  unknownRelease: 22
+} as const
+
+export type ExitName = keyof typeof EXIT
+
+/** What to tell the user for each code, after the remote error text. */
+export const EXIT_HINTS: Record<number, string> = {
+  [EXIT.path]: 'Check that path is right and that the SSH user may write there.',
+  [EXIT.locked]: "Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.",
+  [EXIT.releaseExists]: 'Release ids must be new: leave release-id empty for a fresh one, or pick another.',
+  [EXIT.currentNotLink]: "Move the real folder aside on the server (e.g. 'mv current current.old'); atomic-deploy will then manage current as a symlink.",
+  [EXIT.upload]: 'The upload did not arrive whole: check free disk space on the server and the connection, then deploy again.',
+  [EXIT.shared]: 'Fix the shared entry on the server or in the shared input; nothing was switched.',
+  [EXIT.beforeActivate]: 'before-activate failed; the new release was removed and current is unchanged.',
+  [EXIT.switch]: 'The current symlink could not be switched; current still points to the release it had.',
+  [EXIT.afterActivate]: 'after-activate failed after the switch.',
+  [EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
+  [EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
+  [EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
+  [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
+}

@@ -1,0 +1,142 @@
+import { EXIT } from './exit-codes'
+
+/**
+ * Shell functions every phase shares. Plain POSIX sh (dash, BusyBox ash,
+ * bash): no `local`, no `pipefail`, no arrays. Step banners and errors go to
+ * stderr; stdout carries only `@@key value` lines for the TypeScript side.
+ */
+export const LIBRARY = `
+# ---- paths ------------------------------------------------------------------
+RELEASES="$DEPLOY_PATH/releases"
+SHARED="$DEPLOY_PATH/shared"
+STATE="$DEPLOY_PATH/.atomic-deploy"
+LOCK="$STATE/lock"
+LOG="$STATE/releases.log"
+CURRENT_LINK="$DEPLOY_PATH/current"
+LOCK_TAKEN=0
+CURRENT_ID=
+
+# ---- exit codes (one per kind of failure) -----------------------------------
+# shellcheck disable=SC2034
+${Object.entries(EXIT)
+  .map(([name, code]) => `E_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}=${code}`)
+  .join(' ')}
+
+# ---- output -----------------------------------------------------------------
+result() { printf '@@%s %s\\n' "$1" "$2"; }
+say() { printf '%s\\n' "$*" >&2; }
+step() { result step "$1"; printf -- '-----> %s\\n' "$2" >&2; }
+fail() {
+  code=$1
+  shift
+  printf 'error: %s\\n' "$*" >&2
+  result error "$*"
+  exit "$code"
+}
+
+# ---- releases log: JSON lines, written only here ----------------------------
+log_event() {
+  printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
+}
+
+# Good releases, newest first: deployed or rolled back to, never marked bad since.
+good_releases() {
+  [ -f "$LOG" ] || return 0
+  awk '
+    match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
+    match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
+    ev == "deployed" { seen[id] = NR; bad[id] = 0 }
+    ev == "rolled-back" { bad[id] = 0 }
+    ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
+    END { for (id in seen) if (!bad[id]) print seen[id], id }
+  ' "$LOG" | sort -rn | cut -d' ' -f2
+}
+
+# Every release id the log has ever named.
+logged_releases() {
+  [ -f "$LOG" ] || return 0
+  sed -n 's/.*"id":"\\([^"]*\\)".*/\\1/p' "$LOG" | sort -u
+}
+
+is_release_id() {
+  case $1 in
+    '' | .* | -* | */*) return 1 ;;
+  esac
+  return 0
+}
+
+# ---- lock: mkdir is atomic; the owner file carries this run's token ----------
+lock_holder() { cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'; }
+own_lock() { [ -f "$LOCK/owner" ] && grep -qF "$LOCK_TOKEN" "$LOCK/owner"; }
+
+take_lock() {
+  waited=0
+  until mkdir "$LOCK" 2>/dev/null; do
+    [ -d "$LOCK" ] || fail "$E_PATH" "cannot create the lock $LOCK as $(id -un)"
+    if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
+      fail "$E_LOCKED" "the deploy lock $LOCK is held by $(lock_holder)"
+    fi
+    [ "$waited" -gt 0 ] || say "waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)"
+    sleep 1
+    waited=$((waited + 1))
+  done
+  LOCK_TAKEN=1
+  printf '%s\\n' "$LOCK_OWNER" >"$LOCK/owner"
+}
+
+require_lock() {
+  own_lock || fail "$E_LOCK_LOST" "this run no longer holds the deploy lock; it is held by $(lock_holder)"
+  LOCK_TAKEN=1
+}
+
+release_lock() {
+  if [ "$LOCK_TAKEN" = 1 ] && own_lock; then rm -rf "$LOCK"; fi
+  LOCK_TAKEN=0
+}
+
+# ---- current: a relative symlink, only ever replaced by rename(2) -------------
+read_current() {
+  CURRENT_ID=
+  if [ -L "$CURRENT_LINK" ]; then
+    CURRENT_ID=$(readlink "$CURRENT_LINK")
+    CURRENT_ID=\${CURRENT_ID%/}
+    CURRENT_ID=\${CURRENT_ID##*/}
+  elif [ -e "$CURRENT_LINK" ]; then
+    fail "$E_CURRENT_NOT_LINK" "$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed"
+  fi
+}
+
+# A new link is made beside current and renamed over it: one rename(2), no
+# moment without a current. mv -T where it exists (GNU, BusyBox), else the
+# portable form that moves the link into the deploy folder.
+switch_to() {
+  target="releases/$1"
+  [ -d "$DEPLOY_PATH/$target" ] || fail "$E_SWITCH" "cannot switch to $target: no such release folder"
+  read_current
+  rm -rf "$STATE/switch"
+  mkdir "$STATE/switch"
+  ln -s "$target" "$STATE/switch/current"
+  if ! mv -T "$STATE/switch/current" "$CURRENT_LINK" 2>/dev/null; then
+    mv "$STATE/switch/current" "$DEPLOY_PATH/" || fail "$E_SWITCH" "could not rename the new link over $CURRENT_LINK"
+  fi
+  rmdir "$STATE/switch"
+  now=$(readlink "$CURRENT_LINK" || true)
+  [ "$now" = "$target" ] || fail "$E_SWITCH" "after the switch current points to '$now', expected '$target'"
+  say "       current -> $target"
+}
+
+# ---- hooks: the user's commands, with set -e, in the release ----------------
+run_hook() {
+  hook_name=$1
+  hook_dir=$2
+  hook_text=$3
+  hook_status=0
+  (
+    cd "$hook_dir" || exit 1
+    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE
+    exec sh -ec "$hook_text"
+  ) </dev/null 1>&2 || hook_status=$?
+  [ "$hook_status" = 0 ] || say "$hook_name exited with status $hook_status"
+  return "$hook_status"
+}
+`

@@ -1,0 +1,276 @@
+import { ReleasePlan } from '../plan'
+import { quote } from './quote'
+
+/** One named step of a remote script, as in Deployer: a shell function with a one-line description. */
+export interface Step {
+  name: string
+  description: string
+  body: string
+}
+
+/** The shell function that runs a step, announcing it first. */
+export function renderStep(step: Step): string {
+  const fn = `step_${step.name.replace(/-/g, '_')}`
+  return `${fn}() {\n  step ${quote(step.name)} ${quote(step.description)}\n${indent(step.body.trim())}\n}`
+}
+
+export function callStep(step: Step): string {
+  return `step_${step.name.replace(/-/g, '_')}`
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line ? `  ${line}` : line))
+    .join('\n')
+}
+
+export const checkLayout: Step = {
+  name: 'layout',
+  description: 'Checking the deploy folder',
+  body: `
+if [ -e "$DEPLOY_PATH" ] && [ ! -d "$DEPLOY_PATH" ]; then
+  fail "$E_PATH" "$DEPLOY_PATH exists and is not a folder"
+fi
+mkdir -p "$DEPLOY_PATH" "$RELEASES" "$SHARED" "$STATE" 2>/dev/null ||
+  fail "$E_PATH" "cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access"
+for dir in "$DEPLOY_PATH" "$RELEASES" "$STATE"; do
+  [ -w "$dir" ] || fail "$E_PATH" "user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)"
+done
+`
+}
+
+export const takeLockStep: Step = {
+  name: 'lock',
+  description: 'Taking the deploy lock',
+  body: `take_lock`
+}
+
+export const checkRelease: Step = {
+  name: 'check',
+  description: 'Checking current and the new release id',
+  body: `
+read_current
+PREVIOUS_RELEASE_ID=$CURRENT_ID
+result previous "$PREVIOUS_RELEASE_ID"
+if [ -e "$RELEASE_PATH" ] || [ -L "$RELEASE_PATH" ]; then
+  fail "$E_RELEASE_EXISTS" "release $RELEASE_ID already exists in $RELEASES"
+fi
+# We hold the lock, so any staging tree left here is from a run that died.
+if [ -d "$STATE/staging" ]; then
+  for leftover in "$STATE/staging"/* "$STATE/staging"/.[!.]*; do
+    [ -e "$leftover" ] || [ -L "$leftover" ] || continue
+    say "       removing a staging tree left by an earlier run: $leftover"
+    rm -rf "$leftover"
+  done
+fi
+mkdir -p "$STATE/staging"
+`
+}
+
+export const receiveUpload: Step = {
+  name: 'upload',
+  description: 'Receiving the upload into a staging folder',
+  body: `
+case $COMPRESSION in
+  gzip) command -v gzip >/dev/null 2>&1 || fail "$E_MISSING_TOOL" "gzip is not installed on the server" ;;
+  zstd) command -v zstd >/dev/null 2>&1 || fail "$E_MISSING_TOOL" "zstd is not installed on the server" ;;
+esac
+STAGING_CREATED=1
+mkdir "$STAGING"
+rm -f "$STAGING.failed"
+{ decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$STAGING" ||
+  fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
+if [ -e "$STAGING.failed" ]; then
+  rm -f "$STAGING.failed"
+  fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+fi
+found=$(find "$STAGING" | wc -l)
+found=$((found - 1))
+[ "$found" -eq "$EXPECTED_ENTRIES" ] ||
+  fail "$E_UPLOAD" "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
+say "       $found entries received"
+`
+}
+
+export const promoteStaging: Step = {
+  name: 'release',
+  description: 'Moving the complete upload into releases/',
+  body: `
+RELEASE_CREATED=1
+mv "$STAGING" "$RELEASE_PATH"
+STAGING_CREATED=0
+say "       $RELEASE_PATH"
+`
+}
+
+export function linkShared(plan: ReleasePlan): Step {
+  const calls = plan.shared.map(
+    (entry) => `link_shared ${quote(entry.path)} ${entry.isDirectory ? 'dir' : 'file'} ${quote(entry.linkTarget)}`
+  )
+  return {
+    name: 'shared',
+    description: 'Linking shared paths into the release',
+    body: calls.length ? calls.join('\n') : `say '       no shared paths'`
+  }
+}
+
+/** Shell function behind `linkShared`: seeds shared/ on first use, never overwrites it, then links. */
+export const LINK_SHARED_FUNCTION = `
+# link_shared PATH dir|file TARGET: make releases/<id>/PATH a link to shared/PATH.
+link_shared() {
+  entry=$1
+  kind=$2
+  link_target=$3
+  in_release="$RELEASE_PATH/$entry"
+  in_shared="$SHARED/$entry"
+  check_real_parents "$RELEASE_PATH" "$entry"
+  if [ ! -e "$in_shared" ] && [ ! -L "$in_shared" ]; then
+    mkdir -p "$(dirname "$in_shared")"
+    if [ -e "$in_release" ] || [ -L "$in_release" ]; then
+      say "       shared/$entry: seeded from this release (first deploy with it)"
+      mv "$in_release" "$in_shared"
+    elif [ "$kind" = dir ]; then
+      say "       shared/$entry: created empty"
+      mkdir -p "$in_shared"
+    else
+      fail "$E_SHARED" "shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once"
+    fi
+  fi
+  if [ "$kind" = dir ] && [ ! -d "$in_shared" ]; then
+    fail "$E_SHARED" "shared/$entry is not a folder, but the shared input lists it as one ('$entry/')"
+  fi
+  if [ "$kind" = file ] && [ -d "$in_shared" ]; then
+    fail "$E_SHARED" "shared/$entry is a folder; list it with a trailing slash ('$entry/')"
+  fi
+  rm -rf "$in_release"
+  mkdir -p "$(dirname "$in_release")"
+  ln -s "$link_target" "$in_release"
+  say "       $entry -> $link_target"
+}
+
+# Refuses a shared entry whose parent folders in the release are symlinks:
+# removing the release's copy must never reach outside the release.
+check_real_parents() {
+  parent=$1
+  rest=$2
+  while [ "\${rest#*/}" != "$rest" ]; do
+    parent="$parent/\${rest%%/*}"
+    rest=\${rest#*/}
+    if [ -L "$parent" ]; then
+      fail "$E_SHARED" "cannot link shared path $2: $parent is a symlink in the release"
+    fi
+  done
+}
+`
+
+export const beforeActivate: Step = {
+  name: 'before-activate',
+  description: 'Running before-activate in the new release',
+  body: `
+if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
+  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status)"
+fi
+`
+}
+
+export const resumeWithLock: Step = {
+  name: 'resume',
+  description: 'Checking the lock and the prepared release',
+  body: `
+require_lock
+read_current
+PREVIOUS_RELEASE_ID=$CURRENT_ID
+result previous "$PREVIOUS_RELEASE_ID"
+[ -d "$RELEASE_PATH" ] || fail "$E_SWITCH" "the prepared release $RELEASE_PATH is missing"
+RELEASE_CREATED=1
+`
+}
+
+export const switchCurrent: Step = {
+  name: 'switch',
+  description: 'Switching current to the new release',
+  body: `
+switch_to "$RELEASE_ID"
+log_event deployed "$RELEASE_ID"
+result current "$RELEASE_ID"
+`
+}
+
+export const afterActivate: Step = {
+  name: 'after-activate',
+  description: 'Running after-activate',
+  body: `
+if run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
+  return 0
+fi
+if [ "$REVERT_ON_FAILURE" = true ] && [ -n "$PREVIOUS_RELEASE_ID" ] && [ -d "$RELEASES/$PREVIOUS_RELEASE_ID" ]; then
+  switch_to "$PREVIOUS_RELEASE_ID"
+  log_event reverted "$RELEASE_ID"
+  result current "$PREVIOUS_RELEASE_ID"
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); switched back to $PREVIOUS_RELEASE_ID and marked $RELEASE_ID bad"
+fi
+log_event marked-bad "$RELEASE_ID"
+if [ -z "$PREVIOUS_RELEASE_ID" ]; then
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current, as there is no earlier release to switch back to"
+fi
+fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current because revert-on-failure is false"
+`
+}
+
+export const pruneReleases: Step = {
+  name: 'prune',
+  description: 'Removing old releases',
+  body: `
+prune_releases || say "       warning: pruning did not finish; the deploy itself succeeded"
+`
+}
+
+/** Shell function behind `pruneReleases`: order comes from the log, never from timestamps. */
+export const PRUNE_FUNCTION = `
+# Keeps the current release and the newest good ones up to KEEP in all.
+# Deletes only releases the log knows; anything else in releases/ is not ours.
+prune_releases() {
+  read_current
+  kept=" $CURRENT_ID "
+  slots=$((KEEP - 1))
+  for id in $(good_releases); do
+    [ "$slots" -gt 0 ] || break
+    is_kept_candidate "$id" || continue
+    case $kept in *" $id "*) continue ;; esac
+    kept="$kept$id "
+    slots=$((slots - 1))
+  done
+  pruned=
+  for id in $(logged_releases); do
+    is_kept_candidate "$id" || continue
+    case $kept in *" $id "*) continue ;; esac
+    [ "$id" != "$CURRENT_ID" ] || continue
+    rm -rf "\${RELEASES:?}/$id"
+    pruned="$pruned $id"
+  done
+  say "       kept:$kept"
+  say "       removed:\${pruned:- none}"
+  result pruned "\${pruned# }"
+  trim_log
+}
+
+# A name the log gave that is a release folder still on disk.
+is_kept_candidate() {
+  is_release_id "$1" || return 1
+  [ -d "$RELEASES/$1" ]
+}
+
+# The log keeps the entries of releases still on disk and the newest 500 lines.
+trim_log() {
+  [ -f "$LOG" ] || return 0
+  total=$(wc -l <"$LOG")
+  [ "$total" -gt 1000 ] || return 0
+  on_disk=" "
+  for dir in "$RELEASES"/*; do on_disk="$on_disk\${dir##*/} "; done
+  awk -v keep="$on_disk" -v total="$total" '
+    match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
+    index(keep, " " id " ") || NR > total - 500
+  ' "$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
+}
+`

@@ -1,0 +1,75 @@
+/**
+ * Everything a run needs, parsed and validated once by `inputs.ts`.
+ * Nothing else in the code reads inputs or environment variables.
+ */
+
+/** One SSH server to deploy to. */
+export interface HostAddress {
+  /** Name or address as the user wrote it, without brackets for IPv6. */
+  host: string
+  port: number
+}
+
+/** How the server proves who it is. Exactly one mode applies. */
+export type HostKeyPolicy =
+  | { mode: 'known-hosts'; knownHosts: string }
+  | { mode: 'fingerprint'; fingerprint: string }
+  | { mode: 'insecure' }
+  /** No pin given: refuse, and show the fingerprint the server offered. */
+  | { mode: 'unpinned' }
+
+export interface Credentials {
+  username: string
+  /** Private key text, already repaired (LF line ends, final newline). */
+  privateKey?: string
+  passphrase?: string
+  password?: string
+}
+
+export interface SharedEntry {
+  /** Relative path inside the release, without a trailing slash. */
+  path: string
+  /** The user marked it with a trailing `/`. */
+  isDirectory: boolean
+}
+
+export type Compression = 'auto' | 'gzip' | 'zstd' | 'none'
+
+export type Mode = 'deploy' | 'rollback' | 'list' | 'unlock'
+
+/** Where a release came from, written to the releases log and lock owner. */
+export interface Provenance {
+  sha?: string
+  ref?: string
+  actor?: string
+  runUrl?: string
+  /** The machine (and process) that runs the deploy, for lock owner text. */
+  runner: string
+}
+
+export interface DeploySettings {
+  mode: Mode
+  target: HostAddress
+  credentials: Credentials
+  hostKey: HostKeyPolicy
+  connectTimeoutSeconds: number
+  /** Absolute deploy root on the server. */
+  deployPath: string
+  /** Absolute folder on the runner whose contents are uploaded. */
+  sourceDir: string
+  /** Glob patterns (picomatch) left out of the upload. */
+  exclude: string[]
+  /** Given by the user, or derived from time and commit. */
+  releaseId: string
+  /** The user asked for this id (rollback target), rather than the default. */
+  releaseIdGiven: boolean
+  keep: number
+  shared: SharedEntry[]
+  beforeActivate: string
+  afterActivate: string
+  revertOnFailure: boolean
+  compression: Compression
+  /** Seconds to wait for another deploy's lock; 0 fails at once. */
+  lockTimeoutSeconds: number
+  provenance: Provenance
+}
