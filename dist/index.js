@@ -44,6 +44,7 @@ exports.CLEANUP_STATE = void 0;
 exports.maskSecrets = maskSecrets;
 exports.actionReporter = actionReporter;
 exports.isPostStep = isPostStep;
+exports.writeSummary = writeSummary;
 const core = __importStar(__nccwpck_require__(7484));
 exports.CLEANUP_STATE = 'pending-cleanup';
 /** Registers every line of every secret input, so no part of one is ever printed. */
@@ -73,6 +74,15 @@ function isPostStep() {
         return true;
     core.saveState('isPost', 'true');
     return false;
+}
+/** Appends to the job summary when the runner provides one; a summary never fails the step. */
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await core.summary
+        .addRaw(markdown)
+        .write()
+        .catch((error) => core.warning(`Could not write the job summary: ${error.message}`));
 }
 
 
@@ -120,20 +130,31 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 const core = __importStar(__nccwpck_require__(7484));
 const inputs_1 = __nccwpck_require__(6107);
 const deploy_1 = __nccwpck_require__(8141);
+const run_mode_1 = __nccwpck_require__(281);
+const summary_1 = __nccwpck_require__(3228);
 const action_helper_1 = __nccwpck_require__(6953);
-/** The GitHub Action front end: inputs in, core deploy, outputs out. */
+/** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
 async function runMain() {
+    (0, action_helper_1.maskSecrets)();
+    let mode = core.getInput('mode') || 'deploy';
+    let host = core.getInput('host');
     try {
-        (0, action_helper_1.maskSecrets)();
         const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env);
-        const outcome = await (0, deploy_1.deploy)(settings, (0, action_helper_1.actionReporter)());
+        mode = settings.mode;
+        const outcome = await (0, run_mode_1.runMode)(settings, (0, action_helper_1.actionReporter)());
+        host = outcome.host;
         core.setOutput('release-id', outcome.releaseId);
-        core.setOutput('release-path', outcome.releasePath);
+        core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '');
         core.setOutput('previous-release-id', outcome.previousReleaseId);
-        core.notice(`Released ${outcome.releaseId} on ${outcome.host} in ${outcome.seconds.toFixed(1)} s`);
+        core.setOutput('releases', JSON.stringify(outcome.releases));
+        await (0, action_helper_1.writeSummary)((0, summary_1.outcomeSummary)(outcome, settings.provenance.sha));
+        if (settings.mode === 'deploy' || settings.mode === 'rollback') {
+            core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`);
+        }
     }
     catch (error) {
         core.setFailed(error.message);
+        await (0, action_helper_1.writeSummary)((0, summary_1.failureSummary)(error, mode, host));
     }
 }
 /** The post step: frees this job's lock when the main step was cancelled or died mid-deploy. */
@@ -279,7 +300,7 @@ function waitForExit(child) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.deploy = deploy;
+exports.deployOn = deployOn;
 exports.abortPrepared = abortPrepared;
 exports.formatBytes = formatBytes;
 const transport_1 = __nccwpck_require__(4297);
@@ -288,15 +309,14 @@ const file_list_1 = __nccwpck_require__(4501);
 const archive_1 = __nccwpck_require__(1530);
 const scripts_1 = __nccwpck_require__(2837);
 const report_1 = __nccwpck_require__(5444);
-/** One deploy to one host: list, connect, prepare (upload, shared, before-activate), activate (switch, after-activate, prune). */
-async function deploy(settings, reporter) {
+/** One deploy over an open connection: prepare (upload, shared, before-activate), then activate (switch, after-activate, prune). */
+async function deployOn(host, settings, reporter) {
     const started = Date.now();
     const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
-    reporter.info(`${listing.entries.length} entries, ${formatBytes(listing.bytes)} in ${settings.sourceDir}`);
+    reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`);
     for (const skipped of listing.skipped)
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
-    const host = await reporter.group(`Connecting to ${settings.target.host}`, () => transport_1.RemoteHost.connect(settings));
-    try {
+    {
         const compression = await chooseCompression(settings.compression, host);
         const plan = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), compression);
         const archive = await (0, archive_1.packArchive)(settings.sourceDir, listing.entries, compression);
@@ -315,7 +335,6 @@ async function deploy(settings, reporter) {
         if (activated.code !== 0)
             throw (0, report_1.remoteFailure)(activated, host.name);
         return {
-            host: host.name,
             releaseId: plan.releaseId,
             releasePath: `${plan.deployPath}/releases/${plan.releaseId}`,
             previousReleaseId: (0, report_1.lastResult)(prepared, 'previous') ?? '',
@@ -326,9 +345,6 @@ async function deploy(settings, reporter) {
             compression,
             seconds: (Date.now() - started) / 1000
         };
-    }
-    finally {
-        host.close();
     }
 }
 /** Undoes a prepared release that was never activated: used by the action's post step. */
@@ -932,6 +948,36 @@ function readProvenance(env) {
 
 /***/ }),
 
+/***/ 1427:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.listOn = listOn;
+exports.unlockOn = unlockOn;
+const plan_1 = __nccwpck_require__(4521);
+const scripts_1 = __nccwpck_require__(2837);
+const report_1 = __nccwpck_require__(5444);
+const releases_1 = __nccwpck_require__(8536);
+/** What is on the server: releases (newest first), and who holds the lock, if anyone. */
+async function listOn(host, settings) {
+    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planRelease)(settings, 0, 'none')));
+    if (result.code !== 0)
+        throw (0, report_1.remoteFailure)(result, host.name);
+    return { releases: (0, releases_1.parseReleases)(result), lockHolder: (0, report_1.lastResult)(result, 'lock') };
+}
+/** Removes a lock left behind; returns who held it ('' when there was none). */
+async function unlockOn(host, settings, reporter) {
+    const result = await host.run((0, scripts_1.unlockScript)((0, plan_1.planRelease)(settings, 0, 'none')), { onLog: reporter.info });
+    if (result.code !== 0)
+        throw (0, report_1.remoteFailure)(result, host.name);
+    return (0, report_1.lastResult)(result, 'unlocked') ?? '';
+}
+
+
+/***/ }),
+
 /***/ 4521:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -953,8 +999,9 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         since: now.toISOString().replace(/\.\d+Z$/, 'Z')
     });
     return {
+        mode: settings.mode,
         deployPath: settings.deployPath,
-        releaseId: settings.releaseId,
+        releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
         keep: settings.keep,
         shared: settings.shared.map((entry) => ({ ...entry, linkTarget: (0, shared_paths_1.sharedLinkTarget)(entry) })),
         beforeActivate: settings.beforeActivate,
@@ -1009,6 +1056,75 @@ function defaultReleaseId(now, sha) {
     const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
     const shortSha = sha && /^[0-9a-f]{7,}$/i.test(sha) ? `-${sha.slice(0, 7).toLowerCase()}` : '';
     return stamp + shortSha;
+}
+
+
+/***/ }),
+
+/***/ 8536:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseReleases = parseReleases;
+exports.releasesTable = releasesTable;
+const report_1 = __nccwpck_require__(5444);
+/** Builds the release list from what the list script printed: folders on disk, the log, and current. */
+function parseReleases(result) {
+    const current = (0, report_1.lastResult)(result, 'current') ?? '';
+    const onDisk = result.results.filter(([key]) => key === 'release').map(([, id]) => id);
+    const events = result.results.filter(([key]) => key === 'log').flatMap(([, line]) => parseLogLine(line));
+    const position = new Map();
+    const deployedBy = new Map();
+    const bad = new Map();
+    events.forEach((event, index) => {
+        if (event.event === 'deployed') {
+            position.set(event.id, index);
+            deployedBy.set(event.id, event);
+            bad.set(event.id, false);
+        }
+        else if (event.event === 'rolled-back') {
+            bad.set(event.id, false);
+        }
+        else if (['failed', 'reverted', 'marked-bad'].includes(event.event)) {
+            bad.set(event.id, true);
+        }
+    });
+    return onDisk
+        .map((id) => {
+        const deployed = deployedBy.get(id);
+        return {
+            id,
+            created: deployed?.time,
+            sha: deployed?.sha,
+            actor: deployed?.actor,
+            run: deployed?.run,
+            current: id === current,
+            bad: bad.get(id) ?? false
+        };
+    })
+        .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1));
+}
+function parseLogLine(line) {
+    try {
+        const event = JSON.parse(line);
+        return typeof event?.id === 'string' && typeof event?.event === 'string' ? [event] : [];
+    }
+    catch {
+        return [];
+    }
+}
+/** A fixed-width table for the log. */
+function releasesTable(releases) {
+    if (releases.length === 0)
+        return '(no releases)';
+    const rows = [
+        ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
+        ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
+    ];
+    const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+    return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
 }
 
 
@@ -1083,6 +1199,8 @@ LOG="$STATE/releases.log"
 CURRENT_LINK="$DEPLOY_PATH/current"
 LOCK_TAKEN=0
 CURRENT_ID=
+# A lock whose owner's pids cannot be checked is stale after this long.
+LOCK_STALE_SECONDS=7200
 
 # ---- exit codes (one per kind of failure) -----------------------------------
 # shellcheck disable=SC2034
@@ -1107,8 +1225,8 @@ log_event() {
   printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
 }
 
-# Good releases, newest first: deployed or rolled back to, never marked bad since.
-good_releases() {
+# Good releases, newest first, as "position id": deployed, and not marked bad since.
+good_releases_by_position() {
   [ -f "$LOG" ] || return 0
   awk '
     match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
@@ -1117,7 +1235,22 @@ good_releases() {
     ev == "rolled-back" { bad[id] = 0 }
     ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
     END { for (id in seen) if (!bad[id]) print seen[id], id }
-  ' "$LOG" | sort -rn | cut -d' ' -f2
+  ' "$LOG" | sort -rn
+}
+
+good_releases() { good_releases_by_position | cut -d' ' -f2; }
+
+# Where a release's deploy stands in the log (empty if the log does not know it).
+deploy_position() {
+  [ -f "$LOG" ] || return 0
+  grep -n '"event":"deployed"' "$LOG" | grep -F "\\"id\\":\\"$1\\"" | tail -n 1 | cut -d: -f1
+}
+
+release_dirs() {
+  for dir in "$RELEASES"/*; do
+    [ -d "$dir" ] && is_release_id "\${dir##*/}" && printf '%s ' "\${dir##*/}"
+  done
+  return 0
 }
 
 # Every release id the log has ever named.
@@ -1134,13 +1267,74 @@ is_release_id() {
 }
 
 # ---- lock: mkdir is atomic; the owner file carries this run's token ----------
+# The owner file records this script's pid and process group, and the pid of
+# the SSH connection that runs it: when both are gone, the lock is stale.
 lock_holder() { cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'; }
-own_lock() { [ -f "$LOCK/owner" ] && grep -qF "$LOCK_TOKEN" "$LOCK/owner"; }
+own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\\"token\\":\\"$LOCK_TOKEN\\"" "$LOCK/owner"; }
+json_number() { printf '%s' "$1" | sed -n "s/.*\\"$2\\":\\([0-9][0-9]*\\).*/\\1/p"; }
+
+is_alive() {
+  [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
+  if [ -d /proc/1 ]; then [ -d "/proc/$1" ]; else kill -0 "$1" 2>/dev/null; fi
+}
+
+# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
+proc_field() {
+  sed -n "s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p" "/proc/$1/stat" 2>/dev/null | tr -d ' '
+}
+
+# The sshd process that holds this connection (0 when it cannot be told).
+connection_pid() {
+  p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    case $(cat "/proc/$p/comm" 2>/dev/null) in
+      sshd*) printf '%s' "$p" && return 0 ;;
+    esac
+    p=$(proc_field "$p" 4)
+  done
+  printf 0
+}
+
+write_lock_owner() {
+  printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \\
+    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner"
+}
+
+lock_is_stale() {
+  owner=$(cat "$LOCK/owner" 2>/dev/null) || return 1
+  pid=$(json_number "$owner" pid)
+  [ -n "$pid" ] || return 1
+  if is_alive "$pid"; then return 1; fi
+  sshd=$(json_number "$owner" sshd)
+  if [ "\${sshd:-0}" -gt 0 ]; then
+    if is_alive "$sshd"; then return 1; fi
+    return 0
+  fi
+  since=$(json_number "$owner" epoch)
+  [ $(($(date +%s) - \${since:-0})) -gt "$LOCK_STALE_SECONDS" ]
+}
+
+# Takes over a stale lock under a second lock, so that two runs that both
+# saw it stale cannot remove each other's fresh lock.
+take_over_stale_lock() {
+  mkdir "$LOCK.takeover" 2>/dev/null || return 0
+  if lock_is_stale; then
+    say "       the lock was stale (its deploy is gone); taking it over from $(lock_holder)"
+    rm -rf "$LOCK"
+  fi
+  rmdir "$LOCK.takeover"
+}
 
 take_lock() {
   waited=0
+  takeovers=0
   until mkdir "$LOCK" 2>/dev/null; do
     [ -d "$LOCK" ] || fail "$E_PATH" "cannot create the lock $LOCK as $(id -un)"
+    if [ "$takeovers" -lt 3 ] && lock_is_stale; then
+      takeovers=$((takeovers + 1))
+      take_over_stale_lock
+      continue
+    fi
     if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
       fail "$E_LOCKED" "the deploy lock $LOCK is held by $(lock_holder)"
     fi
@@ -1149,12 +1343,25 @@ take_lock() {
     waited=$((waited + 1))
   done
   LOCK_TAKEN=1
-  printf '%s\\n' "$LOCK_OWNER" >"$LOCK/owner"
+  write_lock_owner
+}
+
+# The post step of a cancelled job: stop what is left of that run on the server.
+stop_lock_holder_processes() {
+  group=$(json_number "$(lock_holder)" pgid)
+  [ -n "$group" ] && [ "$group" -gt 1 ] && is_alive "$group" || return 0
+  # Never our own group (over SSH every session has its own; by hand it may not).
+  [ "$group" != "$(proc_field $$ 5)" ] || return 0
+  say "       stopping the unfinished deploy's processes (group $group)"
+  kill -s TERM -- "-$group" 2>/dev/null || true
+  sleep 1
+  kill -s KILL -- "-$group" 2>/dev/null || true
 }
 
 require_lock() {
   own_lock || fail "$E_LOCK_LOST" "this run no longer holds the deploy lock; it is held by $(lock_holder)"
   LOCK_TAKEN=1
+  write_lock_owner
 }
 
 release_lock() {
@@ -1243,6 +1450,9 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.prepareScript = prepareScript;
 exports.activateScript = activateScript;
 exports.abortScript = abortScript;
+exports.rollbackScript = rollbackScript;
+exports.listScript = listScript;
+exports.unlockScript = unlockScript;
 const quote_1 = __nccwpck_require__(6549);
 const library_1 = __nccwpck_require__(6242);
 const steps_1 = __nccwpck_require__(6254);
@@ -1268,6 +1478,7 @@ if ! own_lock; then
   return 0
 fi
 LOCK_TAKEN=1
+stop_lock_holder_processes
 read_current
 if [ "$CURRENT_ID" != "$RELEASE_ID" ]; then
   rm -rf "$RELEASE_PATH" "$STAGING"
@@ -1283,7 +1494,9 @@ release_lock
 const PREPARE_EXIT = `
 on_exit() {
   status=$?
+  set +e
   trap - EXIT HUP INT TERM
+  trap '' PIPE
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
     [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
     if [ "$RELEASE_CREATED" = 1 ]; then
@@ -1300,11 +1513,25 @@ on_exit() {
 const ACTIVATE_EXIT = `
 on_exit() {
   status=$?
+  set +e
   trap - EXIT HUP INT TERM
+  trap '' PIPE
   release_lock || true
   exit "$status"
 }
 `;
+/** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
+function rollbackScript(plan) {
+    return assemble('rollback', plan, [steps_1.checkLayoutExists, steps_1.takeLockStep, steps_1.pickRollbackTarget, steps_1.rollbackBeforeActivate, steps_1.switchBack, steps_1.rollbackAfterActivate], ACTIVATE_EXIT);
+}
+/** Prints what is on the server; changes nothing and takes no lock. */
+function listScript(plan) {
+    return assemble('list', plan, [steps_1.listReleases], ACTIVATE_EXIT);
+}
+/** Frees a lock left behind, saying who held it and since when. */
+function unlockScript(plan) {
+    return assemble('unlock', plan, [steps_1.forceUnlock], ACTIVATE_EXIT);
+}
 function assemble(phase, plan, steps, exitHandler) {
     return [
         `#!/bin/sh`,
@@ -1333,6 +1560,7 @@ function assemble(phase, plan, steps, exitHandler) {
         `trap 'exit 129' HUP`,
         `trap 'exit 130' INT`,
         `trap 'exit 143' TERM`,
+        `trap 'exit 141' PIPE`,
         ...steps.map(steps_1.callStep),
         `result finished ${(0, quote_1.quote)(phase)}`,
         ``
@@ -1358,7 +1586,7 @@ function values(plan) {
         'RELEASE_PATH="$DEPLOY_PATH/releases/$RELEASE_ID"',
         'STAGING="$DEPLOY_PATH/.atomic-deploy/staging/$RELEASE_ID"',
         'PREVIOUS_RELEASE_ID=',
-        'DEPLOY_MODE=deploy',
+        `DEPLOY_MODE=${(0, quote_1.quote)(plan.mode)}`,
         'STAGING_CREATED=0',
         'RELEASE_CREATED=0'
     ].join('\n');
@@ -1382,7 +1610,7 @@ decompress() {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.PRUNE_FUNCTION = exports.pruneReleases = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
+exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
 exports.renderStep = renderStep;
 exports.callStep = callStep;
 exports.linkShared = linkShared;
@@ -1636,6 +1864,104 @@ trim_log() {
   ' "$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
 }
 `;
+exports.checkLayoutExists = {
+    name: 'layout',
+    description: 'Checking the deploy folder',
+    body: `
+if [ ! -d "$RELEASES" ] || [ ! -d "$STATE" ]; then
+  fail "$E_NO_ROLLBACK_TARGET" "$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)"
+fi
+`
+};
+exports.pickRollbackTarget = {
+    name: 'target',
+    description: 'Choosing the release to roll back to',
+    body: `
+read_current
+PREVIOUS_RELEASE_ID=$CURRENT_ID
+result previous "$PREVIOUS_RELEASE_ID"
+if [ -n "$RELEASE_ID" ]; then
+  [ -d "$RELEASES/$RELEASE_ID" ] ||
+    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
+else
+  current_position=$(deploy_position "$CURRENT_ID")
+  for entry in $(good_releases_by_position | tr ' ' ':'); do
+    position=\${entry%%:*}
+    id=\${entry#*:}
+    [ -z "$current_position" ] || [ "$position" -lt "$current_position" ] || continue
+    [ "$id" != "$CURRENT_ID" ] || continue
+    is_kept_candidate "$id" || continue
+    RELEASE_ID=$id
+    break
+  done
+  [ -n "$RELEASE_ID" ] ||
+    fail "$E_NO_ROLLBACK_TARGET" "no good release before \${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)"
+fi
+RELEASE_PATH="$RELEASES/$RELEASE_ID"
+say "       \${CURRENT_ID:-nothing} -> $RELEASE_ID"
+`
+};
+exports.rollbackBeforeActivate = {
+    name: 'before-activate',
+    description: 'Running before-activate in the release rolled back to',
+    body: `
+if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
+  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status); nothing was switched"
+fi
+`
+};
+exports.switchBack = {
+    name: 'switch',
+    description: 'Switching current to the release rolled back to',
+    body: `
+if [ "$RELEASE_ID" = "$CURRENT_ID" ]; then
+  say "       $RELEASE_ID is already current"
+else
+  switch_to "$RELEASE_ID"
+  [ -z "$PREVIOUS_RELEASE_ID" ] || log_event marked-bad "$PREVIOUS_RELEASE_ID"
+  log_event rolled-back "$RELEASE_ID"
+fi
+result current "$RELEASE_ID"
+`
+};
+exports.rollbackAfterActivate = {
+    name: 'after-activate',
+    description: 'Running after-activate',
+    body: `
+if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current"
+fi
+`
+};
+exports.listReleases = {
+    name: 'list',
+    description: 'Reading releases and the releases log',
+    body: `
+read_current
+result current "$CURRENT_ID"
+for id in $(release_dirs); do result release "$id"; done
+if [ -f "$LOG" ]; then
+  while IFS= read -r line; do result log "$line"; done <"$LOG"
+fi
+if [ -d "$LOCK" ]; then result lock "$(lock_holder)"; fi
+`
+};
+exports.forceUnlock = {
+    name: 'unlock',
+    description: 'Freeing the deploy lock',
+    body: `
+if [ ! -d "$LOCK" ]; then
+  say "       there is no lock at $LOCK"
+  result unlocked ''
+  return 0
+fi
+holder=$(lock_holder)
+if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi
+say "       removing the lock held by $holder ($state)"
+rm -rf "$LOCK" "$LOCK.takeover"
+result unlocked "$holder"
+`
+};
 
 
 /***/ }),
@@ -1691,6 +2017,82 @@ function consoleReporter(write = (line) => process.stderr.write(`${line}\n`)) {
         },
         rememberCleanup: () => undefined
     };
+}
+
+
+/***/ }),
+
+/***/ 2098:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.rollbackOn = rollbackOn;
+const plan_1 = __nccwpck_require__(4521);
+const scripts_1 = __nccwpck_require__(2837);
+const report_1 = __nccwpck_require__(5444);
+/** Switches current back: to release-id when given, else to the newest good release deployed before the current one. */
+async function rollbackOn(host, settings, reporter) {
+    const plan = (0, plan_1.planRelease)(settings, 0, 'none');
+    const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
+    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
+    if (result.code !== 0)
+        throw (0, report_1.remoteFailure)(result, host.name);
+    return { releaseId: (0, report_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, report_1.lastResult)(result, 'previous') ?? '' };
+}
+
+
+/***/ }),
+
+/***/ 281:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.runMode = runMode;
+const transport_1 = __nccwpck_require__(4297);
+const deploy_1 = __nccwpck_require__(8141);
+const rollback_1 = __nccwpck_require__(2098);
+const maintenance_1 = __nccwpck_require__(1427);
+const releases_1 = __nccwpck_require__(8536);
+/** The core entry point shared by every front end: one connection, one mode, then the release list. */
+async function runMode(settings, reporter) {
+    const started = Date.now();
+    const host = await reporter.group(`Connecting to ${settings.target.host}`, () => transport_1.RemoteHost.connect(settings));
+    try {
+        const outcome = { mode: settings.mode, host: host.name, releaseId: '', previousReleaseId: '', releases: [], seconds: 0 };
+        if (settings.mode === 'deploy') {
+            outcome.deploy = await (0, deploy_1.deployOn)(host, settings, reporter);
+            outcome.releaseId = outcome.deploy.releaseId;
+            outcome.previousReleaseId = outcome.deploy.previousReleaseId;
+        }
+        else if (settings.mode === 'rollback') {
+            Object.assign(outcome, await (0, rollback_1.rollbackOn)(host, settings, reporter));
+        }
+        else if (settings.mode === 'unlock') {
+            outcome.unlockedHolder = await (0, maintenance_1.unlockOn)(host, settings, reporter);
+        }
+        const listed = await (0, maintenance_1.listOn)(host, settings);
+        outcome.releases = listed.releases;
+        if (settings.mode === 'list' || settings.mode === 'unlock') {
+            const current = listed.releases.find((r) => r.current);
+            outcome.releaseId = current?.id ?? '';
+            const index = listed.releases.findIndex((r) => r.current);
+            outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? '';
+        }
+        if (settings.mode === 'list') {
+            reporter.info((0, releases_1.releasesTable)(listed.releases));
+            if (listed.lockHolder)
+                reporter.info(`locked by ${listed.lockHolder}`);
+        }
+        outcome.seconds = (Date.now() - started) / 1000;
+        return outcome;
+    }
+    finally {
+        host.close();
+    }
 }
 
 
@@ -1807,6 +2209,58 @@ function checkPrivateKey(key, passphrase) {
         throw new input_error_1.InputError('ssh-key-passphrase', 'the passphrase does not open the key; check the secret that holds it.');
     }
     throw new input_error_1.InputError('ssh-key', `the key could not be read (${reason}). Supported: OpenSSH and PEM keys of type ed25519, ecdsa and rsa; 'ssh-keygen -p -f key' rewrites an old key in a supported form.`);
+}
+
+
+/***/ }),
+
+/***/ 3228:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.outcomeSummary = outcomeSummary;
+exports.failureSummary = failureSummary;
+const deploy_1 = __nccwpck_require__(8141);
+const report_1 = __nccwpck_require__(5444);
+/** The job summary (Markdown) for a finished mode. */
+function outcomeSummary(outcome, sha) {
+    const title = {
+        deploy: `Deployed ${outcome.releaseId}`,
+        rollback: `Rolled back to ${outcome.releaseId}`,
+        list: 'Releases',
+        unlock: outcome.unlockedHolder ? 'Lock freed' : 'No lock to free'
+    };
+    const facts = [
+        ['host', outcome.host],
+        ['current release', outcome.releaseId || '(none)'],
+        ['previous release', outcome.previousReleaseId || '(none)']
+    ];
+    if (sha && outcome.mode === 'deploy')
+        facts.push(['commit', sha.slice(0, 12)]);
+    const d = outcome.deploy;
+    if (d) {
+        facts.push(['files', String(d.files)], ['size', (0, deploy_1.formatBytes)(d.bytes)], ['sent', `${(0, deploy_1.formatBytes)(d.bytesSent)} (${d.compression})`]);
+        facts.push(['pruned', d.pruned.length ? d.pruned.join(', ') : 'none']);
+    }
+    if (outcome.unlockedHolder)
+        facts.push(['lock holder', `\`${outcome.unlockedHolder}\``]);
+    facts.push(['duration', `${outcome.seconds.toFixed(1)} s`]);
+    return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n');
+}
+function failureSummary(error, mode, host) {
+    const step = error instanceof report_1.RemoteError ? error.step : 'before connecting';
+    return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', '```', error.message, '```', ''].join('\n');
+}
+function releasesMarkdown(releases) {
+    if (releases.length === 0)
+        return '(none)';
+    return table(['release', 'deployed (UTC)', 'commit', 'actor', 'state'], releases.map((r) => [r.current ? `**${r.id}** (current)` : r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok']));
+}
+function table(header, rows) {
+    const escape = (cell) => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+    return [header, header.map(() => '---'), ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n');
 }
 
 

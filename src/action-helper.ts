@@ -30,3 +30,12 @@ export function isPostStep(): boolean {
   core.saveState('isPost', 'true')
   return false
 }
+
+/** Appends to the job summary when the runner provides one; a summary never fails the step. */
+export async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  await core.summary
+    .addRaw(markdown)
+    .write()
+    .catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
+}

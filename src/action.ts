@@ -1,20 +1,31 @@
 import * as core from '@actions/core'
 import { parseSettings } from './inputs'
-import { abortPrepared, deploy } from './deploy'
-import { CLEANUP_STATE, actionReporter, isPostStep, maskSecrets } from './action-helper'
+import { abortPrepared } from './deploy'
+import { runMode } from './run-mode'
+import { failureSummary, outcomeSummary } from './summary'
+import { CLEANUP_STATE, actionReporter, isPostStep, maskSecrets, writeSummary } from './action-helper'
 
-/** The GitHub Action front end: inputs in, core deploy, outputs out. */
+/** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
 async function runMain(): Promise<void> {
+  maskSecrets()
+  let mode = core.getInput('mode') || 'deploy'
+  let host = core.getInput('host')
   try {
-    maskSecrets()
     const settings = parseSettings((name) => core.getInput(name), process.env)
-    const outcome = await deploy(settings, actionReporter())
+    mode = settings.mode
+    const outcome = await runMode(settings, actionReporter())
+    host = outcome.host
     core.setOutput('release-id', outcome.releaseId)
-    core.setOutput('release-path', outcome.releasePath)
+    core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '')
     core.setOutput('previous-release-id', outcome.previousReleaseId)
-    core.notice(`Released ${outcome.releaseId} on ${outcome.host} in ${outcome.seconds.toFixed(1)} s`)
+    core.setOutput('releases', JSON.stringify(outcome.releases))
+    await writeSummary(outcomeSummary(outcome, settings.provenance.sha))
+    if (settings.mode === 'deploy' || settings.mode === 'rollback') {
+      core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`)
+    }
   } catch (error) {
     core.setFailed((error as Error).message)
+    await writeSummary(failureSummary(error as Error, mode, host))
   }
 }
 

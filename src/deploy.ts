@@ -7,7 +7,6 @@ import { abortScript, activateScript, prepareScript } from './remote-script/scri
 import { PendingCleanup, Reporter, lastResult, remoteFailure } from './report'
 
 export interface DeployOutcome {
-  host: string
   releaseId: string
   releasePath: string
   /** The release current pointed to before this deploy ('' on a first deploy). */
@@ -22,15 +21,13 @@ export interface DeployOutcome {
   seconds: number
 }
 
-/** One deploy to one host: list, connect, prepare (upload, shared, before-activate), activate (switch, after-activate, prune). */
-export async function deploy(settings: DeploySettings, reporter: Reporter): Promise<DeployOutcome> {
+/** One deploy over an open connection: prepare (upload, shared, before-activate), then activate (switch, after-activate, prune). */
+export async function deployOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<DeployOutcome> {
   const started = Date.now()
   const listing = await listSource(settings.sourceDir, settings.exclude)
-  reporter.info(`${listing.entries.length} entries, ${formatBytes(listing.bytes)} in ${settings.sourceDir}`)
+  reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
-
-  const host = await reporter.group(`Connecting to ${settings.target.host}`, () => RemoteHost.connect(settings))
-  try {
+  {
     const compression = await chooseCompression(settings.compression, host)
     const plan = planRelease(settings, expectedFindLines(listing.entries), compression)
     const archive = await packArchive(settings.sourceDir, listing.entries, compression)
@@ -51,7 +48,6 @@ export async function deploy(settings: DeploySettings, reporter: Reporter): Prom
     reporter.rememberCleanup(undefined)
     if (activated.code !== 0) throw remoteFailure(activated, host.name)
     return {
-      host: host.name,
       releaseId: plan.releaseId,
       releasePath: `${plan.deployPath}/releases/${plan.releaseId}`,
       previousReleaseId: lastResult(prepared, 'previous') ?? '',
@@ -62,8 +58,6 @@ export async function deploy(settings: DeploySettings, reporter: Reporter): Prom
       compression,
       seconds: (Date.now() - started) / 1000
     }
-  } finally {
-    host.close()
   }
 }
 

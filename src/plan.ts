@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto'
-import { DeploySettings, SharedEntry } from './settings'
+import { DeploySettings, Mode, SharedEntry } from './settings'
 import { sharedLinkTarget } from './shared-paths'
 
 export type WireCompression = 'none' | 'gzip' | 'zstd'
@@ -11,7 +11,9 @@ export interface PlannedShared extends SharedEntry {
 
 /** Everything the remote scripts need to know, and nothing else: the input of the script generator. */
 export interface ReleasePlan {
+  mode: Mode
   deployPath: string
+  /** The new release; for a rollback the target the user named, or ''. */
   releaseId: string
   keep: number
   shared: PlannedShared[]
@@ -42,8 +44,9 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     since: now.toISOString().replace(/\.\d+Z$/, 'Z')
   })
   return {
+    mode: settings.mode,
     deployPath: settings.deployPath,
-    releaseId: settings.releaseId,
+    releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
     keep: settings.keep,
     shared: settings.shared.map((entry) => ({ ...entry, linkTarget: sharedLinkTarget(entry) })),
     beforeActivate: settings.beforeActivate,

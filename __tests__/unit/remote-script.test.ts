@@ -9,12 +9,14 @@ import * as os from 'os'
 import * as path from 'path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ReleasePlan, WireCompression } from '../../src/plan'
-import { abortScript, activateScript, prepareScript } from '../../src/remote-script/scripts'
+import { abortScript, activateScript, listScript, prepareScript, rollbackScript, unlockScript } from '../../src/remote-script/scripts'
 import { expectedFindLines, listSource } from '../../src/file-list'
 import { packArchive } from '../../src/archive'
 import { sharedLinkTarget } from '../../src/shared-paths'
 import { EXIT } from '../../src/remote-script/exit-codes'
 
+const DEAD_PID = 2 ** 30 // above any pid_max
+const NOW = Math.floor(Date.now() / 1000)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-script-'))
 const busyboxBin = path.join(tmp, 'busybox-bin')
 
@@ -40,6 +42,7 @@ function plan(deployPath: string, overrides: Partial<ReleasePlan> = {}): Release
     { path: 'config/.env', isDirectory: false }
   ]
   return {
+    mode: 'deploy',
     deployPath,
     releaseId: 'r1',
     keep: 2,
@@ -101,7 +104,10 @@ describe('generated scripts pass ShellCheck', () => {
   it.each([
     ['prepare', prepareScript(p)],
     ['activate', activateScript(p)],
-    ['abort', abortScript(p)]
+    ['abort', abortScript(p)],
+    ['rollback', rollbackScript({ ...p, mode: 'rollback' })],
+    ['list', listScript(p)],
+    ['unlock', unlockScript(p)]
   ])('%s', (_name, script) => {
     const result = spawnSync('shellcheck', ['--shell=sh', '--severity=info', '-'], { input: script })
     expect(result.stdout.toString() + result.stderr.toString()).toBe('')
@@ -171,11 +177,38 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
   it('refuses to work while another run holds the lock, and names the holder', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-lock-`))
     fs.mkdirSync(path.join(root, '.atomic-deploy/lock'), { recursive: true })
-    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), '{"token":"other","actor":"alice"}\n')
+    const owner = `{"pid":${process.pid},"sshd":0,"epoch":1,"token":"other","actor":"alice"}\n`
+    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), owner)
     const { prepared } = await deployWith(shell, plan(root, { shared: [] }), { a: '1' })
     expect(prepared.code).toBe(EXIT.locked)
     expect(prepared.stderr).toContain('"actor":"alice"')
-    expect(fs.readFileSync(path.join(root, '.atomic-deploy/lock/owner'), 'utf8')).toContain('other')
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/lock/owner'), 'utf8')).toBe(owner)
+  })
+
+  it.each([
+    ['its process and its SSH connection are gone', `"pid":${DEAD_PID},"sshd":${DEAD_PID},"epoch":${NOW}`],
+    ['its process is gone and it is older than two hours', `"pid":${DEAD_PID},"sshd":0,"epoch":${NOW - 7201}`]
+  ])('takes over a stale lock when %s', async (_why, fields) => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-stale-`))
+    fs.mkdirSync(path.join(root, '.atomic-deploy/lock'), { recursive: true })
+    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), `{${fields},"token":"dead-run"}\n`)
+    const { prepared, activated } = await deployWith(shell, plan(root, { shared: [] }), { a: '1' })
+    expect(prepared.code, prepared.stderr).toBe(0)
+    expect(prepared.stderr).toContain('the lock was stale')
+    expect(prepared.stderr).toContain('dead-run')
+    expect(activated!.code).toBe(0)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+  })
+
+  it.each([
+    ['its SSH connection is alive', `"pid":${DEAD_PID},"sshd":${process.pid},"epoch":${NOW - 99999}`],
+    ['it is young and its connection cannot be told', `"pid":${DEAD_PID},"sshd":0,"epoch":${NOW}`]
+  ])('keeps a lock when %s', async (_why, fields) => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-live-`))
+    fs.mkdirSync(path.join(root, '.atomic-deploy/lock'), { recursive: true })
+    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), `{${fields},"token":"live-run"}\n`)
+    const { prepared } = await deployWith(shell, plan(root, { shared: [] }), { a: '1' })
+    expect(prepared.code).toBe(EXIT.locked)
   })
 
   it('refuses a current that is a real folder and changes nothing', async () => {
@@ -223,5 +256,28 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(run(shell, abortScript(p)).code).toBe(0)
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
     expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
+  })
+
+  it('rolls back by the log: previous good release, further back, then by id', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-rollback-`))
+    for (const id of ['A', 'B', 'C']) {
+      const { activated } = await deployWith(shell, plan(root, { shared: [], releaseId: id, keep: 5 }), { v: id })
+      expect(activated!.code).toBe(0)
+    }
+    const rollback = (releaseId = '') => run(shell, rollbackScript({ ...plan(root, { shared: [], releaseId }), mode: 'rollback' }))
+    expect(rollback().results).toContain('@@current B')
+    const second = rollback()
+    expect(second.results, second.stderr).toContain('@@current A')
+    const none = rollback()
+    expect(none.code).toBe(EXIT.noRollbackTarget)
+    expect(rollback('C').results).toContain('@@current C')
+    expect(rollback('nope').code).toBe(EXIT.unknownRelease)
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/C')
+    const listed = run(shell, listScript(plan(root)))
+    expect(listed.results.filter((l) => l.startsWith('@@release ')).sort()).toEqual(['@@release A', '@@release B', '@@release C'])
+    expect(listed.results.filter((l) => l.startsWith('@@log ')).length).toBe(9)
+    fs.mkdirSync(path.join(root, '.atomic-deploy/lock'))
+    expect(run(shell, unlockScript(plan(root))).results).toContain('@@unlocked unknown (the lock has no owner file)')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
   })
 })

@@ -15,6 +15,8 @@ LOG="$STATE/releases.log"
 CURRENT_LINK="$DEPLOY_PATH/current"
 LOCK_TAKEN=0
 CURRENT_ID=
+# A lock whose owner's pids cannot be checked is stale after this long.
+LOCK_STALE_SECONDS=7200
 
 # ---- exit codes (one per kind of failure) -----------------------------------
 # shellcheck disable=SC2034
@@ -39,8 +41,8 @@ log_event() {
   printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
 }
 
-# Good releases, newest first: deployed or rolled back to, never marked bad since.
-good_releases() {
+# Good releases, newest first, as "position id": deployed, and not marked bad since.
+good_releases_by_position() {
   [ -f "$LOG" ] || return 0
   awk '
     match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
@@ -49,7 +51,22 @@ good_releases() {
     ev == "rolled-back" { bad[id] = 0 }
     ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
     END { for (id in seen) if (!bad[id]) print seen[id], id }
-  ' "$LOG" | sort -rn | cut -d' ' -f2
+  ' "$LOG" | sort -rn
+}
+
+good_releases() { good_releases_by_position | cut -d' ' -f2; }
+
+# Where a release's deploy stands in the log (empty if the log does not know it).
+deploy_position() {
+  [ -f "$LOG" ] || return 0
+  grep -n '"event":"deployed"' "$LOG" | grep -F "\\"id\\":\\"$1\\"" | tail -n 1 | cut -d: -f1
+}
+
+release_dirs() {
+  for dir in "$RELEASES"/*; do
+    [ -d "$dir" ] && is_release_id "\${dir##*/}" && printf '%s ' "\${dir##*/}"
+  done
+  return 0
 }
 
 # Every release id the log has ever named.
@@ -66,13 +83,74 @@ is_release_id() {
 }
 
 # ---- lock: mkdir is atomic; the owner file carries this run's token ----------
+# The owner file records this script's pid and process group, and the pid of
+# the SSH connection that runs it: when both are gone, the lock is stale.
 lock_holder() { cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'; }
-own_lock() { [ -f "$LOCK/owner" ] && grep -qF "$LOCK_TOKEN" "$LOCK/owner"; }
+own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\\"token\\":\\"$LOCK_TOKEN\\"" "$LOCK/owner"; }
+json_number() { printf '%s' "$1" | sed -n "s/.*\\"$2\\":\\([0-9][0-9]*\\).*/\\1/p"; }
+
+is_alive() {
+  [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
+  if [ -d /proc/1 ]; then [ -d "/proc/$1" ]; else kill -0 "$1" 2>/dev/null; fi
+}
+
+# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
+proc_field() {
+  sed -n "s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p" "/proc/$1/stat" 2>/dev/null | tr -d ' '
+}
+
+# The sshd process that holds this connection (0 when it cannot be told).
+connection_pid() {
+  p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    case $(cat "/proc/$p/comm" 2>/dev/null) in
+      sshd*) printf '%s' "$p" && return 0 ;;
+    esac
+    p=$(proc_field "$p" 4)
+  done
+  printf 0
+}
+
+write_lock_owner() {
+  printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \\
+    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner"
+}
+
+lock_is_stale() {
+  owner=$(cat "$LOCK/owner" 2>/dev/null) || return 1
+  pid=$(json_number "$owner" pid)
+  [ -n "$pid" ] || return 1
+  if is_alive "$pid"; then return 1; fi
+  sshd=$(json_number "$owner" sshd)
+  if [ "\${sshd:-0}" -gt 0 ]; then
+    if is_alive "$sshd"; then return 1; fi
+    return 0
+  fi
+  since=$(json_number "$owner" epoch)
+  [ $(($(date +%s) - \${since:-0})) -gt "$LOCK_STALE_SECONDS" ]
+}
+
+# Takes over a stale lock under a second lock, so that two runs that both
+# saw it stale cannot remove each other's fresh lock.
+take_over_stale_lock() {
+  mkdir "$LOCK.takeover" 2>/dev/null || return 0
+  if lock_is_stale; then
+    say "       the lock was stale (its deploy is gone); taking it over from $(lock_holder)"
+    rm -rf "$LOCK"
+  fi
+  rmdir "$LOCK.takeover"
+}
 
 take_lock() {
   waited=0
+  takeovers=0
   until mkdir "$LOCK" 2>/dev/null; do
     [ -d "$LOCK" ] || fail "$E_PATH" "cannot create the lock $LOCK as $(id -un)"
+    if [ "$takeovers" -lt 3 ] && lock_is_stale; then
+      takeovers=$((takeovers + 1))
+      take_over_stale_lock
+      continue
+    fi
     if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
       fail "$E_LOCKED" "the deploy lock $LOCK is held by $(lock_holder)"
     fi
@@ -81,12 +159,25 @@ take_lock() {
     waited=$((waited + 1))
   done
   LOCK_TAKEN=1
-  printf '%s\\n' "$LOCK_OWNER" >"$LOCK/owner"
+  write_lock_owner
+}
+
+# The post step of a cancelled job: stop what is left of that run on the server.
+stop_lock_holder_processes() {
+  group=$(json_number "$(lock_holder)" pgid)
+  [ -n "$group" ] && [ "$group" -gt 1 ] && is_alive "$group" || return 0
+  # Never our own group (over SSH every session has its own; by hand it may not).
+  [ "$group" != "$(proc_field $$ 5)" ] || return 0
+  say "       stopping the unfinished deploy's processes (group $group)"
+  kill -s TERM -- "-$group" 2>/dev/null || true
+  sleep 1
+  kill -s KILL -- "-$group" 2>/dev/null || true
 }
 
 require_lock() {
   own_lock || fail "$E_LOCK_LOST" "this run no longer holds the deploy lock; it is held by $(lock_holder)"
   LOCK_TAKEN=1
+  write_lock_owner
 }
 
 release_lock() {

@@ -16,6 +16,13 @@ import {
   receiveUpload,
   renderStep,
   resumeWithLock,
+  checkLayoutExists,
+  pickRollbackTarget,
+  rollbackBeforeActivate,
+  switchBack,
+  rollbackAfterActivate,
+  listReleases,
+  forceUnlock,
   switchCurrent,
   takeLockStep
 } from './steps'
@@ -44,6 +51,7 @@ if ! own_lock; then
   return 0
 fi
 LOCK_TAKEN=1
+stop_lock_holder_processes
 read_current
 if [ "$CURRENT_ID" != "$RELEASE_ID" ]; then
   rm -rf "$RELEASE_PATH" "$STAGING"
@@ -60,7 +68,9 @@ release_lock
 const PREPARE_EXIT = `
 on_exit() {
   status=$?
+  set +e
   trap - EXIT HUP INT TERM
+  trap '' PIPE
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
     [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
     if [ "$RELEASE_CREATED" = 1 ]; then
@@ -78,11 +88,28 @@ on_exit() {
 const ACTIVATE_EXIT = `
 on_exit() {
   status=$?
+  set +e
   trap - EXIT HUP INT TERM
+  trap '' PIPE
   release_lock || true
   exit "$status"
 }
 `
+
+/** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
+export function rollbackScript(plan: ReleasePlan): string {
+  return assemble('rollback', plan, [checkLayoutExists, takeLockStep, pickRollbackTarget, rollbackBeforeActivate, switchBack, rollbackAfterActivate], ACTIVATE_EXIT)
+}
+
+/** Prints what is on the server; changes nothing and takes no lock. */
+export function listScript(plan: ReleasePlan): string {
+  return assemble('list', plan, [listReleases], ACTIVATE_EXIT)
+}
+
+/** Frees a lock left behind, saying who held it and since when. */
+export function unlockScript(plan: ReleasePlan): string {
+  return assemble('unlock', plan, [forceUnlock], ACTIVATE_EXIT)
+}
 
 function assemble(phase: string, plan: ReleasePlan, steps: Step[], exitHandler: string): string {
   return [
@@ -112,6 +139,7 @@ function assemble(phase: string, plan: ReleasePlan, steps: Step[], exitHandler: 
     `trap 'exit 129' HUP`,
     `trap 'exit 130' INT`,
     `trap 'exit 143' TERM`,
+    `trap 'exit 141' PIPE`,
     ...steps.map(callStep),
     `result finished ${quote(phase)}`,
     ``
@@ -138,7 +166,7 @@ function values(plan: ReleasePlan): string {
     'RELEASE_PATH="$DEPLOY_PATH/releases/$RELEASE_ID"',
     'STAGING="$DEPLOY_PATH/.atomic-deploy/staging/$RELEASE_ID"',
     'PREVIOUS_RELEASE_ID=',
-    'DEPLOY_MODE=deploy',
+    `DEPLOY_MODE=${quote(plan.mode)}`,
     'STAGING_CREATED=0',
     'RELEASE_CREATED=0'
   ].join('\n')

@@ -274,3 +274,108 @@ trim_log() {
   ' "$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
 }
 `
+
+export const checkLayoutExists: Step = {
+  name: 'layout',
+  description: 'Checking the deploy folder',
+  body: `
+if [ ! -d "$RELEASES" ] || [ ! -d "$STATE" ]; then
+  fail "$E_NO_ROLLBACK_TARGET" "$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)"
+fi
+`
+}
+
+export const pickRollbackTarget: Step = {
+  name: 'target',
+  description: 'Choosing the release to roll back to',
+  body: `
+read_current
+PREVIOUS_RELEASE_ID=$CURRENT_ID
+result previous "$PREVIOUS_RELEASE_ID"
+if [ -n "$RELEASE_ID" ]; then
+  [ -d "$RELEASES/$RELEASE_ID" ] ||
+    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
+else
+  current_position=$(deploy_position "$CURRENT_ID")
+  for entry in $(good_releases_by_position | tr ' ' ':'); do
+    position=\${entry%%:*}
+    id=\${entry#*:}
+    [ -z "$current_position" ] || [ "$position" -lt "$current_position" ] || continue
+    [ "$id" != "$CURRENT_ID" ] || continue
+    is_kept_candidate "$id" || continue
+    RELEASE_ID=$id
+    break
+  done
+  [ -n "$RELEASE_ID" ] ||
+    fail "$E_NO_ROLLBACK_TARGET" "no good release before \${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)"
+fi
+RELEASE_PATH="$RELEASES/$RELEASE_ID"
+say "       \${CURRENT_ID:-nothing} -> $RELEASE_ID"
+`
+}
+
+export const rollbackBeforeActivate: Step = {
+  name: 'before-activate',
+  description: 'Running before-activate in the release rolled back to',
+  body: `
+if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
+  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status); nothing was switched"
+fi
+`
+}
+
+export const switchBack: Step = {
+  name: 'switch',
+  description: 'Switching current to the release rolled back to',
+  body: `
+if [ "$RELEASE_ID" = "$CURRENT_ID" ]; then
+  say "       $RELEASE_ID is already current"
+else
+  switch_to "$RELEASE_ID"
+  [ -z "$PREVIOUS_RELEASE_ID" ] || log_event marked-bad "$PREVIOUS_RELEASE_ID"
+  log_event rolled-back "$RELEASE_ID"
+fi
+result current "$RELEASE_ID"
+`
+}
+
+export const rollbackAfterActivate: Step = {
+  name: 'after-activate',
+  description: 'Running after-activate',
+  body: `
+if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current"
+fi
+`
+}
+
+export const listReleases: Step = {
+  name: 'list',
+  description: 'Reading releases and the releases log',
+  body: `
+read_current
+result current "$CURRENT_ID"
+for id in $(release_dirs); do result release "$id"; done
+if [ -f "$LOG" ]; then
+  while IFS= read -r line; do result log "$line"; done <"$LOG"
+fi
+if [ -d "$LOCK" ]; then result lock "$(lock_holder)"; fi
+`
+}
+
+export const forceUnlock: Step = {
+  name: 'unlock',
+  description: 'Freeing the deploy lock',
+  body: `
+if [ ! -d "$LOCK" ]; then
+  say "       there is no lock at $LOCK"
+  result unlocked ''
+  return 0
+fi
+holder=$(lock_holder)
+if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi
+say "       removing the lock held by $holder ($state)"
+rm -rf "$LOCK" "$LOCK.takeover"
+result unlocked "$holder"
+`
+}

@@ -1,0 +1,20 @@
+import { DeploySettings } from './settings'
+import { RemoteHost } from './transport'
+import { planRelease } from './plan'
+import { listScript, unlockScript } from './remote-script/scripts'
+import { Reporter, lastResult, remoteFailure } from './report'
+import { ReleaseInfo, parseReleases } from './releases'
+
+/** What is on the server: releases (newest first), and who holds the lock, if anyone. */
+export async function listOn(host: RemoteHost, settings: DeploySettings): Promise<{ releases: ReleaseInfo[]; lockHolder?: string }> {
+  const result = await host.run(listScript(planRelease(settings, 0, 'none')))
+  if (result.code !== 0) throw remoteFailure(result, host.name)
+  return { releases: parseReleases(result), lockHolder: lastResult(result, 'lock') }
+}
+
+/** Removes a lock left behind; returns who held it ('' when there was none). */
+export async function unlockOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<string> {
+  const result = await host.run(unlockScript(planRelease(settings, 0, 'none')), { onLog: reporter.info })
+  if (result.code !== 0) throw remoteFailure(result, host.name)
+  return lastResult(result, 'unlocked') ?? ''
+}

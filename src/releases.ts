@@ -1,0 +1,79 @@
+import { ScriptResult } from './transport'
+import { lastResult } from './report'
+
+/** One release on the server, as the `releases` output shows it. */
+export interface ReleaseInfo {
+  id: string
+  /** When it was deployed (UTC, ISO 8601), from the releases log. */
+  created?: string
+  sha?: string
+  actor?: string
+  run?: string
+  current: boolean
+  /** Failed after the switch, or rolled back from: a rollback skips it. */
+  bad: boolean
+}
+
+interface LogEvent {
+  event: string
+  id: string
+  time?: string
+  sha?: string
+  actor?: string
+  run?: string
+}
+
+/** Builds the release list from what the list script printed: folders on disk, the log, and current. */
+export function parseReleases(result: ScriptResult): ReleaseInfo[] {
+  const current = lastResult(result, 'current') ?? ''
+  const onDisk = result.results.filter(([key]) => key === 'release').map(([, id]) => id)
+  const events = result.results.filter(([key]) => key === 'log').flatMap(([, line]) => parseLogLine(line))
+  const position = new Map<string, number>()
+  const deployedBy = new Map<string, LogEvent>()
+  const bad = new Map<string, boolean>()
+  events.forEach((event, index) => {
+    if (event.event === 'deployed') {
+      position.set(event.id, index)
+      deployedBy.set(event.id, event)
+      bad.set(event.id, false)
+    } else if (event.event === 'rolled-back') {
+      bad.set(event.id, false)
+    } else if (['failed', 'reverted', 'marked-bad'].includes(event.event)) {
+      bad.set(event.id, true)
+    }
+  })
+  return onDisk
+    .map((id) => {
+      const deployed = deployedBy.get(id)
+      return {
+        id,
+        created: deployed?.time,
+        sha: deployed?.sha,
+        actor: deployed?.actor,
+        run: deployed?.run,
+        current: id === current,
+        bad: bad.get(id) ?? false
+      }
+    })
+    .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1))
+}
+
+function parseLogLine(line: string): LogEvent[] {
+  try {
+    const event = JSON.parse(line)
+    return typeof event?.id === 'string' && typeof event?.event === 'string' ? [event] : []
+  } catch {
+    return []
+  }
+}
+
+/** A fixed-width table for the log. */
+export function releasesTable(releases: ReleaseInfo[]): string {
+  if (releases.length === 0) return '(no releases)'
+  const rows = [
+    ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
+    ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
+  ]
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)))
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')
+}

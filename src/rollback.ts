@@ -1,0 +1,19 @@
+import { DeploySettings } from './settings'
+import { RemoteHost } from './transport'
+import { planRelease } from './plan'
+import { rollbackScript } from './remote-script/scripts'
+import { Reporter, lastResult, remoteFailure } from './report'
+
+export interface RollbackOutcome {
+  releaseId: string
+  previousReleaseId: string
+}
+
+/** Switches current back: to release-id when given, else to the newest good release deployed before the current one. */
+export async function rollbackOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<RollbackOutcome> {
+  const plan = planRelease(settings, 0, 'none')
+  const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release'
+  const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run(rollbackScript(plan), { onLog: reporter.info }))
+  if (result.code !== 0) throw remoteFailure(result, host.name)
+  return { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
+}

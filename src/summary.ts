@@ -1,0 +1,46 @@
+import { ModeOutcome } from './run-mode'
+import { ReleaseInfo } from './releases'
+import { formatBytes } from './deploy'
+import { RemoteError } from './report'
+
+/** The job summary (Markdown) for a finished mode. */
+export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
+  const title: Record<ModeOutcome['mode'], string> = {
+    deploy: `Deployed ${outcome.releaseId}`,
+    rollback: `Rolled back to ${outcome.releaseId}`,
+    list: 'Releases',
+    unlock: outcome.unlockedHolder ? 'Lock freed' : 'No lock to free'
+  }
+  const facts: Array<[string, string]> = [
+    ['host', outcome.host],
+    ['current release', outcome.releaseId || '(none)'],
+    ['previous release', outcome.previousReleaseId || '(none)']
+  ]
+  if (sha && outcome.mode === 'deploy') facts.push(['commit', sha.slice(0, 12)])
+  const d = outcome.deploy
+  if (d) {
+    facts.push(['files', String(d.files)], ['size', formatBytes(d.bytes)], ['sent', `${formatBytes(d.bytesSent)} (${d.compression})`])
+    facts.push(['pruned', d.pruned.length ? d.pruned.join(', ') : 'none'])
+  }
+  if (outcome.unlockedHolder) facts.push(['lock holder', `\`${outcome.unlockedHolder}\``])
+  facts.push(['duration', `${outcome.seconds.toFixed(1)} s`])
+  return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n')
+}
+
+export function failureSummary(error: Error, mode: string, host: string): string {
+  const step = error instanceof RemoteError ? error.step : 'before connecting'
+  return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', '```', error.message, '```', ''].join('\n')
+}
+
+function releasesMarkdown(releases: ReleaseInfo[]): string {
+  if (releases.length === 0) return '(none)'
+  return table(
+    ['release', 'deployed (UTC)', 'commit', 'actor', 'state'],
+    releases.map((r) => [r.current ? `**${r.id}** (current)` : r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
+  )
+}
+
+function table(header: string[], rows: string[][]): string {
+  const escape = (cell: string): string => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+  return [header, header.map(() => '---'), ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n')
+}
