@@ -49,7 +49,7 @@ const core = __importStar(__nccwpck_require__(7484));
 exports.CLEANUP_STATE = 'pending-cleanup';
 /** Registers every line of every secret input, so no part of one is ever printed. */
 function maskSecrets() {
-    for (const name of ['ssh-key', 'ssh-key-passphrase', 'password']) {
+    for (const name of ['ssh-key', 'ssh-key-passphrase', 'password', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password']) {
         const value = core.getInput(name);
         if (!value)
             continue;
@@ -139,7 +139,7 @@ async function runMain() {
     let mode = core.getInput('mode') || 'deploy';
     let host = core.getInput('host');
     try {
-        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env);
+        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true });
         mode = settings.mode;
         const outcome = await (0, run_mode_1.runMode)(settings, (0, action_helper_1.actionReporter)());
         host = outcome.host;
@@ -147,12 +147,15 @@ async function runMain() {
         core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '');
         core.setOutput('previous-release-id', outcome.previousReleaseId);
         core.setOutput('releases', JSON.stringify(outcome.releases));
+        core.setOutput('results', JSON.stringify(outcome.results));
         await (0, action_helper_1.writeSummary)((0, summary_1.outcomeSummary)(outcome, settings.provenance.sha));
         if (settings.mode === 'deploy' || settings.mode === 'rollback') {
             core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`);
         }
     }
     catch (error) {
+        if (error instanceof deploy_1.DeployError)
+            core.setOutput('results', JSON.stringify(error.results));
         core.setFailed(error.message);
         await (0, action_helper_1.writeSummary)((0, summary_1.failureSummary)(error, mode, host));
     }
@@ -167,7 +170,7 @@ async function runPost() {
         const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env);
         const cleanup = JSON.parse(saved);
         core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`);
-        await (0, deploy_1.abortPrepared)(settings, cleanup, (0, action_helper_1.actionReporter)());
+        await (0, deploy_1.abortUnfinished)(settings, cleanup, (0, action_helper_1.actionReporter)());
     }
     catch (error) {
         core.warning(`Cleanup after the unfinished deploy failed: ${error.message} Free the lock with mode: unlock.`);
@@ -300,8 +303,10 @@ function waitForExit(child) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.deployOn = deployOn;
-exports.abortPrepared = abortPrepared;
+exports.RemoteError = exports.DeployError = void 0;
+exports.deployFleet = deployFleet;
+exports.abortUnfinished = abortUnfinished;
+exports.describeFleet = describeFleet;
 exports.formatBytes = formatBytes;
 const transport_1 = __nccwpck_require__(4297);
 const plan_1 = __nccwpck_require__(4521);
@@ -309,65 +314,228 @@ const file_list_1 = __nccwpck_require__(4501);
 const archive_1 = __nccwpck_require__(1530);
 const scripts_1 = __nccwpck_require__(2837);
 const report_1 = __nccwpck_require__(5444);
-/** One deploy over an open connection: prepare (upload, shared, before-activate), then activate (switch, after-activate, prune). */
-async function deployOn(host, settings, reporter) {
-    const started = Date.now();
+Object.defineProperty(exports, "RemoteError", ({ enumerable: true, get: function () { return report_1.RemoteError; } }));
+const parallel_1 = __nccwpck_require__(537);
+/** A deploy that failed somewhere; `results` says which host is on which release. */
+class DeployError extends Error {
+    results;
+    step;
+    constructor(message, results, step) {
+        super(message);
+        this.results = results;
+        this.step = step;
+        this.name = 'DeployError';
+    }
+}
+exports.DeployError = DeployError;
+/** One host's part in a deploy. */
+class HostDeploy {
+    host;
+    plan;
+    started = Date.now();
+    previous = '';
+    switched = false;
+    bytesSent = 0;
+    pruned = [];
+    result;
+    constructor(host, plan) {
+        this.host = host;
+        this.plan = plan;
+        this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 };
+    }
+    settle(status, releaseId, error) {
+        this.result = {
+            host: this.host.name,
+            releaseId,
+            previousReleaseId: this.previous,
+            status,
+            ...(error ? { error } : {}),
+            seconds: (Date.now() - this.started) / 1000,
+            bytesUploaded: this.bytesSent
+        };
+    }
+}
+/**
+ * Deploys one release to every host, in two phases, so that no host switches
+ * unless every host is ready, and a failure after the switch puts every host
+ * back where it was:
+ *   1. prepare on every host (upload, shared, before-activate);
+ *   2. switch every host, then after-activate on each, then prune.
+ */
+async function deployFleet(hosts, settings, reporter) {
     const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
     reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`);
     for (const skipped of listing.skipped)
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
-    {
-        const compression = await chooseCompression(settings.compression, host);
-        const plan = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), compression);
-        const archive = await (0, archive_1.packArchive)(settings.sourceDir, listing.entries, compression);
-        reporter.rememberCleanup(cleanupFor(plan));
-        const prepared = await reporter.group(`Preparing release ${plan.releaseId} on ${host.name}`, () => host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: reporter.info }));
-        if (prepared.code !== 0) {
-            archive.abort();
-            reporter.rememberCleanup(prepared.code === null ? cleanupFor(plan) : undefined);
-            throw (0, report_1.remoteFailure)(prepared, host.name);
-        }
-        await archive.finished;
-        const activated = await reporter.group(`Activating release ${plan.releaseId} on ${host.name}`, () => host.run((0, scripts_1.activateScript)(plan), { onLog: reporter.info }));
-        if (activated.code === null)
-            throw (0, report_1.remoteFailure)(activated, host.name);
+    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
+    const fleet = hosts.map((host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }));
+    const log = logFor(hosts.length, reporter);
+    reporter.rememberCleanup(cleanupFor(settings, base));
+    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, listing, log)));
+    const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
+    if (failedToPrepare.length > 0) {
+        fleet.forEach((member, i) => {
+            const outcome = prepared[i];
+            if (!outcome.ok)
+                member.settle('failed', member.previous, outcome.error.message);
+        });
+        await undoPrepared(fleet.filter((_, i) => prepared[i].ok), log, `${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`);
         reporter.rememberCleanup(undefined);
-        if (activated.code !== 0)
-            throw (0, report_1.remoteFailure)(activated, host.name);
-        return {
-            releaseId: plan.releaseId,
-            releasePath: `${plan.deployPath}/releases/${plan.releaseId}`,
-            previousReleaseId: (0, report_1.lastResult)(prepared, 'previous') ?? '',
-            pruned: ((0, report_1.lastResult)(activated, 'pruned') ?? '').split(' ').filter(Boolean),
-            files: listing.entries.length,
-            bytes: listing.bytes,
-            bytesSent: archive.bytesSent(),
-            compression,
-            seconds: (Date.now() - started) / 1000
-        };
+        throw fleetFailure(fleet, 'prepare', 'nothing was switched');
     }
+    await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log));
+    reporter.rememberCleanup(undefined);
+    const first = fleet[0];
+    return {
+        releaseId: base.releaseId,
+        previousReleaseId: first.previous,
+        results: fleet.map((m) => m.result),
+        pruned: first.pruned,
+        files: listing.entries.length,
+        bytes: listing.bytes,
+        bytesSent: fleet.reduce((sum, m) => sum + m.bytesSent, 0),
+        compression: first.plan.compression
+    };
 }
-/** Undoes a prepared release that was never activated: used by the action's post step. */
-async function abortPrepared(settings, cleanup, reporter) {
-    const host = await transport_1.RemoteHost.connect(settings);
-    try {
-        const plan = {
-            ...(0, plan_1.planRelease)(settings, 0, 'none'),
-            deployPath: cleanup.deployPath,
-            releaseId: cleanup.releaseId,
-            lockToken: cleanup.lockToken,
-            logFields: cleanup.logFields
-        };
-        const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
-        if (result.code !== 0)
-            throw (0, report_1.remoteFailure)(result, host.name);
+/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
+async function activate(fleet, settings, log) {
+    const switched = await Promise.all(fleet.map((m) => runStep(m, (0, scripts_1.switchScript)(m.plan), log)));
+    fleet.forEach((m, i) => (m.switched = switched[i].code === 0));
+    if (switched.some((r) => r.code !== 0)) {
+        fleet.forEach((m, i) => switched[i].code !== 0 && m.settle('failed', m.previous, (0, report_1.remoteFailure)(switched[i], m.host.name).message));
+        await Promise.all(fleet.filter((m) => m.switched).map((m) => revertOn(m, log)));
+        await undoPrepared(fleet.filter((m) => !m.switched && m.result.status !== 'failed'), log, 'the switch failed elsewhere');
+        await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) })));
+        throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
     }
-    finally {
-        host.close();
+    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (m) => runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log));
+    const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
+    if (failedAfter.length > 0) {
+        const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
+        if (settings.revertOnFailure) {
+            await Promise.all(fleet.map((m) => revertOn(m, log, reasons.get(m))));
+            throw fleetFailure(fleet, 'after-activate', revertSummary(fleet));
+        }
+        for (const m of failedAfter) {
+            await m.host.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) });
+            m.settle('bad', m.plan.releaseId, reasons.get(m));
+        }
+        await Promise.all(fleet.map((m) => finishOn(m, log)));
+        throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`);
     }
+    await Promise.all(fleet.map((m) => finishOn(m, log)));
+    fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
 }
-function cleanupFor(plan) {
-    return { deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields };
+async function prepareOn(member, settings, listing, log) {
+    const compression = await chooseCompression(settings.compression, member.host);
+    member.plan = { ...member.plan, compression };
+    const archive = await (0, archive_1.packArchive)(settings.sourceDir, listing.entries, compression);
+    const result = await member.host.run((0, scripts_1.prepareScript)(member.plan), { stdin: archive.stream, onLog: log(member) });
+    member.bytesSent = archive.bytesSent();
+    member.previous = (0, report_1.lastResult)(result, 'previous') ?? '';
+    if (result.code !== 0) {
+        archive.abort();
+        throw (0, report_1.remoteFailure)(result, member.host.name);
+    }
+    await archive.finished;
+}
+async function runStep(member, script, log) {
+    const result = await member.host.run(script, { onLog: log(member) });
+    if (result.code === null)
+        throw (0, report_1.remoteFailure)(result, member.host.name);
+    return result;
+}
+/** Back to the release that was current before; marks the new one bad and frees the lock. */
+async function revertOn(member, log, reason) {
+    if (!member.switched) {
+        await member.host.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
+        member.settle('not-switched', member.previous, reason);
+        return;
+    }
+    const result = await member.host.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
+    if (result.code !== 0) {
+        member.settle('bad', member.plan.releaseId, `${reason ?? ''} Switching back failed too: ${(0, report_1.remoteFailure)(result, member.host.name).message}`.trim());
+        return;
+    }
+    const now = (0, report_1.lastResult)(result, 'current') ?? member.previous;
+    member.settle(now === member.plan.releaseId ? 'bad' : 'reverted', now, reason);
+}
+async function finishOn(member, log) {
+    const result = await member.host.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
+    member.pruned = ((0, report_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
+    if (result.code !== 0)
+        log(member)(`warning: ${(0, report_1.remoteFailure)(result, member.host.name).message}`);
+}
+async function undoPrepared(members, log, why) {
+    await Promise.all(members.map(async (m) => {
+        await m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) }).catch(() => undefined);
+        m.settle('not-switched', m.previous, `not switched: ${why}`);
+    }));
+}
+function afterFailureText(outcome, m) {
+    return outcome.ok ? (0, report_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message;
+}
+function revertSummary(fleet) {
+    const id = fleet[0].plan.releaseId;
+    const back = fleet.filter((m) => m.result.status === 'reverted');
+    const stayed = fleet.filter((m) => m.result.status === 'bad');
+    const parts = [];
+    if (back.length)
+        parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId))].join(', ')} and marked ${id} bad`);
+    if (stayed.length) {
+        const where = fleet.length > 1 ? ` on ${stayed.map((m) => m.host.name).join(', ')}` : '';
+        parts.push(`${id} stays current${where}, marked bad, as there was no earlier release to switch back to`);
+    }
+    return parts.join('; ');
+}
+/** The error for a failed fleet deploy: one host reads like one error; several get a line each. */
+function fleetFailure(fleet, step, summary) {
+    const results = fleet.map((m) => m.result);
+    if (fleet.length === 1) {
+        const only = fleet[0];
+        const error = only.result.error ?? '';
+        return new DeployError(`${error.replace(/\.$/, '')}; ${summary}.`, results, step);
+    }
+    const lines = results.map((r) => `  ${r.host}: ${r.status}, current ${r.releaseId || '(none)'}${r.error ? ` (${r.error})` : ''}`);
+    return new DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step);
+}
+/**
+ * Undoes a deploy that never finished, on every host it may have reached:
+ * stops what is left of it, removes its release unless it became current,
+ * and frees its lock (only its own). Used by the action's post step.
+ */
+async function abortUnfinished(settings, cleanup, reporter) {
+    const plan = {
+        ...(0, plan_1.planRelease)(settings, 0, 'none'),
+        deployPath: cleanup.deployPath,
+        releaseId: cleanup.releaseId,
+        lockToken: cleanup.lockToken,
+        logFields: cleanup.logFields
+    };
+    const settled = await (0, parallel_1.settleLimit)(cleanup.hosts, settings.maxParallel, async (target) => {
+        const host = await transport_1.RemoteHost.connect(settings, target);
+        try {
+            const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
+            if (result.code !== 0)
+                throw (0, report_1.remoteFailure)(result, host.name);
+        }
+        finally {
+            host.close();
+        }
+    });
+    const failures = settled.flatMap((s) => (s.ok ? [] : [s.error.message]));
+    if (failures.length)
+        throw new Error(failures.join('\n'));
+}
+function cleanupFor(settings, plan) {
+    return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields };
+}
+/** With several hosts, every remote line names its host. */
+function logFor(count, reporter) {
+    return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line));
+}
+function describeFleet(hosts) {
+    return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`;
 }
 /** auto: zstd where both ends have it, else gzip where both have it, else none. */
 async function chooseCompression(wanted, host) {
@@ -576,10 +744,10 @@ exports.parseKnownHosts = parseKnownHosts;
 const crypto_1 = __nccwpck_require__(6982);
 const input_error_1 = __nccwpck_require__(9583);
 const host_address_1 = __nccwpck_require__(1485);
-function parseFingerprint(text) {
+function parseFingerprint(text, input = 'host-fingerprint') {
     const match = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(text.trim());
     if (!match) {
-        throw new input_error_1.InputError('host-fingerprint', `${(0, input_error_1.shown)(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`);
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`);
     }
     return `SHA256:${match[1]}`;
 }
@@ -593,7 +761,7 @@ function keyTypeOf(keyBlob) {
     const length = keyBlob.readUInt32BE(0);
     return keyBlob.subarray(4, 4 + length).toString('latin1');
 }
-function parseKnownHosts(text) {
+function parseKnownHosts(text, input = 'known-hosts') {
     const keys = [];
     for (const rawLine of text.split(/\r?\n/)) {
         const line = rawLine.trim();
@@ -606,12 +774,12 @@ function parseKnownHosts(text) {
         const [hosts, keyType, base64] = fields;
         const keyBlob = Buffer.from(base64, 'base64');
         if (keyTypeOf(keyBlob) !== keyType) {
-            throw new input_error_1.InputError('known-hosts', `the line for ${(0, input_error_1.shown)(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`);
+            throw new input_error_1.InputError(input, `the line for ${(0, input_error_1.shown)(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`);
         }
         keys.push({ matchesHost: hostMatcher(hosts), keyType, keyBlob, revoked: marker === '@revoked' });
     }
     if (keys.length === 0) {
-        throw new input_error_1.InputError('known-hosts', "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.");
+        throw new input_error_1.InputError(input, "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.");
     }
     return keys;
 }
@@ -652,14 +820,14 @@ class HostKeyCheck {
     address;
     offered;
     pinned = [];
-    constructor(policy, address) {
+    constructor(policy, address, input = 'known-hosts') {
         this.policy = policy;
         this.address = address;
         if (policy.mode === 'known-hosts') {
             const name = (0, host_address_1.knownHostsName)(address);
-            this.pinned = parseKnownHosts(policy.knownHosts).filter((k) => k.matchesHost(name));
+            this.pinned = parseKnownHosts(policy.knownHosts, input).filter((k) => k.matchesHost(name));
             if (!this.pinned.some((k) => !k.revoked)) {
-                throw new input_error_1.InputError('known-hosts', `no line is for ${name}. Run 'ssh-keyscan ${address.port === 22 ? '' : `-p ${address.port} `}${address.host}' and add its output.`);
+                throw new input_error_1.InputError(input, `no line is for ${name}. Run 'ssh-keyscan ${address.port === 22 ? '' : `-p ${address.port} `}${address.host}' and add its output.`);
             }
         }
     }
@@ -792,27 +960,28 @@ const shared_paths_1 = __nccwpck_require__(3730);
 const host_key_1 = __nccwpck_require__(178);
 /** Folders that must never become a deploy root. */
 const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']);
-/**
- * Turns raw inputs into one typed settings object, validating as it goes.
- * `env` supplies the GitHub context (sha, actor, workspace); `now` the clock.
- */
-function parseSettings(read, env, now = new Date()) {
+function parseSettings(read, env, now = new Date(), options = {}) {
     const get = (name) => read(name).trim();
     const mode = parseChoice(get('mode') || 'deploy', 'mode', ['deploy', 'rollback', 'list', 'unlock']);
     const port = get('port') ? (0, host_address_1.parsePort)(get('port')) : 22;
-    const target = (0, host_address_1.parseHostAddress)(required(get, 'host'), port);
+    const targets = parseHostList(required(get, 'host'), port);
     const provenance = readProvenance(env);
     const releaseIdText = get('release-id');
+    const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), get('strict-host-key'), targets, '');
     const settings = {
         mode,
-        target,
+        targets,
         credentials: parseCredentials(read, required(get, 'username')),
-        hostKey: parseHostKeyPolicy(read, get, target),
+        hostKey,
+        proxy: parseProxy(read, get),
+        maxParallel: parseWholeNumber(get('max-parallel') || '10', 'max-parallel', 1, 100),
+        beforeActivateOn: parseChoice(get('before-activate-on') || 'all', 'before-activate-on', ['all', 'first']),
         connectTimeoutSeconds: parseWholeNumber(get('connect-timeout') || '30', 'connect-timeout', 1, 3600),
+        retries: parseWholeNumber(get('retries') || '2', 'retries', 0, 10),
         deployPath: parseDeployPath(required(get, 'path')),
         sourceDir: mode === 'deploy' ? parseSourceDir(get('source') || '.', env) : '',
         exclude: parseExclude(read('exclude') === '' ? '.git' : read('exclude')),
-        releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
+        releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
         releaseIdGiven: releaseIdText !== '',
         keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
         shared: (0, shared_paths_1.parseSharedEntries)(read('shared')),
@@ -831,34 +1000,70 @@ function required(get, name) {
         throw new input_error_1.InputError(name, `it is required and was not given. Set '${name}:' in the step's 'with:'.`);
     return value;
 }
-function parseCredentials(read, username) {
-    if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
-        throw new input_error_1.InputError('username', `${(0, input_error_1.shown)(username)} is not a user name. Expected letters, digits and . _ - @.`);
+/** `host` may hold several servers, one a line or separated by commas. */
+function parseHostList(text, port) {
+    const entries = text
+        .split(/[\n,]/)
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+    const targets = entries.map((entry) => (0, host_address_1.parseHostAddress)(entry, port));
+    const seen = new Set();
+    for (const target of targets) {
+        const key = `${target.host}:${target.port}`;
+        if (seen.has(key))
+            throw new input_error_1.InputError('host', `${(0, input_error_1.shown)(key)} is listed twice.`);
+        seen.add(key);
     }
-    const keyText = read('ssh-key');
-    const passphrase = read('ssh-key-passphrase') || undefined;
-    const password = read('password') || undefined;
+    return targets;
+}
+function parseCredentials(read, username, prefix = '') {
+    const input = (name) => `${prefix}${name}`;
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
+        throw new input_error_1.InputError(input('username'), `${(0, input_error_1.shown)(username)} is not a user name. Expected letters, digits and . _ - @.`);
+    }
+    const keyText = read(input('ssh-key'));
+    const passphrase = read(input('ssh-key-passphrase')) || undefined;
+    const password = read(input('password')) || undefined;
     if (!keyText.trim() && !password) {
-        throw new input_error_1.InputError('ssh-key', 'no credentials: set ssh-key (a private key, from a secret) or password.');
+        throw new input_error_1.InputError(input('ssh-key'), `no credentials: set ${input('ssh-key')} (a private key, from a secret) or ${input('password')}.`);
     }
     if (!keyText.trim())
         return { username, password };
     const privateKey = (0, ssh_key_1.repairPrivateKey)(keyText);
-    (0, ssh_key_1.checkPrivateKey)(privateKey, passphrase);
+    (0, ssh_key_1.checkPrivateKey)(privateKey, passphrase, input('ssh-key'));
     return { username, privateKey, passphrase, password };
 }
-function parseHostKeyPolicy(read, get, target) {
-    const knownHosts = read('known-hosts');
+function parseHostKeyPolicy(knownHosts, fingerprint, strictText, targets, prefix) {
     if (knownHosts.trim()) {
         const policy = { mode: 'known-hosts', knownHosts };
-        new host_key_1.HostKeyCheck(policy, target); // throws now, before connecting, when no usable line is for this host
+        // Throws now, before connecting, when no usable line is for one of the hosts.
+        for (const target of targets)
+            new host_key_1.HostKeyCheck(policy, target, `${prefix}known-hosts`);
         return policy;
     }
-    const fingerprint = get('host-fingerprint');
-    if (fingerprint)
-        return { mode: 'fingerprint', fingerprint: (0, host_key_1.parseFingerprint)(fingerprint) };
-    const strict = parseBoolean(get('strict-host-key') || 'true', 'strict-host-key');
+    if (fingerprint) {
+        if (targets.length > 1) {
+            throw new input_error_1.InputError(`${prefix}host-fingerprint`, 'pins one key, but several hosts are listed; use known-hosts with a line for each host.');
+        }
+        return { mode: 'fingerprint', fingerprint: (0, host_key_1.parseFingerprint)(fingerprint, `${prefix}host-fingerprint`) };
+    }
+    const strict = parseBoolean(strictText || 'true', `${prefix}strict-host-key`);
     return strict ? { mode: 'unpinned' } : { mode: 'insecure' };
+}
+/** The jump host: `proxy-host` turns it on; its key and host key are checked like the target's. */
+function parseProxy(read, get) {
+    const hostText = get('proxy-host');
+    if (!hostText)
+        return undefined;
+    const address = (0, host_address_1.parseHostAddress)(hostText, 22, 'proxy-host');
+    const credentials = parseCredentials(read, get('proxy-username') || required(get, 'username'), 'proxy-');
+    const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), get('proxy-strict-host-key'), [address], 'proxy-');
+    return { address, credentials, hostKey };
+}
+/** The same in every job of one workflow run attempt, unique across runs and re-runs. */
+function runReleaseId(env) {
+    const sha = env.GITHUB_SHA && /^[0-9a-f]{7,}$/i.test(env.GITHUB_SHA) ? `-${env.GITHUB_SHA.slice(0, 7).toLowerCase()}` : '';
+    return (0, release_id_1.checkReleaseId)(`run${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT || '1'}${sha}`, 'release-id');
 }
 /** Absolute, normalised, and not a system folder. */
 function parseDeployPath(text) {
@@ -973,6 +1178,35 @@ async function unlockOn(host, settings, reporter) {
     if (result.code !== 0)
         throw (0, report_1.remoteFailure)(result, host.name);
     return (0, report_1.lastResult)(result, 'unlocked') ?? '';
+}
+
+
+/***/ }),
+
+/***/ 537:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.mapLimit = mapLimit;
+exports.settleLimit = settleLimit;
+/** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
+async function mapLimit(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await work(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+/** Like Promise.allSettled, but limited, and with the errors typed. */
+function settleLimit(items, limit, work) {
+    return mapLimit(items, limit, (item, index) => work(item, index).then((value) => ({ ok: true, value }), (error) => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) })));
 }
 
 
@@ -1166,7 +1400,6 @@ exports.EXIT_HINTS = {
     [exports.EXIT.shared]: 'Fix the shared entry on the server or in the shared input; nothing was switched.',
     [exports.EXIT.beforeActivate]: 'before-activate failed; the new release was removed and current is unchanged.',
     [exports.EXIT.switch]: 'The current symlink could not be switched; current still points to the release it had.',
-    [exports.EXIT.afterActivate]: 'after-activate failed after the switch.',
     [exports.EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
     [exports.EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
     [exports.EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
@@ -1269,13 +1502,23 @@ is_release_id() {
 # ---- lock: mkdir is atomic; the owner file carries this run's token ----------
 # The owner file records this script's pid and process group, and the pid of
 # the SSH connection that runs it: when both are gone, the lock is stale.
-lock_holder() { cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'; }
+# The owner file appears a moment after the lock folder: give it that moment.
+lock_holder() {
+  [ -s "$LOCK/owner" ] || sleep 1
+  cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'
+}
 own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\\"token\\":\\"$LOCK_TOKEN\\"" "$LOCK/owner"; }
 json_number() { printf '%s' "$1" | sed -n "s/.*\\"$2\\":\\([0-9][0-9]*\\).*/\\1/p"; }
 
+# A process that has exited but not been reaped yet (state Z) counts as gone.
 is_alive() {
   [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
-  if [ -d /proc/1 ]; then [ -d "/proc/$1" ]; else kill -0 "$1" 2>/dev/null; fi
+  if [ -d /proc/1 ]; then
+    [ -d "/proc/$1" ] || return 1
+    [ "$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
 }
 
 # Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
@@ -1295,9 +1538,11 @@ connection_pid() {
   printf 0
 }
 
+# Written aside, then renamed: a reader never sees a half-written owner.
 write_lock_owner() {
   printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \\
-    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner"
+    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner.$$"
+  mv -f "$LOCK/owner.$$" "$LOCK/owner"
 }
 
 lock_is_stale() {
@@ -1448,7 +1693,11 @@ function quote(value) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.prepareScript = prepareScript;
-exports.activateScript = activateScript;
+exports.switchScript = switchScript;
+exports.afterActivateScript = afterActivateScript;
+exports.revertScript = revertScript;
+exports.markBadScript = markBadScript;
+exports.finishScript = finishScript;
 exports.abortScript = abortScript;
 exports.rollbackScript = rollbackScript;
 exports.listScript = listScript;
@@ -1457,16 +1706,35 @@ const quote_1 = __nccwpck_require__(6549);
 const library_1 = __nccwpck_require__(6242);
 const steps_1 = __nccwpck_require__(6254);
 /**
- * A deploy is two scripts run over one connection: `prepare` (lock, upload,
- * shared, before-activate; keeps the lock on success) and `activate` (switch,
- * after-activate, prune; frees the lock). Split this way, several hosts can all
- * be prepared before any of them switches. `abort` undoes a prepared release.
+ * A deploy is a short series of scripts over one connection, so that several
+ * hosts can all be prepared before any switches, and all switch before any
+ * runs after-activate. The lock is held from `prepare` until `finish`,
+ * `revert` or `abort` frees it.
+ *
+ * prepare: layout, lock, checks, upload, release, shared, before-activate
+ * switch:  current -> the new release (read back), logged as deployed
+ * after:   after-activate
+ * revert:  current -> the previous release, the new one marked bad
+ * finish:  prune, unlock
+ * abort:   remove the prepared release, unlock
  */
 function prepareScript(plan) {
     return assemble('prepare', plan, [steps_1.checkLayout, steps_1.takeLockStep, steps_1.checkRelease, steps_1.receiveUpload, steps_1.promoteStaging, (0, steps_1.linkShared)(plan), steps_1.beforeActivate], PREPARE_EXIT);
 }
-function activateScript(plan) {
-    return assemble('activate', plan, [steps_1.resumeWithLock, steps_1.switchCurrent, steps_1.afterActivate, steps_1.pruneReleases], ACTIVATE_EXIT);
+function switchScript(plan) {
+    return assemble('switch', plan, [steps_1.resumeWithLock, steps_1.switchCurrent], KEEP_LOCK_EXIT);
+}
+function afterActivateScript(plan) {
+    return assemble('after-activate', plan, [steps_1.afterActivate], KEEP_LOCK_EXIT);
+}
+function revertScript(plan, revertTo) {
+    return assemble('revert', { ...plan, revertTo }, [steps_1.revertSwitch], ACTIVATE_EXIT);
+}
+function markBadScript(plan) {
+    return assemble('mark-bad', plan, [steps_1.markBad], KEEP_LOCK_EXIT);
+}
+function finishScript(plan) {
+    return assemble('finish', plan, [steps_1.requireLockStep, steps_1.pruneReleases], ACTIVATE_EXIT);
 }
 function abortScript(plan) {
     const abort = {
@@ -1507,6 +1775,14 @@ on_exit() {
     release_lock || true
     say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
   fi
+  exit "$status"
+}
+`;
+/** Between the steps of a deploy the lock stays taken; the next script needs it. */
+const KEEP_LOCK_EXIT = `
+on_exit() {
+  status=$?
+  trap - EXIT HUP INT TERM
   exit "$status"
 }
 `;
@@ -1577,9 +1853,9 @@ function values(plan) {
         ['LOG_FIELDS', plan.logFields],
         ['COMPRESSION', plan.compression],
         ['EXPECTED_ENTRIES', plan.expectedEntries],
-        ['REVERT_ON_FAILURE', plan.revertOnFailure ? 'true' : 'false'],
         ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
-        ['HOOK_AFTER_ACTIVATE', plan.afterActivate]
+        ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
+        ['REVERT_TO', plan.revertTo ?? '']
     ];
     return [
         ...assignments.map(([name, value]) => `${name}=${(0, quote_1.quote)(value)}`),
@@ -1610,7 +1886,7 @@ decompress() {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
+exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.requireLockStep = exports.markBad = exports.revertSwitch = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
 exports.renderStep = renderStep;
 exports.callStep = callStep;
 exports.linkShared = linkShared;
@@ -1700,6 +1976,8 @@ exports.promoteStaging = {
 RELEASE_CREATED=1
 mv "$STAGING" "$RELEASE_PATH"
 STAGING_CREATED=0
+# Logged now, so that a release whose deploy died before the switch is known and pruned.
+log_event prepared "$RELEASE_ID"
 say "       $RELEASE_PATH"
 `
 };
@@ -1793,21 +2071,42 @@ exports.afterActivate = {
     name: 'after-activate',
     description: 'Running after-activate',
     body: `
-if run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  return 0
+require_lock
+if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status)"
 fi
-if [ "$REVERT_ON_FAILURE" = true ] && [ -n "$PREVIOUS_RELEASE_ID" ] && [ -d "$RELEASES/$PREVIOUS_RELEASE_ID" ]; then
-  switch_to "$PREVIOUS_RELEASE_ID"
-  log_event reverted "$RELEASE_ID"
-  result current "$PREVIOUS_RELEASE_ID"
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); switched back to $PREVIOUS_RELEASE_ID and marked $RELEASE_ID bad"
-fi
-log_event marked-bad "$RELEASE_ID"
-if [ -z "$PREVIOUS_RELEASE_ID" ]; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current, as there is no earlier release to switch back to"
-fi
-fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current because revert-on-failure is false"
 `
+};
+/** After a failure elsewhere: back to the release that was current before, and mark the new one bad. */
+exports.revertSwitch = {
+    name: 'revert',
+    description: 'Switching back to the previous release',
+    body: `
+require_lock
+read_current
+if [ -n "$REVERT_TO" ] && [ -d "$RELEASES/$REVERT_TO" ]; then
+  [ "$CURRENT_ID" = "$REVERT_TO" ] || switch_to "$REVERT_TO"
+  log_event reverted "$RELEASE_ID"
+  result current "$REVERT_TO"
+else
+  log_event marked-bad "$RELEASE_ID"
+  say "       no earlier release to switch back to; $CURRENT_ID stays current, marked bad"
+  result current "$CURRENT_ID"
+fi
+`
+};
+exports.markBad = {
+    name: 'mark-bad',
+    description: 'Marking the new release bad',
+    body: `
+require_lock
+log_event marked-bad "$RELEASE_ID"
+`
+};
+exports.requireLockStep = {
+    name: 'lock',
+    description: 'Checking the deploy lock',
+    body: `require_lock`
 };
 exports.pruneReleases = {
     name: 'prune',
@@ -1995,12 +2294,15 @@ function lastResult(result, key) {
 function remoteFailure(result, hostName) {
     const step = lastResult(result, 'step') ?? 'start';
     const error = lastResult(result, 'error');
+    if (result.code === null && result.signal) {
+        return new RemoteError(`${hostName}: the remote script was killed (${result.signal.startsWith("SIG") ? "" : "SIG"}${result.signal}) during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
+    }
     if (result.code === null) {
-        return new RemoteError(`${hostName}: the connection was lost during step '${step}'. ${tail(result.stderr)}`.trim(), step, null);
+        return new RemoteError(`${hostName}: the connection was lost during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
     }
     const detail = error ?? `the remote script exited with status ${result.code}. ${tail(result.stderr)}`.trim();
     const hint = exit_codes_1.EXIT_HINTS[result.code] ?? '';
-    return new RemoteError(`${hostName}: step '${step}' failed: ${detail}. ${hint}`.trim(), step, result.code);
+    return new RemoteError(`${hostName}, step ${step}: ${detail}. ${hint}`.trim(), step, result.code);
 }
 function tail(text) {
     const lines = text.trim().split('\n').filter(Boolean);
@@ -2057,29 +2359,40 @@ const deploy_1 = __nccwpck_require__(8141);
 const rollback_1 = __nccwpck_require__(2098);
 const maintenance_1 = __nccwpck_require__(1427);
 const releases_1 = __nccwpck_require__(8536);
-/** The core entry point shared by every front end: one connection, one mode, then the release list. */
+const parallel_1 = __nccwpck_require__(537);
+const host_address_1 = __nccwpck_require__(1485);
+/** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
 async function runMode(settings, reporter) {
     const started = Date.now();
-    const host = await reporter.group(`Connecting to ${settings.target.host}`, () => transport_1.RemoteHost.connect(settings));
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
     try {
-        const outcome = { mode: settings.mode, host: host.name, releaseId: '', previousReleaseId: '', releases: [], seconds: 0 };
+        const outcome = {
+            mode: settings.mode,
+            host: hosts.map((h) => h.name).join(', '),
+            releaseId: '',
+            previousReleaseId: '',
+            releases: [],
+            results: [],
+            seconds: 0
+        };
         if (settings.mode === 'deploy') {
-            outcome.deploy = await (0, deploy_1.deployOn)(host, settings, reporter);
+            outcome.deploy = await (0, deploy_1.deployFleet)(hosts, settings, reporter);
+            outcome.results = outcome.deploy.results;
             outcome.releaseId = outcome.deploy.releaseId;
             outcome.previousReleaseId = outcome.deploy.previousReleaseId;
         }
-        else if (settings.mode === 'rollback') {
-            Object.assign(outcome, await (0, rollback_1.rollbackOn)(host, settings, reporter));
+        else {
+            outcome.results = await perHost(hosts, settings, reporter);
+            outcome.releaseId = outcome.results[0].releaseId;
+            outcome.previousReleaseId = outcome.results[0].previousReleaseId;
+            if (settings.mode === 'unlock')
+                outcome.unlockedHolder = outcome.results[0].error ?? '';
         }
-        else if (settings.mode === 'unlock') {
-            outcome.unlockedHolder = await (0, maintenance_1.unlockOn)(host, settings, reporter);
-        }
-        const listed = await (0, maintenance_1.listOn)(host, settings);
+        const listed = await (0, maintenance_1.listOn)(hosts[0], settings);
         outcome.releases = listed.releases;
         if (settings.mode === 'list' || settings.mode === 'unlock') {
-            const current = listed.releases.find((r) => r.current);
-            outcome.releaseId = current?.id ?? '';
             const index = listed.releases.findIndex((r) => r.current);
+            outcome.releaseId = listed.releases[index]?.id ?? '';
             outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? '';
         }
         if (settings.mode === 'list') {
@@ -2091,8 +2404,53 @@ async function runMode(settings, reporter) {
         return outcome;
     }
     finally {
-        host.close();
+        hosts.forEach((host) => host.close());
     }
+}
+/** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
+async function connectAll(settings, reporter) {
+    if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
+        reporter.warning('Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.');
+    }
+    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => transport_1.RemoteHost.connect(settings, target, reporter.warning));
+    const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]));
+    if (failures.length === 0)
+        return connected.map((c) => c.value);
+    connected.forEach((c) => c.ok && c.value.close());
+    if (settings.targets.length === 1)
+        throw failures[0];
+    const message = failures.map((error) => `  ${error.message}`).join('\n');
+    throw new transport_1.ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false);
+}
+/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
+async function perHost(hosts, settings, reporter) {
+    const log = (host) => (hosts.length > 1 ? (line) => reporter.info(`[${host.name}] ${line}`) : reporter.info);
+    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host) => {
+        const started = Date.now();
+        const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
+        if (settings.mode === 'rollback') {
+            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) });
+            return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
+        }
+        if (settings.mode === 'unlock') {
+            const holder = await (0, maintenance_1.unlockOn)(host, settings, { ...reporter, info: log(host) });
+            return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', error: holder || undefined, seconds: (Date.now() - started) / 1000 };
+        }
+        return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
+    });
+    const results = settled.map((s, i) => s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
+    const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]));
+    if (failed.length === 1 && hosts.length === 1)
+        throw failed[0];
+    if (failed.length > 0) {
+        const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`);
+        throw new deploy_1.DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode);
+    }
+    if (settings.mode === 'rollback' && new Set(results.map((r) => r.releaseId)).size > 1) {
+        reporter.warning(`The hosts rolled back to different releases (${results.map((r) => `${r.host}: ${r.releaseId}`).join(', ')}); give release-id to roll them all to one.`);
+    }
+    reporter.info(`${settings.mode} done on ${(0, deploy_1.describeFleet)(hosts)}`);
+    return results;
 }
 
 
@@ -2188,27 +2546,27 @@ function repairPrivateKey(text) {
  * Checks that the key can be used, and says exactly what is wrong when it
  * cannot. Never includes key material in the message.
  */
-function checkPrivateKey(key, passphrase) {
+function checkPrivateKey(key, passphrase, input = 'ssh-key') {
     if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) AAAA/.test(key)) {
-        throw new input_error_1.InputError('ssh-key', 'this is a public key (one line starting with its type). Give the private key, the file without .pub.');
+        throw new input_error_1.InputError(input, 'this is a public key (one line starting with its type). Give the private key, the file without .pub.');
     }
     if (key.startsWith('PuTTY-User-Key-File')) {
-        throw new input_error_1.InputError('ssh-key', "this is a PuTTY .ppk key. Convert it with 'puttygen key.ppk -O private-openssh -o key' and give that file's text.");
+        throw new input_error_1.InputError(input, "this is a PuTTY .ppk key. Convert it with 'puttygen key.ppk -O private-openssh -o key' and give that file's text.");
     }
     if (!/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n/.test(key) || !/\n-----END [A-Z0-9 ]*PRIVATE KEY-----\n$/.test(key)) {
-        throw new input_error_1.InputError('ssh-key', "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line.");
+        throw new input_error_1.InputError(input, "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line.");
     }
     const parsed = ssh2_1.utils.parseKey(key, passphrase);
     if (!(parsed instanceof Error))
         return;
     const reason = parsed.message;
     if (/no passphrase given/i.test(reason)) {
-        throw new input_error_1.InputError('ssh-key-passphrase', 'the key is encrypted; set ssh-key-passphrase to its passphrase.');
+        throw new input_error_1.InputError(`${input}-passphrase`, `the key is encrypted; set ${input}-passphrase to its passphrase.`);
     }
     if (/passphrase|decrypt/i.test(reason)) {
-        throw new input_error_1.InputError('ssh-key-passphrase', 'the passphrase does not open the key; check the secret that holds it.');
+        throw new input_error_1.InputError(`${input}-passphrase`, 'the passphrase does not open the key; check the secret that holds it.');
     }
-    throw new input_error_1.InputError('ssh-key', `the key could not be read (${reason}). Supported: OpenSSH and PEM keys of type ed25519, ecdsa and rsa; 'ssh-keygen -p -f key' rewrites an old key in a supported form.`);
+    throw new input_error_1.InputError(input, `the key could not be read (${reason}). Supported: OpenSSH and PEM keys of type ed25519, ecdsa and rsa; 'ssh-keygen -p -f key' rewrites an old key in a supported form.`);
 }
 
 
@@ -2247,11 +2605,16 @@ function outcomeSummary(outcome, sha) {
     if (outcome.unlockedHolder)
         facts.push(['lock holder', `\`${outcome.unlockedHolder}\``]);
     facts.push(['duration', `${outcome.seconds.toFixed(1)} s`]);
-    return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n');
+    const hosts = outcome.results.length > 1 ? ['', '#### Hosts', '', resultsMarkdown(outcome.results)] : [];
+    return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), ...hosts, '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n');
 }
 function failureSummary(error, mode, host) {
-    const step = error instanceof report_1.RemoteError ? error.step : 'before connecting';
-    return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', '```', error.message, '```', ''].join('\n');
+    const step = error instanceof report_1.RemoteError || error instanceof deploy_1.DeployError ? error.step : 'before connecting';
+    const hosts = error instanceof deploy_1.DeployError ? ['#### Hosts', '', resultsMarkdown(error.results), ''] : [];
+    return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', ...hosts, '```', error.message, '```', ''].join('\n');
+}
+function resultsMarkdown(results) {
+    return table(['host', 'status', 'current', 'previous', 'seconds', 'uploaded', 'error'], results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, deploy_1.formatBytes)(r.bytesUploaded), r.error ?? '']));
 }
 function releasesMarkdown(releases) {
     if (releases.length === 0)
@@ -2282,41 +2645,97 @@ const DRAIN_AFTER_EXIT_MS = 2000;
 /** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */
 const MAX_SCRIPT_BYTES = 120 * 1024;
 class ConnectError extends Error {
+    transient;
+    constructor(message, 
+    /** A network failure that may pass: worth another try. */
+    transient) {
+        super(message);
+        this.transient = transient;
+        this.name = 'ConnectError';
+    }
 }
 exports.ConnectError = ConnectError;
+async function openSsh(target, credentials, hostKey, timeoutSeconds, sock) {
+    const check = new host_key_1.HostKeyCheck(hostKey, target);
+    const name = `${credentials.username}@${(0, host_address_1.describeHost)(target)}`;
+    const serverHostKey = check.serverHostKeyAlgorithms();
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: credentials.username,
+        privateKey: credentials.privateKey,
+        passphrase: credentials.passphrase,
+        password: credentials.password,
+        readyTimeout: timeoutSeconds * 1000,
+        keepaliveInterval: 15000,
+        hostVerifier: (key) => check.verify(key),
+        ...(sock ? { sock: sock } : {}),
+        ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {})
+    };
+    const ssh = new node_ssh_1.NodeSSH();
+    try {
+        await ssh.connect(config);
+    }
+    catch (error) {
+        ssh.dispose();
+        throw explainConnectError(error, name, credentials, timeoutSeconds, check);
+    }
+    return ssh;
+}
+/** A TCP stream to the target, opened by the jump host. */
+function forwardTo(proxy, target, name) {
+    return new Promise((resolve, reject) => {
+        proxy.connection.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
+            if (error) {
+                const refusedByPolicy = /prohibited/i.test(error.message);
+                reject(new ConnectError(`Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`, !refusedByPolicy));
+            }
+            else
+                resolve(stream);
+        });
+    });
+}
 /** One SSH connection to one server, reused for every script of a run. */
 class RemoteHost {
     ssh;
     name;
-    constructor(ssh, name) {
+    proxy;
+    constructor(ssh, name, proxy) {
         this.ssh = ssh;
         this.name = name;
+        this.proxy = proxy;
     }
-    static async connect(settings) {
-        const check = new host_key_1.HostKeyCheck(settings.hostKey, settings.target);
-        const name = `${settings.credentials.username}@${(0, host_address_1.describeHost)(settings.target)}`;
-        const serverHostKey = check.serverHostKeyAlgorithms();
-        const config = {
-            host: settings.target.host,
-            port: settings.target.port,
-            username: settings.credentials.username,
-            privateKey: settings.credentials.privateKey,
-            passphrase: settings.credentials.passphrase,
-            password: settings.credentials.password,
-            readyTimeout: settings.connectTimeoutSeconds * 1000,
-            keepaliveInterval: 15000,
-            hostVerifier: (key) => check.verify(key),
-            ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {})
-        };
-        const ssh = new node_ssh_1.NodeSSH();
+    /**
+     * Connects to one target (through the jump host when one is set), retrying
+     * transient network failures with backoff; never retries a refused key.
+     */
+    static async connect(settings, target, log = () => undefined) {
+        const attempts = settings.retries + 1;
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await RemoteHost.connectOnce(settings, target);
+            }
+            catch (error) {
+                if (!(error instanceof ConnectError) || !error.transient || attempt >= attempts)
+                    throw error;
+                const delay = Math.min(1000 * 2 ** (attempt - 1), 8000);
+                log(`${error.message} Retrying in ${delay / 1000} s (attempt ${attempt + 1} of ${attempts}).`);
+                await new Promise((resolve) => setTimeout(resolve, delay));
+            }
+        }
+    }
+    static async connectOnce(settings, target) {
+        const name = `${settings.credentials.username}@${(0, host_address_1.describeHost)(target)}`;
+        const proxy = settings.proxy ? await openSsh(settings.proxy.address, settings.proxy.credentials, settings.proxy.hostKey, settings.connectTimeoutSeconds) : undefined;
         try {
-            await ssh.connect(config);
+            const sock = proxy ? await forwardTo(proxy, target, name) : undefined;
+            const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, sock);
+            return new RemoteHost(ssh, name, proxy);
         }
         catch (error) {
-            ssh.dispose();
-            throw new ConnectError(explainConnectError(error, name, settings, check));
+            proxy?.dispose();
+            throw error;
         }
-        return new RemoteHost(ssh, name);
     }
     /** Runs a script with `sh -c` on the server; never rejects for a non-zero exit, only for a lost connection. */
     async run(script, options = {}) {
@@ -2342,10 +2761,11 @@ class RemoteHost {
         });
         stdout.end();
         stderrLines.end();
-        return { code: response.code, results, stderr };
+        return { code: response.code, signal: response.signal, results, stderr };
     }
     close() {
         this.ssh.dispose();
+        this.proxy?.dispose();
     }
 }
 exports.RemoteHost = RemoteHost;
@@ -2378,24 +2798,28 @@ function lineSplitter(onLine) {
         }
     };
 }
-function explainConnectError(error, name, settings, check) {
+function explainConnectError(error, name, credentials, seconds, check) {
     const message = error.message;
     const code = error.code;
-    const seconds = settings.connectTimeoutSeconds;
     if (/verification failed|host denied/i.test(message))
-        return check.refusal();
+        return new ConnectError(check.refusal(), false);
     if (/authentication methods failed/i.test(message)) {
-        const method = settings.credentials.privateKey ? 'the key in ssh-key' : 'the password';
-        return `SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${settings.credentials.username}/.ssh/authorized_keys on the server, and that username is right.`;
+        const method = credentials.privateKey ? 'the key' : 'the password';
+        return new ConnectError(`SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${credentials.username}/.ssh/authorized_keys on the server, and that the user name is right.`, false);
     }
     if (code === 'ECONNREFUSED')
-        return `Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-        return `Cannot connect to ${name}: the host name does not resolve. Check host.`;
+        return new ConnectError(`Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`, true);
+    if (code === 'ENOTFOUND')
+        return new ConnectError(`Cannot connect to ${name}: the host name does not resolve. Check host.`, false);
+    if (code === 'EAI_AGAIN')
+        return new ConnectError(`Cannot connect to ${name}: the host name could not be looked up just now.`, true);
     if (/timed out/i.test(message) || code === 'ETIMEDOUT') {
-        return `Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`;
+        return new ConnectError(`Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`, true);
     }
-    return `Cannot connect to ${name}: ${message}`;
+    if (code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+        return new ConnectError(`Cannot connect to ${name}: ${message}.`, true);
+    }
+    return new ConnectError(`Cannot connect to ${name}: ${message}`, false);
 }
 
 

@@ -5,7 +5,7 @@ export const CLEANUP_STATE = 'pending-cleanup'
 
 /** Registers every line of every secret input, so no part of one is ever printed. */
 export function maskSecrets(): void {
-  for (const name of ['ssh-key', 'ssh-key-passphrase', 'password']) {
+  for (const name of ['ssh-key', 'ssh-key-passphrase', 'password', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password']) {
     const value = core.getInput(name)
     if (!value) continue
     core.setSecret(value)

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { parseSettings } from './inputs'
-import { abortPrepared } from './deploy'
+import { DeployError, abortUnfinished } from './deploy'
 import { runMode } from './run-mode'
 import { failureSummary, outcomeSummary } from './summary'
 import { CLEANUP_STATE, actionReporter, isPostStep, maskSecrets, writeSummary } from './action-helper'
@@ -11,7 +11,7 @@ async function runMain(): Promise<void> {
   let mode = core.getInput('mode') || 'deploy'
   let host = core.getInput('host')
   try {
-    const settings = parseSettings((name) => core.getInput(name), process.env)
+    const settings = parseSettings((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true })
     mode = settings.mode
     const outcome = await runMode(settings, actionReporter())
     host = outcome.host
@@ -19,11 +19,13 @@ async function runMain(): Promise<void> {
     core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '')
     core.setOutput('previous-release-id', outcome.previousReleaseId)
     core.setOutput('releases', JSON.stringify(outcome.releases))
+    core.setOutput('results', JSON.stringify(outcome.results))
     await writeSummary(outcomeSummary(outcome, settings.provenance.sha))
     if (settings.mode === 'deploy' || settings.mode === 'rollback') {
       core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`)
     }
   } catch (error) {
+    if (error instanceof DeployError) core.setOutput('results', JSON.stringify(error.results))
     core.setFailed((error as Error).message)
     await writeSummary(failureSummary(error as Error, mode, host))
   }
@@ -38,7 +40,7 @@ async function runPost(): Promise<void> {
     const settings = parseSettings((name) => core.getInput(name), process.env)
     const cleanup = JSON.parse(saved)
     core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`)
-    await abortPrepared(settings, cleanup, actionReporter())
+    await abortUnfinished(settings, cleanup, actionReporter())
   } catch (error) {
     core.warning(`Cleanup after the unfinished deploy failed: ${(error as Error).message} Free the lock with mode: unlock.`)
   }

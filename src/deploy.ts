@@ -1,86 +1,285 @@
 import { DeploySettings, Compression } from './settings'
-import { RemoteHost } from './transport'
+import { RemoteHost, ScriptResult } from './transport'
 import { ReleasePlan, WireCompression, planRelease } from './plan'
-import { expectedFindLines, listSource } from './file-list'
+import { SourceListing, expectedFindLines, listSource } from './file-list'
 import { localCompressors, packArchive } from './archive'
-import { abortScript, activateScript, prepareScript } from './remote-script/scripts'
-import { PendingCleanup, Reporter, lastResult, remoteFailure } from './report'
+import {
+  abortScript,
+  afterActivateScript,
+  finishScript,
+  markBadScript,
+  prepareScript,
+  revertScript,
+  switchScript
+} from './remote-script/scripts'
+import { PendingCleanup, RemoteError, Reporter, lastResult, remoteFailure } from './report'
+import { settleLimit } from './parallel'
+
+/** How one host came out of a run; the `results` output holds one per host. */
+export interface HostResult {
+  host: string
+  /** The release current on this host after the run. */
+  releaseId: string
+  previousReleaseId: string
+  status: 'deployed' | 'failed' | 'not-switched' | 'reverted' | 'bad' | 'rolled-back' | 'listed' | 'unlocked'
+  error?: string
+  seconds: number
+  bytesUploaded: number
+}
 
 export interface DeployOutcome {
   releaseId: string
-  releasePath: string
-  /** The release current pointed to before this deploy ('' on a first deploy). */
+  /** The release current before, on the first host ('' on a first deploy). */
   previousReleaseId: string
+  results: HostResult[]
+  /** Releases removed on the first host. */
   pruned: string[]
   files: number
-  /** Bytes of the files uploaded, before compression. */
+  /** Bytes of the files, before compression. */
   bytes: number
-  /** Bytes that went over the wire. */
+  /** Bytes that went over the wire, all hosts together. */
   bytesSent: number
   compression: WireCompression
-  seconds: number
 }
 
-/** One deploy over an open connection: prepare (upload, shared, before-activate), then activate (switch, after-activate, prune). */
-export async function deployOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<DeployOutcome> {
-  const started = Date.now()
+/** A deploy that failed somewhere; `results` says which host is on which release. */
+export class DeployError extends Error {
+  constructor(
+    message: string,
+    readonly results: HostResult[],
+    readonly step: string
+  ) {
+    super(message)
+    this.name = 'DeployError'
+  }
+}
+
+/** One host's part in a deploy. */
+class HostDeploy {
+  readonly started = Date.now()
+  previous = ''
+  switched = false
+  bytesSent = 0
+  pruned: string[] = []
+  result: HostResult
+
+  constructor(
+    readonly host: RemoteHost,
+    public plan: ReleasePlan
+  ) {
+    this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 }
+  }
+
+  settle(status: HostResult['status'], releaseId: string, error?: string): void {
+    this.result = {
+      host: this.host.name,
+      releaseId,
+      previousReleaseId: this.previous,
+      status,
+      ...(error ? { error } : {}),
+      seconds: (Date.now() - this.started) / 1000,
+      bytesUploaded: this.bytesSent
+    }
+  }
+}
+
+/**
+ * Deploys one release to every host, in two phases, so that no host switches
+ * unless every host is ready, and a failure after the switch puts every host
+ * back where it was:
+ *   1. prepare on every host (upload, shared, before-activate);
+ *   2. switch every host, then after-activate on each, then prune.
+ */
+export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings, reporter: Reporter): Promise<DeployOutcome> {
   const listing = await listSource(settings.sourceDir, settings.exclude)
   reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
-  {
-    const compression = await chooseCompression(settings.compression, host)
-    const plan = planRelease(settings, expectedFindLines(listing.entries), compression)
-    const archive = await packArchive(settings.sourceDir, listing.entries, compression)
-    reporter.rememberCleanup(cleanupFor(plan))
-    const prepared = await reporter.group(`Preparing release ${plan.releaseId} on ${host.name}`, () =>
-      host.run(prepareScript(plan), { stdin: archive.stream, onLog: reporter.info })
-    )
-    if (prepared.code !== 0) {
-      archive.abort()
-      reporter.rememberCleanup(prepared.code === null ? cleanupFor(plan) : undefined)
-      throw remoteFailure(prepared, host.name)
-    }
-    await archive.finished
-    const activated = await reporter.group(`Activating release ${plan.releaseId} on ${host.name}`, () =>
-      host.run(activateScript(plan), { onLog: reporter.info })
-    )
-    if (activated.code === null) throw remoteFailure(activated, host.name)
+  const base = planRelease(settings, expectedFindLines(listing.entries), 'none')
+  const fleet = hosts.map(
+    (host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate })
+  )
+  const log = logFor(hosts.length, reporter)
+  reporter.rememberCleanup(cleanupFor(settings, base))
+
+  const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () =>
+    settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, listing, log))
+  )
+  const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok)
+  if (failedToPrepare.length > 0) {
+    fleet.forEach((member, i) => {
+      const outcome = prepared[i]
+      if (!outcome.ok) member.settle('failed', member.previous, outcome.error.message)
+    })
+    await undoPrepared(fleet.filter((_, i) => prepared[i].ok), log, `${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`)
     reporter.rememberCleanup(undefined)
-    if (activated.code !== 0) throw remoteFailure(activated, host.name)
-    return {
-      releaseId: plan.releaseId,
-      releasePath: `${plan.deployPath}/releases/${plan.releaseId}`,
-      previousReleaseId: lastResult(prepared, 'previous') ?? '',
-      pruned: (lastResult(activated, 'pruned') ?? '').split(' ').filter(Boolean),
-      files: listing.entries.length,
-      bytes: listing.bytes,
-      bytesSent: archive.bytesSent(),
-      compression,
-      seconds: (Date.now() - started) / 1000
-    }
+    throw fleetFailure(fleet, 'prepare', 'nothing was switched')
+  }
+
+  await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log))
+  reporter.rememberCleanup(undefined)
+  const first = fleet[0]
+  return {
+    releaseId: base.releaseId,
+    previousReleaseId: first.previous,
+    results: fleet.map((m) => m.result),
+    pruned: first.pruned,
+    files: listing.entries.length,
+    bytes: listing.bytes,
+    bytesSent: fleet.reduce((sum, m) => sum + m.bytesSent, 0),
+    compression: first.plan.compression
   }
 }
 
-/** Undoes a prepared release that was never activated: used by the action's post step. */
-export async function abortPrepared(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter): Promise<void> {
-  const host = await RemoteHost.connect(settings)
-  try {
-    const plan: ReleasePlan = {
-      ...planRelease(settings, 0, 'none'),
-      deployPath: cleanup.deployPath,
-      releaseId: cleanup.releaseId,
-      lockToken: cleanup.lockToken,
-      logFields: cleanup.logFields
-    }
-    const result = await host.run(abortScript(plan), { onLog: reporter.info })
-    if (result.code !== 0) throw remoteFailure(result, host.name)
-  } finally {
-    host.close()
+/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
+async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
+  const switched = await Promise.all(fleet.map((m) => runStep(m, switchScript(m.plan), log)))
+  fleet.forEach((m, i) => (m.switched = switched[i].code === 0))
+  if (switched.some((r) => r.code !== 0)) {
+    fleet.forEach((m, i) => switched[i].code !== 0 && m.settle('failed', m.previous, remoteFailure(switched[i], m.host.name).message))
+    await Promise.all(fleet.filter((m) => m.switched).map((m) => revertOn(m, log)))
+    await undoPrepared(fleet.filter((m) => !m.switched && m.result.status !== 'failed'), log, 'the switch failed elsewhere')
+    await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run(abortScript(m.plan), { onLog: log(m) })))
+    throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back')
   }
+
+  const after = await settleLimit(fleet, settings.maxParallel, (m) => runStep(m, afterActivateScript(m.plan), log))
+  const failedAfter = fleet.filter((_, i) => !after[i].ok || (after[i] as { value: ScriptResult }).value.code !== 0)
+  if (failedAfter.length > 0) {
+    const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]))
+    if (settings.revertOnFailure) {
+      await Promise.all(fleet.map((m) => revertOn(m, log, reasons.get(m))))
+      throw fleetFailure(fleet, 'after-activate', revertSummary(fleet))
+    }
+    for (const m of failedAfter) {
+      await m.host.run(markBadScript(m.plan), { onLog: log(m) })
+      m.settle('bad', m.plan.releaseId, reasons.get(m))
+    }
+    await Promise.all(fleet.map((m) => finishOn(m, log)))
+    throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`)
+  }
+  await Promise.all(fleet.map((m) => finishOn(m, log)))
+  fleet.forEach((m) => m.settle('deployed', m.plan.releaseId))
 }
 
-function cleanupFor(plan: ReleasePlan): PendingCleanup {
-  return { deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields }
+async function prepareOn(member: HostDeploy, settings: DeploySettings, listing: SourceListing, log: HostLog): Promise<void> {
+  const compression = await chooseCompression(settings.compression, member.host)
+  member.plan = { ...member.plan, compression }
+  const archive = await packArchive(settings.sourceDir, listing.entries, compression)
+  const result = await member.host.run(prepareScript(member.plan), { stdin: archive.stream, onLog: log(member) })
+  member.bytesSent = archive.bytesSent()
+  member.previous = lastResult(result, 'previous') ?? ''
+  if (result.code !== 0) {
+    archive.abort()
+    throw remoteFailure(result, member.host.name)
+  }
+  await archive.finished
+}
+
+async function runStep(member: HostDeploy, script: string, log: HostLog): Promise<ScriptResult> {
+  const result = await member.host.run(script, { onLog: log(member) })
+  if (result.code === null) throw remoteFailure(result, member.host.name)
+  return result
+}
+
+/** Back to the release that was current before; marks the new one bad and frees the lock. */
+async function revertOn(member: HostDeploy, log: HostLog, reason?: string): Promise<void> {
+  if (!member.switched) {
+    await member.host.run(abortScript(member.plan), { onLog: log(member) })
+    member.settle('not-switched', member.previous, reason)
+    return
+  }
+  const result = await member.host.run(revertScript(member.plan, member.previous), { onLog: log(member) })
+  if (result.code !== 0) {
+    member.settle('bad', member.plan.releaseId, `${reason ?? ''} Switching back failed too: ${remoteFailure(result, member.host.name).message}`.trim())
+    return
+  }
+  const now = lastResult(result, 'current') ?? member.previous
+  member.settle(now === member.plan.releaseId ? 'bad' : 'reverted', now, reason)
+}
+
+async function finishOn(member: HostDeploy, log: HostLog): Promise<void> {
+  const result = await member.host.run(finishScript(member.plan), { onLog: log(member) })
+  member.pruned = (lastResult(result, 'pruned') ?? '').split(' ').filter(Boolean)
+  if (result.code !== 0) log(member)(`warning: ${remoteFailure(result, member.host.name).message}`)
+}
+
+async function undoPrepared(members: HostDeploy[], log: HostLog, why: string): Promise<void> {
+  await Promise.all(
+    members.map(async (m) => {
+      await m.host.run(abortScript(m.plan), { onLog: log(m) }).catch(() => undefined)
+      m.settle('not-switched', m.previous, `not switched: ${why}`)
+    })
+  )
+}
+
+function afterFailureText(outcome: { ok: boolean; error?: Error; value?: ScriptResult }, m: HostDeploy): string {
+  return outcome.ok ? remoteFailure(outcome.value!, m.host.name).message : outcome.error!.message
+}
+
+function revertSummary(fleet: HostDeploy[]): string {
+  const id = fleet[0].plan.releaseId
+  const back = fleet.filter((m) => m.result.status === 'reverted')
+  const stayed = fleet.filter((m) => m.result.status === 'bad')
+  const parts: string[] = []
+  if (back.length) parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId))].join(', ')} and marked ${id} bad`)
+  if (stayed.length) {
+    const where = fleet.length > 1 ? ` on ${stayed.map((m) => m.host.name).join(', ')}` : ''
+    parts.push(`${id} stays current${where}, marked bad, as there was no earlier release to switch back to`)
+  }
+  return parts.join('; ')
+}
+
+/** The error for a failed fleet deploy: one host reads like one error; several get a line each. */
+function fleetFailure(fleet: HostDeploy[], step: string, summary: string): DeployError {
+  const results = fleet.map((m) => m.result)
+  if (fleet.length === 1) {
+    const only = fleet[0]
+    const error = only.result.error ?? ''
+    return new DeployError(`${error.replace(/\.$/, '')}; ${summary}.`, results, step)
+  }
+  const lines = results.map((r) => `  ${r.host}: ${r.status}, current ${r.releaseId || '(none)'}${r.error ? ` (${r.error})` : ''}`)
+  return new DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step)
+}
+
+/**
+ * Undoes a deploy that never finished, on every host it may have reached:
+ * stops what is left of it, removes its release unless it became current,
+ * and frees its lock (only its own). Used by the action's post step.
+ */
+export async function abortUnfinished(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter): Promise<void> {
+  const plan: ReleasePlan = {
+    ...planRelease(settings, 0, 'none'),
+    deployPath: cleanup.deployPath,
+    releaseId: cleanup.releaseId,
+    lockToken: cleanup.lockToken,
+    logFields: cleanup.logFields
+  }
+  const settled = await settleLimit(cleanup.hosts, settings.maxParallel, async (target) => {
+    const host = await RemoteHost.connect(settings, target)
+    try {
+      const result = await host.run(abortScript(plan), { onLog: reporter.info })
+      if (result.code !== 0) throw remoteFailure(result, host.name)
+    } finally {
+      host.close()
+    }
+  })
+  const failures = settled.flatMap((s) => (s.ok ? [] : [s.error.message]))
+  if (failures.length) throw new Error(failures.join('\n'))
+}
+
+function cleanupFor(settings: DeploySettings, plan: ReleasePlan): PendingCleanup {
+  return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields }
+}
+
+type HostLog = (member: HostDeploy) => (line: string) => void
+
+/** With several hosts, every remote line names its host. */
+function logFor(count: number, reporter: Reporter): HostLog {
+  return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line))
+}
+
+export function describeFleet(hosts: RemoteHost[]): string {
+  return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`
 }
 
 /** auto: zstd where both ends have it, else gzip where both have it, else none. */
@@ -103,3 +302,5 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
+
+export { RemoteError }

@@ -17,11 +17,11 @@ export interface OfferedKey {
   fingerprint: string
 }
 
-export function parseFingerprint(text: string): string {
+export function parseFingerprint(text: string, input = 'host-fingerprint'): string {
   const match = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(text.trim())
   if (!match) {
     throw new InputError(
-      'host-fingerprint',
+      input,
       `${shown(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`
     )
   }
@@ -39,7 +39,7 @@ export function keyTypeOf(keyBlob: Buffer): string {
   return keyBlob.subarray(4, 4 + length).toString('latin1')
 }
 
-export function parseKnownHosts(text: string): KnownHostKey[] {
+export function parseKnownHosts(text: string, input = 'known-hosts'): KnownHostKey[] {
   const keys: KnownHostKey[] = []
   for (const rawLine of text.split(/\r?\n/)) {
     const line = rawLine.trim()
@@ -50,12 +50,12 @@ export function parseKnownHosts(text: string): KnownHostKey[] {
     const [hosts, keyType, base64] = fields
     const keyBlob = Buffer.from(base64, 'base64')
     if (keyTypeOf(keyBlob) !== keyType) {
-      throw new InputError('known-hosts', `the line for ${shown(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`)
+      throw new InputError(input, `the line for ${shown(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`)
     }
     keys.push({ matchesHost: hostMatcher(hosts), keyType, keyBlob, revoked: marker === '@revoked' })
   }
   if (keys.length === 0) {
-    throw new InputError('known-hosts', "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.")
+    throw new InputError(input, "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.")
   }
   return keys
 }
@@ -100,14 +100,15 @@ export class HostKeyCheck {
 
   constructor(
     private readonly policy: HostKeyPolicy,
-    private readonly address: HostAddress
+    private readonly address: HostAddress,
+    input = 'known-hosts'
   ) {
     if (policy.mode === 'known-hosts') {
       const name = knownHostsName(address)
-      this.pinned = parseKnownHosts(policy.knownHosts).filter((k) => k.matchesHost(name))
+      this.pinned = parseKnownHosts(policy.knownHosts, input).filter((k) => k.matchesHost(name))
       if (!this.pinned.some((k) => !k.revoked)) {
         throw new InputError(
-          'known-hosts',
+          input,
           `no line is for ${name}. Run 'ssh-keyscan ${address.port === 22 ? '' : `-p ${address.port} `}${address.host}' and add its output.`
         )
       }

@@ -2,7 +2,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import picomatch from 'picomatch'
-import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance } from './settings'
+import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings } from './settings'
 import { InputError, shown } from './input-error'
 import { parseHostAddress, parsePort } from './host-address'
 import { checkPrivateKey, repairPrivateKey } from './ssh-key'
@@ -20,23 +20,33 @@ const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home
  * Turns raw inputs into one typed settings object, validating as it goes.
  * `env` supplies the GitHub context (sha, actor, workspace); `now` the clock.
  */
-export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = new Date()): DeploySettings {
+export interface ParseOptions {
+  /** The action: default release id from the workflow run, the same in every matrix job. */
+  releaseIdFromRun?: boolean
+}
+
+export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = new Date(), options: ParseOptions = {}): DeploySettings {
   const get = (name: string): string => read(name).trim()
   const mode = parseChoice<Mode>(get('mode') || 'deploy', 'mode', ['deploy', 'rollback', 'list', 'unlock'])
   const port = get('port') ? parsePort(get('port')) : 22
-  const target = parseHostAddress(required(get, 'host'), port)
+  const targets = parseHostList(required(get, 'host'), port)
   const provenance = readProvenance(env)
   const releaseIdText = get('release-id')
+  const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), get('strict-host-key'), targets, '')
   const settings: DeploySettings = {
     mode,
-    target,
+    targets,
     credentials: parseCredentials(read, required(get, 'username')),
-    hostKey: parseHostKeyPolicy(read, get, target),
+    hostKey,
+    proxy: parseProxy(read, get),
+    maxParallel: parseWholeNumber(get('max-parallel') || '10', 'max-parallel', 1, 100),
+    beforeActivateOn: parseChoice(get('before-activate-on') || 'all', 'before-activate-on', ['all', 'first'] as const),
     connectTimeoutSeconds: parseWholeNumber(get('connect-timeout') || '30', 'connect-timeout', 1, 3600),
+    retries: parseWholeNumber(get('retries') || '2', 'retries', 0, 10),
     deployPath: parseDeployPath(required(get, 'path')),
     sourceDir: mode === 'deploy' ? parseSourceDir(get('source') || '.', env) : '',
     exclude: parseExclude(read('exclude') === '' ? '.git' : read('exclude')),
-    releaseId: releaseIdText ? checkReleaseId(releaseIdText) : defaultReleaseId(now, provenance.sha),
+    releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
     shared: parseSharedEntries(read('shared')),
@@ -56,33 +66,70 @@ function required(get: (name: string) => string, name: string): string {
   return value
 }
 
-function parseCredentials(read: InputReader, username: string): DeploySettings['credentials'] {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
-    throw new InputError('username', `${shown(username)} is not a user name. Expected letters, digits and . _ - @.`)
+/** `host` may hold several servers, one a line or separated by commas. */
+function parseHostList(text: string, port: number): HostAddress[] {
+  const entries = text
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+  const targets = entries.map((entry) => parseHostAddress(entry, port))
+  const seen = new Set<string>()
+  for (const target of targets) {
+    const key = `${target.host}:${target.port}`
+    if (seen.has(key)) throw new InputError('host', `${shown(key)} is listed twice.`)
+    seen.add(key)
   }
-  const keyText = read('ssh-key')
-  const passphrase = read('ssh-key-passphrase') || undefined
-  const password = read('password') || undefined
+  return targets
+}
+
+function parseCredentials(read: InputReader, username: string, prefix = ''): DeploySettings['credentials'] {
+  const input = (name: string): string => `${prefix}${name}`
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
+    throw new InputError(input('username'), `${shown(username)} is not a user name. Expected letters, digits and . _ - @.`)
+  }
+  const keyText = read(input('ssh-key'))
+  const passphrase = read(input('ssh-key-passphrase')) || undefined
+  const password = read(input('password')) || undefined
   if (!keyText.trim() && !password) {
-    throw new InputError('ssh-key', 'no credentials: set ssh-key (a private key, from a secret) or password.')
+    throw new InputError(input('ssh-key'), `no credentials: set ${input('ssh-key')} (a private key, from a secret) or ${input('password')}.`)
   }
   if (!keyText.trim()) return { username, password }
   const privateKey = repairPrivateKey(keyText)
-  checkPrivateKey(privateKey, passphrase)
+  checkPrivateKey(privateKey, passphrase, input('ssh-key'))
   return { username, privateKey, passphrase, password }
 }
 
-function parseHostKeyPolicy(read: InputReader, get: (name: string) => string, target: HostAddress): HostKeyPolicy {
-  const knownHosts = read('known-hosts')
+function parseHostKeyPolicy(knownHosts: string, fingerprint: string, strictText: string, targets: HostAddress[], prefix: string): HostKeyPolicy {
   if (knownHosts.trim()) {
     const policy: HostKeyPolicy = { mode: 'known-hosts', knownHosts }
-    new HostKeyCheck(policy, target) // throws now, before connecting, when no usable line is for this host
+    // Throws now, before connecting, when no usable line is for one of the hosts.
+    for (const target of targets) new HostKeyCheck(policy, target, `${prefix}known-hosts`)
     return policy
   }
-  const fingerprint = get('host-fingerprint')
-  if (fingerprint) return { mode: 'fingerprint', fingerprint: parseFingerprint(fingerprint) }
-  const strict = parseBoolean(get('strict-host-key') || 'true', 'strict-host-key')
+  if (fingerprint) {
+    if (targets.length > 1) {
+      throw new InputError(`${prefix}host-fingerprint`, 'pins one key, but several hosts are listed; use known-hosts with a line for each host.')
+    }
+    return { mode: 'fingerprint', fingerprint: parseFingerprint(fingerprint, `${prefix}host-fingerprint`) }
+  }
+  const strict = parseBoolean(strictText || 'true', `${prefix}strict-host-key`)
   return strict ? { mode: 'unpinned' } : { mode: 'insecure' }
+}
+
+/** The jump host: `proxy-host` turns it on; its key and host key are checked like the target's. */
+function parseProxy(read: InputReader, get: (name: string) => string): ProxySettings | undefined {
+  const hostText = get('proxy-host')
+  if (!hostText) return undefined
+  const address = parseHostAddress(hostText, 22, 'proxy-host')
+  const credentials = parseCredentials(read, get('proxy-username') || required(get, 'username'), 'proxy-')
+  const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), get('proxy-strict-host-key'), [address], 'proxy-')
+  return { address, credentials, hostKey }
+}
+
+/** The same in every job of one workflow run attempt, unique across runs and re-runs. */
+function runReleaseId(env: NodeJS.ProcessEnv): string {
+  const sha = env.GITHUB_SHA && /^[0-9a-f]{7,}$/i.test(env.GITHUB_SHA) ? `-${env.GITHUB_SHA.slice(0, 7).toLowerCase()}` : ''
+  return checkReleaseId(`run${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT || '1'}${sha}`, 'release-id')
 }
 
 /** Absolute, normalised, and not a system folder. */

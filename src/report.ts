@@ -1,4 +1,5 @@
 import { ScriptResult } from './transport'
+import { HostAddress } from './settings'
 import { EXIT_HINTS } from './remote-script/exit-codes'
 
 /** How the core talks to whoever runs it (the action, the CLI, a test); the core never imports a front end. */
@@ -16,6 +17,8 @@ export interface Reporter {
 
 /** Enough to find and free this run's lock and remove its unfinished release. */
 export interface PendingCleanup {
+  /** The hosts that may hold this run's lock. */
+  hosts: HostAddress[]
   deployPath: string
   releaseId: string
   lockToken: string
@@ -41,12 +44,15 @@ export function lastResult(result: ScriptResult, key: string): string | undefine
 export function remoteFailure(result: ScriptResult, hostName: string): RemoteError {
   const step = lastResult(result, 'step') ?? 'start'
   const error = lastResult(result, 'error')
+  if (result.code === null && result.signal) {
+    return new RemoteError(`${hostName}: the remote script was killed (${result.signal.startsWith("SIG") ? "" : "SIG"}${result.signal}) during step ${step}. ${tail(result.stderr)}`.trim(), step, null)
+  }
   if (result.code === null) {
-    return new RemoteError(`${hostName}: the connection was lost during step '${step}'. ${tail(result.stderr)}`.trim(), step, null)
+    return new RemoteError(`${hostName}: the connection was lost during step ${step}. ${tail(result.stderr)}`.trim(), step, null)
   }
   const detail = error ?? `the remote script exited with status ${result.code}. ${tail(result.stderr)}`.trim()
   const hint = EXIT_HINTS[result.code] ?? ''
-  return new RemoteError(`${hostName}: step '${step}' failed: ${detail}. ${hint}`.trim(), step, result.code)
+  return new RemoteError(`${hostName}, step ${step}: ${detail}. ${hint}`.trim(), step, result.code)
 }
 
 function tail(text: string): string {

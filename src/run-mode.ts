@@ -1,46 +1,60 @@
 import { DeploySettings, Mode } from './settings'
-import { RemoteHost } from './transport'
+import { ConnectError, RemoteHost } from './transport'
 import { Reporter } from './report'
-import { DeployOutcome, deployOn } from './deploy'
+import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet } from './deploy'
 import { rollbackOn } from './rollback'
 import { listOn, unlockOn } from './maintenance'
 import { ReleaseInfo, releasesTable } from './releases'
+import { settleLimit } from './parallel'
+import { describeHost } from './host-address'
 
 /** What any mode leaves behind, for outputs and summaries. */
 export interface ModeOutcome {
   mode: Mode
+  /** The host names, joined. */
   host: string
-  /** The release now current. */
+  /** The release now current (on the first host). */
   releaseId: string
   previousReleaseId: string
+  /** Releases on the first host, newest first. */
   releases: ReleaseInfo[]
+  results: HostResult[]
   deploy?: DeployOutcome
   /** unlock: who held the lock ('' when there was none). */
   unlockedHolder?: string
   seconds: number
 }
 
-/** The core entry point shared by every front end: one connection, one mode, then the release list. */
+/** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
 export async function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
   const started = Date.now()
-  const host = await reporter.group(`Connecting to ${settings.target.host}`, () => RemoteHost.connect(settings))
+  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connectAll(settings, reporter))
   try {
-    const outcome: ModeOutcome = { mode: settings.mode, host: host.name, releaseId: '', previousReleaseId: '', releases: [], seconds: 0 }
+    const outcome: ModeOutcome = {
+      mode: settings.mode,
+      host: hosts.map((h) => h.name).join(', '),
+      releaseId: '',
+      previousReleaseId: '',
+      releases: [],
+      results: [],
+      seconds: 0
+    }
     if (settings.mode === 'deploy') {
-      outcome.deploy = await deployOn(host, settings, reporter)
+      outcome.deploy = await deployFleet(hosts, settings, reporter)
+      outcome.results = outcome.deploy.results
       outcome.releaseId = outcome.deploy.releaseId
       outcome.previousReleaseId = outcome.deploy.previousReleaseId
-    } else if (settings.mode === 'rollback') {
-      Object.assign(outcome, await rollbackOn(host, settings, reporter))
-    } else if (settings.mode === 'unlock') {
-      outcome.unlockedHolder = await unlockOn(host, settings, reporter)
+    } else {
+      outcome.results = await perHost(hosts, settings, reporter)
+      outcome.releaseId = outcome.results[0].releaseId
+      outcome.previousReleaseId = outcome.results[0].previousReleaseId
+      if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].error ?? ''
     }
-    const listed = await listOn(host, settings)
+    const listed = await listOn(hosts[0], settings)
     outcome.releases = listed.releases
     if (settings.mode === 'list' || settings.mode === 'unlock') {
-      const current = listed.releases.find((r) => r.current)
-      outcome.releaseId = current?.id ?? ''
       const index = listed.releases.findIndex((r) => r.current)
+      outcome.releaseId = listed.releases[index]?.id ?? ''
       outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? ''
     }
     if (settings.mode === 'list') {
@@ -50,6 +64,54 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
     outcome.seconds = (Date.now() - started) / 1000
     return outcome
   } finally {
-    host.close()
+    hosts.forEach((host) => host.close())
   }
+}
+
+/** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
+async function connectAll(settings: DeploySettings, reporter: Reporter): Promise<RemoteHost[]> {
+  if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
+    reporter.warning(
+      'Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.'
+    )
+  }
+  const connected = await settleLimit(settings.targets, settings.maxParallel, (target) => RemoteHost.connect(settings, target, reporter.warning))
+  const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]))
+  if (failures.length === 0) return connected.map((c) => (c as { value: RemoteHost }).value)
+  connected.forEach((c) => c.ok && c.value.close())
+  if (settings.targets.length === 1) throw failures[0]
+  const message = failures.map((error) => `  ${error.message}`).join('\n')
+  throw new ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false)
+}
+
+/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
+async function perHost(hosts: RemoteHost[], settings: DeploySettings, reporter: Reporter): Promise<HostResult[]> {
+  const log = (host: RemoteHost) => (hosts.length > 1 ? (line: string) => reporter.info(`[${host.name}] ${line}`) : reporter.info)
+  const settled = await settleLimit(hosts, settings.maxParallel, async (host): Promise<HostResult> => {
+    const started = Date.now()
+    const base = { host: host.name, seconds: 0, bytesUploaded: 0 }
+    if (settings.mode === 'rollback') {
+      const done = await rollbackOn(host, settings, { ...reporter, info: log(host) })
+      return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 }
+    }
+    if (settings.mode === 'unlock') {
+      const holder = await unlockOn(host, settings, { ...reporter, info: log(host) })
+      return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', error: holder || undefined, seconds: (Date.now() - started) / 1000 }
+    }
+    return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 }
+  })
+  const results = settled.map((s, i) =>
+    s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed' as const, error: s.error.message, seconds: 0, bytesUploaded: 0 }
+  )
+  const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]))
+  if (failed.length === 1 && hosts.length === 1) throw failed[0]
+  if (failed.length > 0) {
+    const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`)
+    throw new DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode)
+  }
+  if (settings.mode === 'rollback' && new Set(results.map((r) => r.releaseId)).size > 1) {
+    reporter.warning(`The hosts rolled back to different releases (${results.map((r) => `${r.host}: ${r.releaseId}`).join(', ')}); give release-id to roll them all to one.`)
+  }
+  reporter.info(`${settings.mode} done on ${describeFleet(hosts)}`)
+  return results
 }

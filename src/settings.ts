@@ -47,12 +47,27 @@ export interface Provenance {
   runner: string
 }
 
-export interface DeploySettings {
-  mode: Mode
-  target: HostAddress
+/** A bastion the target connections are tunnelled through. */
+export interface ProxySettings {
+  address: HostAddress
   credentials: Credentials
   hostKey: HostKeyPolicy
+}
+
+export interface DeploySettings {
+  mode: Mode
+  /** One or more servers; all get the same release id, and switch together. */
+  targets: HostAddress[]
+  credentials: Credentials
+  hostKey: HostKeyPolicy
+  proxy?: ProxySettings
+  /** At most this many hosts are worked on at once. */
+  maxParallel: number
+  /** `first`: before-activate runs on the first host only (a migration runs once). */
+  beforeActivateOn: 'all' | 'first'
   connectTimeoutSeconds: number
+  /** Further connection attempts after a transient network failure. */
+  retries: number
   /** Absolute deploy root on the server. */
   deployPath: string
   /** Absolute folder on the runner whose contents are uploaded. */

@@ -1,6 +1,6 @@
 import { ModeOutcome } from './run-mode'
 import { ReleaseInfo } from './releases'
-import { formatBytes } from './deploy'
+import { DeployError, HostResult, formatBytes } from './deploy'
 import { RemoteError } from './report'
 
 /** The job summary (Markdown) for a finished mode. */
@@ -24,12 +24,21 @@ export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
   }
   if (outcome.unlockedHolder) facts.push(['lock holder', `\`${outcome.unlockedHolder}\``])
   facts.push(['duration', `${outcome.seconds.toFixed(1)} s`])
-  return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n')
+  const hosts = outcome.results.length > 1 ? ['', '#### Hosts', '', resultsMarkdown(outcome.results)] : []
+  return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), ...hosts, '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n')
 }
 
 export function failureSummary(error: Error, mode: string, host: string): string {
-  const step = error instanceof RemoteError ? error.step : 'before connecting'
-  return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', '```', error.message, '```', ''].join('\n')
+  const step = error instanceof RemoteError || error instanceof DeployError ? error.step : 'before connecting'
+  const hosts = error instanceof DeployError ? ['#### Hosts', '', resultsMarkdown(error.results), ''] : []
+  return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', ...hosts, '```', error.message, '```', ''].join('\n')
+}
+
+function resultsMarkdown(results: HostResult[]): string {
+  return table(
+    ['host', 'status', 'current', 'previous', 'seconds', 'uploaded', 'error'],
+    results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), formatBytes(r.bytesUploaded), r.error ?? ''])
+  )
 }
 
 function releasesMarkdown(releases: ReleaseInfo[]): string {

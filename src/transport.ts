@@ -1,7 +1,7 @@
-import { Readable } from 'stream'
+import { Duplex, Readable } from 'stream'
 import { NodeSSH, Config } from 'node-ssh'
 import { ClientChannel } from 'ssh2'
-import { DeploySettings } from './settings'
+import { Credentials, DeploySettings, HostAddress, HostKeyPolicy } from './settings'
 import { HostKeyCheck } from './host-key'
 import { describeHost } from './host-address'
 import { quote } from './remote-script/quote'
@@ -9,6 +9,8 @@ import { quote } from './remote-script/quote'
 /** What one remote script printed and how it ended. */
 export interface ScriptResult {
   code: number | null
+  /** The signal that ended the remote script, if one did. */
+  signal?: string | null
   /** `@@key value` lines, in order. */
   results: Array<[string, string]>
   stderr: string
@@ -26,39 +28,94 @@ const DRAIN_AFTER_EXIT_MS = 2000
 /** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */
 const MAX_SCRIPT_BYTES = 120 * 1024
 
-export class ConnectError extends Error {}
+export class ConnectError extends Error {
+  constructor(
+    message: string,
+    /** A network failure that may pass: worth another try. */
+    readonly transient: boolean
+  ) {
+    super(message)
+    this.name = 'ConnectError'
+  }
+}
+
+async function openSsh(target: HostAddress, credentials: Credentials, hostKey: HostKeyPolicy, timeoutSeconds: number, sock?: Duplex): Promise<NodeSSH> {
+  const check = new HostKeyCheck(hostKey, target)
+  const name = `${credentials.username}@${describeHost(target)}`
+  const serverHostKey = check.serverHostKeyAlgorithms()
+  const config: Config = {
+    host: target.host,
+    port: target.port,
+    username: credentials.username,
+    privateKey: credentials.privateKey,
+    passphrase: credentials.passphrase,
+    password: credentials.password,
+    readyTimeout: timeoutSeconds * 1000,
+    keepaliveInterval: 15000,
+    hostVerifier: (key: Buffer) => check.verify(key),
+    ...(sock ? { sock: sock as never } : {}),
+    ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {})
+  }
+  const ssh = new NodeSSH()
+  try {
+    await ssh.connect(config)
+  } catch (error) {
+    ssh.dispose()
+    throw explainConnectError(error as Error, name, credentials, timeoutSeconds, check)
+  }
+  return ssh
+}
+
+/** A TCP stream to the target, opened by the jump host. */
+function forwardTo(proxy: NodeSSH, target: HostAddress, name: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    proxy.connection!.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
+      if (error) {
+        const refusedByPolicy = /prohibited/i.test(error.message)
+        reject(new ConnectError(`Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`, !refusedByPolicy))
+      }
+      else resolve(stream)
+    })
+  })
+}
 
 /** One SSH connection to one server, reused for every script of a run. */
 export class RemoteHost {
   private constructor(
     private readonly ssh: NodeSSH,
-    readonly name: string
+    readonly name: string,
+    private readonly proxy?: NodeSSH
   ) {}
 
-  static async connect(settings: DeploySettings): Promise<RemoteHost> {
-    const check = new HostKeyCheck(settings.hostKey, settings.target)
-    const name = `${settings.credentials.username}@${describeHost(settings.target)}`
-    const serverHostKey = check.serverHostKeyAlgorithms()
-    const config: Config = {
-      host: settings.target.host,
-      port: settings.target.port,
-      username: settings.credentials.username,
-      privateKey: settings.credentials.privateKey,
-      passphrase: settings.credentials.passphrase,
-      password: settings.credentials.password,
-      readyTimeout: settings.connectTimeoutSeconds * 1000,
-      keepaliveInterval: 15000,
-      hostVerifier: (key: Buffer) => check.verify(key),
-      ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {})
+  /**
+   * Connects to one target (through the jump host when one is set), retrying
+   * transient network failures with backoff; never retries a refused key.
+   */
+  static async connect(settings: DeploySettings, target: HostAddress, log: (line: string) => void = () => undefined): Promise<RemoteHost> {
+    const attempts = settings.retries + 1
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RemoteHost.connectOnce(settings, target)
+      } catch (error) {
+        if (!(error instanceof ConnectError) || !error.transient || attempt >= attempts) throw error
+        const delay = Math.min(1000 * 2 ** (attempt - 1), 8000)
+        log(`${error.message} Retrying in ${delay / 1000} s (attempt ${attempt + 1} of ${attempts}).`)
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
     }
-    const ssh = new NodeSSH()
+  }
+
+  private static async connectOnce(settings: DeploySettings, target: HostAddress): Promise<RemoteHost> {
+    const name = `${settings.credentials.username}@${describeHost(target)}`
+    const proxy = settings.proxy ? await openSsh(settings.proxy.address, settings.proxy.credentials, settings.proxy.hostKey, settings.connectTimeoutSeconds) : undefined
     try {
-      await ssh.connect(config)
+      const sock = proxy ? await forwardTo(proxy, target, name) : undefined
+      const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, sock)
+      return new RemoteHost(ssh, name, proxy)
     } catch (error) {
-      ssh.dispose()
-      throw new ConnectError(explainConnectError(error as Error, name, settings, check))
+      proxy?.dispose()
+      throw error
     }
-    return new RemoteHost(ssh, name)
   }
 
   /** Runs a script with `sh -c` on the server; never rejects for a non-zero exit, only for a lost connection. */
@@ -84,11 +141,12 @@ export class RemoteHost {
     })
     stdout.end()
     stderrLines.end()
-    return { code: response.code, results, stderr }
+    return { code: response.code, signal: response.signal, results, stderr }
   }
 
   close(): void {
     this.ssh.dispose()
+    this.proxy?.dispose()
   }
 }
 
@@ -122,19 +180,25 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): vo
   }
 }
 
-function explainConnectError(error: Error, name: string, settings: DeploySettings, check: HostKeyCheck): string {
+function explainConnectError(error: Error, name: string, credentials: Credentials, seconds: number, check: HostKeyCheck): ConnectError {
   const message = error.message
   const code = (error as NodeJS.ErrnoException).code
-  const seconds = settings.connectTimeoutSeconds
-  if (/verification failed|host denied/i.test(message)) return check.refusal()
+  if (/verification failed|host denied/i.test(message)) return new ConnectError(check.refusal(), false)
   if (/authentication methods failed/i.test(message)) {
-    const method = settings.credentials.privateKey ? 'the key in ssh-key' : 'the password'
-    return `SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${settings.credentials.username}/.ssh/authorized_keys on the server, and that username is right.`
+    const method = credentials.privateKey ? 'the key' : 'the password'
+    return new ConnectError(
+      `SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${credentials.username}/.ssh/authorized_keys on the server, and that the user name is right.`,
+      false
+    )
   }
-  if (code === 'ECONNREFUSED') return `Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `Cannot connect to ${name}: the host name does not resolve. Check host.`
+  if (code === 'ECONNREFUSED') return new ConnectError(`Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`, true)
+  if (code === 'ENOTFOUND') return new ConnectError(`Cannot connect to ${name}: the host name does not resolve. Check host.`, false)
+  if (code === 'EAI_AGAIN') return new ConnectError(`Cannot connect to ${name}: the host name could not be looked up just now.`, true)
   if (/timed out/i.test(message) || code === 'ETIMEDOUT') {
-    return `Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`
+    return new ConnectError(`Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`, true)
   }
-  return `Cannot connect to ${name}: ${message}`
+  if (code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new ConnectError(`Cannot connect to ${name}: ${message}.`, true)
+  }
+  return new ConnectError(`Cannot connect to ${name}: ${message}`, false)
 }

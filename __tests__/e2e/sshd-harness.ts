@@ -22,8 +22,10 @@ export interface TestServer {
   knownHosts: string
   /** SHA256 fingerprint of the server's ed25519 host key. */
   fingerprint: string
-  /** A fresh folder the deploy user owns, to hold deploy roots. */
+  /** A fresh folder the deploy user owns, to hold deploy roots (as the server sees it). */
   root: string
+  /** Where the test process sees the server's `root` (differs only with privateRootAt). */
+  backing: string
   /** sshd's own log so far. */
   log(): string
   stop(): Promise<void>
@@ -65,11 +67,33 @@ function ensureDeployUser(): { name: string; uid: number; gid: number } {
   return { name: DEPLOY_USER, uid, gid }
 }
 
+let userKeyPath: string | undefined
+/** One deploy key for every server of a test file, as one key usually serves a fleet. */
+function sharedUserKey(): string {
+  if (!userKeyPath) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-key-'))
+    userKeyPath = path.join(dir, 'user_key')
+    keygen(userKeyPath, 'ed25519')
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  }
+  return userKeyPath
+}
+
 function keygen(file: string, type: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'atomic-deploy-test', '-f', file], { stdio: 'ignore' })
 }
 
-export async function startSshd(options: { extraConfig?: string } = {}): Promise<TestServer> {
+export interface SshdOptions {
+  extraConfig?: string
+  /**
+   * Give this server a filesystem of its own at this path: sshd runs in a
+   * private mount namespace (unshare -m, root only) with its own folder
+   * bind-mounted there, so several servers can share one deploy path.
+   */
+  privateRootAt?: string
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestServer> {
   const sshd = findSshd()
   const user = ensureDeployUser()
   // sshd running as root insists on its privilege separation folder.
@@ -78,15 +102,19 @@ export async function startSshd(options: { extraConfig?: string } = {}): Promise
   fs.chmodSync(dir, 0o755)
   const hostKey = path.join(dir, 'host_ed25519')
   keygen(hostKey, 'ed25519')
-  const userKeyFile = path.join(dir, 'user_key')
-  keygen(userKeyFile, 'ed25519')
+  const userKeyFile = sharedUserKey()
   const authDir = path.join(dir, 'auth')
   fs.mkdirSync(authDir, { mode: 0o755 })
   fs.copyFileSync(`${userKeyFile}.pub`, path.join(authDir, user.name))
   fs.chmodSync(path.join(authDir, user.name), 0o644)
-  const root = path.join(dir, 'srv')
-  fs.mkdirSync(root)
-  fs.chownSync(root, user.uid, user.gid)
+  const backing = path.join(dir, 'srv')
+  fs.mkdirSync(backing)
+  fs.chownSync(backing, user.uid, user.gid)
+  const root = options.privateRootAt ?? backing
+  if (options.privateRootAt) {
+    if (process.getuid?.() !== 0) throw new Error('A server with a private filesystem needs root (unshare -m and mount --bind).')
+    fs.mkdirSync(options.privateRootAt, { recursive: true })
+  }
 
   const port = await freePort()
   const config = path.join(dir, 'sshd_config')
@@ -111,7 +139,13 @@ export async function startSshd(options: { extraConfig?: string } = {}): Promise
     ].join('\n')
   )
   let log = ''
-  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child: ChildProcess = options.privateRootAt
+    ? spawn(
+        'unshare',
+        ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', backing, root, sshd, config],
+        { stdio: ['ignore', 'ignore', 'pipe'] }
+      )
+    : spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   child.stderr!.on('data', (chunk: Buffer) => {
     log += chunk.toString()
   })
@@ -127,6 +161,7 @@ export async function startSshd(options: { extraConfig?: string } = {}): Promise
     knownHosts: `[127.0.0.1]:${port} ${publicKey}\n`,
     fingerprint,
     root,
+    backing,
     log: () => log,
     stop: async () => {
       if (child.exitCode === null) {

@@ -25,7 +25,7 @@ function parse(overrides: Record<string, string> = {}) {
 describe('parseSettings', () => {
   it('applies the documented defaults', () => {
     const s = parse()
-    expect(s.target).toEqual({ host: 'example.com', port: 22 })
+    expect(s.targets).toEqual([{ host: 'example.com', port: 22 }])
     expect(s.deployPath).toBe('/var/www/app')
     expect(s.sourceDir).toBe(workspace)
     expect(s.exclude).toEqual(['.git'])
@@ -43,11 +43,36 @@ describe('parseSettings', () => {
     ['::1', { host: '::1', port: 22 }],
     ['10.0.0.5', { host: '10.0.0.5', port: 22 }]
   ])('reads host %s', (host, expected) => {
-    expect(parse({ host }).target).toEqual(expected)
+    expect(parse({ host }).targets).toEqual([expected])
+  })
+
+  it('reads several hosts, one a line or comma-separated', () => {
+    expect(parse({ host: 'web1\nweb2:2222, [::1]:22' }).targets).toEqual([
+      { host: 'web1', port: 22 },
+      { host: 'web2', port: 2222 },
+      { host: '::1', port: 22 }
+    ])
+  })
+
+  it('derives the default release id from the workflow run when asked, so matrix jobs agree', () => {
+    const inputs = { ...base }
+    const runEnv = { ...env, GITHUB_RUN_ID: '987654', GITHUB_RUN_ATTEMPT: '2' }
+    const a = parseSettings((name) => inputs[name] ?? '', runEnv, new Date('2026-01-01T00:00:00Z'), { releaseIdFromRun: true })
+    const b = parseSettings((name) => inputs[name] ?? '', runEnv, new Date('2026-01-01T00:09:59Z'), { releaseIdFromRun: true })
+    expect(a.releaseId).toBe('run987654.2-1234567')
+    expect(b.releaseId).toBe(a.releaseId)
+    expect(parseSettings((name) => inputs[name] ?? '', runEnv, new Date('2026-01-01T00:00:00Z')).releaseId).toBe('20260101000000-1234567')
+  })
+
+  it('reads a jump host with its own key and host key pin', () => {
+    const s = parse({ 'proxy-host': 'bastion.example.com:2200', 'proxy-ssh-key': KEY, 'proxy-host-fingerprint': `SHA256:${'b'.repeat(43)}` })
+    expect(s.proxy?.address).toEqual({ host: 'bastion.example.com', port: 2200 })
+    expect(s.proxy?.credentials.username).toBe('deploy')
+    expect(s.proxy?.hostKey.mode).toBe('fingerprint')
   })
 
   it('uses port when host names none', () => {
-    expect(parse({ port: '2022' }).target.port).toBe(2022)
+    expect(parse({ port: '2022' }).targets[0].port).toBe(2022)
   })
 
   it.each([
@@ -90,7 +115,14 @@ describe('parseSettings', () => {
     [{ source: 'missing-folder' }, "'source'"],
     [{ 'connect-timeout': '0' }, "'connect-timeout'"],
     [{ compression: 'lz4' }, "'compression'"],
-    [{ 'before-activate': 'a\0b' }, "'before-activate'"]
+    [{ 'before-activate': 'a\0b' }, "'before-activate'"],
+    [{ host: 'web1\nweb1' }, "'host'"],
+    [{ host: 'web1\nweb2', 'host-fingerprint': `SHA256:${'a'.repeat(43)}` }, "'host-fingerprint'"],
+    [{ 'max-parallel': '0' }, "'max-parallel'"],
+    [{ 'before-activate-on': 'last' }, "'before-activate-on'"],
+    [{ 'proxy-host': 'bastion;x' }, "'proxy-host'"],
+    [{ 'proxy-host': 'bastion', 'proxy-ssh-key': 'nope' }, "'proxy-ssh-key'"],
+    [{ retries: '-1' }, "'retries'"]
   ])('refuses %j naming the input', (overrides, name) => {
     expect(() => parse(overrides)).toThrow(`Invalid input ${name}`)
   })

@@ -9,7 +9,18 @@ import * as os from 'os'
 import * as path from 'path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ReleasePlan, WireCompression } from '../../src/plan'
-import { abortScript, activateScript, listScript, prepareScript, rollbackScript, unlockScript } from '../../src/remote-script/scripts'
+import {
+  abortScript,
+  afterActivateScript,
+  finishScript,
+  listScript,
+  markBadScript,
+  prepareScript,
+  revertScript,
+  rollbackScript,
+  switchScript,
+  unlockScript
+} from '../../src/remote-script/scripts'
 import { expectedFindLines, listSource } from '../../src/file-list'
 import { packArchive } from '../../src/archive'
 import { sharedLinkTarget } from '../../src/shared-paths'
@@ -93,7 +104,13 @@ async function deployWith(shell: Shell, p: ReleasePlan, files: Record<string, st
   const full = { ...p, expectedEntries: entries, compression }
   const prepared = run(shell, prepareScript(full), data)
   if (prepared.code !== 0) return { prepared, activated: undefined }
-  return { prepared, activated: run(shell, activateScript(full)) }
+  // Switch, after-activate and finish, as the deploy flow runs them; their result lines together.
+  const steps = [switchScript(full), afterActivateScript(full), finishScript(full)].map((script) => run(shell, script))
+  const failed = steps.find((step) => step.code !== 0)
+  return {
+    prepared,
+    activated: { code: failed?.code ?? 0, stderr: steps.map((s) => s.stderr).join(''), results: steps.flatMap((s) => s.results) }
+  }
 }
 
 describe('generated scripts pass ShellCheck', () => {
@@ -103,7 +120,11 @@ describe('generated scripts pass ShellCheck', () => {
   })
   it.each([
     ['prepare', prepareScript(p)],
-    ['activate', activateScript(p)],
+    ['switch', switchScript(p)],
+    ['after-activate', afterActivateScript(p)],
+    ['revert', revertScript(p, 'r0')],
+    ['mark-bad', markBadScript(p)],
+    ['finish', finishScript(p)],
     ['abort', abortScript(p)],
     ['rollback', rollbackScript({ ...p, mode: 'rollback' })],
     ['list', listScript(p)],
@@ -138,7 +159,7 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(fs.readFileSync(path.join(root, 'current/-dash-file'), 'utf8')).toBe('x')
     expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r2', 'r3'])
     const log = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    expect(log.map((e) => e.id)).toEqual(['r1', 'r2', 'r3'])
+    expect(log.filter((e) => e.event === 'deployed').map((e) => e.id)).toEqual(['r1', 'r2', 'r3'])
     expect(log[0].actor).toBe('o\'ct"o')
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
   })
@@ -244,6 +265,24 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(fs.readFileSync(path.join(outside, 'precious'), 'utf8')).toBe('keep me')
   })
 
+  it('after-activate failure keeps the lock; revert switches back, marks the release bad and frees the lock', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-revert-`))
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'r1' }), { a: '1' })).activated!.code).toBe(0)
+    const p2 = plan(root, { shared: [], releaseId: 'r2', afterActivate: 'echo reloading; exit 4', expectedEntries: 1 })
+    const { data } = await archiveOf(workspace({ a: '2' }), 'none')
+    expect(run(shell, prepareScript(p2), data).code).toBe(0)
+    expect(run(shell, switchScript(p2)).results).toContain('@@current r2')
+    const after = run(shell, afterActivateScript(p2))
+    expect(after.code).toBe(EXIT.afterActivate)
+    expect(after.stderr).toContain('reloading')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(true)
+    expect(run(shell, revertScript(p2, 'r1')).results).toContain('@@current r1')
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r1')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+    const events = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event + ':' + JSON.parse(l).id)
+    expect(events.slice(-3)).toEqual(['prepared:r2', 'deployed:r2', 'reverted:r2'])
+  })
+
   it('abort removes a prepared release and frees only its own lock', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-abort-`))
     const p = plan(root, { shared: [] })
@@ -275,7 +314,7 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/C')
     const listed = run(shell, listScript(plan(root)))
     expect(listed.results.filter((l) => l.startsWith('@@release ')).sort()).toEqual(['@@release A', '@@release B', '@@release C'])
-    expect(listed.results.filter((l) => l.startsWith('@@log ')).length).toBe(9)
+    expect(listed.results.filter((l) => l.startsWith('@@log ')).length).toBe(12)
     fs.mkdirSync(path.join(root, '.atomic-deploy/lock'))
     expect(run(shell, unlockScript(plan(root))).results).toContain('@@unlocked unknown (the lock has no owner file)')
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)

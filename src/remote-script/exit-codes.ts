@@ -30,7 +30,6 @@ export const EXIT_HINTS: Record<number, string> = {
   [EXIT.shared]: 'Fix the shared entry on the server or in the shared input; nothing was switched.',
   [EXIT.beforeActivate]: 'before-activate failed; the new release was removed and current is unchanged.',
   [EXIT.switch]: 'The current symlink could not be switched; current still points to the release it had.',
-  [EXIT.afterActivate]: 'after-activate failed after the switch.',
   [EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
   [EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
   [EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',

@@ -85,13 +85,23 @@ is_release_id() {
 # ---- lock: mkdir is atomic; the owner file carries this run's token ----------
 # The owner file records this script's pid and process group, and the pid of
 # the SSH connection that runs it: when both are gone, the lock is stale.
-lock_holder() { cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'; }
+# The owner file appears a moment after the lock folder: give it that moment.
+lock_holder() {
+  [ -s "$LOCK/owner" ] || sleep 1
+  cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'
+}
 own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\\"token\\":\\"$LOCK_TOKEN\\"" "$LOCK/owner"; }
 json_number() { printf '%s' "$1" | sed -n "s/.*\\"$2\\":\\([0-9][0-9]*\\).*/\\1/p"; }
 
+# A process that has exited but not been reaped yet (state Z) counts as gone.
 is_alive() {
   [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
-  if [ -d /proc/1 ]; then [ -d "/proc/$1" ]; else kill -0 "$1" 2>/dev/null; fi
+  if [ -d /proc/1 ]; then
+    [ -d "/proc/$1" ] || return 1
+    [ "$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
 }
 
 # Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
@@ -111,9 +121,11 @@ connection_pid() {
   printf 0
 }
 
+# Written aside, then renamed: a reader never sees a half-written owner.
 write_lock_owner() {
   printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \\
-    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner"
+    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner.$$"
+  mv -f "$LOCK/owner.$$" "$LOCK/owner"
 }
 
 lock_is_stale() {

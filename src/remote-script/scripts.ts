@@ -14,6 +14,9 @@ import {
   promoteStaging,
   pruneReleases,
   receiveUpload,
+  revertSwitch,
+  markBad,
+  requireLockStep,
   renderStep,
   resumeWithLock,
   checkLayoutExists,
@@ -28,17 +31,40 @@ import {
 } from './steps'
 
 /**
- * A deploy is two scripts run over one connection: `prepare` (lock, upload,
- * shared, before-activate; keeps the lock on success) and `activate` (switch,
- * after-activate, prune; frees the lock). Split this way, several hosts can all
- * be prepared before any of them switches. `abort` undoes a prepared release.
+ * A deploy is a short series of scripts over one connection, so that several
+ * hosts can all be prepared before any switches, and all switch before any
+ * runs after-activate. The lock is held from `prepare` until `finish`,
+ * `revert` or `abort` frees it.
+ *
+ * prepare: layout, lock, checks, upload, release, shared, before-activate
+ * switch:  current -> the new release (read back), logged as deployed
+ * after:   after-activate
+ * revert:  current -> the previous release, the new one marked bad
+ * finish:  prune, unlock
+ * abort:   remove the prepared release, unlock
  */
 export function prepareScript(plan: ReleasePlan): string {
   return assemble('prepare', plan, [checkLayout, takeLockStep, checkRelease, receiveUpload, promoteStaging, linkShared(plan), beforeActivate], PREPARE_EXIT)
 }
 
-export function activateScript(plan: ReleasePlan): string {
-  return assemble('activate', plan, [resumeWithLock, switchCurrent, afterActivate, pruneReleases], ACTIVATE_EXIT)
+export function switchScript(plan: ReleasePlan): string {
+  return assemble('switch', plan, [resumeWithLock, switchCurrent], KEEP_LOCK_EXIT)
+}
+
+export function afterActivateScript(plan: ReleasePlan): string {
+  return assemble('after-activate', plan, [afterActivate], KEEP_LOCK_EXIT)
+}
+
+export function revertScript(plan: ReleasePlan, revertTo: string): string {
+  return assemble('revert', { ...plan, revertTo }, [revertSwitch], ACTIVATE_EXIT)
+}
+
+export function markBadScript(plan: ReleasePlan): string {
+  return assemble('mark-bad', plan, [markBad], KEEP_LOCK_EXIT)
+}
+
+export function finishScript(plan: ReleasePlan): string {
+  return assemble('finish', plan, [requireLockStep, pruneReleases], ACTIVATE_EXIT)
 }
 
 export function abortScript(plan: ReleasePlan): string {
@@ -85,6 +111,15 @@ on_exit() {
 }
 `
 
+/** Between the steps of a deploy the lock stays taken; the next script needs it. */
+const KEEP_LOCK_EXIT = `
+on_exit() {
+  status=$?
+  trap - EXIT HUP INT TERM
+  exit "$status"
+}
+`
+
 const ACTIVATE_EXIT = `
 on_exit() {
   status=$?
@@ -111,7 +146,7 @@ export function unlockScript(plan: ReleasePlan): string {
   return assemble('unlock', plan, [forceUnlock], ACTIVATE_EXIT)
 }
 
-function assemble(phase: string, plan: ReleasePlan, steps: Step[], exitHandler: string): string {
+function assemble(phase: string, plan: ReleasePlan & { revertTo?: string }, steps: Step[], exitHandler: string): string {
   return [
     `#!/bin/sh`,
     `# Values are assigned for every phase, so some go unused in this one; they`,
@@ -146,7 +181,7 @@ function assemble(phase: string, plan: ReleasePlan, steps: Step[], exitHandler: 
   ].join('\n')
 }
 
-function values(plan: ReleasePlan): string {
+function values(plan: ReleasePlan & { revertTo?: string }): string {
   const assignments: Array<[string, string | number]> = [
     ['DEPLOY_PATH', plan.deployPath],
     ['RELEASE_ID', plan.releaseId],
@@ -157,9 +192,9 @@ function values(plan: ReleasePlan): string {
     ['LOG_FIELDS', plan.logFields],
     ['COMPRESSION', plan.compression],
     ['EXPECTED_ENTRIES', plan.expectedEntries],
-    ['REVERT_ON_FAILURE', plan.revertOnFailure ? 'true' : 'false'],
     ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
-    ['HOOK_AFTER_ACTIVATE', plan.afterActivate]
+    ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
+    ['REVERT_TO', plan.revertTo ?? '']
   ]
   return [
     ...assignments.map(([name, value]) => `${name}=${quote(value)}`),

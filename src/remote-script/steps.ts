@@ -100,6 +100,8 @@ export const promoteStaging: Step = {
 RELEASE_CREATED=1
 mv "$STAGING" "$RELEASE_PATH"
 STAGING_CREATED=0
+# Logged now, so that a release whose deploy died before the switch is known and pruned.
+log_event prepared "$RELEASE_ID"
 say "       $RELEASE_PATH"
 `
 }
@@ -201,21 +203,45 @@ export const afterActivate: Step = {
   name: 'after-activate',
   description: 'Running after-activate',
   body: `
-if run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  return 0
+require_lock
+if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
+  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status)"
 fi
-if [ "$REVERT_ON_FAILURE" = true ] && [ -n "$PREVIOUS_RELEASE_ID" ] && [ -d "$RELEASES/$PREVIOUS_RELEASE_ID" ]; then
-  switch_to "$PREVIOUS_RELEASE_ID"
-  log_event reverted "$RELEASE_ID"
-  result current "$PREVIOUS_RELEASE_ID"
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); switched back to $PREVIOUS_RELEASE_ID and marked $RELEASE_ID bad"
-fi
-log_event marked-bad "$RELEASE_ID"
-if [ -z "$PREVIOUS_RELEASE_ID" ]; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current, as there is no earlier release to switch back to"
-fi
-fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current because revert-on-failure is false"
 `
+}
+
+/** After a failure elsewhere: back to the release that was current before, and mark the new one bad. */
+export const revertSwitch: Step = {
+  name: 'revert',
+  description: 'Switching back to the previous release',
+  body: `
+require_lock
+read_current
+if [ -n "$REVERT_TO" ] && [ -d "$RELEASES/$REVERT_TO" ]; then
+  [ "$CURRENT_ID" = "$REVERT_TO" ] || switch_to "$REVERT_TO"
+  log_event reverted "$RELEASE_ID"
+  result current "$REVERT_TO"
+else
+  log_event marked-bad "$RELEASE_ID"
+  say "       no earlier release to switch back to; $CURRENT_ID stays current, marked bad"
+  result current "$CURRENT_ID"
+fi
+`
+}
+
+export const markBad: Step = {
+  name: 'mark-bad',
+  description: 'Marking the new release bad',
+  body: `
+require_lock
+log_event marked-bad "$RELEASE_ID"
+`
+}
+
+export const requireLockStep: Step = {
+  name: 'lock',
+  description: 'Checking the deploy lock',
+  body: `require_lock`
 }
 
 export const pruneReleases: Step = {
