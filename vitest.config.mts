@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config'
 
+const shared = { testTimeout: 60_000, hookTimeout: 60_000 }
+
 export default defineConfig({
   test: {
-    include: ['__tests__/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     // End-to-end files each start their own sshd; two at a time suits a 2-core machine.
-    maxWorkers: 2
+    maxWorkers: 2,
+    projects: [
+      { test: { ...shared, name: 'main', include: ['__tests__/**/*.test.ts'], exclude: ['__tests__/e2e/zero-downtime.test.ts'], sequence: { groupOrder: 0 } } },
+      // The load test uses both cores for half a minute: it runs alone, after the rest.
+      { test: { ...shared, name: 'load', include: ['__tests__/e2e/zero-downtime.test.ts'], sequence: { groupOrder: 1 } } }
+    ]
   }
 })

@@ -46,10 +46,11 @@ exports.actionReporter = actionReporter;
 exports.isPostStep = isPostStep;
 exports.writeSummary = writeSummary;
 const core = __importStar(__nccwpck_require__(7484));
+const input_spec_1 = __nccwpck_require__(9290);
 exports.CLEANUP_STATE = 'pending-cleanup';
 /** Registers every line of every secret input, so no part of one is ever printed. */
 function maskSecrets() {
-    for (const name of ['ssh-key', 'ssh-key-passphrase', 'password', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password']) {
+    for (const { name } of input_spec_1.INPUTS.filter((input) => input.secret)) {
         const value = core.getInput(name);
         if (!value)
             continue;
@@ -60,11 +61,34 @@ function maskSecrets() {
         }
     }
 }
+/**
+ * Log groups per step: each `----->` banner of the remote script opens a
+ * collapsible group (Actions groups do not nest, so a new one closes the last).
+ */
 function actionReporter() {
+    let open = false;
+    const close = () => {
+        if (open)
+            core.endGroup();
+        open = false;
+    };
+    const start = (title) => {
+        close();
+        core.startGroup(title);
+        open = true;
+    };
     return {
-        info: (line) => core.info(line),
+        info: (line) => (line.startsWith('-----> ') ? start(line.slice(7)) : core.info(line)),
         warning: (line) => core.warning(line),
-        group: (title, work) => core.group(title, work),
+        group: async (title, work) => {
+            start(title);
+            try {
+                return await work();
+            }
+            finally {
+                close();
+            }
+        },
         rememberCleanup: (cleanup) => core.saveState(exports.CLEANUP_STATE, cleanup ? JSON.stringify(cleanup) : '')
     };
 }
@@ -564,6 +588,57 @@ function formatBytes(bytes) {
 
 /***/ }),
 
+/***/ 6757:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.dryRunOn = dryRunOn;
+const plan_1 = __nccwpck_require__(4521);
+const file_list_1 = __nccwpck_require__(4501);
+const scripts_1 = __nccwpck_require__(2837);
+const maintenance_1 = __nccwpck_require__(1427);
+const deploy_1 = __nccwpck_require__(8141);
+const releases_1 = __nccwpck_require__(8536);
+/** Reads the servers (nothing is written), and prints what a deploy would do and the exact scripts it would run. */
+async function dryRunOn(hosts, settings, reporter) {
+    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
+    const plan = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), settings.compression === 'auto' ? 'none' : settings.compression);
+    const perHost = await Promise.all(hosts.map(async (host) => {
+        const { releases } = await (0, maintenance_1.listOn)(host, settings);
+        return { host: host.name, current: releases.find((r) => r.current)?.id ?? '', wouldPrune: (0, releases_1.wouldPrune)(releases, plan.releaseId, plan.keep), releases };
+    }));
+    const scripts = {
+        prepare: (0, scripts_1.prepareScript)(plan),
+        switch: (0, scripts_1.switchScript)(plan),
+        'after-activate': (0, scripts_1.afterActivateScript)(plan),
+        finish: (0, scripts_1.finishScript)(plan)
+    };
+    reporter.info('DRY RUN: nothing is uploaded and nothing on the servers changes.');
+    reporter.info(`release: ${plan.releaseId}`);
+    reporter.info(`upload:  ${listing.entries.length} entries, ${(0, deploy_1.formatBytes)(listing.bytes)} from ${settings.sourceDir}`);
+    for (const h of perHost) {
+        reporter.info(`host:    ${h.host}: current ${h.current || '(none)'}; would prune: ${h.wouldPrune.join(', ') || 'nothing'}`);
+    }
+    for (const [name, script] of Object.entries(scripts)) {
+        await reporter.group(`Remote script: ${name} (run with sh -c over the connection)`, async () => {
+            script.trimEnd().split('\n').forEach((line) => reporter.info(line));
+        });
+    }
+    return {
+        releaseId: plan.releaseId,
+        files: listing.entries.length,
+        bytes: listing.bytes,
+        hosts: perHost.map(({ releases: _releases, ...rest }) => rest),
+        scripts,
+        releases: perHost[0].releases
+    };
+}
+
+
+/***/ }),
+
 /***/ 4501:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
@@ -902,6 +977,198 @@ function shown(value) {
 
 /***/ }),
 
+/***/ 9290:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.OUTPUTS = exports.INPUTS = void 0;
+exports.INPUTS = [
+    {
+        name: 'mode',
+        description: 'deploy (default); rollback (to the previous good release, or to release-id); list (releases as JSON and a table); unlock (free a lock left behind).',
+        default: 'deploy'
+    },
+    {
+        name: 'host',
+        description: 'Server name or address: host, host:port, or [ipv6]:port. Several servers, one a line or comma-separated, all get the same release and switch together.',
+        required: true,
+        lines: true
+    },
+    {
+        name: 'port',
+        description: 'SSH port, used when host names none.',
+        default: '22'
+    },
+    {
+        name: 'username',
+        description: 'SSH user on the server. It needs write access to path.',
+        required: true
+    },
+    {
+        name: 'ssh-key',
+        description: 'Private key text (OpenSSH or PEM), from a secret. Windows line ends and a missing final newline are repaired.',
+        secret: true
+    },
+    {
+        name: 'ssh-key-passphrase',
+        description: 'Passphrase of ssh-key, from a secret.',
+        secret: true
+    },
+    {
+        name: 'password',
+        description: 'Password for password login, from a secret, when no ssh-key is given.',
+        secret: true
+    },
+    {
+        name: 'known-hosts',
+        description: 'known_hosts lines for the server (plain or hashed), as ssh-keyscan prints them. Either this or host-fingerprint pins the host key.',
+        lines: true
+    },
+    {
+        name: 'host-fingerprint',
+        description: 'SHA256 fingerprint of the server host key, e.g. SHA256:abc... (ssh-keygen -lf prints it).'
+    },
+    {
+        name: 'strict-host-key',
+        description: 'false skips host key checking (with a warning). Leave it true and pin the key with known-hosts or host-fingerprint.',
+        default: 'true'
+    },
+    {
+        name: 'path',
+        description: 'Absolute deploy root on the server; current, releases/ and shared/ live in it.',
+        required: true
+    },
+    {
+        name: 'source',
+        description: 'Folder to upload, relative to the workspace.',
+        default: '.'
+    },
+    {
+        name: 'exclude',
+        description: 'Newline-separated glob patterns left out of the upload. A pattern without / matches a name at any depth; a trailing / matches folders only.',
+        default: '.git',
+        lines: true
+    },
+    {
+        name: 'release-id',
+        description: 'deploy: name of the new release (default: run<run id>.<attempt>-<short sha>, the same in every job of a workflow run, so matrix jobs agree). rollback: the release to switch to (default: the previous good one).'
+    },
+    {
+        name: 'keep',
+        description: 'How many good releases to keep, the current one included.',
+        default: '5'
+    },
+    {
+        name: 'shared',
+        description: 'Newline-separated paths, relative to the release, that live in shared/ and are linked into every release. A trailing / marks a folder.',
+        lines: true
+    },
+    {
+        name: 'before-activate',
+        description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
+        lines: true
+    },
+    {
+        name: 'after-activate',
+        description: 'Shell commands run after the switch (reload php-fpm, nginx). On failure the deploy switches back when revert-on-failure is true.',
+        lines: true
+    },
+    {
+        name: 'revert-on-failure',
+        description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
+        default: 'true'
+    },
+    {
+        name: 'compression',
+        description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
+        default: 'auto'
+    },
+    {
+        name: 'lock-timeout',
+        description: 'Seconds to wait for a deploy lock held by another run; 0 fails at once.',
+        default: '0'
+    },
+    {
+        name: 'retries',
+        description: 'Further connection attempts after a transient network failure (refused, timed out, reset), with backoff.',
+        default: '2'
+    },
+    {
+        name: 'max-parallel',
+        description: 'With several hosts: at most this many are worked on at once.',
+        default: '10'
+    },
+    {
+        name: 'before-activate-on',
+        description: 'With several hosts: all (default), or first, to run before-activate (a migration) on the first host only.',
+        default: 'all'
+    },
+    {
+        name: 'proxy-host',
+        description: 'Jump host (bastion), host[:port]. The connection to each server is tunnelled through it; no ssh binary is needed on the runner.'
+    },
+    {
+        name: 'proxy-username',
+        description: 'SSH user on the jump host (default: username).'
+    },
+    {
+        name: 'proxy-ssh-key',
+        description: 'Private key for the jump host, from a secret.',
+        secret: true
+    },
+    {
+        name: 'proxy-ssh-key-passphrase',
+        description: 'Passphrase of proxy-ssh-key.',
+        secret: true
+    },
+    {
+        name: 'proxy-password',
+        description: 'Password for the jump host, when no proxy-ssh-key is given.',
+        secret: true
+    },
+    {
+        name: 'proxy-known-hosts',
+        description: 'known_hosts lines for the jump host; its key is checked like the target key.',
+        lines: true
+    },
+    {
+        name: 'proxy-host-fingerprint',
+        description: 'SHA256 fingerprint of the jump host key.'
+    },
+    {
+        name: 'proxy-strict-host-key',
+        description: 'false skips host key checking of the jump host, with a warning.',
+        default: 'true'
+    },
+    {
+        name: 'shared-auto',
+        description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
+        default: 'false'
+    },
+    {
+        name: 'dry-run',
+        description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
+        default: 'false'
+    },
+    {
+        name: 'connect-timeout',
+        description: 'Seconds to wait for the SSH connection and handshake.',
+        default: '30'
+    }
+];
+exports.OUTPUTS = [
+    { name: 'release-id', description: 'The release now current.' },
+    { name: 'release-path', description: 'Absolute path of that release on the server.' },
+    { name: 'previous-release-id', description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.' },
+    { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
+    { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+];
+
+
+/***/ }),
+
 /***/ 6107:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
@@ -985,6 +1252,8 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         releaseIdGiven: releaseIdText !== '',
         keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
         shared: (0, shared_paths_1.parseSharedEntries)(read('shared')),
+        sharedAuto: parseBoolean(get('shared-auto') || 'false', 'shared-auto'),
+        dryRun: parseBoolean(get('dry-run') || 'false', 'dry-run'),
         beforeActivate: parseHook(read('before-activate'), 'before-activate'),
         afterActivate: parseHook(read('after-activate'), 'after-activate'),
         revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
@@ -992,12 +1261,15 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
         provenance
     };
+    if (settings.dryRun && settings.mode !== 'deploy') {
+        throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
+    }
     return settings;
 }
 function required(get, name) {
     const value = get(name);
     if (!value)
-        throw new input_error_1.InputError(name, `it is required and was not given. Set '${name}:' in the step's 'with:'.`);
+        throw new input_error_1.InputError(name, `it is required and was not given (in the action: '${name}:' under 'with:'; on the command line: --${name}).`);
     return value;
 }
 /** `host` may hold several servers, one a line or separated by commas. */
@@ -1238,6 +1510,7 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
         keep: settings.keep,
         shared: settings.shared.map((entry) => ({ ...entry, linkTarget: (0, shared_paths_1.sharedLinkTarget)(entry) })),
+        sharedAuto: settings.sharedAuto,
         beforeActivate: settings.beforeActivate,
         afterActivate: settings.afterActivate,
         revertOnFailure: settings.revertOnFailure,
@@ -1303,6 +1576,7 @@ function defaultReleaseId(now, sha) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.parseReleases = parseReleases;
 exports.releasesTable = releasesTable;
+exports.wouldPrune = wouldPrune;
 const report_1 = __nccwpck_require__(5444);
 /** Builds the release list from what the list script printed: folders on disk, the log, and current. */
 function parseReleases(result) {
@@ -1312,6 +1586,7 @@ function parseReleases(result) {
     const position = new Map();
     const deployedBy = new Map();
     const bad = new Map();
+    const logged = new Set(events.map((event) => event.id));
     events.forEach((event, index) => {
         if (event.event === 'deployed') {
             position.set(event.id, index);
@@ -1335,7 +1610,8 @@ function parseReleases(result) {
             actor: deployed?.actor,
             run: deployed?.run,
             current: id === current,
-            bad: bad.get(id) ?? false
+            bad: bad.get(id) ?? false,
+            logged: logged.has(id)
         };
     })
         .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1));
@@ -1359,6 +1635,21 @@ function releasesTable(releases) {
     ];
     const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
     return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+}
+/**
+ * Which releases a deploy of `newId` would prune: the same rule as the remote
+ * prune (keep the current one and the newest good ones, up to `keep`; only
+ * releases the log knows), for the dry run.
+ */
+function wouldPrune(releases, newId, keep) {
+    const kept = new Set([newId]);
+    for (const release of releases) {
+        if (kept.size >= keep)
+            break;
+        if (!release.bad && release.created)
+            kept.add(release.id);
+    }
+    return releases.filter((r) => r.logged && !kept.has(r.id)).map((r) => r.id);
 }
 
 
@@ -1983,6 +2274,8 @@ say "       $RELEASE_PATH"
 };
 function linkShared(plan) {
     const calls = plan.shared.map((entry) => `link_shared ${(0, quote_1.quote)(entry.path)} ${entry.isDirectory ? 'dir' : 'file'} ${(0, quote_1.quote)(entry.linkTarget)}`);
+    if (plan.sharedAuto)
+        calls.push(`link_shared_tree ''`);
     return {
         name: 'shared',
         description: 'Linking shared paths into the release',
@@ -2021,6 +2314,38 @@ link_shared() {
   mkdir -p "$(dirname "$in_release")"
   ln -s "$link_target" "$in_release"
   say "       $entry -> $link_target"
+}
+
+# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into
+# the release with the same structure. Where the release has a folder of the
+# same name, it descends instead, so the release keeps its own files there.
+link_shared_tree() {
+  for item in "$SHARED/$1"* "$SHARED/$1".[!.]* "$SHARED/$1"..?*; do
+    [ -e "$item" ] || [ -L "$item" ] || continue
+    rel=\${item#"$SHARED/"}
+    in_release="$RELEASE_PATH/$rel"
+    [ ! -L "$in_release" ] || continue
+    if [ -d "$in_release" ] && [ -d "$item" ] && [ ! -L "$item" ]; then
+      link_shared_tree "$rel/"
+      continue
+    fi
+    check_real_parents "$RELEASE_PATH" "$rel"
+    rm -rf "$in_release"
+    mkdir -p "$(dirname "$in_release")"
+    ln -s "$(shared_link_target "$rel")" "$in_release"
+    say "       $rel -> shared/$rel"
+  done
+}
+
+# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.
+shared_link_target() {
+  up=../..
+  rest=$1
+  while [ "\${rest#*/}" != "$rest" ]; do
+    up="$up/.."
+    rest=\${rest#*/}
+  done
+  printf '%s/shared/%s' "$up" "$1"
 }
 
 # Refuses a shared entry whose parent folders in the release are symlinks:
@@ -2361,6 +2686,7 @@ const maintenance_1 = __nccwpck_require__(1427);
 const releases_1 = __nccwpck_require__(8536);
 const parallel_1 = __nccwpck_require__(537);
 const host_address_1 = __nccwpck_require__(1485);
+const dry_run_1 = __nccwpck_require__(6757);
 /** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
 async function runMode(settings, reporter) {
     const started = Date.now();
@@ -2375,6 +2701,13 @@ async function runMode(settings, reporter) {
             results: [],
             seconds: 0
         };
+        if (settings.dryRun && settings.mode === 'deploy') {
+            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter);
+            outcome.releaseId = outcome.dryRun.hosts[0].current;
+            outcome.releases = outcome.dryRun.releases;
+            outcome.seconds = (Date.now() - started) / 1000;
+            return outcome;
+        }
         if (settings.mode === 'deploy') {
             outcome.deploy = await (0, deploy_1.deployFleet)(hosts, settings, reporter);
             outcome.results = outcome.deploy.results;
@@ -2585,7 +2918,7 @@ const report_1 = __nccwpck_require__(5444);
 /** The job summary (Markdown) for a finished mode. */
 function outcomeSummary(outcome, sha) {
     const title = {
-        deploy: `Deployed ${outcome.releaseId}`,
+        deploy: outcome.dryRun ? `Dry run: would deploy ${outcome.dryRun.releaseId}, changed nothing` : `Deployed ${outcome.releaseId}`,
         rollback: `Rolled back to ${outcome.releaseId}`,
         list: 'Releases',
         unlock: outcome.unlockedHolder ? 'Lock freed' : 'No lock to free'

@@ -11,6 +11,7 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v busybox >/dev/null || missing+=(busybox)
 command -v dash >/dev/null || missing+=(dash)
 command -v zstd >/dev/null || missing+=(zstd)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${missing[*]}"

@@ -1,11 +1,12 @@
 import * as core from '@actions/core'
 import { Reporter } from './report'
+import { INPUTS } from './input-spec'
 
 export const CLEANUP_STATE = 'pending-cleanup'
 
 /** Registers every line of every secret input, so no part of one is ever printed. */
 export function maskSecrets(): void {
-  for (const name of ['ssh-key', 'ssh-key-passphrase', 'password', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password']) {
+  for (const { name } of INPUTS.filter((input) => input.secret)) {
     const value = core.getInput(name)
     if (!value) continue
     core.setSecret(value)
@@ -15,11 +16,32 @@ export function maskSecrets(): void {
   }
 }
 
+/**
+ * Log groups per step: each `----->` banner of the remote script opens a
+ * collapsible group (Actions groups do not nest, so a new one closes the last).
+ */
 export function actionReporter(): Reporter {
+  let open = false
+  const close = (): void => {
+    if (open) core.endGroup()
+    open = false
+  }
+  const start = (title: string): void => {
+    close()
+    core.startGroup(title)
+    open = true
+  }
   return {
-    info: (line) => core.info(line),
+    info: (line) => (line.startsWith('-----> ') ? start(line.slice(7)) : core.info(line)),
     warning: (line) => core.warning(line),
-    group: (title, work) => core.group(title, work),
+    group: async (title, work) => {
+      start(title)
+      try {
+        return await work()
+      } finally {
+        close()
+      }
+    },
     rememberCleanup: (cleanup) => core.saveState(CLEANUP_STATE, cleanup ? JSON.stringify(cleanup) : '')
   }
 }

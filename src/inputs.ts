@@ -50,6 +50,8 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
     shared: parseSharedEntries(read('shared')),
+    sharedAuto: parseBoolean(get('shared-auto') || 'false', 'shared-auto'),
+    dryRun: parseBoolean(get('dry-run') || 'false', 'dry-run'),
     beforeActivate: parseHook(read('before-activate'), 'before-activate'),
     afterActivate: parseHook(read('after-activate'), 'after-activate'),
     revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
@@ -57,12 +59,15 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
     provenance
   }
+  if (settings.dryRun && settings.mode !== 'deploy') {
+    throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)
+  }
   return settings
 }
 
 function required(get: (name: string) => string, name: string): string {
   const value = get(name)
-  if (!value) throw new InputError(name, `it is required and was not given. Set '${name}:' in the step's 'with:'.`)
+  if (!value) throw new InputError(name, `it is required and was not given (in the action: '${name}:' under 'with:'; on the command line: --${name}).`)
   return value
 }
 

@@ -17,6 +17,7 @@ export interface ReleasePlan {
   releaseId: string
   keep: number
   shared: PlannedShared[]
+  sharedAuto: boolean
   beforeActivate: string
   afterActivate: string
   revertOnFailure: boolean
@@ -49,6 +50,7 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
     keep: settings.keep,
     shared: settings.shared.map((entry) => ({ ...entry, linkTarget: sharedLinkTarget(entry) })),
+    sharedAuto: settings.sharedAuto,
     beforeActivate: settings.beforeActivate,
     afterActivate: settings.afterActivate,
     revertOnFailure: settings.revertOnFailure,

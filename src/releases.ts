@@ -12,6 +12,8 @@ export interface ReleaseInfo {
   current: boolean
   /** Failed after the switch, or rolled back from: a rollback skips it. */
   bad: boolean
+  /** The releases log names it; pruning only ever removes such releases. */
+  logged: boolean
 }
 
 interface LogEvent {
@@ -31,6 +33,7 @@ export function parseReleases(result: ScriptResult): ReleaseInfo[] {
   const position = new Map<string, number>()
   const deployedBy = new Map<string, LogEvent>()
   const bad = new Map<string, boolean>()
+  const logged = new Set(events.map((event) => event.id))
   events.forEach((event, index) => {
     if (event.event === 'deployed') {
       position.set(event.id, index)
@@ -52,7 +55,8 @@ export function parseReleases(result: ScriptResult): ReleaseInfo[] {
         actor: deployed?.actor,
         run: deployed?.run,
         current: id === current,
-        bad: bad.get(id) ?? false
+        bad: bad.get(id) ?? false,
+        logged: logged.has(id)
       }
     })
     .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1))
@@ -76,4 +80,18 @@ export function releasesTable(releases: ReleaseInfo[]): string {
   ]
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)))
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')
+}
+
+/**
+ * Which releases a deploy of `newId` would prune: the same rule as the remote
+ * prune (keep the current one and the newest good ones, up to `keep`; only
+ * releases the log knows), for the dry run.
+ */
+export function wouldPrune(releases: ReleaseInfo[], newId: string, keep: number): string[] {
+  const kept = new Set([newId])
+  for (const release of releases) {
+    if (kept.size >= keep) break
+    if (!release.bad && release.created) kept.add(release.id)
+  }
+  return releases.filter((r) => r.logged && !kept.has(r.id)).map((r) => r.id)
 }

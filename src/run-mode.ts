@@ -7,6 +7,7 @@ import { listOn, unlockOn } from './maintenance'
 import { ReleaseInfo, releasesTable } from './releases'
 import { settleLimit } from './parallel'
 import { describeHost } from './host-address'
+import { DryRunOutcome, dryRunOn } from './dry-run'
 
 /** What any mode leaves behind, for outputs and summaries. */
 export interface ModeOutcome {
@@ -20,6 +21,7 @@ export interface ModeOutcome {
   releases: ReleaseInfo[]
   results: HostResult[]
   deploy?: DeployOutcome
+  dryRun?: DryRunOutcome
   /** unlock: who held the lock ('' when there was none). */
   unlockedHolder?: string
   seconds: number
@@ -38,6 +40,13 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       releases: [],
       results: [],
       seconds: 0
+    }
+    if (settings.dryRun && settings.mode === 'deploy') {
+      outcome.dryRun = await dryRunOn(hosts, settings, reporter)
+      outcome.releaseId = outcome.dryRun.hosts[0].current
+      outcome.releases = outcome.dryRun.releases
+      outcome.seconds = (Date.now() - started) / 1000
+      return outcome
     }
     if (settings.mode === 'deploy') {
       outcome.deploy = await deployFleet(hosts, settings, reporter)

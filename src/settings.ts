@@ -80,6 +80,10 @@ export interface DeploySettings {
   releaseIdGiven: boolean
   keep: number
   shared: SharedEntry[]
+  /** Also link every entry of shared/ into the release (DeployHQ's way). */
+  sharedAuto: boolean
+  /** Connect and print the plan and scripts; change nothing. */
+  dryRun: boolean
   beforeActivate: string
   afterActivate: string
   revertOnFailure: boolean

@@ -6,7 +6,7 @@ import { RemoteError } from './report'
 /** The job summary (Markdown) for a finished mode. */
 export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
   const title: Record<ModeOutcome['mode'], string> = {
-    deploy: `Deployed ${outcome.releaseId}`,
+    deploy: outcome.dryRun ? `Dry run: would deploy ${outcome.dryRun.releaseId}, changed nothing` : `Deployed ${outcome.releaseId}`,
     rollback: `Rolled back to ${outcome.releaseId}`,
     list: 'Releases',
     unlock: outcome.unlockedHolder ? 'Lock freed' : 'No lock to free'

@@ -110,6 +110,7 @@ export function linkShared(plan: ReleasePlan): Step {
   const calls = plan.shared.map(
     (entry) => `link_shared ${quote(entry.path)} ${entry.isDirectory ? 'dir' : 'file'} ${quote(entry.linkTarget)}`
   )
+  if (plan.sharedAuto) calls.push(`link_shared_tree ''`)
   return {
     name: 'shared',
     description: 'Linking shared paths into the release',
@@ -149,6 +150,38 @@ link_shared() {
   mkdir -p "$(dirname "$in_release")"
   ln -s "$link_target" "$in_release"
   say "       $entry -> $link_target"
+}
+
+# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into
+# the release with the same structure. Where the release has a folder of the
+# same name, it descends instead, so the release keeps its own files there.
+link_shared_tree() {
+  for item in "$SHARED/$1"* "$SHARED/$1".[!.]* "$SHARED/$1"..?*; do
+    [ -e "$item" ] || [ -L "$item" ] || continue
+    rel=\${item#"$SHARED/"}
+    in_release="$RELEASE_PATH/$rel"
+    [ ! -L "$in_release" ] || continue
+    if [ -d "$in_release" ] && [ -d "$item" ] && [ ! -L "$item" ]; then
+      link_shared_tree "$rel/"
+      continue
+    fi
+    check_real_parents "$RELEASE_PATH" "$rel"
+    rm -rf "$in_release"
+    mkdir -p "$(dirname "$in_release")"
+    ln -s "$(shared_link_target "$rel")" "$in_release"
+    say "       $rel -> shared/$rel"
+  done
+}
+
+# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.
+shared_link_target() {
+  up=../..
+  rest=$1
+  while [ "\${rest#*/}" != "$rest" ]; do
+    up="$up/.."
+    rest=\${rest#*/}
+  done
+  printf '%s/shared/%s' "$up" "$1"
 }
 
 # Refuses a shared entry whose parent folders in the release are symlinks:

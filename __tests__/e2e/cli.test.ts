@@ -1,0 +1,131 @@
+/** The command-line front end, run from its committed bundle against a real sshd. */
+import { spawn } from 'child_process'
+import { createHash } from 'crypto'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestServer, startSshd } from './sshd-harness'
+import { makeWorkspace } from './run-action'
+
+const CLI = path.resolve(__dirname, '../../dist/cli/index.js')
+let server: TestServer
+let keyFile: string
+let knownHostsFile: string
+
+beforeAll(async () => {
+  server = await startSshd()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-cli-'))
+  keyFile = path.join(dir, 'key')
+  knownHostsFile = path.join(dir, 'known_hosts')
+  fs.writeFileSync(keyFile, server.userKey, { mode: 0o600 })
+  fs.writeFileSync(knownHostsFile, server.knownHosts)
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => (stdout += c))
+  child.stderr.on('data', (c: Buffer) => (stderr += c))
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+function connection(): string[] {
+  return ['--host', `127.0.0.1:${server.port}`, '--username', server.username, '--ssh-key-file', keyFile, '--known-hosts-file', knownHostsFile]
+}
+
+/** Every path under a folder with its type, mode, link target and content hash: equal trees give equal lists. */
+function snapshot(root: string): string[] {
+  const out: string[] = []
+  const walk = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name)
+      const stat = fs.lstatSync(full)
+      const rel = path.relative(root, full)
+      if (stat.isSymbolicLink()) out.push(`${rel} -> ${fs.readlinkSync(full)}`)
+      else if (stat.isDirectory()) {
+        out.push(`${rel}/ ${stat.mode.toString(8)}`)
+        walk(full)
+      } else out.push(`${rel} ${stat.mode.toString(8)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`)
+    }
+  }
+  walk(root)
+  return out
+}
+
+describe('atomic-deploy command line', () => {
+  it('prints help for the tool and for each command', async () => {
+    const general = await cli(['--help'])
+    expect(general.code).toBe(0)
+    for (const command of ['deploy', 'rollback', 'list', 'unlock']) expect(general.stdout).toContain(command)
+    const deployHelp = await cli(['deploy', '--help'])
+    expect(deployHelp.code).toBe(0)
+    expect(deployHelp.stdout).toContain('--ssh-key-file <path>')
+    expect(deployHelp.stdout).toContain('env: ATOMIC_DEPLOY_HOST')
+    expect(deployHelp.stdout).toContain('--dry-run')
+  })
+
+  it.each([
+    [['frobnicate'], "Unknown command 'frobnicate'"],
+    [['deploy', '--no-such-flag'], "Unknown option '--no-such-flag'"],
+    [['deploy', '--host', 'h', '--username', 'u', '--password', 'p', '--path', '/srv/app', '--keep', '0'], "Invalid input 'keep'"],
+    [['deploy', '--username', 'u'], "Invalid input 'host'"],
+    [['deploy', '--host', 'h', '--username', 'u', '--path', '/srv/app', '--ssh-key-file', '/no/such/key'], '--ssh-key-file /no/such/key: no such file']
+  ])('exits 2 on bad usage: %j', async (args, message) => {
+    const run = await cli(args)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(message)
+  })
+
+  it('deploys, lists, and rolls back, with options from flags, files and the environment', async () => {
+    const root = path.join(server.root, 'cli')
+    const env = { ATOMIC_DEPLOY_PATH: root }
+    const first = await cli(['deploy', ...connection(), '--source', makeWorkspace({ 'index.html': 'one' }), '--release-id', 'one'], env)
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout.trim()).toBe('one')
+    expect(first.stderr).toContain('-----> Switching current to the new release')
+    const second = await cli(['deploy', ...connection(), '--source', makeWorkspace({ 'index.html': 'two' }), '--release-id', 'two', '--exclude', '*.log', '--exclude', '.git'], env)
+    expect(second.code, second.stderr).toBe(0)
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/two')
+
+    const listed = await cli(['list', ...connection(), '--json'], env)
+    expect(listed.code, listed.stderr).toBe(0)
+    const outcome = JSON.parse(listed.stdout)
+    expect(outcome.releases.map((r: { id: string }) => r.id)).toEqual(['two', 'one'])
+    expect(outcome.releaseId).toBe('two')
+
+    const back = await cli(['rollback', ...connection()], env)
+    expect(back.code, back.stderr).toBe(0)
+    expect(back.stdout.trim()).toBe('one')
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('one')
+  })
+
+  it('exits 1 when the deploy fails on the server', async () => {
+    const root = path.join(server.root, 'cli-fail')
+    const run = await cli(['deploy', ...connection(), '--path', root, '--source', makeWorkspace({ a: '1' }), '--before-activate', 'exit 9'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('before-activate failed (exit status 9)')
+  })
+
+  it('a dry run prints the plan and the scripts, and leaves the server tree byte for byte the same', async () => {
+    const root = path.join(server.root, 'cli-dry')
+    const base = ['deploy', ...connection(), '--path', root, '--keep', '2']
+    for (const id of ['d1', 'd2']) {
+      expect((await cli([...base, '--source', makeWorkspace({ v: id }), '--release-id', id])).code).toBe(0)
+    }
+    const before = snapshot(root)
+    const dry = await cli([...base, '--source', makeWorkspace({ v: 'd3', 'more.txt': 'x' }), '--release-id', 'd3', '--dry-run', '--shared', 'storage/'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stderr).toContain('DRY RUN')
+    expect(dry.stderr).toContain('release: d3')
+    expect(dry.stderr).toContain('upload:  2 entries')
+    expect(dry.stderr).toContain('would prune: d1')
+    expect(dry.stderr).toContain("RELEASE_ID='d3'")
+    expect(dry.stderr).toContain("link_shared 'storage' dir")
+    expect(snapshot(root)).toEqual(before)
+  })
+})

@@ -1,0 +1,134 @@
+/**
+ * Starts a real nginx on 127.0.0.1 that serves `<deployRoot>/current/public`,
+ * for the zero-downtime tests. Every path nginx writes (pid, logs, temp
+ * folders) lies in a throwaway folder; nginx runs in the foreground
+ * (`daemon off;`) as a child process that stop() ends.
+ */
+import { execFileSync, spawn, ChildProcess } from 'child_process'
+import * as fs from 'fs'
+import * as net from 'net'
+import * as os from 'os'
+import * as path from 'path'
+import { freePort } from './sshd-harness'
+
+export interface TestNginx {
+  port: number
+  /** The document root nginx was given. */
+  root: string
+  /** nginx's error log (and stderr) so far. */
+  log(): string
+  stop(): Promise<void>
+}
+
+export function findNginx(): string {
+  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
+    if (fs.existsSync(candidate)) return candidate
+  }
+  throw new Error(
+    'nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light'
+  )
+}
+
+/** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1. */
+export async function startNginx(deployRoot: string): Promise<TestNginx> {
+  const nginx = findNginx()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-nginx-'))
+  const port = await freePort()
+  const root = path.join(deployRoot, 'current/public')
+  const errorLog = path.join(dir, 'error.log')
+  const temp = (name: string): string => {
+    fs.mkdirSync(path.join(dir, name))
+    return path.join(dir, name)
+  }
+  const asRoot = process.getuid?.() === 0
+  const config = path.join(dir, 'nginx.conf')
+  fs.writeFileSync(
+    config,
+    [
+      'daemon off;',
+      'master_process on;',
+      // As root, workers would otherwise run as nobody, who may not be able to
+      // read the deploy user's tree; the test server is throwaway and local.
+      asRoot ? 'user root;' : '',
+      'worker_processes 1;',
+      `pid ${path.join(dir, 'nginx.pid')};`,
+      `lock_file ${path.join(dir, 'nginx.lock')};`,
+      `error_log ${errorLog} warn;`,
+      'events { worker_connections 256; }',
+      'http {',
+      '  types { text/html html; text/plain txt; }',
+      '  default_type application/octet-stream;',
+      '  access_log off;',
+      `  client_body_temp_path ${temp('body')};`,
+      `  proxy_temp_path ${temp('proxy')};`,
+      `  fastcgi_temp_path ${temp('fastcgi')};`,
+      `  uwsgi_temp_path ${temp('uwsgi')};`,
+      `  scgi_temp_path ${temp('scgi')};`,
+      // Every request resolves current/public afresh: nothing cached across a switch.
+      '  open_file_cache off;',
+      '  keepalive_timeout 120s;',
+      '  keepalive_requests 1000000;',
+      '  server {',
+      `    listen 127.0.0.1:${port};`,
+      '    server_name localhost;',
+      `    root ${root};`,
+      '  }',
+      '}',
+      ''
+    ].join('\n')
+  )
+  try {
+    execFileSync(nginx, ['-t', '-q', '-e', errorLog, '-p', dir, '-c', config], { stdio: 'pipe' })
+  } catch (error) {
+    const output = (error as { stderr?: Buffer }).stderr?.toString() ?? ''
+    throw new Error(`nginx rejected the test configuration: ${output}${readLog(errorLog)}\n${fs.readFileSync(config, 'utf8')}`)
+  }
+  let output = ''
+  const child: ChildProcess = spawn(nginx, ['-e', errorLog, '-p', dir, '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const log = (): string => output + readLog(errorLog)
+  await waitForPort(port, log, child)
+  return {
+    port,
+    root,
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        // SIGTERM: the master ends its workers and exits (fast shutdown).
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+        await exited
+        clearTimeout(timer)
+      }
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+function readLog(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+async function waitForPort(port: number, log: () => string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited at start (code ${child.exitCode}): ${log()}`)
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`nginx did not listen on port ${port} within 10 s: ${log()}`)
+}

@@ -1,0 +1,119 @@
+import * as fs from 'fs'
+import { parseArgs } from 'util'
+import { INPUTS, InputSpec } from './input-spec'
+import { InputReader } from './inputs'
+import { Mode } from './settings'
+
+export const COMMANDS: Record<Mode, string> = {
+  deploy: 'Upload a new release, link shared paths, run hooks, switch current, prune.',
+  rollback: 'Switch current back to the previous good release, or to --release-id.',
+  list: 'Show the releases on the server (add --json for JSON).',
+  unlock: 'Free a deploy lock left behind, showing who held it.'
+}
+
+/** The environment variable that may carry an input: ATOMIC_DEPLOY_SSH_KEY for ssh-key. */
+export function envName(input: string): string {
+  return `ATOMIC_DEPLOY_${input.replace(/-/g, '_').toUpperCase()}`
+}
+
+/** Inputs whose value is often a file: `--ssh-key-file key` reads the key from a file. */
+const FILE_INPUTS = new Set(['ssh-key', 'ssh-key-passphrase', 'password', 'known-hosts', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password', 'proxy-known-hosts'])
+
+/** What the command line asked for. */
+export interface CliRequest {
+  command: Mode
+  read: InputReader
+  json: boolean
+}
+
+export class UsageError extends Error {}
+
+/** Inputs that make no sense as flags: the mode is the subcommand. */
+const FLAG_INPUTS = INPUTS.filter((input) => input.name !== 'mode')
+
+/**
+ * Parses `atomic-deploy <command> [--flag value]...`. Every input is a flag of
+ * the same name; secrets and key lists also come as `--<name>-file`; any of
+ * them may instead be set as ATOMIC_DEPLOY_<NAME> (or ATOMIC_DEPLOY_<NAME>_FILE).
+ */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliRequest | { help: string } {
+  const [command, ...rest] = argv
+  if (!command || command === '--help' || command === '-h' || command === 'help') return { help: generalHelp() }
+  if (!(command in COMMANDS)) throw new UsageError(`Unknown command '${command}'. Expected one of: ${Object.keys(COMMANDS).join(', ')}.`)
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' }, json: { type: 'boolean' } }
+  for (const input of FLAG_INPUTS) {
+    options[input.name] = isSwitch(input) ? { type: 'boolean' } : { type: 'string', multiple: true }
+    if (FILE_INPUTS.has(input.name)) options[`${input.name}-file`] = { type: 'string' }
+  }
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: false, strict: true })
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy ${command} --help'.`)
+  }
+  const values = parsed.values as Record<string, string[] | string | boolean | undefined>
+  if (values.help) return { help: commandHelp(command as Mode) }
+  const read: InputReader = (name) => {
+    const flag = values[name]
+    if (Array.isArray(flag)) return flag.join('\n')
+    if (flag === true) return 'true'
+    const file = values[`${name}-file`] ?? env[`${envName(name)}_FILE`]
+    if (typeof file === 'string' && file) return readFile(file, name)
+    return env[envName(name)] ?? ''
+  }
+  return { command: command as Mode, read: (name) => (name === 'mode' ? command : read(name)), json: values.json === true }
+}
+
+function isSwitch(input: InputSpec): boolean {
+  return input.default === 'false' && ['dry-run', 'shared-auto'].includes(input.name)
+}
+
+function readFile(file: string, input: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--${input}-file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}.`)
+  }
+}
+
+function generalHelp(): string {
+  return [
+    'Usage: atomic-deploy <command> [options]',
+    '',
+    'Zero-downtime releases over SSH: upload into releases/<id>, link shared paths,',
+    'run your commands, switch current with one rename(2), prune, roll back.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
+    '',
+    "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
+    'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',
+    'Exit codes: 0 success, 1 the deploy failed, 2 bad usage or input.'
+  ].join('\n')
+}
+
+export function commandHelp(command: Mode): string {
+  const rows = FLAG_INPUTS.flatMap((input) => {
+    const flag = isSwitch(input) ? `--${input.name}` : `--${input.name} <value>`
+    const marks = [input.required ? 'required' : '', input.default !== undefined && !isSwitch(input) ? `default: ${input.default}` : ''].filter(Boolean)
+    const row = [`  ${flag}`, `      ${input.description}${marks.length ? ` (${marks.join('; ')})` : ''}`, `      env: ${envName(input.name)}`]
+    if (FILE_INPUTS.has(input.name)) row.push(`  --${input.name}-file <path>`, `      Read ${input.name} from a file (env: ${envName(input.name)}_FILE).`)
+    return row
+  })
+  return [
+    `Usage: atomic-deploy ${command} [options]`,
+    '',
+    COMMANDS[command],
+    '',
+    'Options:',
+    ...rows,
+    '  --json',
+    '      Print the outcome as JSON on stdout (release ids, releases, per-host results).',
+    '  --help',
+    '      Show this help.',
+    '',
+    'Example:',
+    `  atomic-deploy ${command} --host web1.example.com --username deploy \\`,
+    '    --ssh-key-file ~/.ssh/deploy_key --known-hosts-file known_hosts --path /var/www/app' + (command === 'deploy' ? ' --source dist' : '')
+  ].join('\n')
+}

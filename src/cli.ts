@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { parseSettings } from './inputs'
+import { InputError } from './input-error'
+import { runMode } from './run-mode'
+import { consoleReporter } from './report'
+import { releasesTable } from './releases'
+import { UsageError, parseCommandLine } from './cli-args'
+
+/** The command-line front end, for GitLab CI, Jenkins or any shell: the same core as the action. */
+async function main(argv: string[]): Promise<number> {
+  let request
+  try {
+    request = parseCommandLine(argv, process.env)
+    if ('help' in request) {
+      process.stdout.write(`${request.help}\n`)
+      return 0
+    }
+  } catch (error) {
+    process.stderr.write(`atomic-deploy: ${(error as Error).message}\n`)
+    return 2
+  }
+  try {
+    const settings = parseSettings(request.read, process.env)
+    const outcome = await runMode(settings, consoleReporter())
+    if (request.json) {
+      process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`)
+    } else if (settings.mode === 'list') {
+      process.stdout.write(`${releasesTable(outcome.releases)}\n`)
+    } else if (outcome.releaseId) {
+      process.stdout.write(`${outcome.releaseId}\n`)
+    }
+    return 0
+  } catch (error) {
+    process.stderr.write(`atomic-deploy: ${(error as Error).message}\n`)
+    return error instanceof InputError || error instanceof UsageError ? 2 : 1
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error) => {
+    process.stderr.write(`atomic-deploy: ${(error as Error).stack ?? error}\n`)
+    process.exitCode = 1
+  }
+)

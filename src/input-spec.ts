@@ -1,0 +1,198 @@
+/**
+ * Every input and output, once. action.yml is generated from this list
+ * (npm run build) and the command line's flags are read from it, so the
+ * two front ends cannot drift apart.
+ */
+export interface InputSpec {
+  name: string
+  description: string
+  default?: string
+  required?: boolean
+  /** Secret: masked in logs; on the command line read from a file or the environment. */
+  secret?: boolean
+  /** Multi-line text: a repeated flag adds a line. */
+  lines?: boolean
+}
+
+export const INPUTS: InputSpec[] = [
+  {
+    name: 'mode',
+    description: 'deploy (default); rollback (to the previous good release, or to release-id); list (releases as JSON and a table); unlock (free a lock left behind).',
+    default: 'deploy'
+  },
+  {
+    name: 'host',
+    description: 'Server name or address: host, host:port, or [ipv6]:port. Several servers, one a line or comma-separated, all get the same release and switch together.',
+    required: true,
+    lines: true
+  },
+  {
+    name: 'port',
+    description: 'SSH port, used when host names none.',
+    default: '22'
+  },
+  {
+    name: 'username',
+    description: 'SSH user on the server. It needs write access to path.',
+    required: true
+  },
+  {
+    name: 'ssh-key',
+    description: 'Private key text (OpenSSH or PEM), from a secret. Windows line ends and a missing final newline are repaired.',
+    secret: true
+  },
+  {
+    name: 'ssh-key-passphrase',
+    description: 'Passphrase of ssh-key, from a secret.',
+    secret: true
+  },
+  {
+    name: 'password',
+    description: 'Password for password login, from a secret, when no ssh-key is given.',
+    secret: true
+  },
+  {
+    name: 'known-hosts',
+    description: 'known_hosts lines for the server (plain or hashed), as ssh-keyscan prints them. Either this or host-fingerprint pins the host key.',
+    lines: true
+  },
+  {
+    name: 'host-fingerprint',
+    description: 'SHA256 fingerprint of the server host key, e.g. SHA256:abc... (ssh-keygen -lf prints it).'
+  },
+  {
+    name: 'strict-host-key',
+    description: 'false skips host key checking (with a warning). Leave it true and pin the key with known-hosts or host-fingerprint.',
+    default: 'true'
+  },
+  {
+    name: 'path',
+    description: 'Absolute deploy root on the server; current, releases/ and shared/ live in it.',
+    required: true
+  },
+  {
+    name: 'source',
+    description: 'Folder to upload, relative to the workspace.',
+    default: '.'
+  },
+  {
+    name: 'exclude',
+    description: 'Newline-separated glob patterns left out of the upload. A pattern without / matches a name at any depth; a trailing / matches folders only.',
+    default: '.git',
+    lines: true
+  },
+  {
+    name: 'release-id',
+    description: 'deploy: name of the new release (default: run<run id>.<attempt>-<short sha>, the same in every job of a workflow run, so matrix jobs agree). rollback: the release to switch to (default: the previous good one).'
+  },
+  {
+    name: 'keep',
+    description: 'How many good releases to keep, the current one included.',
+    default: '5'
+  },
+  {
+    name: 'shared',
+    description: 'Newline-separated paths, relative to the release, that live in shared/ and are linked into every release. A trailing / marks a folder.',
+    lines: true
+  },
+  {
+    name: 'before-activate',
+    description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
+    lines: true
+  },
+  {
+    name: 'after-activate',
+    description: 'Shell commands run after the switch (reload php-fpm, nginx). On failure the deploy switches back when revert-on-failure is true.',
+    lines: true
+  },
+  {
+    name: 'revert-on-failure',
+    description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
+    default: 'true'
+  },
+  {
+    name: 'compression',
+    description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
+    default: 'auto'
+  },
+  {
+    name: 'lock-timeout',
+    description: 'Seconds to wait for a deploy lock held by another run; 0 fails at once.',
+    default: '0'
+  },
+  {
+    name: 'retries',
+    description: 'Further connection attempts after a transient network failure (refused, timed out, reset), with backoff.',
+    default: '2'
+  },
+  {
+    name: 'max-parallel',
+    description: 'With several hosts: at most this many are worked on at once.',
+    default: '10'
+  },
+  {
+    name: 'before-activate-on',
+    description: 'With several hosts: all (default), or first, to run before-activate (a migration) on the first host only.',
+    default: 'all'
+  },
+  {
+    name: 'proxy-host',
+    description: 'Jump host (bastion), host[:port]. The connection to each server is tunnelled through it; no ssh binary is needed on the runner.'
+  },
+  {
+    name: 'proxy-username',
+    description: 'SSH user on the jump host (default: username).'
+  },
+  {
+    name: 'proxy-ssh-key',
+    description: 'Private key for the jump host, from a secret.',
+    secret: true
+  },
+  {
+    name: 'proxy-ssh-key-passphrase',
+    description: 'Passphrase of proxy-ssh-key.',
+    secret: true
+  },
+  {
+    name: 'proxy-password',
+    description: 'Password for the jump host, when no proxy-ssh-key is given.',
+    secret: true
+  },
+  {
+    name: 'proxy-known-hosts',
+    description: 'known_hosts lines for the jump host; its key is checked like the target key.',
+    lines: true
+  },
+  {
+    name: 'proxy-host-fingerprint',
+    description: 'SHA256 fingerprint of the jump host key.'
+  },
+  {
+    name: 'proxy-strict-host-key',
+    description: 'false skips host key checking of the jump host, with a warning.',
+    default: 'true'
+  },
+  {
+    name: 'shared-auto',
+    description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
+    default: 'false'
+  },
+  {
+    name: 'dry-run',
+    description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
+    default: 'false'
+  },
+  {
+    name: 'connect-timeout',
+    description: 'Seconds to wait for the SSH connection and handshake.',
+    default: '30'
+  }
+]
+
+export const OUTPUTS: Array<{ name: string; description: string }> = [
+  { name: 'release-id', description: 'The release now current.' },
+  { name: 'release-path', description: 'Absolute path of that release on the server.' },
+  { name: 'previous-release-id', description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.' },
+  { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
+  { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+]
