@@ -111,6 +111,11 @@ export const INPUTS: InputSpec[] = [
     default: 'true'
   },
   {
+    name: 'command-timeout',
+    description: 'Seconds each hook (before-activate, after-activate) may run; past that it and every process it started are stopped and the deploy fails. 0: no limit.',
+    default: '0'
+  },
+  {
     name: 'compression',
     description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
     default: 'auto'

@@ -55,6 +55,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     beforeActivate: parseHook(read('before-activate'), 'before-activate'),
     afterActivate: parseHook(read('after-activate'), 'after-activate'),
     revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
+    commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
     compression: parseChoice<Compression>(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
     lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
     provenance

@@ -21,6 +21,8 @@ export interface ReleasePlan {
   beforeActivate: string
   afterActivate: string
   revertOnFailure: boolean
+  /** Seconds a hook may run before it and its processes are stopped; 0: no limit. */
+  commandTimeoutSeconds: number
   lockTimeoutSeconds: number
   /** Random per run: only the run holding it may continue or free the lock. */
   lockToken: string
@@ -54,6 +56,7 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     beforeActivate: settings.beforeActivate,
     afterActivate: settings.afterActivate,
     revertOnFailure: settings.revertOnFailure,
+    commandTimeoutSeconds: settings.commandTimeoutSeconds,
     lockTimeoutSeconds: settings.lockTimeoutSeconds,
     lockToken,
     lockOwner,

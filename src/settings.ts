@@ -87,6 +87,8 @@ export interface DeploySettings {
   beforeActivate: string
   afterActivate: string
   revertOnFailure: boolean
+  /** Seconds a hook may run; 0: no limit. */
+  commandTimeoutSeconds: number
   compression: Compression
   /** Seconds to wait for another deploy's lock; 0 fails at once. */
   lockTimeoutSeconds: number

@@ -61,6 +61,8 @@ function plan(deployPath: string, overrides: Partial<ReleasePlan> = {}): Release
     beforeActivate: '',
     afterActivate: '',
     revertOnFailure: true,
+    commandTimeoutSeconds: 0,
+    sharedAuto: false,
     lockTimeoutSeconds: 0,
     lockToken: 'token-1',
     lockOwner: '{"token":"token-1"}',
@@ -281,6 +283,48 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
     const events = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event + ':' + JSON.parse(l).id)
     expect(events.slice(-3)).toEqual(['prepared:r2', 'deployed:r2', 'reverted:r2'])
+  })
+
+  it('a hook past command-timeout is stopped with every process it started', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-timeout-`))
+    const marker = path.join(root, 'still-running')
+    const started = Date.now()
+    const { prepared } = await deployWith(
+      shell,
+      plan(root, { shared: [], commandTimeoutSeconds: 1, beforeActivate: `(sleep 4; touch '${marker}') & sleep 5` }),
+      { a: '1' }
+    )
+    expect(prepared.code).toBe(EXIT.beforeActivate)
+    expect(prepared.stderr).toContain('ran longer than command-timeout (1 s)')
+    expect(Date.now() - started).toBeLessThan(4000)
+    await new Promise((resolve) => setTimeout(resolve, 3500))
+    expect(fs.existsSync(marker)).toBe(false)
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
+  })
+
+  it('shared-auto links every entry of shared/, descending into folders the release also has', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-auto-`))
+    for (const [name, content] of Object.entries({ 'storage/app/uploads/photo.jpg': 'p', '.env': 'E=1', 'storage/logs/a.log': 'l', 'cache/x': 'c' })) {
+      fs.mkdirSync(path.dirname(path.join(root, 'shared', name)), { recursive: true })
+      fs.writeFileSync(path.join(root, 'shared', name), content)
+    }
+    const { activated } = await deployWith(shell, plan(root, { shared: [], sharedAuto: true }), {
+      'storage/app/keep.txt': 'k',
+      'storage/framework/views.txt': 'v',
+      '.env': 'from repo',
+      'index.php': '1'
+    })
+    expect(activated!.code, activated!.stderr).toBe(0)
+    const release = path.join(root, 'releases/r1')
+    expect(fs.readlinkSync(path.join(release, '.env'))).toBe('../../shared/.env')
+    expect(fs.readlinkSync(path.join(release, 'cache'))).toBe('../../shared/cache')
+    expect(fs.lstatSync(path.join(release, 'storage')).isDirectory()).toBe(true)
+    expect(fs.lstatSync(path.join(release, 'storage/app')).isDirectory()).toBe(true)
+    expect(fs.readlinkSync(path.join(release, 'storage/app/uploads'))).toBe('../../../../shared/storage/app/uploads')
+    expect(fs.readlinkSync(path.join(release, 'storage/logs'))).toBe('../../../shared/storage/logs')
+    expect(fs.readFileSync(path.join(release, 'storage/app/keep.txt'), 'utf8')).toBe('k')
+    expect(fs.readFileSync(path.join(root, 'current/storage/app/uploads/photo.jpg'), 'utf8')).toBe('p')
+    expect(fs.readFileSync(path.join(root, 'current/.env'), 'utf8')).toBe('E=1')
   })
 
   it('abort removes a prepared release and frees only its own lock', async () => {

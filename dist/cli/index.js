@@ -1037,6 +1037,11 @@ exports.INPUTS = [
         default: 'true'
     },
     {
+        name: 'command-timeout',
+        description: 'Seconds each hook (before-activate, after-activate) may run; past that it and every process it started are stopped and the deploy fails. 0: no limit.',
+        default: '0'
+    },
+    {
         name: 'compression',
         description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
         default: 'auto'
@@ -1213,6 +1218,7 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         beforeActivate: parseHook(read('before-activate'), 'before-activate'),
         afterActivate: parseHook(read('after-activate'), 'after-activate'),
         revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
+        commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
         compression: parseChoice(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
         lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
         provenance
@@ -1470,6 +1476,7 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         beforeActivate: settings.beforeActivate,
         afterActivate: settings.afterActivate,
         revertOnFailure: settings.revertOnFailure,
+        commandTimeoutSeconds: settings.commandTimeoutSeconds,
         lockTimeoutSeconds: settings.lockTimeoutSeconds,
         lockToken,
         lockOwner,
@@ -1845,7 +1852,9 @@ stop_lock_holder_processes() {
   # Never our own group (over SSH every session has its own; by hand it may not).
   [ "$group" != "$(proc_field $$ 5)" ] || return 0
   say "       stopping the unfinished deploy's processes (group $group)"
+  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
   kill -s TERM -- "-$group" 2>/dev/null || true
+  [ -z "$hook" ] || stop_group "$hook"
   sleep 1
   kill -s KILL -- "-$group" 2>/dev/null || true
 }
@@ -1893,18 +1902,56 @@ switch_to() {
 }
 
 # ---- hooks: the user's commands, with set -e, in the release ----------------
+# A hook runs in a session of its own (setsid, where the server has it), so
+# that a timeout, or the post step of a cancelled job, can stop it and every
+# process it started. HOOK_GROUP names that session while it runs.
+HOOK_GROUP=
+
 run_hook() {
   hook_name=$1
   hook_dir=$2
   hook_text=$3
   hook_status=0
+  hook_setsid=
+  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi
   (
     cd "$hook_dir" || exit 1
     export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE
+    if [ -n "$hook_setsid" ]; then exec setsid sh -ec "$hook_text"; fi
     exec sh -ec "$hook_text"
-  ) </dev/null 1>&2 || hook_status=$?
-  [ "$hook_status" = 0 ] || say "$hook_name exited with status $hook_status"
+  ) </dev/null 1>&2 &
+  HOOK_GROUP=$!
+  if [ -d "$LOCK" ]; then printf '%s\\n' "$HOOK_GROUP" >"$LOCK/hook" 2>/dev/null || true; fi
+  watchdog=
+  rm -f "$STATE/timed-out.$$"
+  if [ "$COMMAND_TIMEOUT" -gt 0 ]; then
+    (
+      sleep "$COMMAND_TIMEOUT"
+      : >"$STATE/timed-out.$$"
+      stop_group "$HOOK_GROUP"
+    ) </dev/null >/dev/null 2>&1 &
+    watchdog=$!
+  fi
+  wait "$HOOK_GROUP" || hook_status=$?
+  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null || true
+  HOOK_GROUP=
+  rm -f "$LOCK/hook" 2>/dev/null || true
+  if [ -e "$STATE/timed-out.$$" ]; then
+    rm -f "$STATE/timed-out.$$"
+    say "$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped"
+    hook_status=124
+  elif [ "$hook_status" != 0 ]; then
+    say "$hook_name exited with status $hook_status"
+  fi
   return "$hook_status"
+}
+
+# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.
+stop_group() {
+  [ -n "$1" ] && [ "$1" -gt 1 ] || return 0
+  kill -s TERM -- "-$1" 2>/dev/null || kill -s TERM "$1" 2>/dev/null || true
+  sleep 2
+  kill -s KILL -- "-$1" 2>/dev/null || kill -s KILL "$1" 2>/dev/null || true
 }
 `;
 
@@ -2012,6 +2059,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
     [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
     if [ "$RELEASE_CREATED" = 1 ]; then
@@ -2030,6 +2078,7 @@ const KEEP_LOCK_EXIT = `
 on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   exit "$status"
 }
 `;
@@ -2039,6 +2088,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   release_lock || true
   exit "$status"
 }
@@ -2102,7 +2152,8 @@ function values(plan) {
         ['EXPECTED_ENTRIES', plan.expectedEntries],
         ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
         ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
-        ['REVERT_TO', plan.revertTo ?? '']
+        ['REVERT_TO', plan.revertTo ?? ''],
+        ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds]
     ];
     return [
         ...assignments.map(([name, value]) => `${name}=${(0, quote_1.quote)(value)}`),

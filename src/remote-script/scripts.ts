@@ -97,6 +97,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
     [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
     if [ "$RELEASE_CREATED" = 1 ]; then
@@ -116,6 +117,7 @@ const KEEP_LOCK_EXIT = `
 on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   exit "$status"
 }
 `
@@ -126,6 +128,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   release_lock || true
   exit "$status"
 }
@@ -194,7 +197,8 @@ function values(plan: ReleasePlan & { revertTo?: string }): string {
     ['EXPECTED_ENTRIES', plan.expectedEntries],
     ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
     ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
-    ['REVERT_TO', plan.revertTo ?? '']
+    ['REVERT_TO', plan.revertTo ?? ''],
+    ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds]
   ]
   return [
     ...assignments.map(([name, value]) => `${name}=${quote(value)}`),
