@@ -14,6 +14,7 @@ afterAll(async () => {
 
 const currentOf = (root: string): string => fs.readlinkSync(path.join(root, 'current'))
 const lockOf = (root: string): string => path.join(root, '.atomic-deploy/lock')
+const KILL_DEPLOY_SCRIPT = `kill -s KILL -- "-$(awk '{print $5}' /proc/$PPID/stat)"`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function deployAll(root: string, ids: string[]): Promise<void> {
@@ -126,12 +127,13 @@ describe('rollback, list and unlock through dist/index.js', () => {
     const root = path.join(server.root, 'killed')
     await deployAll(root, ['k1'])
     // The whole remote deploy dies at once (as with the OOM killer): no trap runs, the lock stays.
+    // (The hook runs in a session of its own; it kills the deploy script's process group.)
     const killed = await runAction({
       ...connectionInputs(server),
       path: root,
       'release-id': 'k2',
       source: makeWorkspace({ v: 'k2' }),
-      'before-activate': 'kill -s KILL 0'
+      'before-activate': KILL_DEPLOY_SCRIPT
     })
     expect(killed.code).toBe(1)
     expect(killed.stdout).toContain('the remote script was killed (SIGKILL) during step before-activate')
@@ -158,7 +160,7 @@ describe('rollback, list and unlock through dist/index.js', () => {
       path: root,
       'release-id': 's2',
       source: makeWorkspace({ v: 's2' }),
-      'before-activate': 'kill -s KILL 0'
+      'before-activate': KILL_DEPLOY_SCRIPT
     })
     expect(killed.code).toBe(1)
     expect(fs.existsSync(lockOf(root))).toBe(true)
