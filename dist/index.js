@@ -267,9 +267,11 @@ async function localCompressors() {
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
  * fed the names on stdin so no list ever meets a command-line limit.
  */
-async function packArchive(sourceDir, entries, compression) {
+async function packArchive(sourceDir, entries, compression, control) {
     const tarPath = await io.which('tar', true);
-    const tar = (0, child_process_1.spawn)(tarPath, ['-C', sourceDir, '--no-recursion', '--null', '-T', '-', '-c', '-f', '-'], {
+    // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
+    const controlArgs = control ? ['-C', control.parent, ...control.names] : [];
+    const tar = (0, child_process_1.spawn)(tarPath, ['--no-recursion', ...controlArgs, '-C', sourceDir, '--null', '-T', '-', '-c', '-f', '-'], {
         stdio: ['pipe', 'pipe', 'pipe']
     });
     const children = [tar];
@@ -336,6 +338,8 @@ const transport_1 = __nccwpck_require__(4297);
 const plan_1 = __nccwpck_require__(4521);
 const file_list_1 = __nccwpck_require__(4501);
 const archive_1 = __nccwpck_require__(1530);
+const manifest_1 = __nccwpck_require__(2719);
+const upload_1 = __nccwpck_require__(3607);
 const scripts_1 = __nccwpck_require__(2837);
 const report_1 = __nccwpck_require__(5444);
 Object.defineProperty(exports, "RemoteError", ({ enumerable: true, get: function () { return report_1.RemoteError; } }));
@@ -395,7 +399,8 @@ async function deployFleet(hosts, settings, reporter) {
     const fleet = hosts.map((host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup(cleanupFor(settings, base));
-    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, listing, log)));
+    const source = { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) };
+    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
     const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
     if (failedToPrepare.length > 0) {
         fleet.forEach((member, i) => {
@@ -450,18 +455,19 @@ async function activate(fleet, settings, log) {
     await Promise.all(fleet.map((m) => finishOn(m, log)));
     fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
 }
-async function prepareOn(member, settings, listing, log) {
-    const compression = await chooseCompression(settings.compression, member.host);
+async function prepareOn(member, settings, source, log) {
+    const remoteTools = await probeTools(member.host);
+    const compression = chooseCompression(settings.compression, await (0, archive_1.localCompressors)(), remoteTools);
     member.plan = { ...member.plan, compression };
-    const archive = await (0, archive_1.packArchive)(settings.sourceDir, listing.entries, compression);
-    const result = await member.host.run((0, scripts_1.prepareScript)(member.plan), { stdin: archive.stream, onLog: log(member) });
-    member.bytesSent = archive.bytesSent();
-    member.previous = (0, report_1.lastResult)(result, 'previous') ?? '';
-    if (result.code !== 0) {
-        archive.abort();
-        throw (0, report_1.remoteFailure)(result, member.host.name);
-    }
-    await archive.finished;
+    const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined };
+    if (source.manifest && !usable.manifest)
+        log(member)('       full upload: the server has no sha256sum, which incremental uploads need');
+    const prepared = await (0, upload_1.uploadAndPrepare)(member.host, member.plan, usable, log(member));
+    member.plan = prepared.plan;
+    member.bytesSent = prepared.bytesSent;
+    member.previous = (0, report_1.lastResult)(prepared.result, 'previous') ?? '';
+    if (prepared.result.code !== 0)
+        throw (0, report_1.remoteFailure)(prepared.result, member.host.name);
 }
 async function runStep(member, script, log) {
     const result = await member.host.run(script, { onLog: log(member) });
@@ -561,16 +567,28 @@ function logFor(count, reporter) {
 function describeFleet(hosts) {
     return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`;
 }
+/** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
+async function manifestFor(settings, listing, reporter) {
+    if (!settings.incremental)
+        return undefined;
+    if (listing.entries.some((entry) => entry.path.includes('\n'))) {
+        reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.');
+        return undefined;
+    }
+    return (0, manifest_1.manifestLines)(settings.sourceDir, listing.entries);
+}
+/** Which tools the server has, of those the deploy can use. */
+async function probeTools(host) {
+    const probe = await host.run('for tool in zstd gzip sha256sum; do if command -v "$tool" >/dev/null 2>&1; then printf "@@has %s\\n" "$tool"; fi; done');
+    return new Set(probe.results.filter(([key]) => key === 'has').map(([, value]) => value));
+}
 /** auto: zstd where both ends have it, else gzip where both have it, else none. */
-async function chooseCompression(wanted, host) {
-    const local = await (0, archive_1.localCompressors)();
+function chooseCompression(wanted, local, remote) {
     if (wanted !== 'auto') {
         if (!local.has(wanted))
             throw new Error(`compression: ${wanted} is not installed on this machine; install it or use compression: auto.`);
         return wanted;
     }
-    const probe = await host.run('for tool in zstd gzip; do if command -v "$tool" >/dev/null 2>&1; then printf "@@has %s\\n" "$tool"; fi; done');
-    const remote = new Set(probe.results.filter(([key]) => key === 'has').map(([, value]) => value));
     for (const candidate of ['zstd', 'gzip']) {
         if (local.has(candidate) && remote.has(candidate))
             return candidate;
@@ -719,20 +737,22 @@ async function listSource(sourceDir, exclude) {
             const isDirectory = dirent.isDirectory();
             if (isExcluded(relPath, isDirectory))
                 continue;
+            if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
+                listing.skipped.push(relPath);
+                continue;
+            }
+            const stat = await fs_1.promises.lstat(path.join(sourceDir, relPath));
+            const mode = stat.mode & 0o7777;
             if (isDirectory) {
-                listing.entries.push({ path: relPath, type: 'directory', size: 0 });
+                listing.entries.push({ path: relPath, type: 'directory', size: 0, mode });
                 await walk(relPath);
             }
             else if (dirent.isSymbolicLink()) {
-                listing.entries.push({ path: relPath, type: 'symlink', size: 0 });
-            }
-            else if (dirent.isFile()) {
-                const { size } = await fs_1.promises.stat(path.join(sourceDir, relPath));
-                listing.entries.push({ path: relPath, type: 'file', size });
-                listing.bytes += size;
+                listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode });
             }
             else {
-                listing.skipped.push(relPath);
+                listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
+                listing.bytes += stat.size;
             }
         }
     };
@@ -1086,6 +1106,16 @@ exports.INPUTS = [
         default: '0'
     },
     {
+        name: 'incremental',
+        description: 'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
+        default: 'true'
+    },
+    {
+        name: 'hardlink-releases',
+        description: 'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
+        default: 'false'
+    },
+    {
         name: 'compression',
         description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
         default: 'auto'
@@ -1264,6 +1294,8 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
         commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
         compression: parseChoice(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+        incremental: parseBoolean(get('incremental') || 'true', 'incremental'),
+        hardlinkReleases: parseBoolean(get('hardlink-releases') || 'false', 'hardlink-releases'),
         lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
         provenance
     };
@@ -1461,6 +1493,122 @@ async function unlockOn(host, settings, reporter) {
 
 /***/ }),
 
+/***/ 2719:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.manifestLines = manifestLines;
+exports.sortLines = sortLines;
+exports.manifestText = manifestText;
+exports.manifestDigest = manifestDigest;
+exports.parseManifest = parseManifest;
+exports.diffManifests = diffManifests;
+const crypto_1 = __nccwpck_require__(6982);
+const fs_1 = __nccwpck_require__(9896);
+const path = __importStar(__nccwpck_require__(6928));
+const parallel_1 = __nccwpck_require__(537);
+const TYPE_CODE = { file: 'f', directory: 'd', symlink: 'l' };
+async function manifestLines(sourceDir, entries) {
+    const lines = await (0, parallel_1.mapLimit)(entries, 16, async (entry) => {
+        const full = path.join(sourceDir, entry.path);
+        const hash = entry.type === 'file' ? await hashFile(full) : entry.type === 'symlink' ? sha256(Buffer.from(await fs_1.promises.readlink(full))) : '-';
+        return { path: entry.path, text: `${hash} ${TYPE_CODE[entry.type]} ${entry.mode.toString(8)} ${entry.size} ${entry.path}` };
+    });
+    return sortLines(lines);
+}
+function sortLines(lines) {
+    return lines.sort((a, b) => Buffer.compare(Buffer.from(a.text), Buffer.from(b.text)));
+}
+function manifestText(lines) {
+    return lines.map((line) => `${line.text}\n`).join('');
+}
+function manifestDigest(text) {
+    return sha256(Buffer.from(text));
+}
+function parseManifest(text) {
+    return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => ({ path: line.split(' ').slice(4).join(' '), text: line }));
+}
+function diffManifests(previous, current, entries) {
+    const before = new Map(previous.map((line) => [line.path, line.text]));
+    const now = new Map(current.map((line) => [line.path, line.text]));
+    const byPath = new Map(entries.map((entry) => [entry.path, entry]));
+    const upload = [];
+    const remove = [];
+    const add = [];
+    for (const line of current) {
+        const old = before.get(line.path);
+        if (old === line.text)
+            continue;
+        add.push(line);
+        upload.push(byPath.get(line.path));
+        // A folder whose mode changed is updated in place; anything else is replaced.
+        if (old !== undefined && !(isFolder(old) && isFolder(line.text)))
+            remove.push(line.path);
+    }
+    for (const line of previous) {
+        if (!now.has(line.path))
+            remove.push(line.path);
+    }
+    const next = manifestText(current);
+    return { upload, remove, add, next, nextDigest: manifestDigest(next) };
+}
+function isFolder(text) {
+    return text.split(' ')[1] === 'd';
+}
+function sha256(data) {
+    return (0, crypto_1.createHash)('sha256').update(data).digest('hex');
+}
+function hashFile(file) {
+    return new Promise((resolve, reject) => {
+        const hash = (0, crypto_1.createHash)('sha256');
+        (0, fs_1.createReadStream)(file)
+            .on('error', reject)
+            .on('data', (chunk) => hash.update(chunk))
+            .on('end', () => resolve(hash.digest('hex')));
+    });
+}
+
+
+/***/ }),
+
 /***/ 537:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -1526,7 +1674,11 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         lockOwner,
         logFields: logFields(settings),
         compression,
-        expectedEntries
+        expectedEntries,
+        incremental: false,
+        cacheBase: '',
+        nextDigest: '',
+        hardlinkRelease: settings.hardlinkReleases
     };
 }
 function logFields(settings) {
@@ -1662,6 +1814,117 @@ function wouldPrune(releases, newId, keep) {
 
 /***/ }),
 
+/***/ 9323:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.CACHE_FUNCTIONS = void 0;
+/**
+ * Shell functions for incremental uploads. The server keeps the last uploaded
+ * tree in .atomic-deploy/cache (never served), its manifest, and a stamp made
+ * when the cache was complete. Before use, the cache is checked: the manifest
+ * must be the one the runner diffed against, no file may be newer than the
+ * stamp (BusyBox find compares whole seconds; GNU find, nanoseconds), and the
+ * number of entries must match. Anything else means a full upload.
+ */
+exports.CACHE_FUNCTIONS = `
+CACHE="$STATE/cache"
+MANIFEST="$STATE/cache.manifest"
+CACHE_STAMP="$STATE/cache.stamp"
+CONTROL_NAME=.atomic-deploy-control
+CONTROL="$STATE/staging/$RELEASE_ID.control"
+DELTA="$STATE/staging/$RELEASE_ID.delta"
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Says why the cache cannot be used, or nothing when it can.
+cache_problem() {
+  if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ]; then
+    printf 'there is no complete cache'
+  elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
+    printf 'the cache changed after its manifest was read'
+  elif [ -n "$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)" ]; then
+    printf 'files in the cache were changed after it was made'
+  else
+    entries=$(find "$CACHE" | wc -l)
+    lines=$(wc -l <"$MANIFEST")
+    [ $((entries - 1)) -eq "$lines" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) "$lines"
+  fi
+}
+
+# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
+unpack_into() {
+  rm -f "$STAGING.failed"
+  { decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$1" ||
+    fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
+  if [ -e "$STAGING.failed" ]; then
+    rm -f "$STAGING.failed"
+    fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+  fi
+  if [ -d "$1/$CONTROL_NAME" ]; then
+    rm -rf "$CONTROL"
+    mv "$1/$CONTROL_NAME" "$CONTROL"
+  elif [ "$INCREMENTAL" = 1 ]; then
+    fail "$E_UPLOAD" "the upload has no control data"
+  fi
+}
+
+# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
+copy_tree() {
+  if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
+  rm -rf "$2"
+  mkdir "$2"
+  cp -a "$1/." "$2/"
+}
+
+# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).
+remove_listed() {
+  [ -s "$CONTROL/remove" ] || return 0
+  while IFS= read -r rel; do
+    case "/$rel/" in
+      */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
+    esac
+    rm -rf "\${1:?}/$rel"
+  done <"$CONTROL/remove"
+}
+
+# The cache after this upload: the full tree, or the changes applied; then its
+# manifest, patched with sort and awk, must have the digest the runner expects.
+update_cache() {
+  rm -f "$CACHE_STAMP"
+  if [ -n "$CACHE_BASE" ]; then
+    remove_listed "$CACHE"
+    cp -a "$DELTA/." "$CACHE/"
+  else
+    rm -rf "$CACHE"
+    mkdir "$CACHE"
+    # A copy of its own, so that nothing written into a release reaches the
+    # cache; with hardlink-releases the user has accepted that risk already.
+    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE"
+  fi
+  {
+    if [ -n "$CACHE_BASE" ]; then
+      awk -v drop="$CONTROL/drop" '
+        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }
+        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, "", p); if (!(p in gone)) print }
+      ' "$MANIFEST"
+    fi
+    cat "$CONTROL/add"
+  } | LC_ALL=C sort >"$MANIFEST.new"
+  if [ "$(sha256_of "$MANIFEST.new")" != "$NEXT_DIGEST" ]; then
+    rm -f "$MANIFEST.new"
+    return 1
+  fi
+  mv "$MANIFEST.new" "$MANIFEST"
+  touch "$CACHE_STAMP"
+}
+`;
+
+
+/***/ }),
+
 /***/ 2658:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -1686,7 +1949,9 @@ exports.EXIT = {
     lockLost: 19,
     missingTool: 20,
     noRollbackTarget: 21,
-    unknownRelease: 22
+    unknownRelease: 22,
+    /** The upload cache is not usable: the runner sends everything instead. */
+    cache: 23
 };
 /** What to tell the user for each code, after the remote error text. */
 exports.EXIT_HINTS = {
@@ -2038,10 +2303,12 @@ exports.markBadScript = markBadScript;
 exports.finishScript = finishScript;
 exports.abortScript = abortScript;
 exports.rollbackScript = rollbackScript;
+exports.readCacheScript = readCacheScript;
 exports.listScript = listScript;
 exports.unlockScript = unlockScript;
 const quote_1 = __nccwpck_require__(6549);
 const library_1 = __nccwpck_require__(6242);
+const cache_1 = __nccwpck_require__(9323);
 const steps_1 = __nccwpck_require__(6254);
 /**
  * A deploy is a short series of scripts over one connection, so that several
@@ -2105,12 +2372,13 @@ on_exit() {
   trap '' PIPE
   [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
+    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
     if [ "$RELEASE_CREATED" = 1 ]; then
       read_current 2>/dev/null || true
       [ "$CURRENT_ID" = "$RELEASE_ID" ] || rm -rf "$RELEASE_PATH"
     fi
-    log_event failed "$RELEASE_ID" || true
+    # A cache miss is not a failed release: the runner starts over with a full upload.
+    [ "$status" = "$E_CACHE" ] || log_event failed "$RELEASE_ID" || true
     release_lock || true
     say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
   fi
@@ -2141,6 +2409,10 @@ on_exit() {
 function rollbackScript(plan) {
     return assemble('rollback', plan, [steps_1.checkLayoutExists, steps_1.takeLockStep, steps_1.pickRollbackTarget, steps_1.rollbackBeforeActivate, steps_1.switchBack, steps_1.rollbackAfterActivate], ACTIVATE_EXIT);
 }
+/** Prints the upload cache's manifest when the cache is usable; changes nothing. */
+function readCacheScript(plan) {
+    return assemble('read-cache', plan, [steps_1.readCacheManifest], KEEP_LOCK_EXIT);
+}
 /** Prints what is on the server; changes nothing and takes no lock. */
 function listScript(plan) {
     return assemble('list', plan, [steps_1.listReleases], ACTIVATE_EXIT);
@@ -2165,6 +2437,7 @@ function assemble(phase, plan, steps, exitHandler) {
         ``,
         `# ---- phase helpers ----------------------------------------------------------`,
         DECOMPRESS_FUNCTION.trim(),
+        cache_1.CACHE_FUNCTIONS.trim(),
         steps_1.LINK_SHARED_FUNCTION.trim(),
         steps_1.PRUNE_FUNCTION.trim(),
         exitHandler.trim(),
@@ -2197,7 +2470,11 @@ function values(plan) {
         ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
         ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
         ['REVERT_TO', plan.revertTo ?? ''],
-        ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds]
+        ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds],
+        ['INCREMENTAL', plan.incremental ? 1 : 0],
+        ['CACHE_BASE', plan.cacheBase],
+        ['NEXT_DIGEST', plan.nextDigest],
+        ['HARDLINK_RELEASE', plan.hardlinkRelease ? 1 : 0]
     ];
     return [
         ...assignments.map(([name, value]) => `${name}=${(0, quote_1.quote)(value)}`),
@@ -2228,7 +2505,7 @@ decompress() {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.requireLockStep = exports.markBad = exports.revertSwitch = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
+exports.readCacheManifest = exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.requireLockStep = exports.markBad = exports.revertSwitch = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
 exports.renderStep = renderStep;
 exports.callStep = callStep;
 exports.linkShared = linkShared;
@@ -2297,18 +2574,29 @@ case $COMPRESSION in
 esac
 STAGING_CREATED=1
 mkdir "$STAGING"
-rm -f "$STAGING.failed"
-{ decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$STAGING" ||
-  fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
-if [ -e "$STAGING.failed" ]; then
-  rm -f "$STAGING.failed"
-  fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+if [ -n "$CACHE_BASE" ]; then
+  problem=$(cache_problem)
+  [ -z "$problem" ] || fail "$E_CACHE" "the upload cache cannot be used: $problem"
+  mkdir "$DELTA"
+  unpack_into "$DELTA"
+  say "       changes received; building the release from the cache"
+  copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE"
+  remove_listed "$STAGING"
+  cp -a "$DELTA/." "$STAGING/"
+else
+  unpack_into "$STAGING"
 fi
 found=$(find "$STAGING" | wc -l)
 found=$((found - 1))
 [ "$found" -eq "$EXPECTED_ENTRIES" ] ||
   fail "$E_UPLOAD" "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
-say "       $found entries received"
+say "       $found entries in the release"
+if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
+  # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.
+  [ -z "$CACHE_BASE" ] || fail "$E_CACHE" "the cache manifest after the changes is not what the runner expects"
+  say "       warning: the upload cache could not be updated; the next deploy uploads everything"
+fi
+rm -rf "$DELTA" "$CONTROL"
 `
 };
 exports.promoteStaging = {
@@ -2635,6 +2923,26 @@ if lock_is_stale; then state='its deploy is gone'; else state='its deploy may st
 say "       removing the lock held by $holder ($state)"
 rm -rf "$LOCK" "$LOCK.takeover"
 result unlocked "$holder"
+`
+};
+exports.readCacheManifest = {
+    name: 'cache',
+    description: 'Reading the upload cache manifest',
+    body: `
+if [ ! -f "$MANIFEST" ]; then
+  result cache-miss 'there is no upload cache yet'
+  return 0
+fi
+CACHE_BASE=$(sha256_of "$MANIFEST")
+problem=$(cache_problem)
+if [ -n "$problem" ]; then
+  result cache-miss "$problem"
+  return 0
+fi
+result cache-ok "$CACHE_BASE"
+printf '@@manifest-follows\\n'
+cat "$MANIFEST"
+printf '@@manifest-ends\\n'
 `
 };
 
@@ -3020,6 +3328,7 @@ function table(header, rows) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.RemoteHost = exports.ConnectError = void 0;
+const string_decoder_1 = __nccwpck_require__(3193);
 const node_ssh_1 = __nccwpck_require__(1227);
 const host_key_1 = __nccwpck_require__(178);
 const host_address_1 = __nccwpck_require__(1485);
@@ -3127,6 +3436,7 @@ class RemoteHost {
             throw new Error('The remote script is too long to pass to the server; shorten the hooks or move them into a script file in the release.');
         }
         const results = [];
+        const chunks = [];
         const stdout = lineSplitter((line) => {
             const match = /^@@(\S+) ?(.*)$/.exec(line);
             if (match)
@@ -3136,7 +3446,10 @@ class RemoteHost {
         const stderrLines = lineSplitter((line) => options.onLog?.(line));
         const response = await this.ssh.execCommand(`sh -c ${(0, quote_1.quote)(script)}`, {
             stdin: options.stdin,
-            onStdout: (chunk) => stdout.push(chunk),
+            onStdout: (chunk) => {
+                chunks.push(chunk);
+                stdout.push(chunk);
+            },
             onStderr: (chunk) => {
                 stderr += chunk.toString('utf8');
                 stderrLines.push(chunk);
@@ -3145,7 +3458,7 @@ class RemoteHost {
         });
         stdout.end();
         stderrLines.end();
-        return { code: response.code, signal: response.signal, results, stderr };
+        return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
     }
     close() {
         this.ssh.dispose();
@@ -3168,9 +3481,10 @@ function closeAfterExit(channel, stdin) {
 }
 function lineSplitter(onLine) {
     let pending = '';
+    const decoder = new string_decoder_1.StringDecoder('utf8');
     return {
         push(chunk) {
-            pending += chunk.toString('utf8');
+            pending += decoder.write(chunk);
             const lines = pending.split('\n');
             pending = lines.pop() ?? '';
             lines.forEach(onLine);
@@ -3204,6 +3518,133 @@ function explainConnectError(error, name, credentials, seconds, check) {
         return new ConnectError(`Cannot connect to ${name}: ${message}.`, true);
     }
     return new ConnectError(`Cannot connect to ${name}: ${message}`, false);
+}
+
+
+/***/ }),
+
+/***/ 3607:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.uploadAndPrepare = uploadAndPrepare;
+const fs_1 = __nccwpck_require__(9896);
+const os = __importStar(__nccwpck_require__(857));
+const path = __importStar(__nccwpck_require__(6928));
+const archive_1 = __nccwpck_require__(1530);
+const manifest_1 = __nccwpck_require__(2719);
+const scripts_1 = __nccwpck_require__(2837);
+const exit_codes_1 = __nccwpck_require__(2658);
+const report_1 = __nccwpck_require__(5444);
+const deploy_1 = __nccwpck_require__(8141);
+const CONTROL = '.atomic-deploy-control';
+const PROGRESS_EVERY_MS = 2000;
+/**
+ * Uploads and prepares the release on one host. With a usable cache on the
+ * server, only the changes go over the wire; if the server then finds its
+ * cache unusable, this starts over with a full upload, on the same connection.
+ */
+async function uploadAndPrepare(host, plan, source, log) {
+    if (!source.manifest)
+        return run(host, { ...plan, incremental: false }, source, undefined, log);
+    const cached = await host.run((0, scripts_1.readCacheScript)(plan));
+    const base = cachedManifest(cached);
+    if (base === undefined) {
+        log(`       full upload: ${(0, report_1.lastResult)(cached, 'cache-miss') ?? 'the upload cache could not be read'}`);
+    }
+    else {
+        const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(base), source.manifest, source.listing.entries);
+        const bytes = delta.upload.reduce((sum, e) => sum + e.size, 0);
+        log(`       incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, deploy_1.formatBytes)(bytes)})`);
+        const attempt = await run(host, { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(base), nextDigest: delta.nextDigest }, source, delta, log);
+        if (attempt.result.code !== exit_codes_1.EXIT.cache)
+            return { ...attempt, kind: 'incremental' };
+        log(`       ${(0, report_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
+    }
+    const full = fullDelta(source);
+    return run(host, { ...plan, incremental: true, cacheBase: '', nextDigest: full.nextDigest }, source, full, log);
+}
+function cachedManifest(result) {
+    if (result.code !== 0 || (0, report_1.lastResult)(result, 'cache-ok') === undefined)
+        return undefined;
+    const start = result.stdout.indexOf('@@manifest-follows\n');
+    const end = result.stdout.lastIndexOf('@@manifest-ends\n');
+    return start < 0 || end < start ? undefined : result.stdout.slice(start + '@@manifest-follows\n'.length, end);
+}
+function fullDelta(source) {
+    const next = (0, manifest_1.manifestText)(source.manifest);
+    return { upload: source.listing.entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
+}
+async function run(host, plan, source, delta, log) {
+    const control = delta ? await writeControl(delta) : undefined;
+    try {
+        const entries = delta ? delta.upload : source.listing.entries;
+        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined);
+        const progress = setInterval(() => log(`       sent ${(0, deploy_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
+        try {
+            const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
+            if (result.code !== 0)
+                archive.abort();
+            else
+                await archive.finished;
+            return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
+        }
+        finally {
+            clearInterval(progress);
+        }
+    }
+    finally {
+        if (control)
+            await fs_1.promises.rm(control, { recursive: true, force: true });
+    }
+}
+const CONTROL_NAMES = [CONTROL, `${CONTROL}/remove`, `${CONTROL}/drop`, `${CONTROL}/add`];
+/** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
+async function writeControl(delta) {
+    const parent = await fs_1.promises.mkdtemp(path.join(os.tmpdir(), 'atomic-deploy-control-'));
+    const dir = path.join(parent, CONTROL);
+    await fs_1.promises.mkdir(dir);
+    const lines = (items) => items.map((item) => `${item}\n`).join('');
+    const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
+    await fs_1.promises.writeFile(path.join(dir, 'remove'), lines(delta.remove));
+    await fs_1.promises.writeFile(path.join(dir, 'drop'), lines(dropped));
+    await fs_1.promises.writeFile(path.join(dir, 'add'), lines(delta.add.map((line) => line.text)));
+    return parent;
 }
 
 

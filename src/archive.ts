@@ -32,9 +32,16 @@ export async function localCompressors(): Promise<Set<WireCompression>> {
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
  * fed the names on stdin so no list ever meets a command-line limit.
  */
-export async function packArchive(sourceDir: string, entries: SourceEntry[], compression: WireCompression): Promise<ArchiveStream> {
+export async function packArchive(
+  sourceDir: string,
+  entries: SourceEntry[],
+  compression: WireCompression,
+  control?: { parent: string; names: string[] }
+): Promise<ArchiveStream> {
   const tarPath = await io.which('tar', true)
-  const tar = spawn(tarPath, ['-C', sourceDir, '--no-recursion', '--null', '-T', '-', '-c', '-f', '-'], {
+  // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
+  const controlArgs = control ? ['-C', control.parent, ...control.names] : []
+  const tar = spawn(tarPath, ['--no-recursion', ...controlArgs, '-C', sourceDir, '--null', '-T', '-', '-c', '-f', '-'], {
     stdio: ['pipe', 'pipe', 'pipe']
   })
   const children: ChildProcess[] = [tar]

@@ -2,13 +2,14 @@ import { DeploySettings, Compression } from './settings'
 import { RemoteHost, ScriptResult } from './transport'
 import { ReleasePlan, WireCompression, planRelease } from './plan'
 import { SourceListing, expectedFindLines, listSource } from './file-list'
-import { localCompressors, packArchive } from './archive'
+import { localCompressors } from './archive'
+import { ManifestLine, manifestLines } from './manifest'
+import { UploadSource, uploadAndPrepare } from './upload'
 import {
   abortScript,
   afterActivateScript,
   finishScript,
   markBadScript,
-  prepareScript,
   revertScript,
   switchScript
 } from './remote-script/scripts'
@@ -101,8 +102,9 @@ export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings,
   const log = logFor(hosts.length, reporter)
   reporter.rememberCleanup(cleanupFor(settings, base))
 
+  const source: UploadSource = { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) }
   const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () =>
-    settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, listing, log))
+    settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log))
   )
   const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok)
   if (failedToPrepare.length > 0) {
@@ -161,18 +163,17 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
   fleet.forEach((m) => m.settle('deployed', m.plan.releaseId))
 }
 
-async function prepareOn(member: HostDeploy, settings: DeploySettings, listing: SourceListing, log: HostLog): Promise<void> {
-  const compression = await chooseCompression(settings.compression, member.host)
+async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {
+  const remoteTools = await probeTools(member.host)
+  const compression = chooseCompression(settings.compression, await localCompressors(), remoteTools)
   member.plan = { ...member.plan, compression }
-  const archive = await packArchive(settings.sourceDir, listing.entries, compression)
-  const result = await member.host.run(prepareScript(member.plan), { stdin: archive.stream, onLog: log(member) })
-  member.bytesSent = archive.bytesSent()
-  member.previous = lastResult(result, 'previous') ?? ''
-  if (result.code !== 0) {
-    archive.abort()
-    throw remoteFailure(result, member.host.name)
-  }
-  await archive.finished
+  const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined }
+  if (source.manifest && !usable.manifest) log(member)('       full upload: the server has no sha256sum, which incremental uploads need')
+  const prepared = await uploadAndPrepare(member.host, member.plan, usable, log(member))
+  member.plan = prepared.plan
+  member.bytesSent = prepared.bytesSent
+  member.previous = lastResult(prepared.result, 'previous') ?? ''
+  if (prepared.result.code !== 0) throw remoteFailure(prepared.result, member.host.name)
 }
 
 async function runStep(member: HostDeploy, script: string, log: HostLog): Promise<ScriptResult> {
@@ -282,15 +283,28 @@ export function describeFleet(hosts: RemoteHost[]): string {
   return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`
 }
 
+/** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
+async function manifestFor(settings: DeploySettings, listing: SourceListing, reporter: Reporter): Promise<ManifestLine[] | undefined> {
+  if (!settings.incremental) return undefined
+  if (listing.entries.some((entry) => entry.path.includes('\n'))) {
+    reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.')
+    return undefined
+  }
+  return manifestLines(settings.sourceDir, listing.entries)
+}
+
+/** Which tools the server has, of those the deploy can use. */
+async function probeTools(host: RemoteHost): Promise<Set<string>> {
+  const probe = await host.run('for tool in zstd gzip sha256sum; do if command -v "$tool" >/dev/null 2>&1; then printf "@@has %s\\n" "$tool"; fi; done')
+  return new Set(probe.results.filter(([key]) => key === 'has').map(([, value]) => value))
+}
+
 /** auto: zstd where both ends have it, else gzip where both have it, else none. */
-async function chooseCompression(wanted: Compression, host: RemoteHost): Promise<WireCompression> {
-  const local = await localCompressors()
+function chooseCompression(wanted: Compression, local: Set<WireCompression>, remote: Set<string>): WireCompression {
   if (wanted !== 'auto') {
     if (!local.has(wanted)) throw new Error(`compression: ${wanted} is not installed on this machine; install it or use compression: auto.`)
     return wanted
   }
-  const probe = await host.run('for tool in zstd gzip; do if command -v "$tool" >/dev/null 2>&1; then printf "@@has %s\\n" "$tool"; fi; done')
-  const remote = new Set(probe.results.filter(([key]) => key === 'has').map(([, value]) => value))
   for (const candidate of ['zstd', 'gzip'] as const) {
     if (local.has(candidate) && remote.has(candidate)) return candidate
   }

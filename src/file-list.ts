@@ -7,6 +7,8 @@ export interface SourceEntry {
   path: string
   type: 'file' | 'directory' | 'symlink'
   size: number
+  /** Permission bits (st_mode & 0o7777). */
+  mode: number
 }
 
 export interface SourceListing {
@@ -48,17 +50,20 @@ export async function listSource(sourceDir: string, exclude: string[]): Promise<
       const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name
       const isDirectory = dirent.isDirectory()
       if (isExcluded(relPath, isDirectory)) continue
+      if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
+        listing.skipped.push(relPath)
+        continue
+      }
+      const stat = await fs.lstat(path.join(sourceDir, relPath))
+      const mode = stat.mode & 0o7777
       if (isDirectory) {
-        listing.entries.push({ path: relPath, type: 'directory', size: 0 })
+        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
         await walk(relPath)
       } else if (dirent.isSymbolicLink()) {
-        listing.entries.push({ path: relPath, type: 'symlink', size: 0 })
-      } else if (dirent.isFile()) {
-        const { size } = await fs.stat(path.join(sourceDir, relPath))
-        listing.entries.push({ path: relPath, type: 'file', size })
-        listing.bytes += size
+        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
       } else {
-        listing.skipped.push(relPath)
+        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
+        listing.bytes += stat.size
       }
     }
   }

@@ -116,6 +116,16 @@ export const INPUTS: InputSpec[] = [
     default: '0'
   },
   {
+    name: 'incremental',
+    description: 'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
+    default: 'true'
+  },
+  {
+    name: 'hardlink-releases',
+    description: 'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
+    default: 'false'
+  },
+  {
     name: 'compression',
     description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
     default: 'auto'

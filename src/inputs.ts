@@ -57,6 +57,8 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
     commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
     compression: parseChoice<Compression>(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+    incremental: parseBoolean(get('incremental') || 'true', 'incremental'),
+    hardlinkReleases: parseBoolean(get('hardlink-releases') || 'false', 'hardlink-releases'),
     lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
     provenance
   }

@@ -33,6 +33,14 @@ export interface ReleasePlan {
   compression: WireCompression
   /** How many lines `find` prints for the unpacked upload (its root not counted). */
   expectedEntries: number
+  /** Keep the upload cache on the server (the upload carries a manifest). */
+  incremental: boolean
+  /** Digest of the cache manifest this upload is a delta against; '' for a full upload. */
+  cacheBase: string
+  /** Digest the cache manifest must have after this upload. */
+  nextDigest: string
+  /** Build the release as a hard-linked copy of the cache (opt-in). */
+  hardlinkRelease: boolean
 }
 
 export function planRelease(settings: DeploySettings, expectedEntries: number, compression: WireCompression, now = new Date()): ReleasePlan {
@@ -62,7 +70,11 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     lockOwner,
     logFields: logFields(settings),
     compression,
-    expectedEntries
+    expectedEntries,
+    incremental: false,
+    cacheBase: '',
+    nextDigest: '',
+    hardlinkRelease: settings.hardlinkReleases
   }
 }
 

@@ -90,6 +90,10 @@ export interface DeploySettings {
   /** Seconds a hook may run; 0: no limit. */
   commandTimeoutSeconds: number
   compression: Compression
+  /** Send only what changed since the last upload, against the server's cache. */
+  incremental: boolean
+  /** Build releases as hard-linked copies of the cache: fast, unsafe if the app writes into its release. */
+  hardlinkReleases: boolean
   /** Seconds to wait for another deploy's lock; 0 fails at once. */
   lockTimeoutSeconds: number
   provenance: Provenance

@@ -1,4 +1,5 @@
 import { Duplex, Readable } from 'stream'
+import { StringDecoder } from 'string_decoder'
 import { NodeSSH, Config } from 'node-ssh'
 import { ClientChannel } from 'ssh2'
 import { Credentials, DeploySettings, HostAddress, HostKeyPolicy } from './settings'
@@ -13,6 +14,8 @@ export interface ScriptResult {
   signal?: string | null
   /** `@@key value` lines, in order. */
   results: Array<[string, string]>
+  /** Everything the script printed on stdout. */
+  stdout: string
   stderr: string
 }
 
@@ -20,6 +23,11 @@ export interface RunOptions {
   stdin?: Readable
   /** Each line the script writes to stderr (step banners, hook output), as it comes. */
   onLog?: (line: string) => void
+}
+
+/** Anything that runs a remote script: an SSH connection, or a local shell in tests. */
+export interface ScriptRunner {
+  run(script: string, options?: RunOptions): Promise<ScriptResult>
 }
 
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
@@ -80,7 +88,7 @@ function forwardTo(proxy: NodeSSH, target: HostAddress, name: string): Promise<D
 }
 
 /** One SSH connection to one server, reused for every script of a run. */
-export class RemoteHost {
+export class RemoteHost implements ScriptRunner {
   private constructor(
     private readonly ssh: NodeSSH,
     readonly name: string,
@@ -124,6 +132,7 @@ export class RemoteHost {
       throw new Error('The remote script is too long to pass to the server; shorten the hooks or move them into a script file in the release.')
     }
     const results: Array<[string, string]> = []
+    const chunks: Buffer[] = []
     const stdout = lineSplitter((line) => {
       const match = /^@@(\S+) ?(.*)$/.exec(line)
       if (match) results.push([match[1], match[2]])
@@ -132,7 +141,10 @@ export class RemoteHost {
     const stderrLines = lineSplitter((line) => options.onLog?.(line))
     const response = await this.ssh.execCommand(`sh -c ${quote(script)}`, {
       stdin: options.stdin,
-      onStdout: (chunk) => stdout.push(chunk),
+      onStdout: (chunk) => {
+        chunks.push(chunk)
+        stdout.push(chunk)
+      },
       onStderr: (chunk) => {
         stderr += chunk.toString('utf8')
         stderrLines.push(chunk)
@@ -141,7 +153,7 @@ export class RemoteHost {
     })
     stdout.end()
     stderrLines.end()
-    return { code: response.code, signal: response.signal, results, stderr }
+    return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr }
   }
 
   close(): void {
@@ -166,9 +178,10 @@ function closeAfterExit(channel: ClientChannel, stdin: Readable | undefined): vo
 
 function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
   let pending = ''
+  const decoder = new StringDecoder('utf8')
   return {
     push(chunk) {
-      pending += chunk.toString('utf8')
+      pending += decoder.write(chunk)
       const lines = pending.split('\n')
       pending = lines.pop() ?? ''
       lines.forEach(onLine)

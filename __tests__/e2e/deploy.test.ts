@@ -246,4 +246,31 @@ describe('deploy through dist/index.js against a real sshd', () => {
     const pinned = await runAction({ ...base, 'host-fingerprint': server.fingerprint })
     expect(pinned.code, pinned.stderr + pinned.stdout).toBe(0)
   })
+
+  it('a second deploy sends only what changed, and the release still equals the workspace', async () => {
+    const root = path.join(server.root, 'incremental')
+    const files: Record<string, string> = { 'index.html': 'v1' }
+    for (let i = 0; i < 50; i++) files[`assets/file-${i}.txt`] = `${i}-${'x'.repeat(20_000)}`
+    const ws = makeWorkspace(files)
+    const inputs = { ...connectionInputs(server), path: root, source: ws, compression: 'none' }
+    const first = await runAction({ ...inputs, 'release-id': 'i1' })
+    expect(first.code, first.stdout).toBe(0)
+    expect(first.stdout).toContain('full upload: there is no upload cache yet')
+    const full = JSON.parse(first.outputs.results)[0].bytesUploaded
+    expect(full).toBeGreaterThan(1_000_000)
+    fs.writeFileSync(path.join(ws, 'index.html'), 'v2')
+    fs.rmSync(path.join(ws, 'assets/file-7.txt'))
+    const second = await runAction({ ...inputs, 'release-id': 'i2' })
+    expect(second.code, second.stdout).toBe(0)
+    expect(second.stdout).toContain('incremental upload: 1 new or changed, 2 removed or replaced')
+    const sent = JSON.parse(second.outputs.results)[0].bytesUploaded
+    expect(sent).toBeLessThan(2 + 64 * 1024)
+    expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('v2')
+    expect(fs.existsSync(path.join(root, 'current/assets/file-7.txt'))).toBe(false)
+    expect(fs.readdirSync(path.join(root, 'current/assets'))).toHaveLength(49)
+    expect(fs.readFileSync(path.join(root, 'releases/i1/index.html'), 'utf8')).toBe('v1')
+    const off = await runAction({ ...inputs, 'release-id': 'i3', incremental: 'false' })
+    expect(off.code, off.stdout).toBe(0)
+    expect(JSON.parse(off.outputs.results)[0].bytesUploaded).toBeGreaterThan(900_000)
+  })
 })

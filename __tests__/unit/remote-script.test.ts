@@ -69,6 +69,10 @@ function plan(deployPath: string, overrides: Partial<ReleasePlan> = {}): Release
     logFields: '"actor":"o\'ct\\"o"',
     compression: 'none',
     expectedEntries: 0,
+    incremental: false,
+    cacheBase: '',
+    nextDigest: '',
+    hardlinkRelease: false,
     ...overrides
   }
 }

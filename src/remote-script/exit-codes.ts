@@ -15,7 +15,9 @@ export const EXIT = {
   lockLost: 19,
   missingTool: 20,
   noRollbackTarget: 21,
-  unknownRelease: 22
+  unknownRelease: 22,
+  /** The upload cache is not usable: the runner sends everything instead. */
+  cache: 23
 } as const
 
 export type ExitName = keyof typeof EXIT

@@ -1,6 +1,7 @@
 import { ReleasePlan } from '../plan'
 import { quote } from './quote'
 import { LIBRARY } from './library'
+import { CACHE_FUNCTIONS } from './cache'
 import {
   LINK_SHARED_FUNCTION,
   PRUNE_FUNCTION,
@@ -26,6 +27,7 @@ import {
   rollbackAfterActivate,
   listReleases,
   forceUnlock,
+  readCacheManifest,
   switchCurrent,
   takeLockStep
 } from './steps'
@@ -99,12 +101,13 @@ on_exit() {
   trap '' PIPE
   [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed"
+    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
     if [ "$RELEASE_CREATED" = 1 ]; then
       read_current 2>/dev/null || true
       [ "$CURRENT_ID" = "$RELEASE_ID" ] || rm -rf "$RELEASE_PATH"
     fi
-    log_event failed "$RELEASE_ID" || true
+    # A cache miss is not a failed release: the runner starts over with a full upload.
+    [ "$status" = "$E_CACHE" ] || log_event failed "$RELEASE_ID" || true
     release_lock || true
     say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
   fi
@@ -139,6 +142,11 @@ export function rollbackScript(plan: ReleasePlan): string {
   return assemble('rollback', plan, [checkLayoutExists, takeLockStep, pickRollbackTarget, rollbackBeforeActivate, switchBack, rollbackAfterActivate], ACTIVATE_EXIT)
 }
 
+/** Prints the upload cache's manifest when the cache is usable; changes nothing. */
+export function readCacheScript(plan: ReleasePlan): string {
+  return assemble('read-cache', plan, [readCacheManifest], KEEP_LOCK_EXIT)
+}
+
 /** Prints what is on the server; changes nothing and takes no lock. */
 export function listScript(plan: ReleasePlan): string {
   return assemble('list', plan, [listReleases], ACTIVATE_EXIT)
@@ -165,6 +173,7 @@ function assemble(phase: string, plan: ReleasePlan & { revertTo?: string }, step
     ``,
     `# ---- phase helpers ----------------------------------------------------------`,
     DECOMPRESS_FUNCTION.trim(),
+    CACHE_FUNCTIONS.trim(),
     LINK_SHARED_FUNCTION.trim(),
     PRUNE_FUNCTION.trim(),
     exitHandler.trim(),
@@ -198,7 +207,11 @@ function values(plan: ReleasePlan & { revertTo?: string }): string {
     ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
     ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
     ['REVERT_TO', plan.revertTo ?? ''],
-    ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds]
+    ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds],
+    ['INCREMENTAL', plan.incremental ? 1 : 0],
+    ['CACHE_BASE', plan.cacheBase],
+    ['NEXT_DIGEST', plan.nextDigest],
+    ['HARDLINK_RELEASE', plan.hardlinkRelease ? 1 : 0]
   ]
   return [
     ...assignments.map(([name, value]) => `${name}=${quote(value)}`),

@@ -78,18 +78,29 @@ case $COMPRESSION in
 esac
 STAGING_CREATED=1
 mkdir "$STAGING"
-rm -f "$STAGING.failed"
-{ decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$STAGING" ||
-  fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
-if [ -e "$STAGING.failed" ]; then
-  rm -f "$STAGING.failed"
-  fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+if [ -n "$CACHE_BASE" ]; then
+  problem=$(cache_problem)
+  [ -z "$problem" ] || fail "$E_CACHE" "the upload cache cannot be used: $problem"
+  mkdir "$DELTA"
+  unpack_into "$DELTA"
+  say "       changes received; building the release from the cache"
+  copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE"
+  remove_listed "$STAGING"
+  cp -a "$DELTA/." "$STAGING/"
+else
+  unpack_into "$STAGING"
 fi
 found=$(find "$STAGING" | wc -l)
 found=$((found - 1))
 [ "$found" -eq "$EXPECTED_ENTRIES" ] ||
   fail "$E_UPLOAD" "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
-say "       $found entries received"
+say "       $found entries in the release"
+if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
+  # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.
+  [ -z "$CACHE_BASE" ] || fail "$E_CACHE" "the cache manifest after the changes is not what the runner expects"
+  say "       warning: the upload cache could not be updated; the next deploy uploads everything"
+fi
+rm -rf "$DELTA" "$CONTROL"
 `
 }
 
@@ -436,5 +447,26 @@ if lock_is_stale; then state='its deploy is gone'; else state='its deploy may st
 say "       removing the lock held by $holder ($state)"
 rm -rf "$LOCK" "$LOCK.takeover"
 result unlocked "$holder"
+`
+}
+
+export const readCacheManifest: Step = {
+  name: 'cache',
+  description: 'Reading the upload cache manifest',
+  body: `
+if [ ! -f "$MANIFEST" ]; then
+  result cache-miss 'there is no upload cache yet'
+  return 0
+fi
+CACHE_BASE=$(sha256_of "$MANIFEST")
+problem=$(cache_problem)
+if [ -n "$problem" ]; then
+  result cache-miss "$problem"
+  return 0
+fi
+result cache-ok "$CACHE_BASE"
+printf '@@manifest-follows\\n'
+cat "$MANIFEST"
+printf '@@manifest-ends\\n'
 `
 }

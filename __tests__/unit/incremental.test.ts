@@ -1,0 +1,232 @@
+/**
+ * Incremental uploads, end to end without SSH: the real upload code
+ * (manifest, delta, control lists, tar) feeds the real prepare script, run by
+ * dash, BusyBox sh (with BusyBox's tools) and bash on a temp folder. After
+ * every step of a sequence of edits, the release must equal the workspace
+ * byte for byte, mode for mode, link for link.
+ */
+import { execFileSync, spawn } from 'child_process'
+import { createHash } from 'crypto'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { listSource, expectedFindLines } from '../../src/file-list'
+import { manifestLines } from '../../src/manifest'
+import { uploadAndPrepare } from '../../src/upload'
+import { ReleasePlan } from '../../src/plan'
+import { RunOptions, ScriptResult, ScriptRunner } from '../../src/transport'
+import { finishScript, switchScript } from '../../src/remote-script/scripts'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-incr-'))
+const busyboxBin = path.join(tmp, 'busybox-bin')
+beforeAll(() => {
+  fs.mkdirSync(busyboxBin)
+  execFileSync('busybox', ['--install', '-s', busyboxBin])
+})
+
+const SHELLS = [
+  { name: 'dash', command: ['dash', '-c'], PATH: process.env.PATH! },
+  { name: 'busybox', command: ['busybox', 'sh', '-c'], PATH: `${busyboxBin}:${process.env.PATH}` },
+  { name: 'bash', command: ['bash', '-c'], PATH: process.env.PATH! }
+]
+
+/** Runs remote scripts with a local shell, streaming stdin, as the SSH transport does. */
+function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
+  return {
+    run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
+      const child = spawn(shell.command[0], [...shell.command.slice(1), script], { env: { PATH: shell.PATH, HOME: tmp }, cwd: tmp })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (c: Buffer) => (stdout += c))
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c
+        c.toString().split('\n').filter(Boolean).forEach((line) => options.onLog?.(line))
+      })
+      child.stdin.on('error', () => undefined)
+      if (options.stdin) options.stdin.pipe(child.stdin)
+      else child.stdin.end()
+      return new Promise((resolve) =>
+        child.on('close', (code) => {
+          options.stdin?.unpipe(child.stdin)
+          const results = stdout
+            .split('\n')
+            .flatMap((line): Array<[string, string]> => {
+              const m = /^@@(\S+) ?(.*)$/.exec(line)
+              return m ? [[m[1], m[2]]] : []
+            })
+          resolve({ code, results, stdout, stderr })
+        })
+      )
+    }
+  }
+}
+
+function snapshot(root: string): string[] {
+  const out: string[] = []
+  const walk = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, name)
+      const stat = fs.lstatSync(full)
+      const rel = path.relative(root, full)
+      if (stat.isSymbolicLink()) out.push(`${rel} -> ${fs.readlinkSync(full)}`)
+      else if (stat.isDirectory()) {
+        out.push(`${rel}/ ${(stat.mode & 0o7777).toString(8)}`)
+        walk(full)
+      } else out.push(`${rel} ${(stat.mode & 0o7777).toString(8)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`)
+    }
+  }
+  walk(root)
+  return out
+}
+
+function plan(root: string, id: string, expectedEntries: number): ReleasePlan {
+  return {
+    mode: 'deploy',
+    deployPath: root,
+    releaseId: id,
+    keep: 3,
+    shared: [],
+    sharedAuto: false,
+    beforeActivate: '',
+    afterActivate: '',
+    revertOnFailure: true,
+    commandTimeoutSeconds: 0,
+    lockTimeoutSeconds: 0,
+    lockToken: `token-${id}`,
+    lockOwner: `{"token":"token-${id}"}`,
+    logFields: '"actor":"test"',
+    compression: 'none',
+    expectedEntries,
+    incremental: true,
+    cacheBase: '',
+    nextDigest: '',
+    hardlinkRelease: false
+  }
+}
+
+/** One deploy of the workspace as it is now; returns what was sent and how. */
+async function deploy(runner: ScriptRunner, ws: string, root: string, id: string, overrides: Partial<ReleasePlan> = {}) {
+  const listing = await listSource(ws, [])
+  const manifest = await manifestLines(ws, listing.entries)
+  const log: string[] = []
+  const p = { ...plan(root, id, expectedFindLines(listing.entries)), ...overrides }
+  const prepared = await uploadAndPrepare(runner, p, { sourceDir: ws, listing, manifest }, (line) => log.push(line))
+  expect(prepared.result.code, prepared.result.stderr).toBe(0)
+  for (const script of [switchScript(prepared.plan), finishScript(prepared.plan)]) {
+    const step = await runner.run(script)
+    expect(step.code, step.stderr).toBe(0)
+  }
+  return { kind: prepared.kind, bytesSent: prepared.bytesSent, log: log.join("\n") }
+}
+
+const write = (ws: string, rel: string, content: string | Buffer, mode?: number): void => {
+  fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true })
+  fs.writeFileSync(path.join(ws, rel), content)
+  if (mode !== undefined) fs.chmodSync(path.join(ws, rel), mode)
+}
+
+describe.each(SHELLS)('incremental uploads under $name', (shell) => {
+  it('keeps the release equal to the workspace through edits, deletions, renames and type changes', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-root-`))
+    write(ws, 'index.html', 'v1')
+    write(ws, 'bin/run', '#!/bin/sh\n', 0o755)
+    write(ws, 'assets/big.bin', Buffer.alloc(300_000, 7))
+    write(ws, 'docs/a.md', 'a')
+    write(ws, 'will-be-dir', 'file first')
+    fs.mkdirSync(path.join(ws, 'will-be-file'))
+    write(ws, 'will-be-file/inner', 'x')
+    fs.mkdirSync(path.join(ws, 'empty'))
+    fs.symlinkSync('index.html', path.join(ws, 'home'))
+    fs.symlinkSync('docs', path.join(ws, 'will-be-real'))
+    write(ws, 'name with spaces & $(dollar)', 's')
+
+    const first = await deploy(runner, ws, root, 'r1')
+    expect(first.kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // One small edit: only it crosses the wire.
+    write(ws, 'index.html', 'v2 is here')
+    const second = await deploy(runner, ws, root, 'r2')
+    expect(second.kind).toBe('incremental')
+    expect(second.bytesSent).toBeLessThan(10 + 64 * 1024)
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // Deletions, a rename, mode changes, type changes in every direction, a new empty folder.
+    fs.rmSync(path.join(ws, 'docs/a.md'))
+    fs.renameSync(path.join(ws, 'assets/big.bin'), path.join(ws, 'assets/renamed.bin'))
+    fs.chmodSync(path.join(ws, 'bin/run'), 0o700)
+    fs.chmodSync(path.join(ws, 'assets'), 0o750)
+    fs.rmSync(path.join(ws, 'will-be-dir'))
+    write(ws, 'will-be-dir/now-inside', 'inside')
+    fs.rmSync(path.join(ws, 'will-be-file'), { recursive: true })
+    write(ws, 'will-be-file', 'now a file')
+    fs.rmSync(path.join(ws, 'will-be-real'))
+    fs.mkdirSync(path.join(ws, 'will-be-real'))
+    fs.rmSync(path.join(ws, 'home'))
+    fs.symlinkSync('bin/run', path.join(ws, 'home'))
+    fs.mkdirSync(path.join(ws, 'new-empty'))
+    const third = await deploy(runner, ws, root, 'r3')
+    expect(third.kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    // Older releases are untouched by the deltas that came after them.
+    expect(fs.readFileSync(path.join(root, 'releases/r1/index.html'), 'utf8')).toBe('v1')
+    expect(fs.readFileSync(path.join(root, 'releases/r2/index.html'), 'utf8')).toBe('v2 is here')
+  })
+
+  it('a corrupted or deleted cache falls back to a full upload and still makes the right tree', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-corrupt-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(runner, ws, root, 'r1')
+
+    // Someone writes into the cache after the deploy (a second later: BusyBox find compares whole seconds).
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    write(root, '.atomic-deploy/cache/b/c.txt', 'tampered')
+    write(ws, 'a.txt', 'a2')
+    const afterTamper = await deploy(runner, ws, root, 'r2')
+    expect(afterTamper.kind).toBe('full')
+    expect(afterTamper.log).toContain('changed after it was made')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // A file removed from the cache behind its back, with the stamp still newer: caught by the count.
+    fs.rmSync(path.join(root, '.atomic-deploy/cache/b/c.txt'))
+    fs.utimesSync(path.join(root, '.atomic-deploy/cache/b'), new Date(0), new Date(0))
+    fs.utimesSync(path.join(root, '.atomic-deploy/cache'), new Date(0), new Date(0))
+    write(ws, 'a.txt', 'a3')
+    const afterLoss = await deploy(runner, ws, root, 'r3')
+    expect(afterLoss.kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // The whole cache gone.
+    fs.rmSync(path.join(root, '.atomic-deploy/cache'), { recursive: true })
+    write(ws, 'a.txt', 'a4')
+    const afterDelete = await deploy(runner, ws, root, 'r4')
+    expect(afterDelete.kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // And it is usable again afterwards.
+    write(ws, 'a.txt', 'a5')
+    expect((await deploy(runner, ws, root, 'r5')).kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('with hardlink-releases the release shares unchanged files with the cache, and changed ones do not leak into old releases', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-hardlink-`))
+    write(ws, 'same.txt', 'same')
+    write(ws, 'changes.txt', 'one')
+    await deploy(runner, ws, root, 'r1', { hardlinkRelease: true })
+    write(ws, 'changes.txt', 'two')
+    const second = await deploy(runner, ws, root, 'r2', { hardlinkRelease: true })
+    expect(second.kind).toBe('incremental')
+    expect(fs.statSync(path.join(root, 'releases/r2/same.txt')).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/same.txt')).ino)
+    expect(fs.readFileSync(path.join(root, 'releases/r1/changes.txt'), 'utf8')).toBe('one')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+})

@@ -1,0 +1,100 @@
+/**
+ * Shell functions for incremental uploads. The server keeps the last uploaded
+ * tree in .atomic-deploy/cache (never served), its manifest, and a stamp made
+ * when the cache was complete. Before use, the cache is checked: the manifest
+ * must be the one the runner diffed against, no file may be newer than the
+ * stamp (BusyBox find compares whole seconds; GNU find, nanoseconds), and the
+ * number of entries must match. Anything else means a full upload.
+ */
+export const CACHE_FUNCTIONS = `
+CACHE="$STATE/cache"
+MANIFEST="$STATE/cache.manifest"
+CACHE_STAMP="$STATE/cache.stamp"
+CONTROL_NAME=.atomic-deploy-control
+CONTROL="$STATE/staging/$RELEASE_ID.control"
+DELTA="$STATE/staging/$RELEASE_ID.delta"
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Says why the cache cannot be used, or nothing when it can.
+cache_problem() {
+  if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ]; then
+    printf 'there is no complete cache'
+  elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
+    printf 'the cache changed after its manifest was read'
+  elif [ -n "$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)" ]; then
+    printf 'files in the cache were changed after it was made'
+  else
+    entries=$(find "$CACHE" | wc -l)
+    lines=$(wc -l <"$MANIFEST")
+    [ $((entries - 1)) -eq "$lines" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) "$lines"
+  fi
+}
+
+# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
+unpack_into() {
+  rm -f "$STAGING.failed"
+  { decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$1" ||
+    fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
+  if [ -e "$STAGING.failed" ]; then
+    rm -f "$STAGING.failed"
+    fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+  fi
+  if [ -d "$1/$CONTROL_NAME" ]; then
+    rm -rf "$CONTROL"
+    mv "$1/$CONTROL_NAME" "$CONTROL"
+  elif [ "$INCREMENTAL" = 1 ]; then
+    fail "$E_UPLOAD" "the upload has no control data"
+  fi
+}
+
+# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
+copy_tree() {
+  if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
+  rm -rf "$2"
+  mkdir "$2"
+  cp -a "$1/." "$2/"
+}
+
+# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).
+remove_listed() {
+  [ -s "$CONTROL/remove" ] || return 0
+  while IFS= read -r rel; do
+    case "/$rel/" in
+      */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
+    esac
+    rm -rf "\${1:?}/$rel"
+  done <"$CONTROL/remove"
+}
+
+# The cache after this upload: the full tree, or the changes applied; then its
+# manifest, patched with sort and awk, must have the digest the runner expects.
+update_cache() {
+  rm -f "$CACHE_STAMP"
+  if [ -n "$CACHE_BASE" ]; then
+    remove_listed "$CACHE"
+    cp -a "$DELTA/." "$CACHE/"
+  else
+    rm -rf "$CACHE"
+    mkdir "$CACHE"
+    # A copy of its own, so that nothing written into a release reaches the
+    # cache; with hardlink-releases the user has accepted that risk already.
+    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE"
+  fi
+  {
+    if [ -n "$CACHE_BASE" ]; then
+      awk -v drop="$CONTROL/drop" '
+        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }
+        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, "", p); if (!(p in gone)) print }
+      ' "$MANIFEST"
+    fi
+    cat "$CONTROL/add"
+  } | LC_ALL=C sort >"$MANIFEST.new"
+  if [ "$(sha256_of "$MANIFEST.new")" != "$NEXT_DIGEST" ]; then
+    rm -f "$MANIFEST.new"
+    return 1
+  fi
+  mv "$MANIFEST.new" "$MANIFEST"
+  touch "$CACHE_STAMP"
+}
+`
