@@ -156,6 +156,7 @@ const inputs_1 = __nccwpck_require__(6107);
 const deploy_1 = __nccwpck_require__(8141);
 const run_mode_1 = __nccwpck_require__(281);
 const summary_1 = __nccwpck_require__(3228);
+const releases_1 = __nccwpck_require__(8536);
 const action_helper_1 = __nccwpck_require__(6953);
 /** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
 async function runMain() {
@@ -172,6 +173,8 @@ async function runMain() {
         core.setOutput('previous-release-id', outcome.previousReleaseId);
         core.setOutput('releases', JSON.stringify(outcome.releases));
         core.setOutput('results', JSON.stringify(outcome.results));
+        if (settings.mode === 'list')
+            core.info((0, releases_1.releasesTable)(outcome.releases));
         await (0, action_helper_1.writeSummary)((0, summary_1.outcomeSummary)(outcome, settings.provenance.sha));
         if (settings.mode === 'deploy' || settings.mode === 'rollback') {
             core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`);
@@ -1073,7 +1076,7 @@ exports.INPUTS = [
     },
     {
         name: 'release-id',
-        description: 'deploy: name of the new release (default: run<run id>.<attempt>-<short sha>, the same in every job of a workflow run, so matrix jobs agree). rollback: the release to switch to (default: the previous good one).'
+        description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).',
     },
     {
         name: 'keep',
@@ -1446,16 +1449,18 @@ function parseChoice(text, input, choices) {
         return text;
     throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not one of ${choices.join(', ')}.`);
 }
+/** Where the deploy comes from, read from GitHub's variables, else GitLab's or Jenkins's. */
 function readProvenance(env) {
     const server = env.GITHUB_SERVER_URL || 'https://github.com';
-    const runUrl = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+    const githubRun = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
         ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
         : undefined;
+    const first = (...values) => values.find((value) => value) || undefined;
     return {
-        sha: env.GITHUB_SHA || undefined,
-        ref: env.GITHUB_REF || undefined,
-        actor: env.GITHUB_ACTOR || undefined,
-        runUrl,
+        sha: first(env.GITHUB_SHA, env.CI_COMMIT_SHA, env.GIT_COMMIT),
+        ref: first(env.GITHUB_REF, env.CI_COMMIT_REF_NAME, env.GIT_BRANCH),
+        actor: first(env.GITHUB_ACTOR, env.GITLAB_USER_LOGIN, env.BUILD_USER_ID),
+        runUrl: first(githubRun, env.CI_JOB_URL, env.BUILD_URL),
         runner: `${os.hostname()} pid ${process.pid}`
     };
 }
@@ -2324,13 +2329,14 @@ const steps_1 = __nccwpck_require__(6254);
  * abort:   remove the prepared release, unlock
  */
 function prepareScript(plan) {
-    return assemble('prepare', plan, [steps_1.checkLayout, steps_1.takeLockStep, steps_1.checkRelease, steps_1.receiveUpload, steps_1.promoteStaging, (0, steps_1.linkShared)(plan), steps_1.beforeActivate], PREPARE_EXIT);
+    const steps = [steps_1.checkLayout, steps_1.takeLockStep, steps_1.checkRelease, steps_1.receiveUpload, steps_1.promoteStaging, (0, steps_1.linkShared)(plan)];
+    return assemble('prepare', plan, plan.beforeActivate ? [...steps, steps_1.beforeActivate] : steps, PREPARE_EXIT);
 }
 function switchScript(plan) {
     return assemble('switch', plan, [steps_1.resumeWithLock, steps_1.switchCurrent], KEEP_LOCK_EXIT);
 }
 function afterActivateScript(plan) {
-    return assemble('after-activate', plan, [steps_1.afterActivate], KEEP_LOCK_EXIT);
+    return assemble('after-activate', plan, plan.afterActivate ? [steps_1.afterActivate] : [steps_1.requireLockStep], KEEP_LOCK_EXIT);
 }
 function revertScript(plan, revertTo) {
     return assemble('revert', { ...plan, revertTo }, [steps_1.revertSwitch], ACTIVATE_EXIT);
@@ -2407,7 +2413,8 @@ on_exit() {
 `;
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
 function rollbackScript(plan) {
-    return assemble('rollback', plan, [steps_1.checkLayoutExists, steps_1.takeLockStep, steps_1.pickRollbackTarget, steps_1.rollbackBeforeActivate, steps_1.switchBack, steps_1.rollbackAfterActivate], ACTIVATE_EXIT);
+    const steps = [steps_1.checkLayoutExists, steps_1.takeLockStep, steps_1.pickRollbackTarget, ...(plan.beforeActivate ? [steps_1.rollbackBeforeActivate] : []), steps_1.switchBack];
+    return assemble('rollback', plan, plan.afterActivate ? [...steps, steps_1.rollbackAfterActivate] : steps, ACTIVATE_EXIT);
 }
 /** Prints the upload cache's manifest when the cache is usable; changes nothing. */
 function readCacheScript(plan) {
@@ -2802,6 +2809,7 @@ prune_releases() {
     rm -rf "\${RELEASES:?}/$id"
     pruned="$pruned $id"
   done
+  kept=\${kept% }
   say "       kept:$kept"
   say "       removed:\${pruned:- none}"
   result pruned "\${pruned# }"
@@ -3042,7 +3050,6 @@ const transport_1 = __nccwpck_require__(4297);
 const deploy_1 = __nccwpck_require__(8141);
 const rollback_1 = __nccwpck_require__(2098);
 const maintenance_1 = __nccwpck_require__(1427);
-const releases_1 = __nccwpck_require__(8536);
 const parallel_1 = __nccwpck_require__(537);
 const host_address_1 = __nccwpck_require__(1485);
 const dry_run_1 = __nccwpck_require__(6757);
@@ -3087,11 +3094,8 @@ async function runMode(settings, reporter) {
             outcome.releaseId = listed.releases[index]?.id ?? '';
             outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? '';
         }
-        if (settings.mode === 'list') {
-            reporter.info((0, releases_1.releasesTable)(listed.releases));
-            if (listed.lockHolder)
-                reporter.info(`locked by ${listed.lockHolder}`);
-        }
+        if (settings.mode === 'list' && listed.lockHolder)
+            reporter.info(`locked by ${listed.lockHolder}`);
         outcome.seconds = (Date.now() - started) / 1000;
         return outcome;
     }
@@ -3373,6 +3377,10 @@ async function openSsh(target, credentials, hostKey, timeoutSeconds, sock) {
         ssh.dispose();
         throw explainConnectError(error, name, credentials, timeoutSeconds, check);
     }
+    // A connection that dies later (reset, sshd killed) must not crash the run:
+    // the running script's channel closes without an exit code, and the flow
+    // reports the connection as lost.
+    ssh.connection?.on('error', () => undefined);
     return ssh;
 }
 /** A TCP stream to the target, opened by the jump host. */

@@ -34,6 +34,9 @@ npx tsc -p tsconfig.json --noEmit
 echo "== dist/ is built from src/"
 bash scripts/check-dist.sh
 
+echo "== action.yml, CI workflows and the workflows in the docs"
+node scripts/lint-workflows.js
+
 echo "== tests"
 mkdir -p .tmp
 status=0

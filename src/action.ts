@@ -3,6 +3,7 @@ import { parseSettings } from './inputs'
 import { DeployError, abortUnfinished } from './deploy'
 import { runMode } from './run-mode'
 import { failureSummary, outcomeSummary } from './summary'
+import { releasesTable } from './releases'
 import { CLEANUP_STATE, actionReporter, isPostStep, maskSecrets, writeSummary } from './action-helper'
 
 /** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
@@ -20,6 +21,7 @@ async function runMain(): Promise<void> {
     core.setOutput('previous-release-id', outcome.previousReleaseId)
     core.setOutput('releases', JSON.stringify(outcome.releases))
     core.setOutput('results', JSON.stringify(outcome.results))
+    if (settings.mode === 'list') core.info(releasesTable(outcome.releases))
     await writeSummary(outcomeSummary(outcome, settings.provenance.sha))
     if (settings.mode === 'deploy' || settings.mode === 'rollback') {
       core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`)

@@ -83,7 +83,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'release-id',
-    description: 'deploy: name of the new release (default: run<run id>.<attempt>-<short sha>, the same in every job of a workflow run, so matrix jobs agree). rollback: the release to switch to (default: the previous good one).'
+    description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).',
   },
   {
     name: 'keep',

@@ -208,17 +208,19 @@ function parseChoice<T extends string>(text: string, input: string, choices: rea
   throw new InputError(input, `${shown(text)} is not one of ${choices.join(', ')}.`)
 }
 
+/** Where the deploy comes from, read from GitHub's variables, else GitLab's or Jenkins's. */
 function readProvenance(env: NodeJS.ProcessEnv): Provenance {
   const server = env.GITHUB_SERVER_URL || 'https://github.com'
-  const runUrl =
+  const githubRun =
     env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
       ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
       : undefined
+  const first = (...values: Array<string | undefined>): string | undefined => values.find((value) => value) || undefined
   return {
-    sha: env.GITHUB_SHA || undefined,
-    ref: env.GITHUB_REF || undefined,
-    actor: env.GITHUB_ACTOR || undefined,
-    runUrl,
+    sha: first(env.GITHUB_SHA, env.CI_COMMIT_SHA, env.GIT_COMMIT),
+    ref: first(env.GITHUB_REF, env.CI_COMMIT_REF_NAME, env.GIT_BRANCH),
+    actor: first(env.GITHUB_ACTOR, env.GITLAB_USER_LOGIN, env.BUILD_USER_ID),
+    runUrl: first(githubRun, env.CI_JOB_URL, env.BUILD_URL),
     runner: `${os.hostname()} pid ${process.pid}`
   }
 }

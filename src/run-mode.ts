@@ -4,7 +4,7 @@ import { Reporter } from './report'
 import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet } from './deploy'
 import { rollbackOn } from './rollback'
 import { listOn, unlockOn } from './maintenance'
-import { ReleaseInfo, releasesTable } from './releases'
+import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
 import { describeHost } from './host-address'
 import { DryRunOutcome, dryRunOn } from './dry-run'
@@ -66,10 +66,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       outcome.releaseId = listed.releases[index]?.id ?? ''
       outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? ''
     }
-    if (settings.mode === 'list') {
-      reporter.info(releasesTable(listed.releases))
-      if (listed.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
-    }
+    if (settings.mode === 'list' && listed.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
     outcome.seconds = (Date.now() - started) / 1000
     return outcome
   } finally {

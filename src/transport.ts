@@ -71,6 +71,10 @@ async function openSsh(target: HostAddress, credentials: Credentials, hostKey: H
     ssh.dispose()
     throw explainConnectError(error as Error, name, credentials, timeoutSeconds, check)
   }
+  // A connection that dies later (reset, sshd killed) must not crash the run:
+  // the running script's channel closes without an exit code, and the flow
+  // reports the connection as lost.
+  ssh.connection?.on('error', () => undefined)
   return ssh
 }
 

@@ -46,7 +46,8 @@ import {
  * abort:   remove the prepared release, unlock
  */
 export function prepareScript(plan: ReleasePlan): string {
-  return assemble('prepare', plan, [checkLayout, takeLockStep, checkRelease, receiveUpload, promoteStaging, linkShared(plan), beforeActivate], PREPARE_EXIT)
+  const steps = [checkLayout, takeLockStep, checkRelease, receiveUpload, promoteStaging, linkShared(plan)]
+  return assemble('prepare', plan, plan.beforeActivate ? [...steps, beforeActivate] : steps, PREPARE_EXIT)
 }
 
 export function switchScript(plan: ReleasePlan): string {
@@ -54,7 +55,7 @@ export function switchScript(plan: ReleasePlan): string {
 }
 
 export function afterActivateScript(plan: ReleasePlan): string {
-  return assemble('after-activate', plan, [afterActivate], KEEP_LOCK_EXIT)
+  return assemble('after-activate', plan, plan.afterActivate ? [afterActivate] : [requireLockStep], KEEP_LOCK_EXIT)
 }
 
 export function revertScript(plan: ReleasePlan, revertTo: string): string {
@@ -139,7 +140,8 @@ on_exit() {
 
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
 export function rollbackScript(plan: ReleasePlan): string {
-  return assemble('rollback', plan, [checkLayoutExists, takeLockStep, pickRollbackTarget, rollbackBeforeActivate, switchBack, rollbackAfterActivate], ACTIVATE_EXIT)
+  const steps = [checkLayoutExists, takeLockStep, pickRollbackTarget, ...(plan.beforeActivate ? [rollbackBeforeActivate] : []), switchBack]
+  return assemble('rollback', plan, plan.afterActivate ? [...steps, rollbackAfterActivate] : steps, ACTIVATE_EXIT)
 }
 
 /** Prints the upload cache's manifest when the cache is usable; changes nothing. */

@@ -319,6 +319,7 @@ prune_releases() {
     rm -rf "\${RELEASES:?}/$id"
     pruned="$pruned $id"
   done
+  kept=\${kept% }
   say "       kept:$kept"
   say "       removed:\${pruned:- none}"
   result pruned "\${pruned# }"

@@ -1,0 +1,178 @@
+/** `npm run demo` (scripts/demo.js): it runs start to finish and leaves nothing behind. */
+import { spawn } from 'child_process'
+import * as fs from 'fs'
+import * as net from 'net'
+import * as path from 'path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { findSshd } from './sshd-harness'
+
+const REPO = path.resolve(__dirname, '../..')
+const DEMO = path.join(REPO, 'scripts/demo.js')
+
+interface DemoRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Temporary folders the demo announced, checked and (if a test failed) cleaned after each test. */
+let announced: string[] = []
+
+/**
+ * Runs the demo; `interruptWhen` sends SIGINT to the demo (only) once its
+ * output contains that text. Killed after 55 s so a hang fails with its output.
+ */
+function runDemo(interruptWhen?: string): Promise<DemoRun> {
+  const child = spawn(process.execPath, [DEMO], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let interrupted = false
+  const timer = setTimeout(() => child.kill('SIGKILL'), 55_000)
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk
+    const folder = /temporary folder: \$DEMO = (\S+)/.exec(stdout)
+    if (folder && !announced.includes(folder[1])) announced.push(folder[1])
+    if (interruptWhen && !interrupted && stdout.includes(interruptWhen)) {
+      interrupted = true
+      child.kill('SIGINT')
+    }
+  })
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  )
+}
+
+/** Processes whose command line names this folder (sshd is started with -f <folder>/.../sshd_config). */
+function processesUsing(folder: string): string[] {
+  const found: string[] = []
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+      if (cmdline.includes(folder)) found.push(`${pid}: ${cmdline}`)
+    } catch {
+      // ended while we looked
+    }
+  }
+  return found
+}
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie has an empty command line and runs nothing.
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0
+  } catch {
+    return false
+  }
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** The demo's temporary folder, sshd pid and port, as it printed them. */
+function announcedServer(stdout: string): { folder: string; pid: number; port: number } {
+  const folder = /temporary folder: \$DEMO = (\S+)/.exec(stdout)
+  const server = /sshd pid (\d+) listening on 127\.0\.0\.1:(\d+)/.exec(stdout)
+  expect(folder, stdout).not.toBeNull()
+  expect(server, stdout).not.toBeNull()
+  return { folder: folder![1], pid: Number(server![1]), port: Number(server![2]) }
+}
+
+async function expectNothingLeft(stdout: string): Promise<void> {
+  const { folder, pid, port } = announcedServer(stdout)
+  expect(folder).toMatch(/atomic-deploy-demo-/)
+  expect(fs.existsSync(folder), `${folder} is still there`).toBe(false)
+  expect(alive(pid), `sshd pid ${pid} is still running`).toBe(false)
+  expect(processesUsing(folder)).toEqual([])
+  expect(await listening(port), `something still listens on port ${port}`).toBe(false)
+}
+
+afterEach(() => {
+  // If a test failed half-way, do not leave its sshd or folder for the next one.
+  for (const folder of announced) {
+    for (const line of processesUsing(folder)) {
+      try {
+        process.kill(Number(line.split(':')[0]), 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(folder, { recursive: true, force: true })
+  }
+  announced = []
+})
+
+describe('npm run demo', () => {
+  it('deploys twice, lists, rolls back, prints the tree and timings, and cleans up', async () => {
+    findSshd() // fails with the install line when sshd is missing; never skipped
+    const begin = Date.now()
+    const run = await runDemo()
+    const seconds = (Date.now() - begin) / 1000
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0)
+    const out = run.stdout
+
+    const finished = /Demo finished: deployed (\S+) and (\S+), rolled back to (\S+), nothing left behind\./.exec(out)
+    expect(finished, out).not.toBeNull()
+    const [, first, second, rolledBackTo] = finished!
+    expect(second).not.toBe(first)
+    expect(rolledBackTo).toBe(first)
+
+    // Both deploys, through the CLI, with its own step lines.
+    expect(out).toContain('$ node dist/cli/index.js deploy --source examples/site --shared uploads/')
+    expect(out).toContain('$ node dist/cli/index.js deploy --source $DEMO/site-v2 --shared uploads/')
+    expect(out).toContain(`== Preparing release ${first}`)
+    expect(out).toContain(`== Preparing release ${second}`)
+    expect(out).toContain('-----> Receiving the upload into a staging folder')
+    expect(out).toContain('-----> Switching current to the new release')
+    expect(out).toContain('visitors see: "Example site, version 1.0.0"')
+    expect(out).toContain('visitors see: "Example site, version 1.1.0"')
+    expect(out).toContain("ok: the visitor's upload survived the deploy")
+
+    // The rollback, and the listings before and after it.
+    expect(out).toContain('$ node dist/cli/index.js rollback')
+    expect(out).toContain(`${second} -> ${first}`)
+    expect(out).toMatch(new RegExp(`^\\s+\\*\\s+${second}\\s.*\\bok$`, 'm'))
+    expect(out).toMatch(new RegExp(`^\\s+${second}\\s.*\\bbad$`, 'm'))
+    expect(out).toMatch(new RegExp(`^\\s+\\*\\s+${first}\\s.*\\bok$`, 'm'))
+    expect(out).toContain(`ok: current -> releases/${first} again`)
+    expect(out).toContain("ok: the visitor's upload survived the rollback")
+
+    // The server tree, after the first deploy, the second and the rollback.
+    expect(out.match(/server tree:/g)?.length).toBeGreaterThanOrEqual(4)
+    expect(out).toContain(`├── current -> releases/${first}`)
+    expect(out).toContain(`├── current -> releases/${second}`)
+    for (const entry of ['├── releases/', '├── shared/', '└── .atomic-deploy/', 'uploads -> ../../shared/uploads', 'visitor-upload.txt']) {
+      expect(out).toContain(entry)
+    }
+
+    // Timings of every call.
+    expect(out).toMatch(/exit 0, \d+\.\d\d s wall time/)
+    for (const label of ['start sshd', 'deploy 1.0.0', 'deploy 1.1.0', 'list', 'rollback', 'total']) {
+      expect(out).toMatch(new RegExp(`^  ${label}.*\\d+\\.\\d\\d s$`, 'm'))
+    }
+    expect(out).not.toContain('strict-host-key')
+    expect(seconds).toBeLessThan(30)
+
+    await expectNothingLeft(out)
+  }, 60_000)
+
+  it('cleans up when interrupted with Ctrl-C in the middle of a deploy', async () => {
+    const run = await runDemo('-----> Receiving the upload into a staging folder')
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(130)
+    expect(run.stdout).toContain('SIGINT: stopping, removing everything the demo made')
+    expect(run.stdout).not.toContain('Demo finished')
+    await expectNothingLeft(run.stdout)
+  }, 60_000)
+})

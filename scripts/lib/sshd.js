@@ -1,0 +1,269 @@
+'use strict'
+/**
+ * Starts a real OpenSSH sshd on 127.0.0.1 with throwaway keys. Used by the
+ * end-to-end tests (through __tests__/e2e/sshd-harness.ts) and by the demo
+ * (scripts/demo.js). As root it logs in a dedicated non-root deploy user
+ * (created on first use); otherwise it logs in the user running it.
+ *
+ * Plain CommonJS, no dependencies: it runs under node as is.
+ */
+const { execFileSync, spawn } = require('child_process')
+const fs = require('fs')
+const net = require('net')
+const os = require('os')
+const path = require('path')
+
+const DEPLOY_USER = 'atomicdeploy'
+const DEPLOY_USER_PASSWORD = 'correct-horse-battery-7'
+
+const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
+
+/**
+ * @typedef {object} TestServer
+ * @property {string} host
+ * @property {number} port
+ * @property {string} username
+ * @property {string} userKey Private key text of a key the server accepts.
+ * @property {string} knownHosts known_hosts lines for this server, as ssh-keyscan would print them.
+ * @property {string} fingerprint SHA256 fingerprint of the server's ed25519 host key.
+ * @property {string} root A fresh folder the deploy user owns, to hold deploy roots (as the server sees it).
+ * @property {string} backing Where this process sees the server's `root` (differs only with privateRootAt).
+ * @property {() => string} log sshd's own log so far.
+ * @property {() => Promise<void>} stop Stops sshd and removes its folder.
+ * @property {number | undefined} pid Process id of the spawned sshd (or of unshare, which execs it).
+ * @property {string} dir The server's own temporary folder (keys, config, srv/).
+ */
+
+/**
+ * @typedef {object} SshdOptions
+ * @property {string} [extraConfig] Lines appended to sshd_config.
+ * @property {string} [privateRootAt] Give this server a filesystem of its own at this path: sshd runs
+ *   in a private mount namespace (unshare -m, root only) with its own folder bind-mounted there, so
+ *   several servers can share one deploy path.
+ * @property {string} [parentDir] Make the server's temporary folder in here instead of os.tmpdir().
+ * @property {string} [userKeyFile] Private key file (with `<file>.pub` beside it) the server accepts,
+ *   instead of the key shared by every server of this process.
+ */
+
+/** Thrown when no sshd binary is installed. */
+class SshdMissingError extends Error {
+  constructor() {
+    super(
+      'sshd is not installed, and the end-to-end tests need a real one. Install it with: sudo apt-get install -y openssh-server (npm test does this itself when run as root).'
+    )
+    this.name = 'SshdMissingError'
+  }
+}
+
+/** @returns {string | undefined} path of the sshd binary, if one is installed */
+function locateSshd() {
+  return SSHD_CANDIDATES.find((candidate) => fs.existsSync(candidate))
+}
+
+/** @returns {string} path of the sshd binary; throws SshdMissingError with the install line when missing */
+function findSshd() {
+  const found = locateSshd()
+  if (!found) throw new SshdMissingError()
+  return found
+}
+
+/** @returns {Promise<number>} a TCP port free on 127.0.0.1 right now */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = /** @type {net.AddressInfo} */ (server.address())
+      server.close(() => resolve(address.port))
+    })
+  })
+}
+
+/**
+ * The user the server logs in: the current user, or as root a dedicated
+ * non-root user (created on first use, password reset every time).
+ * @returns {{ name: string, uid: number, gid: number }}
+ */
+function ensureDeployUser() {
+  if (process.getuid?.() !== 0) {
+    const info = os.userInfo()
+    return { name: info.username, uid: info.uid, gid: info.gid }
+  }
+  try {
+    execFileSync('id', ['-u', DEPLOY_USER], { stdio: 'ignore' })
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', DEPLOY_USER], { stdio: 'inherit' })
+  }
+  execFileSync('chpasswd', { input: `${DEPLOY_USER}:${DEPLOY_USER_PASSWORD}\n` })
+  const uid = Number(execFileSync('id', ['-u', DEPLOY_USER]).toString().trim())
+  const gid = Number(execFileSync('id', ['-g', DEPLOY_USER]).toString().trim())
+  return { name: DEPLOY_USER, uid, gid }
+}
+
+/** @type {string | undefined} */
+let userKeyPath
+/**
+ * One deploy key for every server of this process, as one key usually serves a fleet.
+ * @returns {string} path of the private key file
+ */
+function sharedUserKey() {
+  if (!userKeyPath) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-key-'))
+    userKeyPath = path.join(dir, 'user_key')
+    keygen(userKeyPath, 'ed25519')
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  }
+  return userKeyPath
+}
+
+/**
+ * Makes a key pair without a passphrase: `file` and `file.pub`.
+ * @param {string} file
+ * @param {string} type
+ */
+function keygen(file, type) {
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'atomic-deploy-test', '-f', file], { stdio: 'ignore' })
+}
+
+/**
+ * @param {SshdOptions} [options]
+ * @returns {Promise<TestServer>}
+ */
+async function startSshd(options = {}) {
+  const sshd = findSshd()
+  const user = ensureDeployUser()
+  // sshd running as root insists on its privilege separation folder.
+  if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+  const dir = fs.mkdtempSync(path.join(options.parentDir ?? os.tmpdir(), 'atomic-deploy-sshd-'))
+  fs.chmodSync(dir, 0o755)
+  const hostKey = path.join(dir, 'host_ed25519')
+  keygen(hostKey, 'ed25519')
+  const userKeyFile = options.userKeyFile ?? sharedUserKey()
+  const authDir = path.join(dir, 'auth')
+  fs.mkdirSync(authDir, { mode: 0o755 })
+  fs.copyFileSync(`${userKeyFile}.pub`, path.join(authDir, user.name))
+  fs.chmodSync(path.join(authDir, user.name), 0o644)
+  const backing = path.join(dir, 'srv')
+  fs.mkdirSync(backing)
+  fs.chownSync(backing, user.uid, user.gid)
+  const root = options.privateRootAt ?? backing
+  if (options.privateRootAt) {
+    if (process.getuid?.() !== 0) throw new Error('A server with a private filesystem needs root (unshare -m and mount --bind).')
+    fs.mkdirSync(options.privateRootAt, { recursive: true })
+  }
+
+  const port = await freePort()
+  const config = path.join(dir, 'sshd_config')
+  fs.writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authDir}/%u`,
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication yes',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin yes',
+      'UseDNS no',
+      'MaxStartups 100',
+      'MaxSessions 100',
+      'LogLevel VERBOSE',
+      options.extraConfig ?? ''
+    ].join('\n')
+  )
+  let log = ''
+  const child = options.privateRootAt
+    ? spawn(
+        'unshare',
+        ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', backing, root, sshd, config],
+        { stdio: ['ignore', 'ignore', 'pipe'] }
+      )
+    : spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const stderr = /** @type {import('stream').Readable} */ (child.stderr)
+  stderr.on('data', (/** @type {Buffer} */ chunk) => {
+    log += chunk.toString()
+  })
+  try {
+    await waitForPort(port, () => log, child)
+  } catch (error) {
+    // Leave nothing behind when the server never came up.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+
+  const publicKey = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]).toString().split(/\s+/)[1]
+  return {
+    host: '127.0.0.1',
+    port,
+    username: user.name,
+    userKey: fs.readFileSync(userKeyFile, 'utf8'),
+    knownHosts: `[127.0.0.1]:${port} ${publicKey}\n`,
+    fingerprint,
+    root,
+    backing,
+    pid: child.pid,
+    dir,
+    log: () => log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/**
+ * Waits until something accepts connections on 127.0.0.1:port (10 s at most).
+ * @param {number} port
+ * @param {() => string} log
+ * @param {import('child_process').ChildProcess} child
+ * @returns {Promise<void>}
+ */
+async function waitForPort(port, log, child) {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited at start (code ${child.exitCode}): ${log()}`)
+    const open = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`sshd did not listen on port ${port} within 10 s: ${log()}`)
+}
+
+/**
+ * A deploy root under the server's folder, owned by the deploy user.
+ * @param {{ root: string }} server
+ * @param {string} name
+ * @returns {string}
+ */
+function deployRoot(server, name) {
+  return path.join(server.root, name)
+}
+
+module.exports = {
+  DEPLOY_USER,
+  DEPLOY_USER_PASSWORD,
+  SshdMissingError,
+  locateSshd,
+  findSshd,
+  freePort,
+  ensureDeployUser,
+  keygen,
+  startSshd,
+  deployRoot
+}
