@@ -273,4 +273,43 @@ describe('deploy through dist/index.js against a real sshd', () => {
     expect(off.code, off.stdout).toBe(0)
     expect(JSON.parse(off.outputs.results)[0].bytesUploaded).toBeGreaterThan(900_000)
   })
+
+  it('uses one SSH connection for the whole deploy', async () => {
+    const root = path.join(server.root, 'one-connection')
+    const before = (server.log().match(/Accepted publickey for /g) ?? []).length
+    const run = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      source: makeWorkspace({ a: '1' }),
+      shared: 'storage/',
+      'before-activate': 'true',
+      'after-activate': 'true'
+    })
+    expect(run.code, run.stdout).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect((server.log().match(/Accepted publickey for /g) ?? []).length - before).toBe(1)
+  })
+
+  it('writes a job summary after a deploy and after a failure', async () => {
+    const root = path.join(server.root, 'summary')
+    const ok = await runAction(
+      { ...connectionInputs(server), path: root, 'release-id': 's1', source: makeWorkspace({ a: '1', b: '22' }) },
+      { env: { GITHUB_SHA: 'cafebabe12345678' } }
+    )
+    expect(ok.code, ok.stdout).toBe(0)
+    expect(ok.summary).toContain('### atomic-deploy: Deployed s1')
+    expect(ok.summary).toContain(`| host | ${server.username}@127.0.0.1:${server.port} |`)
+    expect(ok.summary).toContain('| commit | cafebabe1234 |')
+    expect(ok.summary).toContain('| files | 2 |')
+    expect(ok.summary).toContain('| pruned | none |')
+    expect(ok.summary).toMatch(/\| duration \| \d+\.\d s \|/)
+    expect(ok.summary).toContain('| **s1** (current) |')
+    expect(ok.stdout).toContain('::notice::s1 is current on')
+    const failed = await runAction({ ...connectionInputs(server), path: root, 'release-id': 's2', source: makeWorkspace({ a: '2' }), 'before-activate': 'echo boom >&2; exit 5' })
+    expect(failed.code).toBe(1)
+    expect(failed.summary).toContain('### atomic-deploy: deploy failed')
+    expect(failed.summary).toContain('| step | prepare |')
+    expect(failed.summary).toContain('before-activate failed (exit status 5)')
+    expect(failed.summary).toContain('| not-switched |'.replace('not-switched', 'failed'))
+  })
 })
