@@ -112,102 +112,6 @@ async function writeSummary(markdown) {
 
 /***/ }),
 
-/***/ 1536:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core = __importStar(__nccwpck_require__(7484));
-const inputs_1 = __nccwpck_require__(6107);
-const deploy_1 = __nccwpck_require__(8141);
-const run_mode_1 = __nccwpck_require__(281);
-const summary_1 = __nccwpck_require__(3228);
-const releases_1 = __nccwpck_require__(8536);
-const action_helper_1 = __nccwpck_require__(6953);
-/** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
-async function runMain() {
-    (0, action_helper_1.maskSecrets)();
-    let mode = core.getInput('mode') || 'deploy';
-    let host = core.getInput('host');
-    try {
-        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true });
-        mode = settings.mode;
-        const outcome = await (0, run_mode_1.runMode)(settings, (0, action_helper_1.actionReporter)());
-        host = outcome.host;
-        core.setOutput('release-id', outcome.releaseId);
-        core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '');
-        core.setOutput('previous-release-id', outcome.previousReleaseId);
-        core.setOutput('releases', JSON.stringify(outcome.releases));
-        core.setOutput('results', JSON.stringify(outcome.results));
-        if (settings.mode === 'list')
-            core.info((0, releases_1.releasesTable)(outcome.releases));
-        await (0, action_helper_1.writeSummary)((0, summary_1.outcomeSummary)(outcome, settings.provenance.sha));
-        if (settings.mode === 'deploy' || settings.mode === 'rollback') {
-            core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`);
-        }
-    }
-    catch (error) {
-        if (error instanceof deploy_1.DeployError)
-            core.setOutput('results', JSON.stringify(error.results));
-        core.setFailed(error.message);
-        await (0, action_helper_1.writeSummary)((0, summary_1.failureSummary)(error, mode, host));
-    }
-}
-/** The post step: frees this job's lock when the main step was cancelled or died mid-deploy. */
-async function runPost() {
-    const saved = core.getState(action_helper_1.CLEANUP_STATE);
-    if (!saved)
-        return;
-    try {
-        (0, action_helper_1.maskSecrets)();
-        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env);
-        const cleanup = JSON.parse(saved);
-        core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`);
-        await (0, deploy_1.abortUnfinished)(settings, cleanup, (0, action_helper_1.actionReporter)());
-    }
-    catch (error) {
-        core.warning(`Cleanup after the unfinished deploy failed: ${error.message} Free the lock with mode: unlock.`);
-    }
-}
-void ((0, action_helper_1.isPostStep)() ? runPost() : runMain());
-
-
-/***/ }),
-
 /***/ 1530:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
@@ -440,7 +344,8 @@ async function activate(fleet, settings, log) {
         await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) })));
         throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
     }
-    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (m) => runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log));
+    const noHook = { code: 0, results: [], stdout: '', stderr: '' };
+    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
     const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
     if (failedAfter.length > 0) {
         const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
@@ -1468,6 +1373,86 @@ function readProvenance(env) {
 
 /***/ }),
 
+/***/ 5915:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.run = run;
+const core = __importStar(__nccwpck_require__(7484));
+const inputs_1 = __nccwpck_require__(6107);
+const deploy_1 = __nccwpck_require__(8141);
+const run_mode_1 = __nccwpck_require__(281);
+const summary_1 = __nccwpck_require__(3228);
+const releases_1 = __nccwpck_require__(8536);
+const action_helper_1 = __nccwpck_require__(6953);
+/** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
+async function run() {
+    (0, action_helper_1.maskSecrets)();
+    let mode = core.getInput('mode') || 'deploy';
+    let host = core.getInput('host');
+    try {
+        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true });
+        mode = settings.mode;
+        const outcome = await (0, run_mode_1.runMode)(settings, (0, action_helper_1.actionReporter)());
+        host = outcome.host;
+        core.setOutput('release-id', outcome.releaseId);
+        core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '');
+        core.setOutput('previous-release-id', outcome.previousReleaseId);
+        core.setOutput('releases', JSON.stringify(outcome.releases));
+        core.setOutput('results', JSON.stringify(outcome.results));
+        if (settings.mode === 'list')
+            core.info((0, releases_1.releasesTable)(outcome.releases));
+        await (0, action_helper_1.writeSummary)((0, summary_1.outcomeSummary)(outcome, settings.provenance.sha));
+        if (settings.mode === 'deploy' || settings.mode === 'rollback') {
+            core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`);
+        }
+    }
+    catch (error) {
+        if (error instanceof deploy_1.DeployError)
+            core.setOutput('results', JSON.stringify(error.results));
+        core.setFailed(error.message);
+        await (0, action_helper_1.writeSummary)((0, summary_1.failureSummary)(error, mode, host));
+    }
+}
+
+
+/***/ }),
+
 /***/ 1427:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -1699,6 +1684,70 @@ function logFields(settings) {
         .filter(([, value]) => value !== undefined)
         .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`)
         .join(',');
+}
+
+
+/***/ }),
+
+/***/ 5960:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.run = run;
+const core = __importStar(__nccwpck_require__(7484));
+const inputs_1 = __nccwpck_require__(6107);
+const deploy_1 = __nccwpck_require__(8141);
+const action_helper_1 = __nccwpck_require__(6953);
+/** The post step: frees this job's lock when the main step was cancelled or died mid-deploy. */
+async function run() {
+    const saved = core.getState(action_helper_1.CLEANUP_STATE);
+    if (!saved)
+        return;
+    try {
+        (0, action_helper_1.maskSecrets)();
+        const settings = (0, inputs_1.parseSettings)((name) => core.getInput(name), process.env);
+        const cleanup = JSON.parse(saved);
+        core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`);
+        await (0, deploy_1.abortUnfinished)(settings, cleanup, (0, action_helper_1.actionReporter)());
+    }
+    catch (error) {
+        core.warning(`Cleanup after the unfinished deploy failed: ${error.message} Free the lock with mode: unlock.`);
+    }
 }
 
 
@@ -65086,12 +65135,21 @@ module.exports = {"rE":"1.17.0"};
 /******/ 	if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = __dirname + "/";
 /******/ 	
 /************************************************************************/
-/******/ 	
-/******/ 	// startup
-/******/ 	// Load entry module and return exports
-/******/ 	// This entry module is referenced by other modules so it can't be inlined
-/******/ 	var __webpack_exports__ = __nccwpck_require__(1536);
-/******/ 	module.exports = __webpack_exports__;
-/******/ 	
+var __webpack_exports__ = {};
+// This entry need to be wrapped in an IIFE because it need to be in strict mode.
+(() => {
+"use strict";
+var exports = __webpack_exports__;
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+const action_helper_1 = __nccwpck_require__(6953);
+const main_1 = __nccwpck_require__(5915);
+const post_1 = __nccwpck_require__(5960);
+/** The action's entry: the same bundle runs as the main step and as the post step (see action.yml). */
+void ((0, action_helper_1.isPostStep)() ? (0, post_1.run)() : (0, main_1.run)());
+
+})();
+
+module.exports = __webpack_exports__;
 /******/ })()
 ;

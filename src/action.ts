@@ -1,51 +1,6 @@
-import * as core from '@actions/core'
-import { parseSettings } from './inputs'
-import { DeployError, abortUnfinished } from './deploy'
-import { runMode } from './run-mode'
-import { failureSummary, outcomeSummary } from './summary'
-import { releasesTable } from './releases'
-import { CLEANUP_STATE, actionReporter, isPostStep, maskSecrets, writeSummary } from './action-helper'
+import { isPostStep } from './action-helper'
+import { run as runMain } from './main'
+import { run as runPost } from './post'
 
-/** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
-async function runMain(): Promise<void> {
-  maskSecrets()
-  let mode = core.getInput('mode') || 'deploy'
-  let host = core.getInput('host')
-  try {
-    const settings = parseSettings((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true })
-    mode = settings.mode
-    const outcome = await runMode(settings, actionReporter())
-    host = outcome.host
-    core.setOutput('release-id', outcome.releaseId)
-    core.setOutput('release-path', outcome.releaseId ? `${settings.deployPath}/releases/${outcome.releaseId}` : '')
-    core.setOutput('previous-release-id', outcome.previousReleaseId)
-    core.setOutput('releases', JSON.stringify(outcome.releases))
-    core.setOutput('results', JSON.stringify(outcome.results))
-    if (settings.mode === 'list') core.info(releasesTable(outcome.releases))
-    await writeSummary(outcomeSummary(outcome, settings.provenance.sha))
-    if (settings.mode === 'deploy' || settings.mode === 'rollback') {
-      core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`)
-    }
-  } catch (error) {
-    if (error instanceof DeployError) core.setOutput('results', JSON.stringify(error.results))
-    core.setFailed((error as Error).message)
-    await writeSummary(failureSummary(error as Error, mode, host))
-  }
-}
-
-/** The post step: frees this job's lock when the main step was cancelled or died mid-deploy. */
-async function runPost(): Promise<void> {
-  const saved = core.getState(CLEANUP_STATE)
-  if (!saved) return
-  try {
-    maskSecrets()
-    const settings = parseSettings((name) => core.getInput(name), process.env)
-    const cleanup = JSON.parse(saved)
-    core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`)
-    await abortUnfinished(settings, cleanup, actionReporter())
-  } catch (error) {
-    core.warning(`Cleanup after the unfinished deploy failed: ${(error as Error).message} Free the lock with mode: unlock.`)
-  }
-}
-
+/** The action's entry: the same bundle runs as the main step and as the post step (see action.yml). */
 void (isPostStep() ? runPost() : runMain())

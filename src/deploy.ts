@@ -144,7 +144,8 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
     throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back')
   }
 
-  const after = await settleLimit(fleet, settings.maxParallel, (m) => runStep(m, afterActivateScript(m.plan), log))
+  const noHook: ScriptResult = { code: 0, results: [], stdout: '', stderr: '' }
+  const after = await settleLimit(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, afterActivateScript(m.plan), log) : noHook))
   const failedAfter = fleet.filter((_, i) => !after[i].ok || (after[i] as { value: ScriptResult }).value.code !== 0)
   if (failedAfter.length > 0) {
     const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]))

@@ -393,7 +393,8 @@ async function activate(fleet, settings, log) {
         await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) })));
         throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
     }
-    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (m) => runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log));
+    const noHook = { code: 0, results: [], stdout: '', stderr: '' };
+    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
     const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
     if (failedAfter.length > 0) {
         const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
