@@ -2757,15 +2757,19 @@ check_real_parents() {
   done
 }
 `;
-exports.beforeActivate = {
-    name: 'before-activate',
-    description: 'Running before-activate in the new release',
-    body: `
-if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
-  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status)"
-fi
-`
-};
+/** A step that runs one of the user's hooks in the release and fails with its own exit code. */
+function hookStep(hook, description, outcome, prelude = '') {
+    const [text, code] = hook === 'before-activate' ? ['$HOOK_BEFORE_ACTIVATE', '$E_BEFORE_ACTIVATE'] : ['$HOOK_AFTER_ACTIVATE', '$E_AFTER_ACTIVATE'];
+    return {
+        name: hook,
+        description,
+        body: `${prelude}
+if ! run_hook ${hook} "$RELEASE_PATH" "${text}"; then
+  fail "${code}" "${hook} failed (exit status $hook_status)${outcome}"
+fi`
+    };
+}
+exports.beforeActivate = hookStep('before-activate', 'Running before-activate in the new release', '');
 exports.resumeWithLock = {
     name: 'resume',
     description: 'Checking the lock and the prepared release',
@@ -2787,16 +2791,7 @@ log_event deployed "$RELEASE_ID"
 result current "$RELEASE_ID"
 `
 };
-exports.afterActivate = {
-    name: 'after-activate',
-    description: 'Running after-activate',
-    body: `
-require_lock
-if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status)"
-fi
-`
-};
+exports.afterActivate = hookStep('after-activate', 'Running after-activate', '', 'require_lock');
 /** After a failure elsewhere: back to the release that was current before, and mark the new one bad. */
 exports.revertSwitch = {
     name: 'revert',
@@ -2921,15 +2916,7 @@ RELEASE_PATH="$RELEASES/$RELEASE_ID"
 say "       \${CURRENT_ID:-nothing} -> $RELEASE_ID"
 `
 };
-exports.rollbackBeforeActivate = {
-    name: 'before-activate',
-    description: 'Running before-activate in the release rolled back to',
-    body: `
-if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
-  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status); nothing was switched"
-fi
-`
-};
+exports.rollbackBeforeActivate = hookStep('before-activate', 'Running before-activate in the release rolled back to', '; nothing was switched');
 exports.switchBack = {
     name: 'switch',
     description: 'Switching current to the release rolled back to',
@@ -2944,15 +2931,7 @@ fi
 result current "$RELEASE_ID"
 `
 };
-exports.rollbackAfterActivate = {
-    name: 'after-activate',
-    description: 'Running after-activate',
-    body: `
-if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current"
-fi
-`
-};
+exports.rollbackAfterActivate = hookStep('after-activate', 'Running after-activate', '; $RELEASE_ID stays current');
 exports.listReleases = {
     name: 'list',
     description: 'Reading releases and the releases log',

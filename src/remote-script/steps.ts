@@ -210,15 +210,20 @@ check_real_parents() {
 }
 `
 
-export const beforeActivate: Step = {
-  name: 'before-activate',
-  description: 'Running before-activate in the new release',
-  body: `
-if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
-  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status)"
-fi
-`
+/** A step that runs one of the user's hooks in the release and fails with its own exit code. */
+function hookStep(hook: 'before-activate' | 'after-activate', description: string, outcome: string, prelude = ''): Step {
+  const [text, code] = hook === 'before-activate' ? ['$HOOK_BEFORE_ACTIVATE', '$E_BEFORE_ACTIVATE'] : ['$HOOK_AFTER_ACTIVATE', '$E_AFTER_ACTIVATE']
+  return {
+    name: hook,
+    description,
+    body: `${prelude}
+if ! run_hook ${hook} "$RELEASE_PATH" "${text}"; then
+  fail "${code}" "${hook} failed (exit status $hook_status)${outcome}"
+fi`
+  }
 }
+
+export const beforeActivate = hookStep('before-activate', 'Running before-activate in the new release', '')
 
 export const resumeWithLock: Step = {
   name: 'resume',
@@ -243,16 +248,7 @@ result current "$RELEASE_ID"
 `
 }
 
-export const afterActivate: Step = {
-  name: 'after-activate',
-  description: 'Running after-activate',
-  body: `
-require_lock
-if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status)"
-fi
-`
-}
+export const afterActivate = hookStep('after-activate', 'Running after-activate', '', 'require_lock')
 
 /** After a failure elsewhere: back to the release that was current before, and mark the new one bad. */
 export const revertSwitch: Step = {
@@ -385,15 +381,7 @@ say "       \${CURRENT_ID:-nothing} -> $RELEASE_ID"
 `
 }
 
-export const rollbackBeforeActivate: Step = {
-  name: 'before-activate',
-  description: 'Running before-activate in the release rolled back to',
-  body: `
-if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
-  fail "$E_BEFORE_ACTIVATE" "before-activate failed (exit status $hook_status); nothing was switched"
-fi
-`
-}
+export const rollbackBeforeActivate = hookStep('before-activate', 'Running before-activate in the release rolled back to', '; nothing was switched')
 
 export const switchBack: Step = {
   name: 'switch',
@@ -410,15 +398,7 @@ result current "$RELEASE_ID"
 `
 }
 
-export const rollbackAfterActivate: Step = {
-  name: 'after-activate',
-  description: 'Running after-activate',
-  body: `
-if ! run_hook after-activate "$RELEASE_PATH" "$HOOK_AFTER_ACTIVATE"; then
-  fail "$E_AFTER_ACTIVATE" "after-activate failed (exit status $hook_status); $RELEASE_ID stays current"
-fi
-`
-}
+export const rollbackAfterActivate = hookStep('after-activate', 'Running after-activate', '; $RELEASE_ID stays current')
 
 export const listReleases: Step = {
   name: 'list',
