@@ -61,6 +61,9 @@ export async function packArchive(
   output.pipe(stream)
   writeNames(tar, entries)
   const finished = Promise.all(children.map(waitForExit)).then(() => undefined)
+  // A packer that fails ends the stream early (the server then reports a short
+  // upload); the error itself is reported through `finished`, never thrown here.
+  stream.on('error', () => undefined)
   finished.catch((error: Error) => stream.destroy(error))
   return {
     stream,

@@ -8,6 +8,7 @@ const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/
 export function parseHostAddress(text: string, defaultPort: number, input = 'host'): HostAddress {
   const value = text.trim()
   if (!value) throw new InputError(input, 'it is empty. Expected a server name or address, e.g. example.com or 203.0.113.7:2222.')
+  if (value.length > 262) throw new InputError(input, `${shown(value)} is too long for a host name (at most 253 characters, and a port).`)
   let host = value
   let portText: string | undefined
   const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value)

@@ -149,7 +149,9 @@ export function parseDeployPath(text: string): string {
   if (/[\0-\x1f\x7f]/.test(text)) fail('contains a control character')
   const segments = text.split('/').filter((s) => s !== '')
   if (segments.some((s) => s === '.' || s === '..')) fail("contains '.' or '..'")
+  if (segments.some((s) => Buffer.byteLength(s) > 255)) fail('has a part longer than 255 bytes')
   const normalised = `/${segments.join('/')}`
+  if (Buffer.byteLength(normalised) > 3000) fail('is longer than 3000 bytes, too long to hold releases')
   if (SYSTEM_DIRECTORIES.has(normalised)) fail('is a system folder, not a place for an application')
   return normalised
 }

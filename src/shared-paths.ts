@@ -30,7 +30,9 @@ function parseSharedEntry(line: string): SharedEntry {
         ? 'has an empty part or a control character'
         : segments[0].startsWith('-')
           ? "starts with '-'"
-          : undefined
+          : segments.some((s) => Buffer.byteLength(s) > 255) || Buffer.byteLength(path) > 1000
+            ? 'is too long (a part over 255 bytes, or over 1000 bytes in all)'
+            : undefined
   if (problem) {
     throw new InputError('shared', `${shown(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`)
   }

@@ -88,6 +88,9 @@ async function packArchive(sourceDir, entries, compression, control) {
     output.pipe(stream);
     writeNames(tar, entries);
     const finished = Promise.all(children.map(waitForExit)).then(() => undefined);
+    // A packer that fails ends the stream early (the server then reports a short
+    // upload); the error itself is reported through `finished`, never thrown here.
+    stream.on('error', () => undefined);
     finished.catch((error) => stream.destroy(error));
     return {
         stream,
@@ -742,6 +745,8 @@ function parseHostAddress(text, defaultPort, input = 'host') {
     const value = text.trim();
     if (!value)
         throw new input_error_1.InputError(input, 'it is empty. Expected a server name or address, e.g. example.com or 203.0.113.7:2222.');
+    if (value.length > 262)
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} is too long for a host name (at most 253 characters, and a port).`);
     let host = value;
     let portText;
     const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
@@ -1344,7 +1349,11 @@ function parseDeployPath(text) {
     const segments = text.split('/').filter((s) => s !== '');
     if (segments.some((s) => s === '.' || s === '..'))
         fail("contains '.' or '..'");
+    if (segments.some((s) => Buffer.byteLength(s) > 255))
+        fail('has a part longer than 255 bytes');
     const normalised = `/${segments.join('/')}`;
+    if (Buffer.byteLength(normalised) > 3000)
+        fail('is longer than 3000 bytes, too long to hold releases');
     if (SYSTEM_DIRECTORIES.has(normalised))
         fail('is a system folder, not a place for an application');
     return normalised;
@@ -1816,7 +1825,8 @@ cache_problem() {
 # unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
 unpack_into() {
   rm -f "$STAGING.failed"
-  { decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$1" ||
+  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
+  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof -) ||
     fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"
@@ -3124,7 +3134,9 @@ function parseSharedEntry(line) {
                 ? 'has an empty part or a control character'
                 : segments[0].startsWith('-')
                     ? "starts with '-'"
-                    : undefined;
+                    : segments.some((s) => Buffer.byteLength(s) > 255) || Buffer.byteLength(path) > 1000
+                        ? 'is too long (a part over 255 bytes, or over 1000 bytes in all)'
+                        : undefined;
     if (problem) {
         throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`);
     }

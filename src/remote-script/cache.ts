@@ -34,7 +34,8 @@ cache_problem() {
 # unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
 unpack_into() {
   rm -f "$STAGING.failed"
-  { decompress || : >"$STAGING.failed"; } | tar -xpof - -C "$1" ||
+  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
+  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof -) ||
     fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"
