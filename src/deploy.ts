@@ -113,6 +113,8 @@ export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings,
       if (!outcome.ok) member.settle('failed', member.previous, outcome.error.message)
     })
     await undoPrepared(fleet.filter((_, i) => prepared[i].ok), log, `${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`)
+    // A host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
+    await Promise.all(failedToPrepare.map((m) => m.host.run(abortScript(m.plan), { onLog: log(m) }).catch(() => undefined)))
     reporter.rememberCleanup(undefined)
     throw fleetFailure(fleet, 'prepare', 'nothing was switched')
   }
@@ -134,13 +136,18 @@ export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings,
 
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
-  const switched = await Promise.all(fleet.map((m) => runStep(m, switchScript(m.plan), log)))
-  fleet.forEach((m, i) => (m.switched = switched[i].code === 0))
-  if (switched.some((r) => r.code !== 0)) {
-    fleet.forEach((m, i) => switched[i].code !== 0 && m.settle('failed', m.previous, remoteFailure(switched[i], m.host.name).message))
-    await Promise.all(fleet.filter((m) => m.switched).map((m) => revertOn(m, log)))
-    await undoPrepared(fleet.filter((m) => !m.switched && m.result.status !== 'failed'), log, 'the switch failed elsewhere')
-    await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run(abortScript(m.plan), { onLog: log(m) })))
+  const switched = await Promise.all(fleet.map((m) => m.host.run(switchScript(m.plan), { onLog: log(m) }).catch((error: Error) => error)))
+  const failures = new Map<HostDeploy, string>()
+  fleet.forEach((m, i) => {
+    const outcome = switched[i]
+    // A host counts as switched once its script said so, even if it failed later in that step.
+    m.switched = !(outcome instanceof Error) && lastResult(outcome, 'switched') === m.plan.releaseId
+    if (outcome instanceof Error) failures.set(m, outcome.message)
+    else if (outcome.code !== 0) failures.set(m, remoteFailure(outcome, m.host.name).message)
+  })
+  if (failures.size > 0) {
+    await Promise.all(fleet.map((m) => revertOn(m, log, failures.get(m) ?? 'not switched: the switch failed elsewhere').catch(() => undefined)))
+    fleet.forEach((m) => failures.has(m) && m.result.status === 'not-switched' && m.settle('failed', m.previous, failures.get(m)))
     throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back')
   }
 
@@ -199,10 +206,15 @@ async function revertOn(member: HostDeploy, log: HostLog, reason?: string): Prom
   member.settle(now === member.plan.releaseId ? 'bad' : 'reverted', now, reason)
 }
 
+/** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
 async function finishOn(member: HostDeploy, log: HostLog): Promise<void> {
-  const result = await member.host.run(finishScript(member.plan), { onLog: log(member) })
-  member.pruned = (lastResult(result, 'pruned') ?? '').split(' ').filter(Boolean)
-  if (result.code !== 0) log(member)(`warning: ${remoteFailure(result, member.host.name).message}`)
+  try {
+    const result = await member.host.run(finishScript(member.plan), { onLog: log(member) })
+    member.pruned = (lastResult(result, 'pruned') ?? '').split(' ').filter(Boolean)
+    if (result.code !== 0) log(member)(`warning: ${remoteFailure(result, member.host.name).message}`)
+  } catch (error) {
+    log(member)(`warning: pruning and unlocking did not finish: ${(error as Error).message}`)
+  }
 }
 
 async function undoPrepared(members: HostDeploy[], log: HostLog, why: string): Promise<void> {

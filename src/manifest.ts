@@ -78,6 +78,17 @@ export function diffManifests(previous: ManifestLine[], current: ManifestLine[],
   for (const line of previous) {
     if (!now.has(line.path)) remove.push(line.path)
   }
+  // tar makes missing parent folders with default modes: send every parent of
+  // an uploaded entry too, so its mode comes out as in the workspace.
+  const uploading = new Set(upload.map((entry) => entry.path))
+  for (const entry of [...upload]) {
+    for (let parent = path.posix.dirname(entry.path); parent !== '.'; parent = path.posix.dirname(parent)) {
+      if (uploading.has(parent)) break
+      uploading.add(parent)
+      upload.push(byPath.get(parent)!)
+    }
+  }
+  upload.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   const next = manifestText(current)
   return { upload, remove, add, next, nextDigest: manifestDigest(next) }
 }

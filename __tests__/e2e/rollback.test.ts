@@ -14,7 +14,13 @@ afterAll(async () => {
 
 const currentOf = (root: string): string => fs.readlinkSync(path.join(root, 'current'))
 const lockOf = (root: string): string => path.join(root, '.atomic-deploy/lock')
-const KILL_DEPLOY_SCRIPT = `kill -s KILL -- "-$(awk '{print $5}' /proc/$PPID/stat)"`
+// Kills the deploy script's process group and its SSH session, so the runner cannot clean up either.
+const KILL_DEPLOY_SCRIPT = [
+  `group=$(awk '{print $5}' /proc/$PPID/stat)`,
+  `session=$(awk '{print $4}' /proc/$group/stat)`,
+  'kill -s KILL "$session"',
+  'kill -s KILL -- "-$group"'
+].join('\n')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function deployAll(root: string, ids: string[]): Promise<void> {
@@ -136,7 +142,7 @@ describe('rollback, list and unlock through dist/index.js', () => {
       'before-activate': KILL_DEPLOY_SCRIPT
     })
     expect(killed.code).toBe(1)
-    expect(killed.stdout).toContain('the remote script was killed (SIGKILL) during step before-activate')
+    expect(killed.stdout).toMatch(/the (remote script was killed \(SIGKILL\)|connection was lost) during step before-activate/)
     expect(fs.readFileSync(path.join(lockOf(root), 'owner'), 'utf8')).toContain('"release":"k2"')
     const unlock = await runAction({ ...connectionInputs(server), path: root, mode: 'unlock' })
     expect(unlock.code, unlock.stdout).toBe(0)
@@ -150,6 +156,23 @@ describe('rollback, list and unlock through dist/index.js', () => {
     expect(currentOf(root)).toBe('releases/k3')
     // The half-made k2 was logged as prepared, so pruning knows it and removes it.
     expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['k1', 'k3'])
+  })
+
+  it('when the remote script dies but the connection lives, the runner removes its release and frees its lock', async () => {
+    const root = path.join(server.root, 'script-died')
+    await deployAll(root, ['d1'])
+    const died = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'd2',
+      source: makeWorkspace({ v: 'd2' }),
+      'before-activate': `kill -s KILL -- "-$(awk '{print $5}' /proc/$PPID/stat)"`
+    })
+    expect(died.code).toBe(1)
+    expect(died.stdout).toContain('the remote script was killed (SIGKILL) during step before-activate')
+    expect(fs.existsSync(lockOf(root))).toBe(false)
+    expect(fs.readdirSync(path.join(root, 'releases'))).toEqual(['d1'])
+    expect(currentOf(root)).toBe('releases/d1')
   })
 
   it('the next deploy reports a stale lock and takes it over', async () => {

@@ -142,13 +142,17 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     fs.symlinkSync('index.html', path.join(ws, 'home'))
     fs.symlinkSync('docs', path.join(ws, 'will-be-real'))
     write(ws, 'name with spaces & $(dollar)', 's')
+    write(ws, 'private/sub/secret.txt', 's1')
+    fs.chmodSync(path.join(ws, 'private/sub'), 0o750)
+    fs.chmodSync(path.join(ws, 'private'), 0o700)
 
     const first = await deploy(runner, ws, root, 'r1')
     expect(first.kind).toBe('full')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
 
-    // One small edit: only it crosses the wire.
+    // One small edit: only it crosses the wire (and a file deep in private folders keeps their modes).
     write(ws, 'index.html', 'v2 is here')
+    write(ws, 'private/sub/secret.txt', 's2')
     const second = await deploy(runner, ws, root, 'r2')
     expect(second.kind).toBe('incremental')
     expect(second.bytesSent).toBeLessThan(10 + 64 * 1024)

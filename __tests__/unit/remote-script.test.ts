@@ -331,6 +331,23 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(fs.readFileSync(path.join(root, 'current/.env'), 'utf8')).toBe('E=1')
   })
 
+  it('pruning keeps the release a rollback made current, and a refused id does not mark the live release failed', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-prune-order-`))
+    for (const id of ['R1', 'R2', 'R3', 'R4']) {
+      expect((await deployWith(shell, plan(root, { shared: [], releaseId: id, keep: 5 }), { v: id })).activated!.code).toBe(0)
+    }
+    expect(run(shell, rollbackScript({ ...plan(root, { shared: [], releaseId: 'R1' }), mode: 'rollback' })).code).toBe(0)
+    // Deploying R4's id again is refused, and must not mark R4 failed.
+    const again = await deployWith(shell, plan(root, { shared: [], releaseId: 'R4', keep: 2 }), { v: 'again' })
+    expect(again.prepared.code).toBe(EXIT.releaseExists)
+    const { activated } = await deployWith(shell, plan(root, { shared: [], releaseId: 'R5', keep: 2 }), { v: 'R5' })
+    expect(activated!.code).toBe(0)
+    // R1 was current before R5, so with keep 2 it is the one kept.
+    expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['R1', 'R5'])
+    const log = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8')
+    expect(log).not.toContain('"event":"failed","id":"R4"')
+  })
+
   it('abort removes a prepared release and frees only its own lock', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-abort-`))
     const p = plan(root, { shared: [] })
@@ -358,11 +375,18 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     const none = rollback()
     expect(none.code).toBe(EXIT.noRollbackTarget)
     expect(rollback('C').results).toContain('@@current C')
+    // A release that was only prepared (its deploy died before the switch) is no rollback target.
+    fs.mkdirSync(path.join(root, 'releases/half'))
+    fs.appendFileSync(path.join(root, '.atomic-deploy/releases.log'), '{"event":"prepared","id":"half","time":"t"}\n')
+    const half = rollback('half')
+    expect(half.code).toBe(EXIT.unknownRelease)
+    expect(half.stderr).toContain('was never switched to')
+    fs.rmdirSync(path.join(root, 'releases/half'))
     expect(rollback('nope').code).toBe(EXIT.unknownRelease)
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/C')
     const listed = run(shell, listScript(plan(root)))
     expect(listed.results.filter((l) => l.startsWith('@@release ')).sort()).toEqual(['@@release A', '@@release B', '@@release C'])
-    expect(listed.results.filter((l) => l.startsWith('@@log ')).length).toBe(12)
+    expect(listed.results.filter((l) => l.startsWith('@@log ')).length).toBe(13)
     fs.mkdirSync(path.join(root, '.atomic-deploy/lock'))
     expect(run(shell, unlockScript(plan(root))).results).toContain('@@unlocked unknown (the lock has no owner file)')
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)

@@ -368,6 +368,8 @@ async function deployFleet(hosts, settings, reporter) {
                 member.settle('failed', member.previous, outcome.error.message);
         });
         await undoPrepared(fleet.filter((_, i) => prepared[i].ok), log, `${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`);
+        // A host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
+        await Promise.all(failedToPrepare.map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) }).catch(() => undefined)));
         reporter.rememberCleanup(undefined);
         throw fleetFailure(fleet, 'prepare', 'nothing was switched');
     }
@@ -387,13 +389,20 @@ async function deployFleet(hosts, settings, reporter) {
 }
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet, settings, log) {
-    const switched = await Promise.all(fleet.map((m) => runStep(m, (0, scripts_1.switchScript)(m.plan), log)));
-    fleet.forEach((m, i) => (m.switched = switched[i].code === 0));
-    if (switched.some((r) => r.code !== 0)) {
-        fleet.forEach((m, i) => switched[i].code !== 0 && m.settle('failed', m.previous, (0, report_1.remoteFailure)(switched[i], m.host.name).message));
-        await Promise.all(fleet.filter((m) => m.switched).map((m) => revertOn(m, log)));
-        await undoPrepared(fleet.filter((m) => !m.switched && m.result.status !== 'failed'), log, 'the switch failed elsewhere');
-        await Promise.all(fleet.filter((m) => m.result.status === 'failed').map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) })));
+    const switched = await Promise.all(fleet.map((m) => m.host.run((0, scripts_1.switchScript)(m.plan), { onLog: log(m) }).catch((error) => error)));
+    const failures = new Map();
+    fleet.forEach((m, i) => {
+        const outcome = switched[i];
+        // A host counts as switched once its script said so, even if it failed later in that step.
+        m.switched = !(outcome instanceof Error) && (0, report_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
+        if (outcome instanceof Error)
+            failures.set(m, outcome.message);
+        else if (outcome.code !== 0)
+            failures.set(m, (0, report_1.remoteFailure)(outcome, m.host.name).message);
+    });
+    if (failures.size > 0) {
+        await Promise.all(fleet.map((m) => revertOn(m, log, failures.get(m) ?? 'not switched: the switch failed elsewhere').catch(() => undefined)));
+        fleet.forEach((m) => failures.has(m) && m.result.status === 'not-switched' && m.settle('failed', m.previous, failures.get(m)));
         throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
     }
     const noHook = { code: 0, results: [], stdout: '', stderr: '' };
@@ -450,11 +459,17 @@ async function revertOn(member, log, reason) {
     const now = (0, report_1.lastResult)(result, 'current') ?? member.previous;
     member.settle(now === member.plan.releaseId ? 'bad' : 'reverted', now, reason);
 }
+/** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
 async function finishOn(member, log) {
-    const result = await member.host.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
-    member.pruned = ((0, report_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
-    if (result.code !== 0)
-        log(member)(`warning: ${(0, report_1.remoteFailure)(result, member.host.name).message}`);
+    try {
+        const result = await member.host.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
+        member.pruned = ((0, report_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
+        if (result.code !== 0)
+            log(member)(`warning: ${(0, report_1.remoteFailure)(result, member.host.name).message}`);
+    }
+    catch (error) {
+        log(member)(`warning: pruning and unlocking did not finish: ${error.message}`);
+    }
 }
 async function undoPrepared(members, log, why) {
     await Promise.all(members.map(async (m) => {
@@ -1555,6 +1570,18 @@ function diffManifests(previous, current, entries) {
         if (!now.has(line.path))
             remove.push(line.path);
     }
+    // tar makes missing parent folders with default modes: send every parent of
+    // an uploaded entry too, so its mode comes out as in the workspace.
+    const uploading = new Set(upload.map((entry) => entry.path));
+    for (const entry of [...upload]) {
+        for (let parent = path.posix.dirname(entry.path); parent !== '.'; parent = path.posix.dirname(parent)) {
+            if (uploading.has(parent))
+                break;
+            uploading.add(parent);
+            upload.push(byPath.get(parent));
+        }
+    }
+    upload.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const next = manifestText(current);
     return { upload, remove, add, next, nextDigest: manifestDigest(next) };
 }
@@ -1843,7 +1870,7 @@ unpack_into() {
 # copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
 copy_tree() {
   if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
-  rm -rf "$2"
+  remove_tree "$2"
   mkdir "$2"
   cp -a "$1/." "$2/"
 }
@@ -1855,23 +1882,24 @@ remove_listed() {
     case "/$rel/" in
       */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
     esac
-    rm -rf "\${1:?}/$rel"
+    remove_tree "\${1:?}/$rel"
   done <"$CONTROL/remove"
 }
 
 # The cache after this upload: the full tree, or the changes applied; then its
 # manifest, patched with sort and awk, must have the digest the runner expects.
 update_cache() {
-  rm -f "$CACHE_STAMP"
+  # set -e is off in here (the caller tests the result): every step says so itself.
+  rm -f "$CACHE_STAMP" || return 1
   if [ -n "$CACHE_BASE" ]; then
-    remove_listed "$CACHE"
-    cp -a "$DELTA/." "$CACHE/"
+    remove_listed "$CACHE" || return 1
+    cp -a "$DELTA/." "$CACHE/" || return 1
   else
-    rm -rf "$CACHE"
-    mkdir "$CACHE"
+    remove_tree "$CACHE" || return 1
+    mkdir "$CACHE" || return 1
     # A copy of its own, so that nothing written into a release reaches the
     # cache; with hardlink-releases the user has accepted that risk already.
-    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE"
+    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE" || return 1
   fi
   {
     if [ -n "$CACHE_BASE" ]; then
@@ -1886,8 +1914,13 @@ update_cache() {
     rm -f "$MANIFEST.new"
     return 1
   fi
-  mv "$MANIFEST.new" "$MANIFEST"
-  touch "$CACHE_STAMP"
+  mv "$MANIFEST.new" "$MANIFEST" || return 1
+  touch "$CACHE_STAMP" || return 1
+  # Files dated after this moment (a runner clock ahead of ours) would look
+  # changed at the next check: move the stamp up to the newest of them.
+  while newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1) && [ -n "$newer" ]; do
+    touch -r "$newer" "$CACHE_STAMP" || return 1
+  done
 }
 `;
 
@@ -1990,20 +2023,23 @@ log_event() {
   printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
 }
 
-# Good releases, newest first, as "position id": deployed, and not marked bad since.
+# Good releases, newest first, as "position id": deployed, and not marked bad
+# since. The position is where the deploy stands in the log, or with
+# "activation" where the release last became current (a rollback to it counts).
 good_releases_by_position() {
   [ -f "$LOG" ] || return 0
-  awk '
+  awk -v order="\${1:-deploy}" '
     match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
     match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
     ev == "deployed" { seen[id] = NR; bad[id] = 0 }
-    ev == "rolled-back" { bad[id] = 0 }
+    ev == "rolled-back" { bad[id] = 0; if (order == "activation" && (id in seen)) seen[id] = NR }
     ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
     END { for (id in seen) if (!bad[id]) print seen[id], id }
   ' "$LOG" | sort -rn
 }
 
-good_releases() { good_releases_by_position | cut -d' ' -f2; }
+# For pruning: the releases most recently made current come first.
+good_releases() { good_releases_by_position activation | cut -d' ' -f2; }
 
 # Where a release's deploy stands in the log (empty if the log does not know it).
 deploy_position() {
@@ -2022,6 +2058,13 @@ release_dirs() {
 logged_releases() {
   [ -f "$LOG" ] || return 0
   sed -n 's/.*"id":"\\([^"]*\\)".*/\\1/p' "$LOG" | sort -u
+}
+
+# rm -rf that also gets through folders uploaded without write permission.
+remove_tree() {
+  rm -rf "$@" 2>/dev/null && return 0
+  chmod -R u+w "$@" 2>/dev/null || true
+  rm -rf "$@"
 }
 
 is_release_id() {
@@ -2049,7 +2092,7 @@ is_alive() {
     [ -d "/proc/$1" ] || return 1
     [ "$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
   else
-    kill -0 "$1" 2>/dev/null
+    kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
   fi
 }
 
@@ -2082,6 +2125,9 @@ lock_is_stale() {
   pid=$(json_number "$owner" pid)
   [ -n "$pid" ] || return 1
   if is_alive "$pid"; then return 1; fi
+  # A hook runs in a session of its own and may outlive a killed script.
+  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
+  if [ -n "$hook" ] && is_alive "$hook"; then return 1; fi
   sshd=$(json_number "$owner" sshd)
   if [ "\${sshd:-0}" -gt 0 ]; then
     if is_alive "$sshd"; then return 1; fi
@@ -2184,6 +2230,7 @@ switch_to() {
 # that a timeout, or the post step of a cancelled job, can stop it and every
 # process it started. HOOK_GROUP names that session while it runs.
 HOOK_GROUP=
+WATCHDOG=
 
 run_hook() {
   hook_name=$1
@@ -2200,7 +2247,7 @@ run_hook() {
   ) </dev/null 1>&2 &
   HOOK_GROUP=$!
   if [ -d "$LOCK" ]; then printf '%s\\n' "$HOOK_GROUP" >"$LOCK/hook" 2>/dev/null || true; fi
-  watchdog=
+  WATCHDOG=
   rm -f "$STATE/timed-out.$$"
   if [ "$COMMAND_TIMEOUT" -gt 0 ]; then
     (
@@ -2208,10 +2255,11 @@ run_hook() {
       : >"$STATE/timed-out.$$"
       stop_group "$HOOK_GROUP"
     ) </dev/null >/dev/null 2>&1 &
-    watchdog=$!
+    WATCHDOG=$!
   fi
   wait "$HOOK_GROUP" || hook_status=$?
-  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null || true
+  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
+  WATCHDOG=
   HOOK_GROUP=
   rm -f "$LOCK/hook" 2>/dev/null || true
   if [ -e "$STATE/timed-out.$$" ]; then
@@ -2222,6 +2270,12 @@ run_hook() {
     say "$hook_name exited with status $hook_status"
   fi
   return "$hook_status"
+}
+
+# On exit: no hook, and no hook watchdog, outlives the script.
+stop_hook() {
+  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
 }
 
 # Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.
@@ -2324,7 +2378,7 @@ LOCK_TAKEN=1
 stop_lock_holder_processes
 read_current
 if [ "$CURRENT_ID" != "$RELEASE_ID" ]; then
-  rm -rf "$RELEASE_PATH" "$STAGING"
+  remove_tree "$RELEASE_PATH" "$STAGING"
   log_event failed "$RELEASE_ID"
   say "       removed $RELEASE_ID"
 fi
@@ -2340,15 +2394,18 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
+    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
     if [ "$RELEASE_CREATED" = 1 ]; then
       read_current 2>/dev/null || true
-      [ "$CURRENT_ID" = "$RELEASE_ID" ] || rm -rf "$RELEASE_PATH"
+      [ "$CURRENT_ID" = "$RELEASE_ID" ] || remove_tree "$RELEASE_PATH"
     fi
-    # A cache miss is not a failed release: the runner starts over with a full upload.
-    [ "$status" = "$E_CACHE" ] || log_event failed "$RELEASE_ID" || true
+    # Only a release this run began is failed (not another run's id, refused
+    # here); a cache miss is not a failure: the runner starts over in full.
+    if [ "$status" != "$E_CACHE" ] && { [ "$STAGING_CREATED" = 1 ] || [ "$RELEASE_CREATED" = 1 ]; }; then
+      log_event failed "$RELEASE_ID" || true
+    fi
     release_lock || true
     say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
   fi
@@ -2360,7 +2417,7 @@ const KEEP_LOCK_EXIT = `
 on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   exit "$status"
 }
 `;
@@ -2370,7 +2427,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   release_lock || true
   exit "$status"
 }
@@ -2529,7 +2586,7 @@ if [ -d "$STATE/staging" ]; then
   for leftover in "$STATE/staging"/* "$STATE/staging"/.[!.]*; do
     [ -e "$leftover" ] || [ -L "$leftover" ] || continue
     say "       removing a staging tree left by an earlier run: $leftover"
-    rm -rf "$leftover"
+    remove_tree "$leftover"
   done
 fi
 mkdir -p "$STATE/staging"
@@ -2567,7 +2624,7 @@ if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
   [ -z "$CACHE_BASE" ] || fail "$E_CACHE" "the cache manifest after the changes is not what the runner expects"
   say "       warning: the upload cache could not be updated; the next deploy uploads everything"
 fi
-rm -rf "$DELTA" "$CONTROL"
+remove_tree "$DELTA" "$CONTROL"
 `
 };
 exports.promoteStaging = {
@@ -2605,6 +2662,12 @@ link_shared() {
   if [ ! -e "$in_shared" ] && [ ! -L "$in_shared" ]; then
     mkdir -p "$(dirname "$in_shared")"
     if [ -e "$in_release" ] || [ -L "$in_release" ]; then
+      if [ "$kind" = dir ] && [ ! -d "$in_release" ]; then
+        fail "$E_SHARED" "$entry is listed as a folder ('$entry/') but is a file in the release"
+      fi
+      if [ "$kind" = file ] && [ -d "$in_release" ]; then
+        fail "$E_SHARED" "$entry is a folder in the release; list it with a trailing slash ('$entry/')"
+      fi
       say "       shared/$entry: seeded from this release (first deploy with it)"
       mv "$in_release" "$in_shared"
     elif [ "$kind" = dir ]; then
@@ -2620,7 +2683,7 @@ link_shared() {
   if [ "$kind" = file ] && [ -d "$in_shared" ]; then
     fail "$E_SHARED" "shared/$entry is a folder; list it with a trailing slash ('$entry/')"
   fi
-  rm -rf "$in_release"
+  remove_tree "$in_release"
   mkdir -p "$(dirname "$in_release")"
   ln -s "$link_target" "$in_release"
   say "       $entry -> $link_target"
@@ -2640,7 +2703,7 @@ link_shared_tree() {
       continue
     fi
     check_real_parents "$RELEASE_PATH" "$rel"
-    rm -rf "$in_release"
+    remove_tree "$in_release"
     mkdir -p "$(dirname "$in_release")"
     ln -s "$(shared_link_target "$rel")" "$in_release"
     say "       $rel -> shared/$rel"
@@ -2702,6 +2765,7 @@ exports.switchCurrent = {
     description: 'Switching current to the new release',
     body: `
 switch_to "$RELEASE_ID"
+result switched "$RELEASE_ID"
 log_event deployed "$RELEASE_ID"
 result current "$RELEASE_ID"
 `
@@ -2765,8 +2829,11 @@ prune_releases() {
     is_kept_candidate "$id" || continue
     case $kept in *" $id "*) continue ;; esac
     [ "$id" != "$CURRENT_ID" ] || continue
-    rm -rf "\${RELEASES:?}/$id"
-    pruned="$pruned $id"
+    if remove_tree "\${RELEASES:?}/$id"; then
+      pruned="$pruned $id"
+    else
+      say "       warning: could not remove releases/$id"
+    fi
   done
   kept=\${kept% }
   say "       kept:$kept"
@@ -2813,6 +2880,8 @@ result previous "$PREVIOUS_RELEASE_ID"
 if [ -n "$RELEASE_ID" ]; then
   [ -d "$RELEASES/$RELEASE_ID" ] ||
     fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
+  [ -n "$(deploy_position "$RELEASE_ID")" ] ||
+    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)"
 else
   current_position=$(deploy_position "$CURRENT_ID")
   for entry in $(good_releases_by_position | tr ' ' ':'); do

@@ -52,7 +52,7 @@ unpack_into() {
 # copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
 copy_tree() {
   if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
-  rm -rf "$2"
+  remove_tree "$2"
   mkdir "$2"
   cp -a "$1/." "$2/"
 }
@@ -64,23 +64,24 @@ remove_listed() {
     case "/$rel/" in
       */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
     esac
-    rm -rf "\${1:?}/$rel"
+    remove_tree "\${1:?}/$rel"
   done <"$CONTROL/remove"
 }
 
 # The cache after this upload: the full tree, or the changes applied; then its
 # manifest, patched with sort and awk, must have the digest the runner expects.
 update_cache() {
-  rm -f "$CACHE_STAMP"
+  # set -e is off in here (the caller tests the result): every step says so itself.
+  rm -f "$CACHE_STAMP" || return 1
   if [ -n "$CACHE_BASE" ]; then
-    remove_listed "$CACHE"
-    cp -a "$DELTA/." "$CACHE/"
+    remove_listed "$CACHE" || return 1
+    cp -a "$DELTA/." "$CACHE/" || return 1
   else
-    rm -rf "$CACHE"
-    mkdir "$CACHE"
+    remove_tree "$CACHE" || return 1
+    mkdir "$CACHE" || return 1
     # A copy of its own, so that nothing written into a release reaches the
     # cache; with hardlink-releases the user has accepted that risk already.
-    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE"
+    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE" || return 1
   fi
   {
     if [ -n "$CACHE_BASE" ]; then
@@ -95,7 +96,12 @@ update_cache() {
     rm -f "$MANIFEST.new"
     return 1
   fi
-  mv "$MANIFEST.new" "$MANIFEST"
-  touch "$CACHE_STAMP"
+  mv "$MANIFEST.new" "$MANIFEST" || return 1
+  touch "$CACHE_STAMP" || return 1
+  # Files dated after this moment (a runner clock ahead of ours) would look
+  # changed at the next check: move the stamp up to the newest of them.
+  while newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1) && [ -n "$newer" ]; do
+    touch -r "$newer" "$CACHE_STAMP" || return 1
+  done
 }
 `

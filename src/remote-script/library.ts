@@ -41,20 +41,23 @@ log_event() {
   printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
 }
 
-# Good releases, newest first, as "position id": deployed, and not marked bad since.
+# Good releases, newest first, as "position id": deployed, and not marked bad
+# since. The position is where the deploy stands in the log, or with
+# "activation" where the release last became current (a rollback to it counts).
 good_releases_by_position() {
   [ -f "$LOG" ] || return 0
-  awk '
+  awk -v order="\${1:-deploy}" '
     match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
     match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
     ev == "deployed" { seen[id] = NR; bad[id] = 0 }
-    ev == "rolled-back" { bad[id] = 0 }
+    ev == "rolled-back" { bad[id] = 0; if (order == "activation" && (id in seen)) seen[id] = NR }
     ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
     END { for (id in seen) if (!bad[id]) print seen[id], id }
   ' "$LOG" | sort -rn
 }
 
-good_releases() { good_releases_by_position | cut -d' ' -f2; }
+# For pruning: the releases most recently made current come first.
+good_releases() { good_releases_by_position activation | cut -d' ' -f2; }
 
 # Where a release's deploy stands in the log (empty if the log does not know it).
 deploy_position() {
@@ -73,6 +76,13 @@ release_dirs() {
 logged_releases() {
   [ -f "$LOG" ] || return 0
   sed -n 's/.*"id":"\\([^"]*\\)".*/\\1/p' "$LOG" | sort -u
+}
+
+# rm -rf that also gets through folders uploaded without write permission.
+remove_tree() {
+  rm -rf "$@" 2>/dev/null && return 0
+  chmod -R u+w "$@" 2>/dev/null || true
+  rm -rf "$@"
 }
 
 is_release_id() {
@@ -100,7 +110,7 @@ is_alive() {
     [ -d "/proc/$1" ] || return 1
     [ "$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
   else
-    kill -0 "$1" 2>/dev/null
+    kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
   fi
 }
 
@@ -133,6 +143,9 @@ lock_is_stale() {
   pid=$(json_number "$owner" pid)
   [ -n "$pid" ] || return 1
   if is_alive "$pid"; then return 1; fi
+  # A hook runs in a session of its own and may outlive a killed script.
+  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
+  if [ -n "$hook" ] && is_alive "$hook"; then return 1; fi
   sshd=$(json_number "$owner" sshd)
   if [ "\${sshd:-0}" -gt 0 ]; then
     if is_alive "$sshd"; then return 1; fi
@@ -235,6 +248,7 @@ switch_to() {
 # that a timeout, or the post step of a cancelled job, can stop it and every
 # process it started. HOOK_GROUP names that session while it runs.
 HOOK_GROUP=
+WATCHDOG=
 
 run_hook() {
   hook_name=$1
@@ -251,7 +265,7 @@ run_hook() {
   ) </dev/null 1>&2 &
   HOOK_GROUP=$!
   if [ -d "$LOCK" ]; then printf '%s\\n' "$HOOK_GROUP" >"$LOCK/hook" 2>/dev/null || true; fi
-  watchdog=
+  WATCHDOG=
   rm -f "$STATE/timed-out.$$"
   if [ "$COMMAND_TIMEOUT" -gt 0 ]; then
     (
@@ -259,10 +273,11 @@ run_hook() {
       : >"$STATE/timed-out.$$"
       stop_group "$HOOK_GROUP"
     ) </dev/null >/dev/null 2>&1 &
-    watchdog=$!
+    WATCHDOG=$!
   fi
   wait "$HOOK_GROUP" || hook_status=$?
-  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null || true
+  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
+  WATCHDOG=
   HOOK_GROUP=
   rm -f "$LOCK/hook" 2>/dev/null || true
   if [ -e "$STATE/timed-out.$$" ]; then
@@ -273,6 +288,12 @@ run_hook() {
     say "$hook_name exited with status $hook_status"
   fi
   return "$hook_status"
+}
+
+# On exit: no hook, and no hook watchdog, outlives the script.
+stop_hook() {
+  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
+  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
 }
 
 # Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.

@@ -83,7 +83,7 @@ LOCK_TAKEN=1
 stop_lock_holder_processes
 read_current
 if [ "$CURRENT_ID" != "$RELEASE_ID" ]; then
-  rm -rf "$RELEASE_PATH" "$STAGING"
+  remove_tree "$RELEASE_PATH" "$STAGING"
   log_event failed "$RELEASE_ID"
   say "       removed $RELEASE_ID"
 fi
@@ -100,15 +100,18 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || rm -rf "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
+    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
     if [ "$RELEASE_CREATED" = 1 ]; then
       read_current 2>/dev/null || true
-      [ "$CURRENT_ID" = "$RELEASE_ID" ] || rm -rf "$RELEASE_PATH"
+      [ "$CURRENT_ID" = "$RELEASE_ID" ] || remove_tree "$RELEASE_PATH"
     fi
-    # A cache miss is not a failed release: the runner starts over with a full upload.
-    [ "$status" = "$E_CACHE" ] || log_event failed "$RELEASE_ID" || true
+    # Only a release this run began is failed (not another run's id, refused
+    # here); a cache miss is not a failure: the runner starts over in full.
+    if [ "$status" != "$E_CACHE" ] && { [ "$STAGING_CREATED" = 1 ] || [ "$RELEASE_CREATED" = 1 ]; }; then
+      log_event failed "$RELEASE_ID" || true
+    fi
     release_lock || true
     say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
   fi
@@ -121,7 +124,7 @@ const KEEP_LOCK_EXIT = `
 on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   exit "$status"
 }
 `
@@ -132,7 +135,7 @@ on_exit() {
   set +e
   trap - EXIT HUP INT TERM
   trap '' PIPE
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
+  stop_hook
   release_lock || true
   exit "$status"
 }

@@ -61,7 +61,7 @@ if [ -d "$STATE/staging" ]; then
   for leftover in "$STATE/staging"/* "$STATE/staging"/.[!.]*; do
     [ -e "$leftover" ] || [ -L "$leftover" ] || continue
     say "       removing a staging tree left by an earlier run: $leftover"
-    rm -rf "$leftover"
+    remove_tree "$leftover"
   done
 fi
 mkdir -p "$STATE/staging"
@@ -100,7 +100,7 @@ if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
   [ -z "$CACHE_BASE" ] || fail "$E_CACHE" "the cache manifest after the changes is not what the runner expects"
   say "       warning: the upload cache could not be updated; the next deploy uploads everything"
 fi
-rm -rf "$DELTA" "$CONTROL"
+remove_tree "$DELTA" "$CONTROL"
 `
 }
 
@@ -142,6 +142,12 @@ link_shared() {
   if [ ! -e "$in_shared" ] && [ ! -L "$in_shared" ]; then
     mkdir -p "$(dirname "$in_shared")"
     if [ -e "$in_release" ] || [ -L "$in_release" ]; then
+      if [ "$kind" = dir ] && [ ! -d "$in_release" ]; then
+        fail "$E_SHARED" "$entry is listed as a folder ('$entry/') but is a file in the release"
+      fi
+      if [ "$kind" = file ] && [ -d "$in_release" ]; then
+        fail "$E_SHARED" "$entry is a folder in the release; list it with a trailing slash ('$entry/')"
+      fi
       say "       shared/$entry: seeded from this release (first deploy with it)"
       mv "$in_release" "$in_shared"
     elif [ "$kind" = dir ]; then
@@ -157,7 +163,7 @@ link_shared() {
   if [ "$kind" = file ] && [ -d "$in_shared" ]; then
     fail "$E_SHARED" "shared/$entry is a folder; list it with a trailing slash ('$entry/')"
   fi
-  rm -rf "$in_release"
+  remove_tree "$in_release"
   mkdir -p "$(dirname "$in_release")"
   ln -s "$link_target" "$in_release"
   say "       $entry -> $link_target"
@@ -177,7 +183,7 @@ link_shared_tree() {
       continue
     fi
     check_real_parents "$RELEASE_PATH" "$rel"
-    rm -rf "$in_release"
+    remove_tree "$in_release"
     mkdir -p "$(dirname "$in_release")"
     ln -s "$(shared_link_target "$rel")" "$in_release"
     say "       $rel -> shared/$rel"
@@ -243,6 +249,7 @@ export const switchCurrent: Step = {
   description: 'Switching current to the new release',
   body: `
 switch_to "$RELEASE_ID"
+result switched "$RELEASE_ID"
 log_event deployed "$RELEASE_ID"
 result current "$RELEASE_ID"
 `
@@ -312,8 +319,11 @@ prune_releases() {
     is_kept_candidate "$id" || continue
     case $kept in *" $id "*) continue ;; esac
     [ "$id" != "$CURRENT_ID" ] || continue
-    rm -rf "\${RELEASES:?}/$id"
-    pruned="$pruned $id"
+    if remove_tree "\${RELEASES:?}/$id"; then
+      pruned="$pruned $id"
+    else
+      say "       warning: could not remove releases/$id"
+    fi
   done
   kept=\${kept% }
   say "       kept:$kept"
@@ -362,6 +372,8 @@ result previous "$PREVIOUS_RELEASE_ID"
 if [ -n "$RELEASE_ID" ]; then
   [ -d "$RELEASES/$RELEASE_ID" ] ||
     fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
+  [ -n "$(deploy_position "$RELEASE_ID")" ] ||
+    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)"
 else
   current_position=$(deploy_position "$CURRENT_ID")
   for entry in $(good_releases_by_position | tr ' ' ':'); do
