@@ -24,6 +24,8 @@ export interface CliRequest {
   command: Mode
   read: InputReader
   json: boolean
+  /** Things to say before starting, e.g. a secret given as a flag. */
+  warnings: string[]
 }
 
 export class UsageError extends Error {}
@@ -61,7 +63,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliReq
     if (typeof file === 'string' && file) return readFile(file, name)
     return env[envName(name)] ?? ''
   }
-  return { command: command as Mode, read: (name) => (name === 'mode' ? command : read(name)), json: values.json === true }
+  const exposed = ['password', 'ssh-key-passphrase', 'proxy-password', 'proxy-ssh-key-passphrase'].filter((name) => Array.isArray(values[name]))
+  return {
+    command: command as Mode,
+    read: (name) => (name === 'mode' ? command : read(name)),
+    json: values.json === true,
+    warnings: exposed.map((name) => `--${name} on the command line is visible to other users of this machine (ps); prefer --${name}-file or ${envName(name)}.`)
+  }
 }
 
 function isSwitch(input: InputSpec): boolean {

@@ -224,7 +224,13 @@ function parseCommandLine(argv, env) {
             return readFile(file, name);
         return env[envName(name)] ?? '';
     };
-    return { command: command, read: (name) => (name === 'mode' ? command : read(name)), json: values.json === true };
+    const exposed = ['password', 'ssh-key-passphrase', 'proxy-password', 'proxy-ssh-key-passphrase'].filter((name) => Array.isArray(values[name]));
+    return {
+        command: command,
+        read: (name) => (name === 'mode' ? command : read(name)),
+        json: values.json === true,
+        warnings: exposed.map((name) => `--${name} on the command line is visible to other users of this machine (ps); prefer --${name}-file or ${envName(name)}.`)
+    };
 }
 function isSwitch(input) {
     return input.default === 'false' && ['dry-run', 'shared-auto'].includes(input.name);
@@ -33546,6 +33552,8 @@ async function main(argv) {
         process.stderr.write(`atomic-deploy: ${error.message}\n`);
         return 2;
     }
+    for (const warning of request.warnings)
+        process.stderr.write(`warning: ${warning}\n`);
     try {
         const settings = (0, inputs_1.parseSettings)(request.read, process.env);
         const outcome = await (0, run_mode_1.runMode)(settings, (0, report_1.consoleReporter)());
