@@ -29,7 +29,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "== typecheck"
-npx tsc -p tsconfig.json --noEmit
+npx tsc -p tsconfig.test.json
 
 echo "== dist/ is built from src/"
 bash scripts/check-dist.sh

@@ -1,9 +1,9 @@
 /** The command-line front end, run from its committed bundle against a real sshd. */
 import { spawn } from 'child_process'
-import { createHash } from 'crypto'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
+import { treeSnapshot } from '../support/tree'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { makeWorkspace } from './run-action'
@@ -38,24 +38,7 @@ function connection(): string[] {
   return ['--host', `127.0.0.1:${server.port}`, '--username', server.username, '--ssh-key-file', keyFile, '--known-hosts-file', knownHostsFile]
 }
 
-/** Every path under a folder with its type, mode, link target and content hash: equal trees give equal lists. */
-function snapshot(root: string): string[] {
-  const out: string[] = []
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name)
-      const stat = fs.lstatSync(full)
-      const rel = path.relative(root, full)
-      if (stat.isSymbolicLink()) out.push(`${rel} -> ${fs.readlinkSync(full)}`)
-      else if (stat.isDirectory()) {
-        out.push(`${rel}/ ${stat.mode.toString(8)}`)
-        walk(full)
-      } else out.push(`${rel} ${stat.mode.toString(8)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`)
-    }
-  }
-  walk(root)
-  return out
-}
+const snapshot = (root: string): string[] => treeSnapshot(root)
 
 describe('atomic-deploy command line', () => {
   it('prints help for the tool and for each command', async () => {

@@ -6,15 +6,17 @@
  * points to a complete release, `shared/` is byte for byte what it was, and
  * the next ordinary deploy succeeds.
  */
-import { execFileSync, spawn } from 'child_process'
-import { createHash, randomBytes } from 'crypto'
+import { execFileSync } from 'child_process'
+import { randomBytes } from 'crypto'
 import * as fs from 'fs'
 import * as net from 'net'
 import * as os from 'os'
 import * as path from 'path'
+import { treeSnapshot } from '../support/tree'
+import { keyBodyLines, secretsShown } from '../support/secrets'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEPLOY_USER_PASSWORD, TestServer, freePort, startSshd } from './sshd-harness'
-import { ActionRun, BUNDLE, RunOptions, connectionInputs, makeWorkspace, parseCommandFile, runAction } from './run-action'
+import { ActionRun, RunOptions, connectionInputs, makeWorkspace, runAction } from './run-action'
 
 type Expect = typeof expect
 
@@ -74,48 +76,9 @@ async function act(inputs: Record<string, string>, options: RunOptions = {}): Pr
   return remember(await runAction(inputs, options))
 }
 
-/**
- * runAction, with a hook on the output as it comes: `onOutput` sees all of
- * stdout and stderr so far (the same spawn as run-action.ts, which only knows
- * how to kill its own child).
- */
+/** runAction, with a hook on the output as it comes. */
 async function actWatching(inputs: Record<string, string>, onOutput: (soFar: string) => void, timeoutMs = 60_000): Promise<ActionRun> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-run-'))
-  const files = { output: path.join(dir, 'output'), state: path.join(dir, 'state'), summary: path.join(dir, 'summary') }
-  Object.values(files).forEach((file) => fs.writeFileSync(file, ''))
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? dir,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STATE: files.state,
-    GITHUB_STEP_SUMMARY: files.summary,
-    RUNNER_TEMP: dir
-  }
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
-  const child = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-    onOutput(stdout + stderr)
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-    onOutput(stdout + stderr)
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  const run: ActionRun = {
-    code,
-    stdout,
-    stderr,
-    outputs: parseCommandFile(fs.readFileSync(files.output, 'utf8')),
-    state: parseCommandFile(fs.readFileSync(files.state, 'utf8')),
-    summary: fs.readFileSync(files.summary, 'utf8')
-  }
-  fs.rmSync(dir, { recursive: true, force: true })
-  return remember(run)
+  return remember(await runAction(inputs, { onOutput, timeoutMs }))
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -124,24 +87,7 @@ const workspaceFor = (id: string) => makeWorkspace({ 'index.html': `release ${id
 
 // ---- the server's state -----------------------------------------------------
 
-/** Every path under a folder with its type, mode, link target and content hash: equal trees give equal lists. */
-function snapshot(root: string): string[] {
-  const out: string[] = []
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name)
-      const stat = fs.lstatSync(full)
-      const rel = path.relative(root, full)
-      if (stat.isSymbolicLink()) out.push(`${rel} -> ${fs.readlinkSync(full)}`)
-      else if (stat.isDirectory()) {
-        out.push(`${rel}/ ${stat.mode.toString(8)} ${stat.uid}`)
-        walk(full)
-      } else out.push(`${rel} ${stat.mode.toString(8)} ${stat.uid} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`)
-    }
-  }
-  walk(root)
-  return out
-}
+const snapshot = (root: string): string[] => treeSnapshot(root, { owners: true })
 
 function chownTree(target: string): void {
   fs.chownSync(target, deployUid, deployGid)
@@ -547,19 +493,8 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
 describe('secrets', () => {
   it('no key line, passphrase or password appears in anything any run printed or wrote', () => {
     expect(captured.length).toBeGreaterThan(30)
-    const bodyLines = (key: string) =>
-      key
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line && !line.startsWith('-----'))
-    const secrets = [...bodyLines(server.userKey), ...bodyLines(encryptedKey), PASSPHRASE, DEPLOY_USER_PASSWORD]
+    const secrets = [...keyBodyLines(server.userKey), ...keyBodyLines(encryptedKey), PASSPHRASE, DEPLOY_USER_PASSWORD]
     expect(secrets.length).toBeGreaterThan(6)
-    // `::add-mask::` lines are how a secret is registered for masking; the runner consumes them and never shows them.
-    const shown = captured
-      .join('\n')
-      .split('\n')
-      .filter((line) => !line.startsWith('::add-mask::'))
-      .join('\n')
-    for (const secret of secrets) expect(shown.includes(secret), `a secret (${secret.slice(0, 6)}...) was printed`).toBe(false)
+    expect(secretsShown(captured, secrets)).toEqual([])
   })
 })

@@ -27,6 +27,8 @@ export interface RunOptions {
   state?: Record<string, string>
   /** Kill the process when this text first appears in its output. */
   killOn?: { text: string; signal: NodeJS.Signals }
+  /** Sees all of stdout and stderr so far, each time more arrives. */
+  onOutput?: (soFar: string) => void
   timeoutMs?: number
 }
 
@@ -68,6 +70,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     if (options.killOn && (stdout + stderr).includes(options.killOn.text) && child.exitCode === null) {
       child.kill(options.killOn.signal)
     }
+    options.onOutput?.(stdout + stderr)
   }
   child.stdout.on('data', (chunk: Buffer) => watch(chunk, 'out'))
   child.stderr.on('data', (chunk: Buffer) => watch(chunk, 'err'))

@@ -6,10 +6,10 @@
  * byte for byte, mode for mode, link for link.
  */
 import { execFileSync, spawn } from 'child_process'
-import { createHash } from 'crypto'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
+import { treeSnapshot } from '../support/tree'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { listSource, expectedFindLines } from '../../src/file-list'
 import { manifestLines } from '../../src/manifest'
@@ -62,23 +62,7 @@ function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
   }
 }
 
-function snapshot(root: string): string[] {
-  const out: string[] = []
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name)
-      const stat = fs.lstatSync(full)
-      const rel = path.relative(root, full)
-      if (stat.isSymbolicLink()) out.push(`${rel} -> ${fs.readlinkSync(full)}`)
-      else if (stat.isDirectory()) {
-        out.push(`${rel}/ ${(stat.mode & 0o7777).toString(8)}`)
-        walk(full)
-      } else out.push(`${rel} ${(stat.mode & 0o7777).toString(8)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`)
-    }
-  }
-  walk(root)
-  return out
-}
+const snapshot = (root: string): string[] => treeSnapshot(root)
 
 function plan(root: string, id: string, expectedEntries: number): ReleasePlan {
   return {
