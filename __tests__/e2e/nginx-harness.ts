@@ -6,10 +6,9 @@
  */
 import { execFileSync, spawn, ChildProcess } from 'child_process'
 import * as fs from 'fs'
-import * as net from 'net'
 import * as os from 'os'
 import * as path from 'path'
-import { freePort } from './sshd-harness'
+import { freePort, waitForPort } from './sshd-harness'
 
 export interface TestNginx {
   port: number
@@ -88,7 +87,7 @@ export async function startNginx(deployRoot: string): Promise<TestNginx> {
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
-  await waitForPort(port, log, child)
+  await waitForPort(port, log, child, 'nginx')
   return {
     port,
     root,
@@ -115,20 +114,3 @@ function readLog(file: string): string {
   }
 }
 
-async function waitForPort(port: number, log: () => string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited at start (code ${child.exitCode}): ${log()}`)
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`nginx did not listen on port ${port} within 10 s: ${log()}`)
-}

@@ -6,6 +6,7 @@
  * The work is done by scripts/lib/sshd.js (plain JavaScript, shared with
  * `npm run demo`); this file gives it types.
  */
+import { ChildProcess } from 'child_process'
 import { createRequire } from 'module'
 
 export interface TestServer {
@@ -44,6 +45,7 @@ interface SshdCore {
   freePort(): Promise<number>
   startSshd(options?: SshdOptions): Promise<TestServer>
   deployRoot(server: TestServer, name: string): string
+  waitForPort(port: number, log: () => string, child: ChildProcess, what?: string): Promise<void>
 }
 
 // Loaded with Node's own require: one module instance, and so one shared
@@ -63,6 +65,11 @@ export function freePort(): Promise<number> {
 
 export function startSshd(options: SshdOptions = {}): Promise<TestServer> {
   return core.startSshd(options)
+}
+
+/** Waits until a test server listens on 127.0.0.1:port (fails early if its process exits). */
+export function waitForPort(port: number, log: () => string, child: ChildProcess, what?: string): Promise<void> {
+  return core.waitForPort(port, log, child, what)
 }
 
 /** A deploy root under the server's folder, owned by the deploy user. */

@@ -221,16 +221,18 @@ async function startSshd(options = {}) {
 }
 
 /**
- * Waits until something accepts connections on 127.0.0.1:port (10 s at most).
+ * Waits until something listens on 127.0.0.1:port, failing early if the
+ * server process exits. Shared by the sshd and nginx test servers.
  * @param {number} port
- * @param {() => string} log
+ * @param {() => string} log the server's output so far, for the error
  * @param {import('child_process').ChildProcess} child
+ * @param {string} [what] the server's name, for messages
  * @returns {Promise<void>}
  */
-async function waitForPort(port, log, child) {
+async function waitForPort(port, log, child, what = 'sshd') {
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sshd exited at start (code ${child.exitCode}): ${log()}`)
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited at start (code ${child.exitCode}): ${log()}`)
     const open = await new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1')
       socket.once('connect', () => {
@@ -242,7 +244,7 @@ async function waitForPort(port, log, child) {
     if (open) return
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`sshd did not listen on port ${port} within 10 s: ${log()}`)
+  throw new Error(`${what} did not listen on port ${port} within 10 s: ${log()}`)
 }
 
 /**
@@ -265,5 +267,6 @@ module.exports = {
   ensureDeployUser,
   keygen,
   startSshd,
+  waitForPort,
   deployRoot
 }
