@@ -4,7 +4,7 @@ import { ReleasePlan, WireCompression, planRelease } from './plan'
 import { SourceListing, expectedFindLines, listSource } from './file-list'
 import { localCompressors } from './archive'
 import { ManifestLine, manifestLines } from './manifest'
-import { UploadSource, uploadAndPrepare } from './upload'
+import { UploadSource, inspectServer, serverTools, uploadAndPrepare } from './upload'
 import {
   abortScript,
   afterActivateScript,
@@ -172,12 +172,13 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
 }
 
 async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {
-  const remoteTools = await probeTools(member.host)
+  const inspected = await inspectServer(member.host, member.plan)
+  const remoteTools = serverTools(inspected)
   const compression = chooseCompression(settings.compression, await localCompressors(), remoteTools)
   member.plan = { ...member.plan, compression }
   const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined }
   if (source.manifest && !usable.manifest) log(member)('       full upload: the server has no sha256sum, which incremental uploads need')
-  const prepared = await uploadAndPrepare(member.host, member.plan, usable, log(member))
+  const prepared = await uploadAndPrepare(member.host, member.plan, usable, log(member), inspected)
   member.plan = prepared.plan
   member.bytesSent = prepared.bytesSent
   member.previous = lastResult(prepared.result, 'previous') ?? ''
@@ -304,12 +305,6 @@ async function manifestFor(settings: DeploySettings, listing: SourceListing, rep
     return undefined
   }
   return manifestLines(settings.sourceDir, listing.entries)
-}
-
-/** Which tools the server has, of those the deploy can use. */
-async function probeTools(host: RemoteHost): Promise<Set<string>> {
-  const probe = await host.run('for tool in zstd gzip sha256sum; do if command -v "$tool" >/dev/null 2>&1; then printf "@@has %s\\n" "$tool"; fi; done')
-  return new Set(probe.results.filter(([key]) => key === 'has').map(([, value]) => value))
 }
 
 /** auto: zstd where both ends have it, else gzip where both have it, else none. */

@@ -1,4 +1,4 @@
-import { promises as fs } from 'fs'
+import { lstatSync, readdirSync } from 'fs'
 import * as path from 'path'
 import picomatch from 'picomatch'
 
@@ -39,12 +39,16 @@ export function excludeMatcher(patterns: string[]): (relPath: string, isDirector
   return (relPath, isDirectory) => tests.some((test) => test(relPath, isDirectory))
 }
 
-/** Lists what will be uploaded, folders before their contents, in a stable order. */
+/**
+ * Lists what will be uploaded, folders before their contents, in a stable
+ * order. Synchronous calls on purpose: for ten thousand small entries they
+ * are several times faster than the thread pool's round trips.
+ */
 export async function listSource(sourceDir: string, exclude: string[]): Promise<SourceListing> {
   const isExcluded = excludeMatcher(exclude)
   const listing: SourceListing = { entries: [], bytes: 0, skipped: [] }
-  const walk = async (relDir: string): Promise<void> => {
-    const dirents = await fs.readdir(path.join(sourceDir, relDir), { withFileTypes: true })
+  const walk = (relDir: string): void => {
+    const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true })
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const dirent of dirents) {
       const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name
@@ -54,11 +58,11 @@ export async function listSource(sourceDir: string, exclude: string[]): Promise<
         listing.skipped.push(relPath)
         continue
       }
-      const stat = await fs.lstat(path.join(sourceDir, relPath))
+      const stat = lstatSync(path.join(sourceDir, relPath))
       const mode = stat.mode & 0o7777
       if (isDirectory) {
         listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
-        await walk(relPath)
+        walk(relPath)
       } else if (dirent.isSymbolicLink()) {
         listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
       } else {
@@ -67,7 +71,7 @@ export async function listSource(sourceDir: string, exclude: string[]): Promise<
       }
     }
   }
-  await walk('')
+  walk('')
   return listing
 }
 

@@ -33,9 +33,15 @@ const PROGRESS_EVERY_MS = 2000
  * server, only the changes go over the wire; if the server then finds its
  * cache unusable, this starts over with a full upload, on the same connection.
  */
-export async function uploadAndPrepare(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, log: (line: string) => void): Promise<Prepared> {
+export async function uploadAndPrepare(
+  host: ScriptRunner,
+  plan: ReleasePlan,
+  source: UploadSource,
+  log: (line: string) => void,
+  inspected?: ScriptResult
+): Promise<Prepared> {
   if (!source.manifest) return run(host, { ...plan, incremental: false }, source, undefined, log)
-  const cached = await host.run(readCacheScript(plan))
+  const cached = inspected ?? (await inspectServer(host, plan))
   const base = cachedManifest(cached)
   if (base === undefined) {
     log(`       full upload: ${lastResult(cached, 'cache-miss') ?? 'the upload cache could not be read'}`)
@@ -49,6 +55,15 @@ export async function uploadAndPrepare(host: ScriptRunner, plan: ReleasePlan, so
   }
   const full = fullDelta(source)
   return run(host, { ...plan, incremental: true, cacheBase: '', nextDigest: full.nextDigest }, source, full, log)
+}
+
+/** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
+export function inspectServer(host: ScriptRunner, plan: ReleasePlan): Promise<ScriptResult> {
+  return host.run(readCacheScript(plan))
+}
+
+export function serverTools(inspected: ScriptResult): Set<string> {
+  return new Set(inspected.results.filter(([key]) => key === 'has').map(([, value]) => value))
 }
 
 function cachedManifest(result: ScriptResult): string | undefined {
@@ -69,6 +84,11 @@ async function run(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, 
     const entries = delta ? delta.upload : source.listing.entries
     const archive = await packArchive(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined)
     const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
+    // Progress is for the upload only; the server's work after it has its own lines.
+    archive.finished.then(
+      () => clearInterval(progress),
+      () => clearInterval(progress)
+    )
     try {
       const result = await host.run(prepareScript(plan), { stdin: archive.stream, onLog: log })
       if (result.code !== 0) archive.abort()

@@ -444,9 +444,12 @@ result unlocked "$holder"
 }
 
 export const readCacheManifest: Step = {
-  name: 'cache',
-  description: 'Reading the upload cache manifest',
+  name: 'inspect',
+  description: 'Checking the server: tools, and the upload cache',
   body: `
+for tool in zstd gzip sha256sum; do
+  if command -v "$tool" >/dev/null 2>&1; then result has "$tool"; fi
+done
 if [ ! -f "$MANIFEST" ]; then
   result cache-miss 'there is no upload cache yet'
   return 0

@@ -1,0 +1,1306 @@
+#!/usr/bin/env node
+'use strict'
+/**
+ * npm run bench: how fast atomic-deploy ships a tree, against the plain
+ * `tar czf - . | ssh host 'tar xzf -'` pipeline and rsync, on this machine,
+ * in one run. Everything runs against throwaway OpenSSH servers: one on
+ * 127.0.0.1 (scripts/lib/sshd.js), and, when this machine allows it (root,
+ * ip and tc), one inside a network namespace behind a veth pair shaped to
+ * 100 Mbit/s with tc tbf.
+ *
+ * The reference tree (10,000 files, 100 MiB; --small: 1,000 files, 10 MiB;
+ * half random bytes from a seeded PRNG, half text) is generated once and
+ * cached under os.tmpdir(), keyed by TREE_VERSION. Each scenario runs --runs
+ * times (default 3); the report shows medians, every run, ratios and the
+ * targets from the design, as a Markdown table.
+ *
+ *   node scripts/bench.js [--small] [--runs N] [--server-dir DIR] [--no-slow-link] [--help]
+ *
+ * The servers keep their deploy roots on /dev/shm (tmpfs) when it has room:
+ * on this VM, writing the 10,000-file tree to the ext4 root costs ~10 s of
+ * kernel time and removing it ~7 s, for the pipeline and for atomic-deploy
+ * alike, which would measure the disk rather than the tools and blow the time
+ * budget. --server-dir /tmp puts them on the disk.
+ *
+ * Every CLI call is the committed bundle, dist/cli/index.js, run as
+ * `node -r <preload> dist/cli/index.js deploy --json ...`; the preload writes
+ * process.resourceUsage().maxRSS at exit, for the peak memory column.
+ * Deploy roots, servers, namespaces and temporary files are removed at the
+ * end, after a failure and on Ctrl-C; only the cached tree stays.
+ */
+const { spawn, execFileSync, spawnSync } = require('child_process')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const sshd = require('./lib/sshd')
+
+const REPO = path.resolve(__dirname, '..')
+const CLI = path.join(REPO, 'dist/cli/index.js')
+/** Bump when the generator changes: a new version means a new cached tree. */
+const TREE_VERSION = 'v1'
+const SEED = 0x5eed2026
+const MiB = 1024 * 1024
+const KiB = 1024
+const EDIT_FILE = 'pkg-00/mod-00/edit-me.txt'
+const EDIT_SIZE = 10 * KiB
+const SLOW_RATE = '100mbit'
+
+// ---------------------------------------------------------------- options
+
+function usage() {
+  return [
+    'Usage: node scripts/bench.js [--small] [--runs N] [--server-dir DIR] [--no-slow-link]',
+    '',
+    '  --small           1,000 files / 10 MiB instead of 10,000 files / 100 MiB (a quick run)',
+    '  --runs N          runs per scenario, medians are reported (default 3)',
+    '  --server-dir DIR  where the servers keep their deploy roots (default: /dev/shm when it is a',
+    '                    tmpfs with room, else the temporary folder); e.g. --server-dir /tmp for a disk',
+    '  --no-slow-link    skip the scenarios over the link slowed to 100 Mbit/s',
+    '',
+    'Needs: node, OpenSSH (sshd, ssh, ssh-keygen), GNU tar, gzip; zstd and rsync if present',
+    '(as root, a missing rsync is installed with apt-get). The slowed link needs root, ip and tc.'
+  ].join('\n')
+}
+
+function parseArgs(argv) {
+  const options = { small: false, runs: 3, slowLink: true }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--small') options.small = true
+    else if (arg === '--no-slow-link') options.slowLink = false
+    else if (arg === '--runs' || arg.startsWith('--runs=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]
+      const runs = Number(value)
+      if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new UsageError(`--runs: expected a whole number from 1 to 50, got ${JSON.stringify(value)}`)
+      options.runs = runs
+    } else if (arg === '--server-dir' || arg.startsWith('--server-dir=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]
+      if (!value || !path.isAbsolute(value) || !fs.existsSync(value) || !fs.statSync(value).isDirectory()) throw new UsageError(`--server-dir: expected an existing absolute folder, got ${JSON.stringify(value)}`)
+      options.serverDir = value
+    } else if (arg === '--help' || arg === '-h') options.help = true
+    else throw new UsageError(`unknown option ${arg}`)
+  }
+  return options
+}
+
+class UsageError extends Error {}
+
+// ---------------------------------------------------------------- state and cleanup
+
+/**
+ * Everything cleanup must find, whatever moment it runs at.
+ * @type {{ workdir?: string, serverDir?: string, children: Set<import('child_process').ChildProcess>, servers: Array<{ stop: () => Promise<void>, pid?: number }>, namespaces: string[], cleanup?: Promise<void> }}
+ */
+const state = { children: new Set(), servers: [], namespaces: [] }
+
+function cleanup() {
+  if (!state.cleanup) {
+    state.cleanup = (async () => {
+      for (const child of state.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      for (const server of state.servers.splice(0)) {
+        try {
+          await withTimeout(server.stop(), 5000)
+        } catch {
+          if (server.pid) tryKill(server.pid, 'SIGKILL')
+        }
+      }
+      deleteNamespaces()
+      for (const dir of [state.serverDir, state.workdir]) if (dir) fs.rmSync(dir, { recursive: true, force: true })
+    })()
+  }
+  return state.cleanup
+}
+
+function deleteNamespaces() {
+  for (const ns of state.namespaces.splice(0)) {
+    // Deleting a namespace removes the veth end in it, and with it its peer.
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
+  }
+}
+
+function tryKill(pid, signal) {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+function withTimeout(promise, ms) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())])
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.on(signal, () => {
+    if (state.cleanup) return
+    process.stdout.write(`\n${signal}: stopping; removing deploy roots, servers and namespaces\n`)
+    cleanup().finally(() => process.exit(code))
+  })
+}
+
+// Last resort, when the process ends some other way: synchronous only.
+process.on('exit', () => {
+  for (const child of state.children) if (child.pid && child.exitCode === null) tryKill(child.pid, 'SIGKILL')
+  for (const server of state.servers) if (server.pid) tryKill(server.pid, 'SIGKILL')
+  deleteNamespaces()
+  for (const dir of [state.serverDir, state.workdir]) if (dir && fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+// ---------------------------------------------------------------- small helpers
+
+function say(line = '') {
+  process.stdout.write(`${line}\n`)
+}
+
+function which(name) {
+  for (const dir of (process.env.PATH || '/usr/bin:/bin').split(':')) {
+    const candidate = path.join(dir || '.', name)
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK)
+      if (fs.statSync(candidate).isFile()) return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+/** First line of `command args` (stdout or stderr), or undefined. */
+function versionLine(command, args) {
+  const result = spawnSync(command, args, { encoding: 'utf8' })
+  if (result.error) return undefined
+  return `${result.stdout || ''}${result.stderr || ''}`.split('\n').find((line) => line.trim()) || undefined
+}
+
+/** The file system a folder is on, from /proc/mounts: "tmpfs at /dev/shm". */
+function fsType(dir) {
+  let real
+  try {
+    real = fs.realpathSync(dir)
+    const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((line) => line.split(' ')).filter((parts) => parts.length > 2)
+    let best
+    for (const [, rawMount, type] of mounts) {
+      const mount = rawMount.replace(/\\040/g, ' ')
+      const inside = real === mount || real.startsWith(mount.endsWith('/') ? mount : `${mount}/`)
+      if (inside && (!best || mount.length >= best.mount.length)) best = { mount, type }
+    }
+    return best ? `${best.type} at ${best.mount}` : 'unknown file system'
+  } catch {
+    return 'unknown file system'
+  }
+}
+
+/**
+ * Where the servers keep deploy roots by default: /dev/shm when it is a tmpfs
+ * with room. On this kind of VM, writing a 10,000-file tree to the ext4 root
+ * costs ~10 s of kernel time and removing it ~7 s, for the pipeline and for
+ * atomic-deploy alike; that would measure the disk, not the tools, and blow
+ * the time budget. --server-dir /tmp measures on the disk.
+ */
+function defaultServerParent(small) {
+  const need = (small ? 0.25 : 2) * 1024 ** 3
+  try {
+    const stats = fs.statfsSync('/dev/shm')
+    if (fsType('/dev/shm').startsWith('tmpfs ') && stats.bavail * stats.bsize > need) return '/dev/shm'
+  } catch {
+    // no /dev/shm, or statfs missing
+  }
+  return os.tmpdir()
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const fmtS = (ms) => `${(ms / 1000).toFixed(2)} s`
+const fmtX = (ratio) => `${ratio.toFixed(2)}x`
+function fmtBytes(bytes) {
+  if (bytes < 10 * KiB) return `${bytes} B`
+  if (bytes < MiB) return `${(bytes / KiB).toFixed(1)} KiB`
+  return `${(bytes / MiB).toFixed(1)} MiB`
+}
+
+/** Environment for the commands we time: nothing from the caller's ATOMIC_DEPLOY_* or GITHUB_*. */
+function cleanEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(ATOMIC_DEPLOY_|GITHUB_)/.test(key)))
+  return { ...env, LC_ALL: 'C', ...extra }
+}
+
+/**
+ * Runs a command to its end, timing its wall clock from spawn to exit, and
+ * when each line of its stderr arrived (for the phase breakdown).
+ * @returns {Promise<{ code: number | null, signal: string | null, stdout: string, stderr: string, ms: number, lines: Array<{ ms: number, text: string }> }>}
+ */
+function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const begin = process.hrtime.bigint()
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env || cleanEnv(), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+    state.children.add(child)
+    let stdout = ''
+    let stderr = ''
+    let partial = ''
+    const lines = []
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+      const at = Number(process.hrtime.bigint() - begin) / 1e6
+      const parts = (partial + chunk).split('\n')
+      partial = parts.pop()
+      for (const text of parts) lines.push({ ms: at, text })
+    })
+    if (options.input) {
+      child.stdin.on('error', () => undefined)
+      child.stdin.end(options.input)
+    }
+    child.on('error', (error) => {
+      state.children.delete(child)
+      reject(error)
+    })
+    child.on('close', (code, signal) => {
+      state.children.delete(child)
+      resolve({ code, signal, stdout, stderr, lines, ms: Number(process.hrtime.bigint() - begin) / 1e6 })
+    })
+  })
+}
+
+function tail(text, lines = 12) {
+  return text.trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+// ---------------------------------------------------------------- the reference tree
+
+/** sfc32, seeded through splitmix32: deterministic on every platform, no Math.random. */
+function makeRng(seed) {
+  let s = seed >>> 0
+  const split = () => {
+    s = (s + 0x9e3779b9) >>> 0
+    let z = s
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return (z ^ (z >>> 16)) >>> 0
+  }
+  let a = split()
+  let b = split()
+  let c = split()
+  let d = split()
+  const next = () => {
+    const t = (((a + b) >>> 0) + d) >>> 0
+    d = (d + 1) >>> 0
+    a = b ^ (b >>> 9)
+    b = (c + (c << 3)) >>> 0
+    c = (c << 21) | (c >>> 11)
+    c = (c + t) >>> 0
+    return t
+  }
+  for (let i = 0; i < 12; i++) next()
+  return {
+    next,
+    float: () => next() / 4294967296,
+    int: (n) => Math.floor((next() / 4294967296) * n)
+  }
+}
+
+function randomBytes(size, seed) {
+  const rng = makeRng(seed)
+  const words = new Uint32Array(Math.ceil(size / 4))
+  for (let i = 0; i < words.length; i++) words[i] = rng.next()
+  return Buffer.from(words.buffer, 0, size)
+}
+
+const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ex', 'port', 'func', 'tion', 'con', 'st', 're', 'turn', 'data', 'val', 'ue', 'get', 'set', 'user', 'id', 'list', 'map', 'node', 'el', 'ment', 'str', 'ing', 'in', 'dex']
+const PUNCT = [';', ' {', '', ',', ' }', ')', ' =>', ':']
+let vocabulary
+function vocab() {
+  if (!vocabulary) {
+    const rng = makeRng(SEED ^ 0x7ec7)
+    vocabulary = []
+    for (let i = 0; i < 800; i++) {
+      let word = ''
+      const parts = 1 + rng.int(3)
+      for (let p = 0; p < parts; p++) word += SYLLABLES[rng.int(SYLLABLES.length)]
+      vocabulary.push(Buffer.from(word))
+    }
+    for (const keyword of ['const', 'let', 'return', 'if', 'else', 'function', 'import', 'export', 'await', 'async', 'new', 'this', 'null', 'true', 'false', '=', '+', '(', ')', '[', ']', '.', '0', '1', '"use strict"']) {
+      for (let r = 0; r < 6; r++) vocabulary.push(Buffer.from(keyword))
+    }
+  }
+  return vocabulary
+}
+
+/** Source-like text of exactly `size` bytes: indented lines of words, ending in a newline. */
+function textBytes(size, seed) {
+  const rng = makeRng(seed)
+  const words = vocab()
+  const buf = Buffer.allocUnsafe(size)
+  let off = 0
+  while (off < size) {
+    const indent = 2 * rng.int(4)
+    for (let i = 0; i < indent && off < size; i++) buf[off++] = 0x20
+    const count = 2 + rng.int(9)
+    for (let w = 0; w < count && off < size; w++) {
+      if (w > 0) buf[off++] = 0x20
+      const word = words[rng.int(words.length)]
+      off += word.copy(buf, off, 0, Math.min(word.length, size - off))
+    }
+    const punct = PUNCT[rng.int(PUNCT.length)]
+    for (let i = 0; i < punct.length && off < size; i++) buf[off++] = punct.charCodeAt(i)
+    if (off < size) buf[off++] = 0x0a
+  }
+  buf[size - 1] = 0x0a
+  return buf
+}
+
+/** Sizes for `count` files summing to exactly `total`, spread over a 64x range. */
+function sizes(count, total, rng) {
+  const weights = Array.from({ length: count }, () => Math.exp(rng.float() * Math.log(64)))
+  const sum = weights.reduce((a, b) => a + b, 0)
+  const out = weights.map((w) => Math.max(1, Math.floor((w / sum) * total)))
+  out[out.length - 1] += total - out.reduce((a, b) => a + b, 0)
+  return out
+}
+
+/**
+ * The tree to deploy: `files` files and `bytes` bytes, half random bytes and
+ * half text (by count and by bytes), in nested folders, with EDIT_FILE a
+ * 10 KiB text file. Fixed modes and times, so the same version gives the same tree.
+ */
+function treeSpec(small) {
+  const files = small ? 1000 : 10000
+  const bytes = (small ? 10 : 100) * MiB
+  const rng = makeRng(SEED)
+  const top = small ? 5 : 20
+  const textSizes = sizes(files / 2 - 1, bytes / 2 - EDIT_SIZE, rng)
+  const binarySizes = sizes(files / 2, bytes / 2, rng)
+  const entries = [{ path: EDIT_FILE, kind: 'text', size: EDIT_SIZE, seed: SEED + 1 }]
+  const textExt = ['js', 'css', 'html', 'php', 'json', 'md']
+  const binExt = ['png', 'woff2', 'jpg', 'bin']
+  for (let i = 0; i < files - 1; i++) {
+    const kind = i % 2 === 0 ? 'binary' : 'text'
+    const size = kind === 'text' ? textSizes[(i - 1) / 2] : binarySizes[i / 2]
+    let dir = `pkg-${String(rng.int(top)).padStart(2, '0')}/mod-${String(rng.int(10)).padStart(2, '0')}`
+    if (rng.int(2)) dir += `/lib-${rng.int(4)}`
+    const ext = kind === 'text' ? textExt[i % textExt.length] : binExt[i % binExt.length]
+    entries.push({ path: `${dir}/${kind === 'text' ? 'src' : 'asset'}-${String(i).padStart(5, '0')}.${ext}`, kind, size, seed: (SEED + 2 + i) >>> 0 })
+  }
+  return { files, bytes, entries }
+}
+
+const FIXED_TIME = new Date('2025-01-01T00:00:00Z')
+
+/** The cached tree for this version and size, generated when missing. @returns {{ dir: string, files: number, bytes: number, folders: number, generatedMs?: number }} */
+function ensureTree(small) {
+  const base = path.join(os.tmpdir(), `atomic-deploy-bench-tree-${TREE_VERSION}-${small ? 'small' : 'full'}`)
+  const dir = path.join(base, 'tree')
+  const marker = path.join(base, 'complete.json')
+  try {
+    const info = JSON.parse(fs.readFileSync(marker, 'utf8'))
+    if (info.version === TREE_VERSION && fs.statSync(path.join(dir, EDIT_FILE)).size === EDIT_SIZE) return { dir, ...info }
+  } catch {
+    // not there yet, or incomplete: make it
+  }
+  const begin = Date.now()
+  const spec = treeSpec(small)
+  fs.rmSync(base, { recursive: true, force: true })
+  const building = `${base}.building-${process.pid}`
+  fs.rmSync(building, { recursive: true, force: true })
+  const buildTree = path.join(building, 'tree')
+  const folders = new Set()
+  for (const entry of spec.entries) {
+    const full = path.join(buildTree, entry.path)
+    let parent = path.dirname(entry.path)
+    while (parent !== '.' && !folders.has(parent)) {
+      folders.add(parent)
+      parent = path.dirname(parent)
+    }
+    fs.mkdirSync(path.dirname(full), { recursive: true })
+    fs.writeFileSync(full, entry.kind === 'text' ? textBytes(entry.size, entry.seed) : randomBytes(entry.size, entry.seed), { mode: 0o644 })
+    fs.chmodSync(full, 0o644)
+    fs.utimesSync(full, FIXED_TIME, FIXED_TIME)
+  }
+  // Folders last, deepest first, so writing files does not move their times again.
+  for (const folder of [...folders].sort((a, b) => b.length - a.length)) {
+    fs.chmodSync(path.join(buildTree, folder), 0o755)
+    fs.utimesSync(path.join(buildTree, folder), FIXED_TIME, FIXED_TIME)
+  }
+  fs.chmodSync(buildTree, 0o755)
+  const info = { version: TREE_VERSION, files: spec.files, bytes: spec.bytes, folders: folders.size }
+  fs.writeFileSync(path.join(building, 'complete.json'), `${JSON.stringify(info)}\n`)
+  fs.renameSync(building, base)
+  return { dir, ...info, generatedMs: Date.now() - begin }
+}
+
+/** Counts files and bytes under a folder (as this process sees the server's copy). */
+function countTree(dir) {
+  let files = 0
+  let bytes = 0
+  const walk = (d) => {
+    for (const dirent of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, dirent.name)
+      if (dirent.isDirectory()) walk(full)
+      else if (dirent.isFile()) {
+        files++
+        bytes += fs.lstatSync(full).size
+      }
+    }
+  }
+  walk(dir)
+  return { files, bytes }
+}
+
+// ---------------------------------------------------------------- machine and tools
+
+function machineFacts() {
+  const cpus = os.cpus()
+  const tools = {
+    node: process.version,
+    tar: versionLine('tar', ['--version']),
+    ssh: versionLine('ssh', ['-V']),
+    zstd: which('zstd') ? `zstd ${(/v\d[\w.]*/.exec(versionLine('zstd', ['--version']) || '') || ['?'])[0]}` : 'zstd not installed',
+    gzip: versionLine('gzip', ['--version']),
+    rsync: which('rsync') ? (versionLine('rsync', ['--version']) || '').replace(/\s+protocol.*$/, '').replace(/\s+/g, ' ') : 'rsync not installed'
+  }
+  return {
+    cores: cpus.length,
+    model: cpus[0] ? cpus[0].model.trim() : 'unknown',
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    tools
+  }
+}
+
+/** rsync for the reference rows: installed with apt-get when missing and root. @returns {{ ok: boolean, why?: string, note?: string }} */
+function ensureRsync() {
+  if (which('rsync')) return { ok: true }
+  if (process.getuid?.() !== 0) return { ok: false, why: 'rsync is not installed and this is not root, so it cannot be installed here (sudo apt-get install -y rsync)' }
+  if (!which('apt-get')) return { ok: false, why: 'rsync is not installed and there is no apt-get to install it with' }
+  say('rsync is missing: installing it with apt-get (for the reference rows)')
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const install = () => spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=120', 'install', '-y', '-q', '--no-install-recommends', 'rsync'], { env, encoding: 'utf8', timeout: 300_000 })
+  let result = install()
+  if (result.status !== 0) {
+    say('  apt-get install failed; running apt-get update first')
+    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=120', 'update', '-q'], { env, encoding: 'utf8', timeout: 300_000 })
+    result = install()
+  }
+  if (result.status !== 0 || !which('rsync')) return { ok: false, why: `rsync could not be installed with apt-get: ${tail(`${result.stdout || ''}${result.stderr || ''}`, 3)}` }
+  return { ok: true, note: 'installed with apt-get by this run' }
+}
+
+// ---------------------------------------------------------------- servers
+
+/**
+ * How to reach one server: the loopback one from scripts/lib/sshd.js, or our
+ * own inside the server namespace, with commands run from the client namespace.
+ * @typedef {object} Target
+ * @property {string} name
+ * @property {string} host
+ * @property {number} port
+ * @property {string} username
+ * @property {string} knownHostsFile
+ * @property {string} root deploy roots go in here (server's view = ours, one filesystem)
+ * @property {() => string} log
+ * @property {(command: string, args: string[]) => [string, string[]]} wrap
+ */
+
+/**
+ * Temporary folders of an earlier bench that was killed outright (SIGKILL):
+ * <prefix><pid>-XXXXXX with that pid gone. An sshd still running from one
+ * (its sshd.pid inside, and its command line still sshd's) is stopped first.
+ */
+function removeStaleFolders(parent, prefix) {
+  let names
+  try {
+    names = fs.readdirSync(parent)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const match = new RegExp(`^${prefix}(\\d+)-`).exec(name)
+    if (!match || pidAlive(Number(match[1]))) continue
+    const dir = path.join(parent, name)
+    try {
+      for (const entry of fs.readdirSync(dir)) {
+        const pidFile = path.join(dir, entry, 'sshd.pid')
+        if (!fs.existsSync(pidFile)) continue
+        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim())
+        const cmdline = pid > 0 ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : ''
+        if (cmdline.includes('sshd') && cmdline.includes(dir)) tryKill(pid, 'SIGTERM')
+      }
+    } catch {
+      // no such process, or not ours
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+    say(`removed a folder left by an earlier bench run: ${dir}`)
+  }
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return error.code !== 'ESRCH'
+  }
+}
+
+/** Removes stale namespaces left by an earlier bench that was killed outright (ours only: adbench-<pid>-[cs] with that pid gone). */
+function removeStaleNamespaces() {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+  if (list.status !== 0) return
+  for (const line of list.stdout.split('\n')) {
+    const match = /^(adbench-(\d+)-[cs])\b/.exec(line.trim())
+    if (!match) continue
+    if (!pidAlive(Number(match[2]))) {
+      spawnSync('ip', ['netns', 'del', match[1]], { stdio: 'ignore' })
+      say(`removed a namespace left by an earlier bench run: ${match[1]}`)
+    }
+  }
+}
+
+/**
+ * Two namespaces of our own joined by a veth pair shaped to 100 Mbit/s each
+ * way; an sshd inside the server namespace. Returns a Target, or the reason it
+ * is not possible here.
+ * @returns {Promise<{ target?: Target, why?: string, facts?: string }>}
+ */
+async function startSlowLink(workdir, userKeyFile) {
+  if (process.getuid?.() !== 0) return { why: 'not root: creating network namespaces needs root' }
+  for (const tool of ['ip', 'tc']) if (!which(tool)) return { why: `${tool} is not installed (iproute2)` }
+  removeStaleNamespaces()
+  const pid = process.pid
+  const client = `adbench-${pid}-c`
+  const server = `adbench-${pid}-s`
+  const vethClient = `adb${pid}c`
+  const vethServer = `adb${pid}s`
+  const subnet = `10.200.${pid % 256}`
+  const clientAddr = `${subnet}.1`
+  const serverAddr = `${subnet}.2`
+  const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  try {
+    ip('netns', 'add', client)
+    state.namespaces.push(client)
+    ip('netns', 'add', server)
+    state.namespaces.push(server)
+    ip('link', 'add', vethClient, 'netns', client, 'type', 'veth', 'peer', 'name', vethServer, 'netns', server)
+    ip('-n', client, 'addr', 'add', `${clientAddr}/30`, 'dev', vethClient)
+    ip('-n', server, 'addr', 'add', `${serverAddr}/30`, 'dev', vethServer)
+    for (const [ns, dev] of [[client, vethClient], [server, vethServer]]) {
+      ip('-n', ns, 'link', 'set', 'lo', 'up')
+      ip('-n', ns, 'link', 'set', dev, 'up')
+      ip('netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', SLOW_RATE, 'burst', '256kb', 'latency', '50ms')
+    }
+  } catch (error) {
+    deleteNamespaces()
+    const detail = error.stderr ? error.stderr.toString().trim() : error.message
+    return { why: `could not set up the namespaces, veth pair and tc tbf: ${detail}` }
+  }
+
+  // sshd inside the server namespace, configured as scripts/lib/sshd.js does
+  // (that helper only listens on 127.0.0.1 in this namespace, so it is started here).
+  const user = sshd.ensureDeployUser()
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
+  const dir = fs.mkdtempSync(path.join(workdir, 'ns-sshd-'))
+  fs.chmodSync(dir, 0o755)
+  const hostKey = path.join(dir, 'host_ed25519')
+  sshd.keygen(hostKey, 'ed25519')
+  const authDir = path.join(dir, 'auth')
+  fs.mkdirSync(authDir, { mode: 0o755 })
+  fs.copyFileSync(`${userKeyFile}.pub`, path.join(authDir, user.name))
+  fs.chmodSync(path.join(authDir, user.name), 0o644)
+  const root = path.join(dir, 'srv')
+  fs.mkdirSync(root)
+  fs.chownSync(root, user.uid, user.gid)
+  const port = 2222
+  const config = path.join(dir, 'sshd_config')
+  fs.writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      `ListenAddress ${serverAddr}`,
+      `HostKey ${hostKey}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authDir}/%u`,
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UseDNS no',
+      'MaxStartups 100',
+      'MaxSessions 100',
+      'LogLevel VERBOSE',
+      ''
+    ].join('\n')
+  )
+  let log = ''
+  const child = spawn('ip', ['netns', 'exec', server, sshd.findSshd(), '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  child.stderr.on('data', (chunk) => (log += chunk))
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+  state.servers.push({ stop, pid: child.pid })
+  const deadline = Date.now() + 10_000
+  while (!/Server listening on/.test(log)) {
+    if (child.exitCode !== null || child.signalCode !== null) return { why: `sshd in the namespace exited at start: ${tail(log, 4)}` }
+    if (Date.now() > deadline) return { why: `sshd in the namespace did not listen within 10 s: ${tail(log, 4)}` }
+    await sleep(50)
+  }
+  const publicKey = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
+  const knownHostsFile = path.join(dir, 'known_hosts')
+  fs.writeFileSync(knownHostsFile, `[${serverAddr}]:${port} ${publicKey}\n`)
+  return {
+    target: {
+      name: `slowed link (${SLOW_RATE.replace('mbit', ' Mbit/s')})`,
+      host: serverAddr,
+      port,
+      username: user.name,
+      knownHostsFile,
+      root,
+      log: () => log,
+      wrap: (command, args) => ['ip', ['netns', 'exec', client, command, ...args]]
+    },
+    facts: `namespaces ${client} and ${server}, veth ${vethClient} ${clientAddr}/30 <-> ${vethServer} ${serverAddr}/30, tc tbf rate ${SLOW_RATE} burst 256kb latency 50ms on both ends`
+  }
+}
+
+// ---------------------------------------------------------------- the commands we time
+
+const ctx = {
+  /** @type {string} */ workspace: '',
+  /** @type {string} */ keyFile: '',
+  /** @type {string} */ preload: '',
+  counter: 0,
+  edits: 0
+}
+
+function sshOptions(target) {
+  return [
+    '-F', 'none',
+    '-i', ctx.keyFile,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', `UserKnownHostsFile=${target.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'LogLevel=ERROR',
+    '-p', String(target.port)
+  ]
+}
+
+function newRoot(target, label) {
+  ctx.counter += 1
+  return path.join(target.root, `${label}-${ctx.counter}`)
+}
+
+/** Waits until sshd's log has been quiet for 100 ms (2 s at most), so the lines of the command that just ended are all in. */
+async function settleLog(target) {
+  const deadline = Date.now() + 2000
+  let last = target.log().length
+  while (Date.now() < deadline) {
+    await sleep(100)
+    const length = target.log().length
+    if (length === last) return
+    last = length
+  }
+}
+
+/**
+ * One `atomic-deploy deploy --json` of the workspace.
+ * @returns {Promise<{ ms: number, bytesUploaded: number, compression: string, rssKiB: number | undefined, connections: number, json: any, stderr: string }>}
+ */
+async function deploy(target, deployPath, options = {}) {
+  ctx.counter += 1
+  const releaseId = `bench-${ctx.counter}`
+  const rssFile = path.join(path.dirname(ctx.preload), `rss-${ctx.counter}`)
+  const args = [
+    '-r', ctx.preload, CLI, 'deploy', '--json',
+    '--host', `${target.host}:${target.port}`,
+    '--username', target.username,
+    '--ssh-key-file', ctx.keyFile,
+    '--known-hosts-file', target.knownHostsFile,
+    '--path', deployPath,
+    '--source', ctx.workspace,
+    '--release-id', releaseId,
+    '--compression', options.compression || 'auto',
+    '--incremental', String(options.incremental !== false),
+    '--hardlink-releases', String(Boolean(options.hardlink))
+  ]
+  const logStart = target.log().length
+  const [command, commandArgs] = target.wrap(process.execPath, args)
+  const result = await run(command, commandArgs, { cwd: REPO, env: cleanEnv({ BENCH_MAXRSS_FILE: rssFile }) })
+  if (result.code !== 0) throw new Error(`atomic-deploy exited ${result.code ?? result.signal}:\n${tail(result.stderr)}`)
+  let json
+  try {
+    json = JSON.parse(result.stdout)
+  } catch {
+    throw new Error(`atomic-deploy --json printed something that is not JSON: ${tail(result.stdout, 4)}`)
+  }
+  const first = json.results && json.results[0]
+  if (!first || first.status !== 'deployed') throw new Error(`atomic-deploy reported ${first ? first.status : 'no result'}: ${first && first.error}`)
+  const current = fs.readlinkSync(path.join(deployPath, 'current'))
+  if (current !== `releases/${releaseId}`) throw new Error(`current points to ${current}, expected releases/${releaseId}`)
+  await settleLog(target)
+  const connections = (target.log().slice(logStart).match(/Connection from /g) || []).length
+  let rssKiB
+  try {
+    rssKiB = Number(fs.readFileSync(rssFile, 'utf8').trim())
+  } catch {
+    rssKiB = undefined
+  }
+  return {
+    ms: result.ms,
+    phases: phasesOf(result.lines, result.ms),
+    bytesUploaded: first.bytesUploaded,
+    compression: (json.deploy && json.deploy.compression) || '?',
+    rssKiB,
+    connections,
+    json,
+    stderr: result.stderr,
+    releasePath: path.join(deployPath, 'releases', releaseId)
+  }
+}
+
+/**
+ * Where a deploy's time went, from when the CLI's own log lines arrived (its
+ * stderr is a pipe, which Node writes synchronously). Undefined when a marker
+ * is missing (the CLI's wording changed).
+ */
+const PHASES = [
+  ['start', 'node start-up, until "== Connecting"', /^== Connecting/],
+  ['connect', 'SSH connect + list the tree, until "Uploading N entries"', /^Uploading \d+ entries/],
+  ['hash', 'hash every file (manifest), until "== Preparing release"', /^== Preparing release/],
+  ['plan', 'probe tools, read the server cache, until "Receiving the upload"', /Receiving the upload/],
+  ['upload', 'stream, unpack, build the release, until "Moving the complete upload"', /Moving the complete upload/],
+  ['finish', 'shared, switch, prune, disconnect, until exit', undefined]
+]
+function phasesOf(lines, total) {
+  const out = {}
+  let previous = 0
+  for (const [key, , marker] of PHASES) {
+    const at = marker ? lines.find((line) => marker.test(line.text))?.ms : total
+    if (at === undefined || at < previous) return undefined
+    out[key] = at - previous
+    previous = at
+  }
+  return out
+}
+
+/** `tar czf - . | ssh host 'mkdir -p dir && tar xzf - -C dir'`, from the workspace. */
+async function pipeline(target, dir) {
+  const remote = `mkdir -p '${dir}' && tar xzf - -C '${dir}'`
+  const script = 'set -o pipefail; tar czf - . | ssh "${@:2}" "$1"'
+  const [command, args] = target.wrap('bash', ['-c', script, 'bash', remote, ...sshOptions(target), `${target.username}@${target.host}`])
+  const result = await run(command, args, { cwd: ctx.workspace })
+  await settleLog(target)
+  if (result.code !== 0) throw new Error(`tar | ssh exited ${result.code ?? result.signal}: ${tail(result.stderr, 4)}`)
+  return { ms: result.ms }
+}
+
+async function rsync(target, dir) {
+  const sshCommand = ['ssh', ...sshOptions(target)]
+  if (sshCommand.some((word) => /\s/.test(word))) throw new Error('a path with white space cannot go into rsync -e')
+  const [command, args] = target.wrap('rsync', ['-a', '-e', sshCommand.join(' '), './', `${target.username}@${target.host}:${dir}/`])
+  const result = await run(command, args, { cwd: ctx.workspace })
+  await settleLog(target)
+  if (result.code !== 0) throw new Error(`rsync exited ${result.code ?? result.signal}: ${tail(result.stderr, 4)}`)
+  return { ms: result.ms }
+}
+
+/** Edits the 10 KiB text file in the workspace (new content, same size). It is a hard link to the cached tree: unlink first. */
+function editFile() {
+  ctx.edits += 1
+  const file = path.join(ctx.workspace, EDIT_FILE)
+  const content = textBytes(EDIT_SIZE, (SEED + 0x1000 + ctx.edits) >>> 0)
+  const header = Buffer.from(`// bench edit ${ctx.edits}\n`)
+  header.copy(content, 0)
+  fs.rmSync(file)
+  fs.writeFileSync(file, content, { mode: 0o644 })
+  return content
+}
+
+function removeRoot(dir) {
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/**
+ * Results by scenario key: every run's numbers, or the error that stopped it.
+ * @type {Map<string, { label: string, runs: Array<Record<string, any>>, errors: string[] }>}
+ */
+const results = new Map()
+
+function record(key, label, sample) {
+  if (!results.has(key)) results.set(key, { label, runs: [], errors: [] })
+  results.get(key).runs.push(sample)
+}
+
+function recordError(key, label, error) {
+  if (!results.has(key)) results.set(key, { label, runs: [], errors: [] })
+  const message = error instanceof Error ? error.message : String(error)
+  results.get(key).errors.push(message)
+  say(`  ! ${label}: ${message.split('\n').join('\n    ')}`)
+}
+
+function progress(prefix, label, sample) {
+  const parts = [fmtS(sample.ms)]
+  if (sample.bytesUploaded !== undefined) parts.push(`${fmtBytes(sample.bytesUploaded)} sent`)
+  if (sample.compression) parts.push(sample.compression)
+  if (sample.connections !== undefined) parts.push(`${sample.connections} SSH connection${sample.connections === 1 ? '' : 's'}`)
+  if (sample.rssKiB) parts.push(`max RSS ${(sample.rssKiB / 1024).toFixed(0)} MiB`)
+  say(`  ${prefix} ${label.padEnd(44)} ${parts.join(', ')}`)
+}
+
+/** A full deploy into a fresh root, then (optionally) a one-file change into the same root. */
+async function fullAndChange(prefix, target, keys, options) {
+  const root = newRoot(target, keys.full)
+  try {
+    let full
+    try {
+      full = await deploy(target, root, options)
+      const counted = countTree(full.releasePath)
+      if (counted.files !== ctx.tree.files || counted.bytes !== ctx.tree.bytes) {
+        throw new Error(`the release holds ${counted.files} files / ${counted.bytes} B, the tree ${ctx.tree.files} / ${ctx.tree.bytes}`)
+      }
+      record(keys.full, keys.fullLabel, full)
+      progress(prefix, keys.fullLabel, full)
+    } catch (error) {
+      recordError(keys.full, keys.fullLabel, error)
+      return
+    }
+    if (!keys.change) return
+    try {
+      const content = editFile()
+      const change = await deploy(target, root, options)
+      const served = fs.readFileSync(path.join(root, 'current', EDIT_FILE))
+      if (!served.equals(content)) throw new Error('after the one-file change, current/ does not hold the edited file')
+      record(keys.change, keys.changeLabel, change)
+      progress(prefix, keys.changeLabel, change)
+    } catch (error) {
+      recordError(keys.change, keys.changeLabel, error)
+    }
+  } finally {
+    removeRoot(root)
+  }
+}
+
+async function timed(prefix, key, label, fn) {
+  try {
+    const sample = await fn()
+    record(key, label, sample)
+    progress(prefix, label, sample)
+  } catch (error) {
+    recordError(key, label, error)
+  }
+}
+
+async function loopbackRun(prefix, target, haveRsync) {
+  const lb = (key) => `lb.${key}`
+  await timed(prefix, lb('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
+    const dir = newRoot(target, 'pipeline')
+    try {
+      return await pipeline(target, dir)
+    } finally {
+      removeRoot(dir)
+    }
+  })
+  await fullAndChange(prefix, target, {
+    full: lb('full.auto'), fullLabel: 'full deploy, compression auto',
+    change: lb('change'), changeLabel: 'one-file change (incremental)'
+  }, {})
+  await fullAndChange(prefix, target, {
+    full: lb('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
+    change: lb('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
+  }, { hardlink: true })
+  for (const compression of ['zstd', 'gzip', 'none']) {
+    await fullAndChange(prefix, target, { full: lb(`full.${compression}`), fullLabel: `full deploy, compression ${compression}` }, { compression })
+  }
+  if (haveRsync) {
+    const dir = newRoot(target, 'rsync')
+    try {
+      await timed(prefix, lb('rsync.full'), 'rsync -a, full', () => rsync(target, dir))
+      await timed(prefix, lb('rsync.noop'), 'rsync -a, nothing changed', () => rsync(target, dir))
+    } finally {
+      removeRoot(dir)
+    }
+  }
+}
+
+async function slowRun(prefix, target) {
+  const sl = (key) => `sl.${key}`
+  await timed(prefix, sl('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
+    const dir = newRoot(target, 'pipeline')
+    try {
+      return await pipeline(target, dir)
+    } finally {
+      removeRoot(dir)
+    }
+  })
+  await fullAndChange(prefix, target, {
+    full: sl('full.auto'), fullLabel: 'full deploy, compression auto',
+    change: sl('change'), changeLabel: 'one-file change (incremental)'
+  }, {})
+  await fullAndChange(prefix, target, {
+    full: sl('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
+    change: sl('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
+  }, { hardlink: true })
+}
+
+/** Throughput of the slowed link through ssh (cat >/dev/null), handshake included. */
+async function measureLink(target) {
+  const bytes = 12 * MiB
+  const [command, args] = target.wrap('ssh', [...sshOptions(target), `${target.username}@${target.host}`, 'cat >/dev/null'])
+  const result = await run(command, args, { input: randomBytes(bytes, SEED ^ 0x11), env: cleanEnv() })
+  await settleLog(target)
+  if (result.code !== 0) throw new Error(`ssh cat exited ${result.code}: ${tail(result.stderr, 3)}`)
+  return (bytes * 8) / (result.ms / 1000) / 1e6
+}
+
+// ---------------------------------------------------------------- the report
+
+function stat(key, field = 'ms') {
+  const entry = results.get(key)
+  if (!entry || entry.runs.length === 0) return undefined
+  return median(entry.runs.map((run) => run[field]))
+}
+
+function runsText(key) {
+  const entry = results.get(key)
+  if (!entry) return ''
+  const values = entry.runs.map((run) => (run.ms / 1000).toFixed(2))
+  if (entry.errors.length) values.push(`${entry.errors.length} failed`)
+  return values.join(' / ')
+}
+
+/** One table row per scenario. @param {Array<[string, string, string, string]>} rows key, label, ratio text, target text */
+function table(prefix, rows) {
+  const lines = [
+    '| scenario | median | runs (s) | sent on the wire | peak RSS | SSH conn. | ratio | target |',
+    '|---|---:|---|---:|---:|---:|---|---|'
+  ]
+  for (const [key, label, ratio, target] of rows) {
+    const entry = results.get(`${prefix}.${key}`)
+    if (!entry) continue
+    const ms = stat(`${prefix}.${key}`)
+    const sent = stat(`${prefix}.${key}`, 'bytesUploaded')
+    const rss = entry.runs.some((run) => run.rssKiB) ? Math.max(...entry.runs.map((run) => run.rssKiB || 0)) : undefined
+    const conns = entry.runs.some((run) => run.connections !== undefined) ? [...new Set(entry.runs.map((run) => run.connections))].join(', ') : ''
+    const compression = entry.runs.find((run) => run.compression)?.compression
+    const name = compression && /auto/.test(label) ? `${label} (picked ${compression})` : label
+    lines.push(
+      `| ${name} | ${ms === undefined ? 'failed' : fmtS(ms)} | ${runsText(`${prefix}.${key}`)} | ${sent === undefined ? '' : fmtBytes(sent)} | ${rss === undefined ? '' : `${(rss / 1024).toFixed(0)} MiB`} | ${conns} | ${ratio || ''} | ${target || ''} |`
+    )
+  }
+  return lines.join('\n')
+}
+
+/** Target checks: [description, measured text, met?]. */
+const verdicts = []
+function verdict(what, measured, met, shortBy) {
+  verdicts.push({ what, measured, met, shortBy })
+  return `${met ? 'met' : `**missed**${shortBy ? ` (${shortBy})` : ''}`}`
+}
+
+function ratioCell(numKey, denKey, denName) {
+  const num = stat(numKey)
+  const den = stat(denKey)
+  if (num === undefined || den === undefined) return { text: '', ratio: undefined }
+  const ratio = num / den
+  return { text: `${fmtX(ratio)} ${denName}`, ratio }
+}
+
+/** Medians of each deploy phase, one column per scenario. */
+function phaseReport(columns) {
+  const present = columns.filter(([key]) => (results.get(key)?.runs || []).some((run) => run.phases))
+  if (!present.length) return undefined
+  const phaseMedian = (key, phase) => {
+    const values = results.get(key).runs.filter((run) => run.phases).map((run) => run.phases[phase])
+    return values.length ? median(values) : undefined
+  }
+  const lines = [`| phase | ${present.map(([, label]) => label).join(' | ')} |`, `|---|${present.map(() => '---:').join('|')}|`]
+  for (const [phase, label] of PHASES) {
+    lines.push(`| ${label} | ${present.map(([key]) => fmtS(phaseMedian(key, phase) ?? NaN)).join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+/** The one-file change against rsync with nothing to do. */
+function rsyncNoop() {
+  const cell = ratioCell('lb.change', 'lb.rsync.noop', '')
+  return cell.ratio === undefined ? '' : `one-file change = ${fmtX(cell.ratio)} this`
+}
+
+function buildReport(context) {
+  const { facts, tree, runs, slow, rsyncStatus, slowWhy, linkMbit, elapsedMs, serverFs } = context
+  const out = []
+  out.push('## atomic-deploy benchmark')
+  out.push('')
+  out.push(`- Machine: ${facts.cores} cores (${facts.model}), ${facts.memory} RAM, ${facts.kernel}; load average at start ${facts.load} (shared machine).`)
+  out.push(`- Tools: Node ${facts.tools.node}; ${facts.tools.tar}; ${facts.tools.ssh}; ${facts.tools.zstd}; ${facts.tools.gzip}; ${facts.tools.rsync}.`)
+  out.push(`- Tree: ${tree.files.toLocaleString('en-US')} files, ${fmtBytes(tree.bytes)} in ${tree.folders} folders (half random bytes from a seeded PRNG, half text), version ${TREE_VERSION}. One-file change: \`${EDIT_FILE}\`, ${EDIT_SIZE.toLocaleString('en-US')} B.`)
+  out.push(`- Server side: the same machine; deploy roots on ${serverFs} (--server-dir to change). Client: the cached tree, hard-linked into a workspace.`)
+  out.push(`- ${runs} runs per scenario; medians. Times are the wall clock of the whole command (process start, SSH handshake, transfer, server-side work). Every deploy goes to a fresh deploy root, except the one-file change, which follows a full deploy into the same root.`)
+  out.push('')
+
+  // Loopback
+  out.push('### Loopback (127.0.0.1)')
+  out.push('')
+  const fullVsPipe = ratioCell('lb.full.auto', 'lb.pipeline', 'pipeline')
+  const fullTarget = fullVsPipe.ratio === undefined ? '≤ 0.50x pipeline' : `≤ 0.50x pipeline: ${verdict('full deploy / pipeline ≤ 0.5x (loopback)', fmtX(fullVsPipe.ratio), fullVsPipe.ratio <= 0.5, `${fmtX(fullVsPipe.ratio / 0.5)} the target`)}`
+  const changeMs = stat('lb.change')
+  const changeTarget = changeMs === undefined ? '≤ 1.0 s' : `≤ 1.00 s: ${verdict('one-file change ≤ 1.0 s (loopback)', fmtS(changeMs), changeMs <= 1000, `+${fmtS(changeMs - 1000)}`)}`
+  const changeHlMs = stat('lb.change.hardlink')
+  const changeHlTarget = changeHlMs === undefined ? '≤ 1.0 s' : `≤ 1.00 s: ${verdict('one-file change with hardlink-releases ≤ 1.0 s (loopback)', fmtS(changeHlMs), changeHlMs <= 1000, `+${fmtS(changeHlMs - 1000)}`)}`
+  const rows = [
+    ['pipeline', 'tar czf - . \\| ssh \'tar xzf -\' (the plain pipeline)', '1.00x', ''],
+    ['full.auto', 'atomic-deploy full, compression auto', fullVsPipe.text, fullTarget],
+    ['full.zstd', 'atomic-deploy full, compression zstd', ratioCell('lb.full.zstd', 'lb.pipeline', 'pipeline').text, ''],
+    ['full.gzip', 'atomic-deploy full, compression gzip', ratioCell('lb.full.gzip', 'lb.pipeline', 'pipeline').text, ''],
+    ['full.none', 'atomic-deploy full, compression none', ratioCell('lb.full.none', 'lb.pipeline', 'pipeline').text, ''],
+    ['full.hardlink', 'atomic-deploy full, hardlink-releases', ratioCell('lb.full.hardlink', 'lb.pipeline', 'pipeline').text, ''],
+    ['change', 'atomic-deploy one-file change', ratioCell('lb.change', 'lb.full.auto', 'full deploy').text, changeTarget],
+    ['change.hardlink', 'atomic-deploy one-file change, hardlink-releases', ratioCell('lb.change.hardlink', 'lb.full.hardlink', 'full deploy').text, changeHlTarget],
+    ['rsync.full', 'rsync -a, full (reference)', ratioCell('lb.rsync.full', 'lb.pipeline', 'pipeline').text, ''],
+    ['rsync.noop', 'rsync -a, nothing changed (reference)', rsyncNoop(), '']
+  ]
+  out.push(table('lb', rows))
+  out.push('')
+  if (!rsyncStatus.ok) out.push(`rsync rows skipped: ${rsyncStatus.why}.`)
+  else if (rsyncStatus.note) out.push(`rsync ${rsyncStatus.note}.`)
+
+  // Bytes and connections
+  const changeRuns = [...(results.get('lb.change')?.runs || []), ...(results.get('lb.change.hardlink')?.runs || []), ...(results.get('sl.change')?.runs || []), ...(results.get('sl.change.hardlink')?.runs || [])]
+  const limit = EDIT_SIZE + 64 * KiB
+  if (changeRuns.length) {
+    const most = Math.max(...changeRuns.map((run) => run.bytesUploaded))
+    const text = `${most.toLocaleString('en-US')} B sent at most (file ${EDIT_SIZE.toLocaleString('en-US')} B; limit file + 64 KiB = ${limit.toLocaleString('en-US')} B)`
+    out.push(`- Bytes for a one-file change (results[0].bytesUploaded, ${changeRuns.length} deploys): ${text}: ${verdict('bytes for a one-file change ≤ file size + 64 KiB', text, most <= limit, `${(most - limit).toLocaleString('en-US')} B over`)}.`)
+  }
+  const allDeploys = [...results.values()].flatMap((entry) => entry.runs).filter((run) => run.connections !== undefined)
+  if (allDeploys.length) {
+    const counts = allDeploys.map((run) => run.connections)
+    const most = Math.max(...counts)
+    const text = `${allDeploys.length} deploys, connections per deploy: ${[...new Set(counts)].sort((a, b) => a - b).join(', ')} ("Connection from" lines in sshd's log)`
+    out.push(`- One SSH connection per host per deploy: ${text}: ${verdict('one SSH connection per host per deploy', text, most === 1 && Math.min(...counts) === 1, `up to ${most}`)}.`)
+  }
+  const rssRuns = (results.get('lb.full.auto')?.runs || []).filter((run) => run.rssKiB)
+  if (rssRuns.length) {
+    out.push(`- Peak memory of the deploy process (node, maxRSS) for the full deploy: median ${(median(rssRuns.map((run) => run.rssKiB)) / 1024).toFixed(0)} MiB, highest ${(Math.max(...rssRuns.map((run) => run.rssKiB)) / 1024).toFixed(0)} MiB (tar and zstd/gzip are child processes, not counted).`)
+  }
+  out.push('')
+  const phaseTable = phaseReport([
+    ['lb.full.auto', 'full, loopback'],
+    ['lb.change', 'one-file, loopback'],
+    ['lb.change.hardlink', 'one-file hardlink, loopback'],
+    ['sl.full.auto', 'full, slowed'],
+    ['sl.change', 'one-file, slowed']
+  ])
+  if (phaseTable) {
+    out.push('Where a deploy\'s time goes (medians, from when the CLI\'s log lines arrived):')
+    out.push('')
+    out.push(phaseTable)
+    out.push('')
+  }
+
+  // Slowed link
+  out.push(`### Link slowed to 100 Mbit/s (network namespaces, veth, tc tbf)`)
+  out.push('')
+  if (!slow) {
+    out.push(`Skipped: ${slowWhy}.`)
+  } else {
+    out.push(`${slow}; measured ${linkMbit ? `${linkMbit.toFixed(0)} Mbit/s` : 'n/a'} through ssh (12 MiB of random bytes into cat, handshake included).`)
+    out.push('')
+    const slFull = ratioCell('sl.full.auto', 'sl.pipeline', 'pipeline')
+    const slFullTarget = slFull.ratio === undefined ? '≤ 0.50x pipeline' : `≤ 0.50x pipeline: ${verdict('full deploy / pipeline ≤ 0.5x (slowed link)', fmtX(slFull.ratio), slFull.ratio <= 0.5, `${fmtX(slFull.ratio / 0.5)} the target`)}`
+    const slChange = ratioCell('sl.change', 'sl.full.auto', 'full deploy')
+    const slChangeTarget = slChange.ratio === undefined ? '≤ 0.20x full deploy' : `≤ 0.20x full deploy: ${verdict('one-file change ≤ 0.2x full deploy (slowed link)', fmtX(slChange.ratio), slChange.ratio <= 0.2, `${fmtX(slChange.ratio / 0.2)} the target`)}`
+    const slChangeHl = ratioCell('sl.change.hardlink', 'sl.full.hardlink', 'full deploy')
+    const slChangeHlTarget = slChangeHl.ratio === undefined ? '≤ 0.20x full deploy' : `≤ 0.20x full deploy: ${verdict('one-file change with hardlink-releases ≤ 0.2x full deploy (slowed link)', fmtX(slChangeHl.ratio), slChangeHl.ratio <= 0.2, `${fmtX(slChangeHl.ratio / 0.2)} the target`)}`
+    out.push(
+      table('sl', [
+        ['pipeline', 'tar czf - . \\| ssh \'tar xzf -\' (the plain pipeline)', '1.00x', ''],
+        ['full.auto', 'atomic-deploy full, compression auto', slFull.text, slFullTarget],
+        ['full.hardlink', 'atomic-deploy full, hardlink-releases', ratioCell('sl.full.hardlink', 'sl.pipeline', 'pipeline').text, ''],
+        ['change', 'atomic-deploy one-file change', slChange.text, slChangeTarget],
+        ['change.hardlink', 'atomic-deploy one-file change, hardlink-releases', slChangeHl.text, slChangeHlTarget]
+      ])
+    )
+    const slSent = stat('sl.full.auto', 'bytesUploaded')
+    const slPipe = stat('sl.pipeline')
+    if (slSent !== undefined && slPipe !== undefined) {
+      const floor = (slSent * 8) / 100e6
+      out.push('')
+      out.push(`At 100 Mbit/s the ${fmtBytes(slSent)} a full deploy sends (half the tree is random bytes, which no compressor shrinks) take at least ${floor.toFixed(2)} s on the wire alone: ${fmtX((floor * 1000) / slPipe)} the pipeline's median. ${floor * 1000 > 0.5 * slPipe ? 'So the 0.5x target cannot be met over this link with this tree; the loopback row is the one that tests it.' : ''}`.trim())
+    }
+  }
+  out.push('')
+
+  // Summary of targets
+  out.push('### Targets')
+  out.push('')
+  out.push('| target | measured | |')
+  out.push('|---|---|---|')
+  for (const v of verdicts) out.push(`| ${v.what} | ${v.measured} | ${v.met ? 'met' : `**missed**${v.shortBy ? ` (${v.shortBy})` : ''}`} |`)
+  const failures = [...results.entries()].filter(([, entry]) => entry.errors.length)
+  if (failures.length) {
+    out.push('')
+    out.push('Failed runs:')
+    for (const [key, entry] of failures) out.push(`- ${key} (${entry.label}): ${entry.errors.length} failed; first: ${entry.errors[0].split('\n')[0]}`)
+  }
+  out.push('')
+  out.push(`Bench wall time: ${fmtS(elapsedMs)}.`)
+  return out.join('\n')
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const startedAt = Date.now()
+  const options = parseArgs(process.argv.slice(2))
+  if (options.help) {
+    say(usage())
+    return 0
+  }
+  if (!sshd.locateSshd()) {
+    process.stderr.write('The benchmark needs an OpenSSH server (sshd): sudo apt-get install -y openssh-server\n')
+    return 1
+  }
+  for (const tool of ['ssh', 'ssh-keygen', 'tar', 'gzip', 'bash']) {
+    if (!which(tool)) {
+      process.stderr.write(`The benchmark needs ${tool}, and it is not installed.\n`)
+      return 1
+    }
+  }
+  if (!fs.existsSync(CLI)) {
+    process.stderr.write(`${path.relative(REPO, CLI)} is missing: run npm run build first.\n`)
+    return 1
+  }
+
+  say(`atomic-deploy benchmark (${options.small ? '--small: 1,000 files / 10 MiB' : '10,000 files / 100 MiB'}, ${options.runs} runs per scenario)`)
+  const rsyncStatus = ensureRsync()
+  if (!rsyncStatus.ok) say(`rsync rows skipped: ${rsyncStatus.why}`)
+  const facts = machineFacts()
+
+  const tree = ensureTree(options.small)
+  ctx.tree = tree
+  say(tree.generatedMs !== undefined ? `generated the reference tree in ${fmtS(tree.generatedMs)}: ${tree.dir}` : `reusing the cached reference tree: ${tree.dir}`)
+
+  const serverParent = options.serverDir || defaultServerParent(options.small)
+  removeStaleFolders(os.tmpdir(), 'atomic-deploy-bench-work-')
+  removeStaleFolders(serverParent, 'atomic-deploy-bench-srv-')
+  state.workdir = fs.mkdtempSync(path.join(os.tmpdir(), `atomic-deploy-bench-work-${process.pid}-`))
+  fs.chmodSync(state.workdir, 0o755)
+  const workdir = state.workdir
+  // The workspace is a hard-linked copy of the cached tree; the edited file is unlinked before it is written.
+  ctx.workspace = path.join(workdir, 'workspace')
+  const copy = spawnSync('cp', ['-al', tree.dir, ctx.workspace])
+  if (copy.status !== 0) {
+    fs.rmSync(ctx.workspace, { recursive: true, force: true })
+    execFileSync('cp', ['-a', tree.dir, ctx.workspace])
+  }
+  ctx.keyFile = path.join(workdir, 'user_key')
+  sshd.keygen(ctx.keyFile, 'ed25519')
+  const preloadDir = path.join(workdir, 'preload')
+  fs.mkdirSync(preloadDir)
+  ctx.preload = path.join(preloadDir, 'maxrss.js')
+  fs.writeFileSync(
+    ctx.preload,
+    [
+      "'use strict'",
+      '// Written by scripts/bench.js: the peak resident set of this process, in KiB, at exit.',
+      "process.on('exit', () => {",
+      '  const file = process.env.BENCH_MAXRSS_FILE',
+      "  if (file) try { require('fs').writeFileSync(file, String(process.resourceUsage().maxRSS) + '\\n') } catch {}",
+      '})',
+      ''
+    ].join('\n')
+  )
+
+  // Loopback server, its deploy roots under the server folder.
+  state.serverDir = fs.mkdtempSync(path.join(serverParent, `atomic-deploy-bench-srv-${process.pid}-`))
+  fs.chmodSync(state.serverDir, 0o755)
+  const serverFs = fsType(state.serverDir)
+  say(`server folders (deploy roots) on ${serverFs}: ${state.serverDir}`)
+  const serverStart = sshd.startSshd({ parentDir: state.serverDir, userKeyFile: ctx.keyFile })
+  const server = await serverStart
+  state.servers.push({ stop: server.stop, pid: server.pid })
+  const knownHostsFile = path.join(workdir, 'known_hosts')
+  fs.writeFileSync(knownHostsFile, server.knownHosts)
+  /** @type {Target} */
+  const loopback = {
+    name: 'loopback',
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    knownHostsFile,
+    root: server.root,
+    log: server.log,
+    wrap: (command, args) => [command, args]
+  }
+  say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}), logging in ${server.username}`)
+  await settleLog(loopback)
+
+  say('')
+  say('Loopback (127.0.0.1)')
+  for (let r = 1; r <= options.runs; r++) await loopbackRun(`[loopback ${r}/${options.runs}]`, loopback, rsyncStatus.ok)
+
+  // Slowed link.
+  let slow
+  let slowWhy
+  let linkMbit
+  if (!options.slowLink) slowWhy = '--no-slow-link was given'
+  else {
+    say('')
+    say('Link slowed to 100 Mbit/s')
+    const started = await startSlowLink(state.serverDir, ctx.keyFile)
+    if (!started.target) {
+      slowWhy = started.why
+      say(`  skipped: ${slowWhy}`)
+    } else {
+      slow = started.facts
+      say(`  ${slow}`)
+      try {
+        linkMbit = await measureLink(started.target)
+        say(`  measured ${linkMbit.toFixed(0)} Mbit/s through ssh`)
+      } catch (error) {
+        say(`  could not measure the link: ${error.message}`)
+      }
+      for (let r = 1; r <= options.runs; r++) await slowRun(`[slowed ${r}/${options.runs}]`, started.target)
+    }
+  }
+
+  await cleanup()
+  say('')
+  say('Removed every deploy root, the servers, the namespaces and the temporary folders; the reference tree stays cached.')
+  say('')
+  say(buildReport({ facts, tree, runs: options.runs, slow, slowWhy, rsyncStatus, linkMbit, serverFs, elapsedMs: Date.now() - startedAt }))
+  return 0
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  async (error) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${usage()}\n`)
+      process.exitCode = 2
+      return
+    }
+    process.stderr.write(`\nbench failed: ${error instanceof Error ? error.stack || error.message : String(error)}\n`)
+    try {
+      await cleanup()
+    } catch (cleanupError) {
+      process.stderr.write(`cleanup failed: ${cleanupError.message}\n`)
+    }
+    process.exitCode = 1
+  }
+)
