@@ -243,6 +243,7 @@ exports.RemoteError = exports.DeployError = void 0;
 exports.deployFleet = deployFleet;
 exports.abortUnfinished = abortUnfinished;
 exports.describeFleet = describeFleet;
+exports.readSource = readSource;
 exports.formatBytes = formatBytes;
 const transport_1 = __nccwpck_require__(4297);
 const plan_1 = __nccwpck_require__(4521);
@@ -300,16 +301,13 @@ class HostDeploy {
  *   1. prepare on every host (upload, shared, before-activate);
  *   2. switch every host, then after-activate on each, then prune.
  */
-async function deployFleet(hosts, settings, reporter) {
-    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
-    reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`);
-    for (const skipped of listing.skipped)
-        reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
+async function deployFleet(hosts, settings, reporter, sourceReady = readSource(settings, reporter)) {
+    const source = await sourceReady;
+    const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
     const fleet = hosts.map((host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup(cleanupFor(settings, base));
-    const source = { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) };
     const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
     const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
     if (failedToPrepare.length > 0) {
@@ -493,6 +491,17 @@ function logFor(count, reporter) {
 }
 function describeFleet(hosts) {
     return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`;
+}
+/**
+ * Lists (and, for incremental uploads, hashes) the workspace. Started before
+ * connecting, so that the work on the runner overlaps the SSH handshakes.
+ */
+async function readSource(settings, reporter) {
+    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
+    reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`);
+    for (const skipped of listing.skipped)
+        reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
+    return { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) };
 }
 /** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
 async function manifestFor(settings, listing, reporter) {
@@ -3176,6 +3185,9 @@ const dry_run_1 = __nccwpck_require__(6757);
 /** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
 async function runMode(settings, reporter) {
     const started = Date.now();
+    // The workspace is read while the connections are made.
+    const source = settings.mode === 'deploy' && !settings.dryRun ? (0, deploy_1.readSource)(settings, reporter) : undefined;
+    source?.catch(() => undefined);
     const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
     try {
         const outcome = {
@@ -3195,7 +3207,7 @@ async function runMode(settings, reporter) {
             return outcome;
         }
         if (settings.mode === 'deploy') {
-            outcome.deploy = await (0, deploy_1.deployFleet)(hosts, settings, reporter);
+            outcome.deploy = await (0, deploy_1.deployFleet)(hosts, settings, reporter, source);
             outcome.results = outcome.deploy.results;
             outcome.releaseId = outcome.deploy.releaseId;
             outcome.previousReleaseId = outcome.deploy.previousReleaseId;

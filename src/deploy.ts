@@ -91,10 +91,14 @@ class HostDeploy {
  *   1. prepare on every host (upload, shared, before-activate);
  *   2. switch every host, then after-activate on each, then prune.
  */
-export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings, reporter: Reporter): Promise<DeployOutcome> {
-  const listing = await listSource(settings.sourceDir, settings.exclude)
-  reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
-  for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
+export async function deployFleet(
+  hosts: RemoteHost[],
+  settings: DeploySettings,
+  reporter: Reporter,
+  sourceReady: Promise<UploadSource> = readSource(settings, reporter)
+): Promise<DeployOutcome> {
+  const source = await sourceReady
+  const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), 'none')
   const fleet = hosts.map(
     (host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate })
@@ -102,7 +106,6 @@ export async function deployFleet(hosts: RemoteHost[], settings: DeploySettings,
   const log = logFor(hosts.length, reporter)
   reporter.rememberCleanup(cleanupFor(settings, base))
 
-  const source: UploadSource = { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) }
   const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () =>
     settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log))
   )
@@ -295,6 +298,17 @@ function logFor(count: number, reporter: Reporter): HostLog {
 
 export function describeFleet(hosts: RemoteHost[]): string {
   return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`
+}
+
+/**
+ * Lists (and, for incremental uploads, hashes) the workspace. Started before
+ * connecting, so that the work on the runner overlaps the SSH handshakes.
+ */
+export async function readSource(settings: DeploySettings, reporter: Reporter): Promise<UploadSource> {
+  const listing = await listSource(settings.sourceDir, settings.exclude)
+  reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
+  for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
+  return { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) }
 }
 
 /** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */

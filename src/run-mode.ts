@@ -1,7 +1,7 @@
 import { DeploySettings, Mode } from './settings'
 import { ConnectError, RemoteHost } from './transport'
 import { Reporter } from './report'
-import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet } from './deploy'
+import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet, readSource } from './deploy'
 import { rollbackOn } from './rollback'
 import { listOn, unlockOn } from './maintenance'
 import { ReleaseInfo } from './releases'
@@ -30,6 +30,9 @@ export interface ModeOutcome {
 /** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
 export async function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
   const started = Date.now()
+  // The workspace is read while the connections are made.
+  const source = settings.mode === 'deploy' && !settings.dryRun ? readSource(settings, reporter) : undefined
+  source?.catch(() => undefined)
   const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connectAll(settings, reporter))
   try {
     const outcome: ModeOutcome = {
@@ -49,7 +52,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       return outcome
     }
     if (settings.mode === 'deploy') {
-      outcome.deploy = await deployFleet(hosts, settings, reporter)
+      outcome.deploy = await deployFleet(hosts, settings, reporter, source)
       outcome.results = outcome.deploy.results
       outcome.releaseId = outcome.deploy.releaseId
       outcome.previousReleaseId = outcome.deploy.previousReleaseId
