@@ -156,9 +156,10 @@ exports.packArchive = packArchive;
 const child_process_1 = __nccwpck_require__(5317);
 const stream_1 = __nccwpck_require__(2203);
 const io = __importStar(__nccwpck_require__(4994));
+/** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
 const COMPRESSORS = {
-    zstd: ['zstd', '-3', '-T0', '-q', '-c'],
-    gzip: ['gzip', '-1', '-c']
+    zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
+    gzip: { command: 'gzip', args: ['-c'], level: 1 }
 };
 /** Which compressors this machine has, for choosing the wire format. */
 async function localCompressors() {
@@ -174,7 +175,7 @@ async function localCompressors() {
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
  * fed the names on stdin so no list ever meets a command-line limit.
  */
-async function packArchive(sourceDir, entries, compression, control) {
+async function packArchive(sourceDir, entries, compression, control, level) {
     const tarPath = await io.which('tar', true);
     // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
     const controlArgs = control ? ['-C', control.parent, ...control.names] : [];
@@ -184,8 +185,8 @@ async function packArchive(sourceDir, entries, compression, control) {
     const children = [tar];
     let output = tar.stdout;
     if (compression !== 'none') {
-        const [command, ...args] = COMPRESSORS[compression];
-        const compressor = (0, child_process_1.spawn)(await io.which(command, true), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+        const { command, args, level: defaultLevel } = COMPRESSORS[compression];
+        const compressor = (0, child_process_1.spawn)(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
         tar.stdout.pipe(compressor.stdin);
         children.push(compressor);
         output = compressor.stdout;
@@ -501,7 +502,12 @@ async function readSource(settings, reporter) {
     reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`);
     for (const skipped of listing.skipped)
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
-    return { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) };
+    return {
+        sourceDir: settings.sourceDir,
+        compressionLevel: settings.compressionLevel,
+        listing,
+        manifest: await manifestFor(settings, listing, reporter)
+    };
 }
 /** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
 async function manifestFor(settings, listing, reporter) {
@@ -1120,6 +1126,10 @@ exports.INPUTS = [
         default: 'false'
     },
     {
+        name: 'compression-level',
+        description: 'Compression level: zstd 1-19, gzip 1-9. Default: 3 for zstd, 1 for gzip, the fast end, which npm run bench shows is where the time is saved.'
+    },
+    {
         name: 'dry-run',
         description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
         default: 'false'
@@ -1231,11 +1241,15 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
         commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
         compression: parseChoice(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+        compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
         incremental: parseBoolean(get('incremental') || 'true', 'incremental'),
         hardlinkReleases: parseBoolean(get('hardlink-releases') || 'false', 'hardlink-releases'),
         lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
         provenance
     };
+    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
+    }
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
     }
@@ -1844,6 +1858,7 @@ function defaultReleaseId(now, sha) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.parseReleases = parseReleases;
 exports.releasesTable = releasesTable;
+exports.textTable = textTable;
 exports.wouldPrune = wouldPrune;
 const report_1 = __nccwpck_require__(5444);
 /** Builds the release list from what the list script printed: folders on disk, the log, and current. */
@@ -1893,14 +1908,17 @@ function parseLogLine(line) {
         return [];
     }
 }
-/** A fixed-width table for the log. */
+/** The releases as a fixed-width table for the log. */
 function releasesTable(releases) {
     if (releases.length === 0)
         return '(no releases)';
-    const rows = [
+    return textTable([
         ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
         ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
-    ];
+    ]);
+}
+/** Rows of cells as fixed-width columns, the first row a header. */
+function textTable(rows) {
     const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
     return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
 }
@@ -3175,10 +3193,12 @@ async function rollbackOn(host, settings, reporter) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.runMode = runMode;
+exports.resultsTable = resultsTable;
 const transport_1 = __nccwpck_require__(4297);
 const deploy_1 = __nccwpck_require__(8141);
 const rollback_1 = __nccwpck_require__(2098);
 const maintenance_1 = __nccwpck_require__(1427);
+const releases_1 = __nccwpck_require__(8536);
 const parallel_1 = __nccwpck_require__(537);
 const host_address_1 = __nccwpck_require__(1485);
 const dry_run_1 = __nccwpck_require__(6757);
@@ -3228,6 +3248,8 @@ async function runMode(settings, reporter) {
         }
         if (settings.mode === 'list' && listed.lockHolder)
             reporter.info(`locked by ${listed.lockHolder}`);
+        if (outcome.results.length > 1)
+            reporter.info(resultsTable(outcome.results));
         outcome.seconds = (Date.now() - started) / 1000;
         return outcome;
     }
@@ -3279,6 +3301,13 @@ async function perHost(hosts, settings, reporter) {
     }
     reporter.info(`${settings.mode} done on ${(0, deploy_1.describeFleet)(hosts)}`);
     return results;
+}
+/** Which host is on which release, for the log (the job summary has the same as Markdown). */
+function resultsTable(results) {
+    return (0, releases_1.textTable)([
+        ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
+        ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, deploy_1.formatBytes)(r.bytesUploaded)])
+    ]);
 }
 
 
@@ -3765,7 +3794,7 @@ async function run(host, plan, source, delta, log) {
     const control = delta ? await writeControl(delta) : undefined;
     try {
         const entries = delta ? delta.upload : source.listing.entries;
-        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined);
+        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined, source.compressionLevel);
         const progress = setInterval(() => log(`       sent ${(0, deploy_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
         // Progress is for the upload only; the server's work after it has its own lines.
         archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));

@@ -13,9 +13,10 @@ export interface ArchiveStream {
   abort(): void
 }
 
-const COMPRESSORS: Record<Exclude<WireCompression, 'none'>, string[]> = {
-  zstd: ['zstd', '-3', '-T0', '-q', '-c'],
-  gzip: ['gzip', '-1', '-c']
+/** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
+const COMPRESSORS: Record<Exclude<WireCompression, 'none'>, { command: string; args: string[]; level: number }> = {
+  zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
+  gzip: { command: 'gzip', args: ['-c'], level: 1 }
 }
 
 /** Which compressors this machine has, for choosing the wire format. */
@@ -36,7 +37,8 @@ export async function packArchive(
   sourceDir: string,
   entries: SourceEntry[],
   compression: WireCompression,
-  control?: { parent: string; names: string[] }
+  control?: { parent: string; names: string[] },
+  level?: number
 ): Promise<ArchiveStream> {
   const tarPath = await io.which('tar', true)
   // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
@@ -47,8 +49,8 @@ export async function packArchive(
   const children: ChildProcess[] = [tar]
   let output: Readable = tar.stdout
   if (compression !== 'none') {
-    const [command, ...args] = COMPRESSORS[compression]
-    const compressor = spawn(await io.which(command, true), args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const { command, args, level: defaultLevel } = COMPRESSORS[compression]
+    const compressor = spawn(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     tar.stdout.pipe(compressor.stdin)
     children.push(compressor)
     output = compressor.stdout

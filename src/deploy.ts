@@ -308,7 +308,12 @@ export async function readSource(settings: DeploySettings, reporter: Reporter): 
   const listing = await listSource(settings.sourceDir, settings.exclude)
   reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
-  return { sourceDir: settings.sourceDir, listing, manifest: await manifestFor(settings, listing, reporter) }
+  return {
+    sourceDir: settings.sourceDir,
+    compressionLevel: settings.compressionLevel,
+    listing,
+    manifest: await manifestFor(settings, listing, reporter)
+  }
 }
 
 /** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */

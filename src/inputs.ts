@@ -57,10 +57,14 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
     commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
     compression: parseChoice<Compression>(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+    compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
     incremental: parseBoolean(get('incremental') || 'true', 'incremental'),
     hardlinkReleases: parseBoolean(get('hardlink-releases') || 'false', 'hardlink-releases'),
     lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
     provenance
+  }
+  if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+    throw new InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`)
   }
   if (settings.dryRun && settings.mode !== 'deploy') {
     throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)

@@ -71,13 +71,17 @@ function parseLogLine(line: string): LogEvent[] {
   }
 }
 
-/** A fixed-width table for the log. */
+/** The releases as a fixed-width table for the log. */
 export function releasesTable(releases: ReleaseInfo[]): string {
   if (releases.length === 0) return '(no releases)'
-  const rows = [
+  return textTable([
     ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
     ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
-  ]
+  ])
+}
+
+/** Rows of cells as fixed-width columns, the first row a header. */
+export function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)))
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')
 }

@@ -1,10 +1,10 @@
 import { DeploySettings, Mode } from './settings'
 import { ConnectError, RemoteHost } from './transport'
 import { Reporter } from './report'
-import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet, readSource } from './deploy'
+import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet, formatBytes, readSource } from './deploy'
 import { rollbackOn } from './rollback'
 import { listOn, unlockOn } from './maintenance'
-import { ReleaseInfo } from './releases'
+import { ReleaseInfo, textTable } from './releases'
 import { settleLimit } from './parallel'
 import { describeHost } from './host-address'
 import { DryRunOutcome, dryRunOn } from './dry-run'
@@ -70,6 +70,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? ''
     }
     if (settings.mode === 'list' && listed.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
+    if (outcome.results.length > 1) reporter.info(resultsTable(outcome.results))
     outcome.seconds = (Date.now() - started) / 1000
     return outcome
   } finally {
@@ -123,4 +124,12 @@ async function perHost(hosts: RemoteHost[], settings: DeploySettings, reporter: 
   }
   reporter.info(`${settings.mode} done on ${describeFleet(hosts)}`)
   return results
+}
+
+/** Which host is on which release, for the log (the job summary has the same as Markdown). */
+export function resultsTable(results: HostResult[]): string {
+  return textTable([
+    ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
+    ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), formatBytes(r.bytesUploaded)])
+  ])
 }

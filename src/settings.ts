@@ -90,6 +90,8 @@ export interface DeploySettings {
   /** Seconds a hook may run; 0: no limit. */
   commandTimeoutSeconds: number
   compression: Compression
+  /** zstd 1-19, gzip 1-9; undefined: 3 for zstd, 1 for gzip. */
+  compressionLevel?: number
   /** Send only what changed since the last upload, against the server's cache. */
   incremental: boolean
   /** Build releases as hard-linked copies of the cache: fast, unsafe if the app writes into its release. */

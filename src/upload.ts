@@ -14,6 +14,8 @@ import { formatBytes } from './deploy'
 /** What will be uploaded: the listing, and its manifest when incremental uploads are on and possible. */
 export interface UploadSource {
   sourceDir: string
+  /** zstd 1-19 or gzip 1-9; undefined: the compressor's fast default. */
+  compressionLevel?: number
   listing: SourceListing
   manifest?: ManifestLine[]
 }
@@ -82,7 +84,13 @@ async function run(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, 
   const control = delta ? await writeControl(delta) : undefined
   try {
     const entries = delta ? delta.upload : source.listing.entries
-    const archive = await packArchive(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined)
+    const archive = await packArchive(
+      source.sourceDir,
+      entries,
+      plan.compression,
+      control ? { parent: control, names: CONTROL_NAMES } : undefined,
+      source.compressionLevel
+    )
     const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
     // Progress is for the upload only; the server's work after it has its own lines.
     archive.finished.then(

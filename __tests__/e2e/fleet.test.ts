@@ -55,6 +55,7 @@ describe('one step, several hosts', () => {
     for (const r of results) expect(r).toMatchObject({ status: 'deployed', releaseId: 'run555.1-aaaaaaa', previousReleaseId: '' })
     expect(results.every((r: { bytesUploaded: number }) => r.bytesUploaded > 0)).toBe(true)
     expect(first.summary).toContain('#### Hosts')
+    expect(first.stdout).toMatch(/host\s+status\s+current\s+previous/)
     // A fleet-wide rollback by id.
     const second = await runAction({ ...inputs, 'release-id': 'two', source: makeWorkspace({ v: '2' }) })
     expect(second.code, second.stdout).toBe(0)

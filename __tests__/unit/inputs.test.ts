@@ -122,7 +122,10 @@ describe('parseSettings', () => {
     [{ 'before-activate-on': 'last' }, "'before-activate-on'"],
     [{ 'proxy-host': 'bastion;x' }, "'proxy-host'"],
     [{ 'proxy-host': 'bastion', 'proxy-ssh-key': 'nope' }, "'proxy-ssh-key'"],
-    [{ retries: '-1' }, "'retries'"]
+    [{ retries: '-1' }, "'retries'"],
+    [{ 'compression-level': '0' }, "'compression-level'"],
+    [{ 'compression-level': '20' }, "'compression-level'"],
+    [{ compression: 'gzip', 'compression-level': '12' }, "'compression-level'"]
   ])('refuses %j naming the input', (overrides, name) => {
     expect(() => parse(overrides)).toThrow(`Invalid input ${name}`)
   })

@@ -348,6 +348,20 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(log).not.toContain('"event":"failed","id":"R4"')
   })
 
+  it('trims a long releases log, but never the entries of releases still on disk', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-trim-`))
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'kept-1', keep: 5 }), { v: '1' })).activated!.code).toBe(0)
+    const log = path.join(root, '.atomic-deploy/releases.log')
+    const filler = Array.from({ length: 1200 }, (_, i) => `{"event":"deployed","id":"gone-${i}","time":"t"}`).join('\n')
+    fs.appendFileSync(log, `${filler}\n`)
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'kept-2', keep: 5 }), { v: '2' })).activated!.code).toBe(0)
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n')
+    expect(lines.length).toBeLessThanOrEqual(510)
+    expect(lines.some((l) => l.includes('"id":"kept-1"'))).toBe(true)
+    expect(lines.some((l) => l.includes('"id":"kept-2"'))).toBe(true)
+    expect(lines.some((l) => l.includes('"id":"gone-0"'))).toBe(false)
+  })
+
   it('abort removes a prepared release and frees only its own lock', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-abort-`))
     const p = plan(root, { shared: [] })
