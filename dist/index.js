@@ -339,7 +339,10 @@ async function deployFleet(hosts, settings, reporter, sourceReady = readSource(s
 }
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet, settings, log) {
-    const switched = await Promise.all(fleet.map((m) => m.host.run((0, scripts_1.switchScript)(m.plan), { onLog: log(m) }).catch((error) => error)));
+    // With one host and no after-activate, switching and pruning can share one round trip.
+    const oneStep = fleet.length === 1 && !fleet[0].plan.afterActivate;
+    const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
+    const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error) => error)));
     const failures = new Map();
     fleet.forEach((m, i) => {
         const outcome = switched[i];
@@ -354,6 +357,12 @@ async function activate(fleet, settings, log) {
         await Promise.all(fleet.map((m) => revertOn(m, log, failures.get(m) ?? 'not switched: the switch failed elsewhere').catch(() => undefined)));
         fleet.forEach((m) => failures.has(m) && m.result.status === 'not-switched' && m.settle('failed', m.previous, failures.get(m)));
         throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
+    }
+    if (oneStep) {
+        const only = fleet[0];
+        only.pruned = ((0, report_1.lastResult)(switched[0], 'pruned') ?? '').split(' ').filter(Boolean);
+        only.settle('deployed', only.plan.releaseId);
+        return;
     }
     const noHook = { code: 0, results: [], stdout: '', stderr: '' };
     const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
@@ -2456,6 +2465,7 @@ exports.afterActivateScript = afterActivateScript;
 exports.revertScript = revertScript;
 exports.markBadScript = markBadScript;
 exports.finishScript = finishScript;
+exports.switchAndFinishScript = switchAndFinishScript;
 exports.abortScript = abortScript;
 exports.rollbackScript = rollbackScript;
 exports.readCacheScript = readCacheScript;
@@ -2496,6 +2506,10 @@ function markBadScript(plan) {
 }
 function finishScript(plan) {
     return assemble('finish', plan, [steps_1.requireLockStep, steps_1.pruneReleases], ACTIVATE_EXIT);
+}
+/** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
+function switchAndFinishScript(plan) {
+    return assemble('switch', plan, [steps_1.resumeWithLock, steps_1.switchCurrent, steps_1.pruneReleases], RELEASE_ON_SUCCESS_EXIT);
 }
 function abortScript(plan) {
     const abort = {
@@ -2550,6 +2564,15 @@ on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
   stop_hook
+  exit "$status"
+}
+`;
+const RELEASE_ON_SUCCESS_EXIT = `
+on_exit() {
+  status=$?
+  trap - EXIT HUP INT TERM
+  stop_hook
+  [ "$status" != 0 ] || release_lock || true
   exit "$status"
 }
 `;

@@ -11,6 +11,7 @@ import {
   finishScript,
   markBadScript,
   revertScript,
+  switchAndFinishScript,
   switchScript
 } from './remote-script/scripts'
 import { PendingCleanup, RemoteError, Reporter, lastResult, remoteFailure } from './report'
@@ -139,7 +140,10 @@ export async function deployFleet(
 
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
-  const switched = await Promise.all(fleet.map((m) => m.host.run(switchScript(m.plan), { onLog: log(m) }).catch((error: Error) => error)))
+  // With one host and no after-activate, switching and pruning can share one round trip.
+  const oneStep = fleet.length === 1 && !fleet[0].plan.afterActivate
+  const script = (m: HostDeploy): string => (oneStep ? switchAndFinishScript(m.plan) : switchScript(m.plan))
+  const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error: Error) => error)))
   const failures = new Map<HostDeploy, string>()
   fleet.forEach((m, i) => {
     const outcome = switched[i]
@@ -152,6 +156,13 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
     await Promise.all(fleet.map((m) => revertOn(m, log, failures.get(m) ?? 'not switched: the switch failed elsewhere').catch(() => undefined)))
     fleet.forEach((m) => failures.has(m) && m.result.status === 'not-switched' && m.settle('failed', m.previous, failures.get(m)))
     throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back')
+  }
+
+  if (oneStep) {
+    const only = fleet[0]
+    only.pruned = (lastResult(switched[0] as ScriptResult, 'pruned') ?? '').split(' ').filter(Boolean)
+    only.settle('deployed', only.plan.releaseId)
+    return
   }
 
   const noHook: ScriptResult = { code: 0, results: [], stdout: '', stderr: '' }

@@ -18,6 +18,7 @@ import {
   prepareScript,
   revertScript,
   rollbackScript,
+  switchAndFinishScript,
   switchScript,
   unlockScript
 } from '../../src/remote-script/scripts'
@@ -131,6 +132,7 @@ describe('generated scripts pass ShellCheck', () => {
     ['revert', revertScript(p, 'r0')],
     ['mark-bad', markBadScript(p)],
     ['finish', finishScript(p)],
+    ['switch-and-finish', switchAndFinishScript(p)],
     ['abort', abortScript(p)],
     ['rollback', rollbackScript({ ...p, mode: 'rollback' })],
     ['list', listScript(p)],
@@ -360,6 +362,27 @@ describe.each(SHELLS)('generated scripts run under $name', (shell) => {
     expect(lines.some((l) => l.includes('"id":"kept-1"'))).toBe(true)
     expect(lines.some((l) => l.includes('"id":"kept-2"'))).toBe(true)
     expect(lines.some((l) => l.includes('"id":"gone-0"'))).toBe(false)
+  })
+
+  it('switch-and-finish that fails after the rename keeps the lock and says it switched, so the runner can revert', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-switch-finish-`))
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'r1' }), { a: '1' })).activated!.code).toBe(0)
+    const p2 = plan(root, { shared: [], releaseId: 'r2', expectedEntries: 1 })
+    const { data } = await archiveOf(workspace({ a: '2' }), 'none')
+    expect(run(shell, prepareScript(p2), data).code).toBe(0)
+    // A log that cannot be written (a folder in its place) makes the step fail after the switch.
+    const log = path.join(root, '.atomic-deploy/releases.log')
+    fs.renameSync(log, `${log}.saved`)
+    fs.mkdirSync(log)
+    const step = run(shell, switchAndFinishScript(p2))
+    expect(step.code).not.toBe(0)
+    expect(step.results).toContain('@@switched r2')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(true)
+    fs.rmdirSync(log)
+    fs.renameSync(`${log}.saved`, log)
+    expect(run(shell, revertScript(p2, 'r1')).code).toBe(0)
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r1')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
   })
 
   it('abort removes a prepared release and frees only its own lock', async () => {

@@ -70,6 +70,11 @@ export function finishScript(plan: ReleasePlan): string {
   return assemble('finish', plan, [requireLockStep, pruneReleases], ACTIVATE_EXIT)
 }
 
+/** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
+export function switchAndFinishScript(plan: ReleasePlan): string {
+  return assemble('switch', plan, [resumeWithLock, switchCurrent, pruneReleases], RELEASE_ON_SUCCESS_EXIT)
+}
+
 export function abortScript(plan: ReleasePlan): string {
   const abort: Step = {
     name: 'abort',
@@ -125,6 +130,16 @@ on_exit() {
   status=$?
   trap - EXIT HUP INT TERM
   stop_hook
+  exit "$status"
+}
+`
+
+const RELEASE_ON_SUCCESS_EXIT = `
+on_exit() {
+  status=$?
+  trap - EXIT HUP INT TERM
+  stop_hook
+  [ "$status" != 0 ] || release_lock || true
   exit "$status"
 }
 `
