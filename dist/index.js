@@ -240,7 +240,7 @@ function waitForExit(child) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.RemoteError = exports.DeployError = void 0;
+exports.DeployError = void 0;
 exports.deployFleet = deployFleet;
 exports.abortUnfinished = abortUnfinished;
 exports.describeFleet = describeFleet;
@@ -254,7 +254,6 @@ const manifest_1 = __nccwpck_require__(2719);
 const upload_1 = __nccwpck_require__(3607);
 const scripts_1 = __nccwpck_require__(2837);
 const report_1 = __nccwpck_require__(5444);
-Object.defineProperty(exports, "RemoteError", ({ enumerable: true, get: function () { return report_1.RemoteError; } }));
 const parallel_1 = __nccwpck_require__(537);
 /** A deploy that failed somewhere; `results` says which host is on which release. */
 class DeployError extends Error {
@@ -2347,8 +2346,15 @@ read_current() {
   fi
 }
 
-# A new link is made beside current and renamed over it: one rename(2), no
-# moment without a current. mv -T where it exists (GNU, BusyBox), else the
+# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.
+read_previous() {
+  read_current
+  PREVIOUS_RELEASE_ID=$CURRENT_ID
+  result previous "$PREVIOUS_RELEASE_ID"
+}
+
+# A new link is made in .atomic-deploy/switch and renamed over current: one
+# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the
 # portable form that moves the link into the deploy folder.
 switch_to() {
   target="releases/$1"
@@ -2730,9 +2736,7 @@ exports.checkRelease = {
     name: 'check',
     description: 'Checking current and the new release id',
     body: `
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 if [ -e "$RELEASE_PATH" ] || [ -L "$RELEASE_PATH" ]; then
   fail "$E_RELEASE_EXISTS" "release $RELEASE_ID already exists in $RELEASES"
 fi
@@ -2908,9 +2912,7 @@ exports.resumeWithLock = {
     description: 'Checking the lock and the prepared release',
     body: `
 require_lock
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 [ -d "$RELEASE_PATH" ] || fail "$E_SWITCH" "the prepared release $RELEASE_PATH is missing"
 RELEASE_CREATED=1
 `
@@ -3029,9 +3031,7 @@ exports.pickRollbackTarget = {
     name: 'target',
     description: 'Choosing the release to roll back to',
     body: `
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 if [ -n "$RELEASE_ID" ]; then
   [ -d "$RELEASES/$RELEASE_ID" ] ||
     fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
@@ -3260,7 +3260,7 @@ async function runMode(settings, reporter) {
             outcome.releaseId = outcome.results[0].releaseId;
             outcome.previousReleaseId = outcome.results[0].previousReleaseId;
             if (settings.mode === 'unlock')
-                outcome.unlockedHolder = outcome.results[0].error ?? '';
+                outcome.unlockedHolder = outcome.results[0].lockHolder ?? '';
         }
         const listed = await (0, maintenance_1.listOn)(hosts[0], settings);
         outcome.releases = listed.releases;
@@ -3307,7 +3307,7 @@ async function perHost(hosts, settings, reporter) {
         }
         if (settings.mode === 'unlock') {
             const holder = await (0, maintenance_1.unlockOn)(host, settings, { ...reporter, info: log(host) });
-            return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', error: holder || undefined, seconds: (Date.now() - started) / 1000 };
+            return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', lockHolder: holder || undefined, seconds: (Date.now() - started) / 1000 };
         }
         return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
     });

@@ -600,71 +600,25 @@ async function startSlowLink(workdir, userKeyFile) {
     return { why: `could not set up the namespaces, veth pair and tc tbf: ${detail}` }
   }
 
-  // sshd inside the server namespace, configured as scripts/lib/sshd.js does
-  // (that helper only listens on 127.0.0.1 in this namespace, so it is started here).
-  const user = sshd.ensureDeployUser()
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
-  const dir = fs.mkdtempSync(path.join(workdir, 'ns-sshd-'))
-  fs.chmodSync(dir, 0o755)
-  const hostKey = path.join(dir, 'host_ed25519')
-  sshd.keygen(hostKey, 'ed25519')
-  const authDir = path.join(dir, 'auth')
-  fs.mkdirSync(authDir, { mode: 0o755 })
-  fs.copyFileSync(`${userKeyFile}.pub`, path.join(authDir, user.name))
-  fs.chmodSync(path.join(authDir, user.name), 0o644)
-  const root = path.join(dir, 'srv')
-  fs.mkdirSync(root)
-  fs.chownSync(root, user.uid, user.gid)
-  const port = 2222
-  const config = path.join(dir, 'sshd_config')
-  fs.writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      `ListenAddress ${serverAddr}`,
-      `HostKey ${hostKey}`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authDir}/%u`,
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UseDNS no',
-      'MaxStartups 100',
-      'MaxSessions 100',
-      'LogLevel VERBOSE',
-      ''
-    ].join('\n')
-  )
-  let log = ''
-  const child = spawn('ip', ['netns', 'exec', server, sshd.findSshd(), '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
-  child.stderr.on('data', (chunk) => (log += chunk))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    }
+  // sshd inside the server namespace, listening on its end of the veth pair.
+  let sshdServer
+  try {
+    sshdServer = await sshd.startSshd({ namespace: server, listenAddress: serverAddr, port: 2222, parentDir: workdir, userKeyFile })
+  } catch (error) {
+    return { why: `sshd in the namespace did not start: ${tail(error.message, 4)}` }
   }
-  state.servers.push({ stop, pid: child.pid })
-  const deadline = Date.now() + 10_000
-  while (!/Server listening on/.test(log)) {
-    if (child.exitCode !== null || child.signalCode !== null) return { why: `sshd in the namespace exited at start: ${tail(log, 4)}` }
-    if (Date.now() > deadline) return { why: `sshd in the namespace did not listen within 10 s: ${tail(log, 4)}` }
-    await sleep(50)
-  }
-  const publicKey = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
-  const knownHostsFile = path.join(dir, 'known_hosts')
-  fs.writeFileSync(knownHostsFile, `[${serverAddr}]:${port} ${publicKey}\n`)
+  state.servers.push({ stop: sshdServer.stop, pid: sshdServer.pid })
+  const knownHostsFile = path.join(sshdServer.dir, 'known_hosts')
+  fs.writeFileSync(knownHostsFile, sshdServer.knownHosts)
   return {
     target: {
       name: `slowed link (${SLOW_RATE.replace('mbit', ' Mbit/s')})`,
       host: serverAddr,
-      port,
-      username: user.name,
+      port: sshdServer.port,
+      username: sshdServer.username,
       knownHostsFile,
-      root,
-      log: () => log,
+      root: sshdServer.root,
+      log: sshdServer.log,
       wrap: (command, args) => ['ip', ['netns', 'exec', client, command, ...args]]
     },
     facts: `namespaces ${client} and ${server}, veth ${vethClient} ${clientAddr}/30 <-> ${vethServer} ${serverAddr}/30, tc tbf rate ${SLOW_RATE} burst 256kb latency 50ms on both ends`
@@ -902,9 +856,9 @@ async function timed(prefix, key, label, fn) {
   }
 }
 
-async function loopbackRun(prefix, target, haveRsync) {
-  const lb = (key) => `lb.${key}`
-  await timed(prefix, lb('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
+/** The scenarios run on every link: the pipeline, then full and one-file deploys, plain and with hard links. */
+async function commonRun(prefix, target, key) {
+  await timed(prefix, key('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
     const dir = newRoot(target, 'pipeline')
     try {
       return await pipeline(target, dir)
@@ -913,13 +867,18 @@ async function loopbackRun(prefix, target, haveRsync) {
     }
   })
   await fullAndChange(prefix, target, {
-    full: lb('full.auto'), fullLabel: 'full deploy, compression auto',
-    change: lb('change'), changeLabel: 'one-file change (incremental)'
+    full: key('full.auto'), fullLabel: 'full deploy, compression auto',
+    change: key('change'), changeLabel: 'one-file change (incremental)'
   }, {})
   await fullAndChange(prefix, target, {
-    full: lb('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
-    change: lb('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
+    full: key('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
+    change: key('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
   }, { hardlink: true })
+}
+
+async function loopbackRun(prefix, target, haveRsync) {
+  const lb = (key) => `lb.${key}`
+  await commonRun(prefix, target, lb)
   for (const compression of ['zstd', 'gzip', 'none']) {
     await fullAndChange(prefix, target, { full: lb(`full.${compression}`), fullLabel: `full deploy, compression ${compression}` }, { compression })
   }
@@ -935,23 +894,7 @@ async function loopbackRun(prefix, target, haveRsync) {
 }
 
 async function slowRun(prefix, target) {
-  const sl = (key) => `sl.${key}`
-  await timed(prefix, sl('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
-    const dir = newRoot(target, 'pipeline')
-    try {
-      return await pipeline(target, dir)
-    } finally {
-      removeRoot(dir)
-    }
-  })
-  await fullAndChange(prefix, target, {
-    full: sl('full.auto'), fullLabel: 'full deploy, compression auto',
-    change: sl('change'), changeLabel: 'one-file change (incremental)'
-  }, {})
-  await fullAndChange(prefix, target, {
-    full: sl('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
-    change: sl('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
-  }, { hardlink: true })
+  await commonRun(prefix, target, (key) => `sl.${key}`)
 }
 
 /** Throughput of the slowed link through ssh (cat >/dev/null), handshake included. */

@@ -14,7 +14,7 @@ import {
   switchAndFinishScript,
   switchScript
 } from './remote-script/scripts'
-import { PendingCleanup, RemoteError, Reporter, lastResult, remoteFailure } from './report'
+import { PendingCleanup, Reporter, lastResult, remoteFailure } from './report'
 import { settleLimit } from './parallel'
 
 /** How one host came out of a run; the `results` output holds one per host. */
@@ -25,6 +25,8 @@ export interface HostResult {
   previousReleaseId: string
   status: 'deployed' | 'failed' | 'not-switched' | 'reverted' | 'bad' | 'rolled-back' | 'listed' | 'unlocked'
   error?: string
+  /** unlock: who held the lock that was removed. */
+  lockHolder?: string
   seconds: number
   bytesUploaded: number
 }
@@ -355,4 +357,3 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 
-export { RemoteError }

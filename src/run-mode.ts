@@ -60,7 +60,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       outcome.results = await perHost(hosts, settings, reporter)
       outcome.releaseId = outcome.results[0].releaseId
       outcome.previousReleaseId = outcome.results[0].previousReleaseId
-      if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].error ?? ''
+      if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].lockHolder ?? ''
     }
     const listed = await listOn(hosts[0], settings)
     outcome.releases = listed.releases
@@ -106,7 +106,7 @@ async function perHost(hosts: RemoteHost[], settings: DeploySettings, reporter: 
     }
     if (settings.mode === 'unlock') {
       const holder = await unlockOn(host, settings, { ...reporter, info: log(host) })
-      return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', error: holder || undefined, seconds: (Date.now() - started) / 1000 }
+      return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', lockHolder: holder || undefined, seconds: (Date.now() - started) / 1000 }
     }
     return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 }
   })

@@ -40,6 +40,10 @@ const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
  * @property {string} [privateRootAt] Give this server a filesystem of its own at this path: sshd runs
  *   in a private mount namespace (unshare -m, root only) with its own folder bind-mounted there, so
  *   several servers can share one deploy path.
+ * @property {string} [namespace] Run sshd inside this network namespace (`ip netns exec`), listening
+ *   on `listenAddress`; readiness is then read from sshd's log, as the port is not reachable from here.
+ * @property {string} [listenAddress] Address to listen on (default 127.0.0.1).
+ * @property {number} [port] Port to listen on (default: a free one on 127.0.0.1).
  * @property {string} [parentDir] Make the server's temporary folder in here instead of os.tmpdir().
  * @property {string} [userKeyFile] Private key file (with `<file>.pub` beside it) the server accepts,
  *   instead of the key shared by every server of this process.
@@ -152,13 +156,14 @@ async function startSshd(options = {}) {
     fs.mkdirSync(options.privateRootAt, { recursive: true })
   }
 
-  const port = await freePort()
+  const address = options.listenAddress ?? '127.0.0.1'
+  const port = options.port ?? (await freePort())
   const config = path.join(dir, 'sshd_config')
   fs.writeFileSync(
     config,
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       `HostKey ${hostKey}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${authDir}/%u`,
@@ -181,13 +186,16 @@ async function startSshd(options = {}) {
         ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', backing, root, sshd, config],
         { stdio: ['ignore', 'ignore', 'pipe'] }
       )
-    : spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : options.namespace
+      ? spawn('ip', ['netns', 'exec', options.namespace, sshd, '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   const stderr = /** @type {import('stream').Readable} */ (child.stderr)
   stderr.on('data', (/** @type {Buffer} */ chunk) => {
     log += chunk.toString()
   })
   try {
-    await waitForPort(port, () => log, child)
+    if (options.namespace) await waitForLogLine(/Server listening on/, () => log, child)
+    else await waitForPort(port, () => log, child)
   } catch (error) {
     // Leave nothing behind when the server never came up.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -198,11 +206,11 @@ async function startSshd(options = {}) {
   const publicKey = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]).toString().split(/\s+/)[1]
   return {
-    host: '127.0.0.1',
+    host: address,
     port,
     username: user.name,
     userKey: fs.readFileSync(userKeyFile, 'utf8'),
-    knownHosts: `[127.0.0.1]:${port} ${publicKey}\n`,
+    knownHosts: `[${address}]:${port} ${publicKey}\n`,
     fingerprint,
     root,
     backing,
@@ -217,6 +225,22 @@ async function startSshd(options = {}) {
       }
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+/**
+ * Waits until the server's log shows `pattern`, failing early if it exits.
+ * @param {RegExp} pattern
+ * @param {() => string} log
+ * @param {import('child_process').ChildProcess} child
+ * @returns {Promise<void>}
+ */
+async function waitForLogLine(pattern, log, child) {
+  const deadline = Date.now() + 10_000
+  while (!pattern.test(log())) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sshd exited at start (code ${child.exitCode}): ${log()}`)
+    if (Date.now() > deadline) throw new Error(`sshd did not start within 10 s: ${log()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 

@@ -20,7 +20,6 @@ export const EXIT = {
   cache: 23
 } as const
 
-export type ExitName = keyof typeof EXIT
 
 /** What to tell the user for each code, after the remote error text. */
 export const EXIT_HINTS: Record<number, string> = {

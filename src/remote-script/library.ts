@@ -224,8 +224,15 @@ read_current() {
   fi
 }
 
-# A new link is made beside current and renamed over it: one rename(2), no
-# moment without a current. mv -T where it exists (GNU, BusyBox), else the
+# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.
+read_previous() {
+  read_current
+  PREVIOUS_RELEASE_ID=$CURRENT_ID
+  result previous "$PREVIOUS_RELEASE_ID"
+}
+
+# A new link is made in .atomic-deploy/switch and renamed over current: one
+# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the
 # portable form that moves the link into the deploy folder.
 switch_to() {
   target="releases/$1"

@@ -50,9 +50,7 @@ export const checkRelease: Step = {
   name: 'check',
   description: 'Checking current and the new release id',
   body: `
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 if [ -e "$RELEASE_PATH" ] || [ -L "$RELEASE_PATH" ]; then
   fail "$E_RELEASE_EXISTS" "release $RELEASE_ID already exists in $RELEASES"
 fi
@@ -236,9 +234,7 @@ export const resumeWithLock: Step = {
   description: 'Checking the lock and the prepared release',
   body: `
 require_lock
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 [ -d "$RELEASE_PATH" ] || fail "$E_SWITCH" "the prepared release $RELEASE_PATH is missing"
 RELEASE_CREATED=1
 `
@@ -366,9 +362,7 @@ export const pickRollbackTarget: Step = {
   name: 'target',
   description: 'Choosing the release to roll back to',
   body: `
-read_current
-PREVIOUS_RELEASE_ID=$CURRENT_ID
-result previous "$PREVIOUS_RELEASE_ID"
+read_previous
 if [ -n "$RELEASE_ID" ]; then
   [ -d "$RELEASES/$RELEASE_ID" ] ||
     fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
