@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Writes action.yml from the one list of inputs and outputs (src/input-spec.ts,
+// Writes action.yml from the one list of inputs and outputs (src/config/input-spec.ts,
 // compiled to lib/). `--check` fails instead when action.yml differs.
 const fs = require('fs')
 const path = require('path')
-const { INPUTS, OUTPUTS } = require('../lib/input-spec')
+const { INPUTS, OUTPUTS } = require('../lib/config/input-spec')
 
 const quote = (text) => `'${String(text).replace(/'/g, "''")}'`
 const lines = [
-  '# Generated from src/input-spec.ts by scripts/write-action-yml.js (npm run build). Do not edit by hand.',
+  '# Generated from src/config/input-spec.ts by scripts/write-action-yml.js (npm run build). Do not edit by hand.',
   "name: 'Atomic Deploy over SSH'",
   "description: 'Zero-downtime releases over SSH: upload into releases/<id>, link shared paths, run your commands, switch current with one rename(2), prune.'",
   "author: 'atomic-deploy'",
@@ -29,7 +29,7 @@ const file = path.join(__dirname, '..', 'action.yml')
 const text = lines.join('\n')
 if (process.argv.includes('--check')) {
   if (fs.readFileSync(file, 'utf8') !== text) {
-    console.error("action.yml is not what src/input-spec.ts generates: run 'npm run build' and commit action.yml.")
+    console.error("action.yml is not what src/config/input-spec.ts generates: run 'npm run build' and commit action.yml.")
     process.exit(1)
   }
 } else {

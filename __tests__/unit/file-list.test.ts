@@ -2,7 +2,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
-import { excludeMatcher, expectedFindLines, listSource } from '../../src/file-list'
+import { excludeMatcher, expectedFindLines, listSource } from '../../src/upload/file-list'
 
 describe('excludeMatcher', () => {
   const excluded = excludeMatcher(['.git', '*.log', 'node_modules/', 'docs/drafts/**', '/secret.txt'])

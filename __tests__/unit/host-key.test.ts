@@ -4,7 +4,8 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
-import { HostKeyCheck, fingerprintOf, parseFingerprint } from '../../src/host-key'
+import { HostKeyCheck } from '../../src/ssh/host-key'
+import { fingerprintOf, parseFingerprint } from '../../src/config/known-hosts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-hostkey-'))
 function hostKey(type: string): { line: string; blob: Buffer; fingerprint: string } {

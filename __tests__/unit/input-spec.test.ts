@@ -1,8 +1,8 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
-import { INPUTS, OUTPUTS } from '../../src/input-spec'
-import { commandHelp } from '../../src/cli-args'
+import { INPUTS, OUTPUTS } from '../../src/config/input-spec'
+import { commandHelp } from '../../src/cli/args'
 
 const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8')
 

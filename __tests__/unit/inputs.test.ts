@@ -3,7 +3,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { execFileSync } from 'child_process'
 import { describe, expect, it } from 'vitest'
-import { parseSettings } from '../../src/inputs'
+import { parseSettings } from '../../src/config/inputs'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-inputs-'))
 fs.mkdirSync(path.join(workspace, 'build'))

@@ -8,7 +8,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ReleasePlan, WireCompression } from '../../src/plan'
+import { ReleasePlan, WireCompression } from '../../src/remote/plan'
 import {
   abortScript,
   afterActivateScript,
@@ -21,11 +21,11 @@ import {
   switchAndFinishScript,
   switchScript,
   unlockScript
-} from '../../src/remote-script/scripts'
-import { expectedFindLines, listSource } from '../../src/file-list'
-import { packArchive } from '../../src/archive'
-import { sharedLinkTarget } from '../../src/shared-paths'
-import { EXIT } from '../../src/remote-script/exit-codes'
+} from '../../src/remote/scripts'
+import { expectedFindLines, listSource } from '../../src/upload/file-list'
+import { packArchive } from '../../src/upload/archive'
+import { sharedLinkTarget } from '../../src/config/shared-paths'
+import { EXIT } from '../../src/remote/exit-codes'
 
 const DEAD_PID = 2 ** 30 // above any pid_max
 const NOW = Math.floor(Date.now() / 1000)

@@ -1,8 +1,8 @@
 import { randomBytes } from 'crypto'
-import { DeploySettings, Mode, SharedEntry } from './settings'
-import { sharedLinkTarget } from './shared-paths'
+import { DeploySettings, Mode, SharedEntry, WireCompression } from '../config/settings'
 
-export type WireCompression = 'none' | 'gzip' | 'zstd'
+export type { WireCompression }
+import { sharedLinkTarget } from '../config/shared-paths'
 
 export interface PlannedShared extends SharedEntry {
   /** Relative symlink target, from the link's folder to `shared/<path>`. */

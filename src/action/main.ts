@@ -1,10 +1,11 @@
 import * as core from '@actions/core'
-import { parseSettings } from './inputs'
-import { DeployError } from './deploy'
-import { runMode } from './run-mode'
-import { failureSummary, outcomeSummary } from './summary'
-import { releasesTable } from './releases'
-import { actionReporter, maskSecrets, writeSummary } from './action-helper'
+import { parseSettings } from '../config/inputs'
+import { DeployError } from '../core/errors'
+import { runMode } from '../core/run-mode'
+import { failureSummary, outcomeSummary, writeSummary } from './summary'
+import { releasesTable } from '../core/releases'
+import { actionReporter } from './reporter'
+import { maskSecrets } from './secrets'
 
 /** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
 export async function run(): Promise<void> {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { parseSettings } from './inputs'
-import { InputError } from './input-error'
-import { runMode } from './run-mode'
-import { consoleReporter } from './report'
-import { releasesTable } from './releases'
-import { UsageError, parseCommandLine } from './cli-args'
+import { parseSettings } from '../config/inputs'
+import { InputError } from '../config/input-error'
+import { runMode } from '../core/run-mode'
+import { consoleReporter } from '../core/reporter'
+import { releasesTable } from '../core/releases'
+import { UsageError, parseCommandLine } from './args'
 
 /** The command-line front end, for GitLab CI, Jenkins or any shell: the same core as the action. */
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-import { isPostStep } from './action-helper'
+import { isPostStep } from './state'
 import { run as runMain } from './main'
 import { run as runPost } from './post'
 

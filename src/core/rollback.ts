@@ -1,8 +1,10 @@
-import { DeploySettings } from './settings'
-import { RemoteHost } from './transport'
-import { planRelease } from './plan'
-import { rollbackScript } from './remote-script/scripts'
-import { Reporter, lastResult, remoteFailure } from './report'
+import { DeploySettings } from '../config/settings'
+import { RemoteHost } from '../ssh/connection'
+import { planRelease } from '../remote/plan'
+import { rollbackScript } from '../remote/scripts'
+import { Reporter } from './reporter'
+import { lastResult } from '../ssh/protocol'
+import { remoteFailure } from './errors'
 
 export interface RollbackOutcome {
   releaseId: string

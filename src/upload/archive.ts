@@ -1,7 +1,7 @@
 import { spawn, ChildProcess } from 'child_process'
 import { PassThrough, Readable } from 'stream'
 import * as io from '@actions/io'
-import { WireCompression } from './plan'
+import { WireCompression } from '../config/settings'
 import { SourceEntry } from './file-list'
 
 /** A tar stream being made; `finished` settles when the packers have exited. */

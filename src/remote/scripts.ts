@@ -1,5 +1,5 @@
-import { ReleasePlan } from '../plan'
-import { quote } from './quote'
+import { ReleasePlan } from './plan'
+import { quote } from '../config/shell-quote'
 import { LIBRARY } from './library'
 import { CACHE_FUNCTIONS } from './cache'
 import {

@@ -1,8 +1,8 @@
 import * as fs from 'fs'
 import { parseArgs } from 'util'
-import { INPUTS, InputSpec } from './input-spec'
-import { InputReader } from './inputs'
-import { Mode } from './settings'
+import { INPUTS, InputSpec } from '../config/input-spec'
+import { InputReader } from '../config/inputs'
+import { Mode } from '../config/settings'
 
 export const COMMANDS: Record<Mode, string> = {
   deploy: 'Upload a new release, link shared paths, run hooks, switch current, prune.',

@@ -1,10 +1,9 @@
-import { DeploySettings, Compression } from './settings'
-import { RemoteHost, ScriptResult } from './transport'
-import { ReleasePlan, WireCompression, planRelease } from './plan'
-import { SourceListing, expectedFindLines, listSource } from './file-list'
-import { localCompressors } from './archive'
-import { ManifestLine, manifestLines } from './manifest'
-import { UploadSource, inspectServer, serverTools, uploadAndPrepare } from './upload'
+import { DeploySettings } from '../config/settings'
+import { RemoteHost } from '../ssh/connection'
+import { ScriptResult, lastResult } from '../ssh/protocol'
+import { ReleasePlan, planRelease } from '../remote/plan'
+import { expectedFindLines } from '../upload/file-list'
+import { localCompressors } from '../upload/archive'
 import {
   abortScript,
   afterActivateScript,
@@ -13,50 +12,15 @@ import {
   revertScript,
   switchAndFinishScript,
   switchScript
-} from './remote-script/scripts'
-import { PendingCleanup, Reporter, lastResult, remoteFailure } from './report'
+} from '../remote/scripts'
+import { UploadSource, inspectServer, serverTools, uploadAndPrepare } from './prepare'
+import { Reporter } from './reporter'
+import { DeployError, remoteFailure } from './errors'
+import { DeployOutcome, HostResult, describeFleet } from './results'
+import { chooseCompression } from './compression'
+import { cleanupFor } from './abort'
+import { readSource } from './source'
 import { settleLimit } from './parallel'
-
-/** How one host came out of a run; the `results` output holds one per host. */
-export interface HostResult {
-  host: string
-  /** The release current on this host after the run. */
-  releaseId: string
-  previousReleaseId: string
-  status: 'deployed' | 'failed' | 'not-switched' | 'reverted' | 'bad' | 'rolled-back' | 'listed' | 'unlocked'
-  error?: string
-  /** unlock: who held the lock that was removed. */
-  lockHolder?: string
-  seconds: number
-  bytesUploaded: number
-}
-
-export interface DeployOutcome {
-  releaseId: string
-  /** The release current before, on the first host ('' on a first deploy). */
-  previousReleaseId: string
-  results: HostResult[]
-  /** Releases removed on the first host. */
-  pruned: string[]
-  files: number
-  /** Bytes of the files, before compression. */
-  bytes: number
-  /** Bytes that went over the wire, all hosts together. */
-  bytesSent: number
-  compression: WireCompression
-}
-
-/** A deploy that failed somewhere; `results` says which host is on which release. */
-export class DeployError extends Error {
-  constructor(
-    message: string,
-    readonly results: HostResult[],
-    readonly step: string
-  ) {
-    super(message)
-    this.name = 'DeployError'
-  }
-}
 
 /** One host's part in a deploy. */
 class HostDeploy {
@@ -272,88 +236,9 @@ function fleetFailure(fleet: HostDeploy[], step: string, summary: string): Deplo
   return new DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step)
 }
 
-/**
- * Undoes a deploy that never finished, on every host it may have reached:
- * stops what is left of it, removes its release unless it became current,
- * and frees its lock (only its own). Used by the action's post step.
- */
-export async function abortUnfinished(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter): Promise<void> {
-  const plan: ReleasePlan = {
-    ...planRelease(settings, 0, 'none'),
-    deployPath: cleanup.deployPath,
-    releaseId: cleanup.releaseId,
-    lockToken: cleanup.lockToken,
-    logFields: cleanup.logFields
-  }
-  const settled = await settleLimit(cleanup.hosts, settings.maxParallel, async (target) => {
-    const host = await RemoteHost.connect(settings, target)
-    try {
-      const result = await host.run(abortScript(plan), { onLog: reporter.info })
-      if (result.code !== 0) throw remoteFailure(result, host.name)
-    } finally {
-      host.close()
-    }
-  })
-  const failures = settled.flatMap((s) => (s.ok ? [] : [s.error.message]))
-  if (failures.length) throw new Error(failures.join('\n'))
-}
-
-function cleanupFor(settings: DeploySettings, plan: ReleasePlan): PendingCleanup {
-  return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields }
-}
-
 type HostLog = (member: HostDeploy) => (line: string) => void
 
 /** With several hosts, every remote line names its host. */
 function logFor(count: number, reporter: Reporter): HostLog {
   return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line))
 }
-
-export function describeFleet(hosts: RemoteHost[]): string {
-  return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`
-}
-
-/**
- * Lists (and, for incremental uploads, hashes) the workspace. Started before
- * connecting, so that the work on the runner overlaps the SSH handshakes.
- */
-export async function readSource(settings: DeploySettings, reporter: Reporter): Promise<UploadSource> {
-  const listing = await listSource(settings.sourceDir, settings.exclude)
-  reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
-  for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
-  return {
-    sourceDir: settings.sourceDir,
-    compressionLevel: settings.compressionLevel,
-    listing,
-    manifest: await manifestFor(settings, listing, reporter)
-  }
-}
-
-/** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
-async function manifestFor(settings: DeploySettings, listing: SourceListing, reporter: Reporter): Promise<ManifestLine[] | undefined> {
-  if (!settings.incremental) return undefined
-  if (listing.entries.some((entry) => entry.path.includes('\n'))) {
-    reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.')
-    return undefined
-  }
-  return manifestLines(settings.sourceDir, listing.entries)
-}
-
-/** auto: zstd where both ends have it, else gzip where both have it, else none. */
-function chooseCompression(wanted: Compression, local: Set<WireCompression>, remote: Set<string>): WireCompression {
-  if (wanted !== 'auto') {
-    if (!local.has(wanted)) throw new Error(`compression: ${wanted} is not installed on this machine; install it or use compression: auto.`)
-    return wanted
-  }
-  for (const candidate of ['zstd', 'gzip'] as const) {
-    if (local.has(candidate) && remote.has(candidate)) return candidate
-  }
-  return 'none'
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-}
-

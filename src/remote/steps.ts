@@ -1,5 +1,5 @@
-import { ReleasePlan } from '../plan'
-import { quote } from './quote'
+import { ReleasePlan } from './plan'
+import { quote } from '../config/shell-quote'
 
 /** One named step of a remote script, as in Deployer: a shell function with a one-line description. */
 export interface Step {

@@ -1,16 +1,17 @@
 import * as core from '@actions/core'
-import { parseSettings } from './inputs'
-import { abortUnfinished } from './deploy'
-import { CLEANUP_STATE, actionReporter, maskSecrets } from './action-helper'
+import { parseSettings } from '../config/inputs'
+import { abortUnfinished } from '../core/abort'
+import { actionReporter } from './reporter'
+import { maskSecrets } from './secrets'
+import { loadPendingCleanup } from './state'
 
 /** The post step: frees this job's lock when the main step was cancelled or died mid-deploy. */
 export async function run(): Promise<void> {
-  const saved = core.getState(CLEANUP_STATE)
-  if (!saved) return
   try {
+    const cleanup = loadPendingCleanup()
+    if (!cleanup) return
     maskSecrets()
     const settings = parseSettings((name) => core.getInput(name), process.env)
-    const cleanup = JSON.parse(saved)
     core.info(`The deploy of ${cleanup.releaseId} did not finish; removing its release and freeing its lock.`)
     await abortUnfinished(settings, cleanup, actionReporter())
   } catch (error) {

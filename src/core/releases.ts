@@ -1,5 +1,5 @@
-import { ScriptResult } from './transport'
-import { lastResult } from './report'
+import { ScriptResult, allResults, lastResult } from '../ssh/protocol'
+import { textTable } from '../config/format'
 
 /** One release on the server, as the `releases` output shows it. */
 export interface ReleaseInfo {
@@ -28,8 +28,8 @@ interface LogEvent {
 /** Builds the release list from what the list script printed: folders on disk, the log, and current. */
 export function parseReleases(result: ScriptResult): ReleaseInfo[] {
   const current = lastResult(result, 'current') ?? ''
-  const onDisk = result.results.filter(([key]) => key === 'release').map(([, id]) => id)
-  const events = result.results.filter(([key]) => key === 'log').flatMap(([, line]) => parseLogLine(line))
+  const onDisk = allResults(result, 'release')
+  const events = allResults(result, 'log').flatMap(parseLogLine)
   const position = new Map<string, number>()
   const deployedBy = new Map<string, LogEvent>()
   const bad = new Map<string, boolean>()
@@ -78,12 +78,6 @@ export function releasesTable(releases: ReleaseInfo[]): string {
     ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
     ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
   ])
-}
-
-/** Rows of cells as fixed-width columns, the first row a header. */
-export function textTable(rows: string[][]): string {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)))
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')
 }
 
 /**

@@ -35,6 +35,9 @@ export interface SharedEntry {
 
 export type Compression = 'auto' | 'gzip' | 'zstd' | 'none'
 
+/** What actually travels: the choice `auto` settles on, per host. */
+export type WireCompression = Exclude<Compression, 'auto'>
+
 export type Mode = 'deploy' | 'rollback' | 'list' | 'unlock'
 
 /** Where a release came from, written to the releases log and lock owner. */

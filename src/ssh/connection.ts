@@ -2,22 +2,12 @@ import { Duplex, Readable } from 'stream'
 import { StringDecoder } from 'string_decoder'
 import { NodeSSH, Config } from 'node-ssh'
 import { ClientChannel } from 'ssh2'
-import { Credentials, DeploySettings, HostAddress, HostKeyPolicy } from './settings'
+import { Credentials, DeploySettings, HostAddress, HostKeyPolicy } from '../config/settings'
 import { HostKeyCheck } from './host-key'
-import { describeHost } from './host-address'
-import { quote } from './remote-script/quote'
+import { describeHost } from '../config/host-address'
+import { quote } from '../config/shell-quote'
+import { ScriptResult, parseResultLine } from './protocol'
 
-/** What one remote script printed and how it ended. */
-export interface ScriptResult {
-  code: number | null
-  /** The signal that ended the remote script, if one did. */
-  signal?: string | null
-  /** `@@key value` lines, in order. */
-  results: Array<[string, string]>
-  /** Everything the script printed on stdout. */
-  stdout: string
-  stderr: string
-}
 
 export interface RunOptions {
   stdin?: Readable
@@ -138,8 +128,8 @@ export class RemoteHost implements ScriptRunner {
     const results: Array<[string, string]> = []
     const chunks: Buffer[] = []
     const stdout = lineSplitter((line) => {
-      const match = /^@@(\S+) ?(.*)$/.exec(line)
-      if (match) results.push([match[1], match[2]])
+      const parsed = parseResultLine(line)
+      if (parsed) results.push(parsed)
     })
     let stderr = ''
     const stderrLines = lineSplitter((line) => options.onLog?.(line))

@@ -1,8 +1,10 @@
-import { DeploySettings } from './settings'
-import { RemoteHost } from './transport'
-import { planRelease } from './plan'
-import { listScript, unlockScript } from './remote-script/scripts'
-import { Reporter, lastResult, remoteFailure } from './report'
+import { DeploySettings } from '../config/settings'
+import { RemoteHost } from '../ssh/connection'
+import { planRelease } from '../remote/plan'
+import { listScript, unlockScript } from '../remote/scripts'
+import { Reporter } from './reporter'
+import { lastResult } from '../ssh/protocol'
+import { remoteFailure } from './errors'
 import { ReleaseInfo, parseReleases } from './releases'
 
 /** What is on the server: releases (newest first), and who holds the lock, if anyone. */

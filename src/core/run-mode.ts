@@ -1,12 +1,15 @@
-import { DeploySettings, Mode } from './settings'
-import { ConnectError, RemoteHost } from './transport'
-import { Reporter } from './report'
-import { DeployError, DeployOutcome, HostResult, deployFleet, describeFleet, formatBytes, readSource } from './deploy'
+import { DeploySettings, Mode } from '../config/settings'
+import { ConnectError, RemoteHost } from '../ssh/connection'
+import { Reporter } from './reporter'
+import { deployFleet } from './fleet'
+import { readSource } from './source'
+import { DeployError } from './errors'
+import { DeployOutcome, HostResult, describeFleet, resultsTable } from './results'
 import { rollbackOn } from './rollback'
 import { listOn, unlockOn } from './maintenance'
-import { ReleaseInfo, textTable } from './releases'
+import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
-import { describeHost } from './host-address'
+import { describeHost } from '../config/host-address'
 import { DryRunOutcome, dryRunOn } from './dry-run'
 
 /** What any mode leaves behind, for outputs and summaries. */
@@ -126,10 +129,3 @@ async function perHost(hosts: RemoteHost[], settings: DeploySettings, reporter: 
   return results
 }
 
-/** Which host is on which release, for the log (the job summary has the same as Markdown). */
-export function resultsTable(results: HostResult[]): string {
-  return textTable([
-    ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
-    ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), formatBytes(r.bytesUploaded)])
-  ])
-}

@@ -1,15 +1,15 @@
 import { promises as fs } from 'fs'
 import * as os from 'os'
 import * as path from 'path'
-import { ScriptResult, ScriptRunner } from './transport'
-import { ReleasePlan } from './plan'
-import { SourceListing } from './file-list'
-import { packArchive } from './archive'
-import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from './manifest'
-import { prepareScript, readCacheScript } from './remote-script/scripts'
-import { EXIT } from './remote-script/exit-codes'
-import { lastResult } from './report'
-import { formatBytes } from './deploy'
+import { ScriptRunner } from '../ssh/connection'
+import { ReleasePlan } from '../remote/plan'
+import { SourceListing } from '../upload/file-list'
+import { packArchive } from '../upload/archive'
+import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from '../upload/manifest'
+import { prepareScript, readCacheScript } from '../remote/scripts'
+import { EXIT } from '../remote/exit-codes'
+import { ScriptResult, allResults, lastResult, manifestBlock } from '../ssh/protocol'
+import { formatBytes } from '../config/format'
 
 /** What will be uploaded: the listing, and its manifest when incremental uploads are on and possible. */
 export interface UploadSource {
@@ -65,14 +65,12 @@ export function inspectServer(host: ScriptRunner, plan: ReleasePlan): Promise<Sc
 }
 
 export function serverTools(inspected: ScriptResult): Set<string> {
-  return new Set(inspected.results.filter(([key]) => key === 'has').map(([, value]) => value))
+  return new Set(allResults(inspected, 'has'))
 }
 
 function cachedManifest(result: ScriptResult): string | undefined {
   if (result.code !== 0 || lastResult(result, 'cache-ok') === undefined) return undefined
-  const start = result.stdout.indexOf('@@manifest-follows\n')
-  const end = result.stdout.lastIndexOf('@@manifest-ends\n')
-  return start < 0 || end < start ? undefined : result.stdout.slice(start + '@@manifest-follows\n'.length, end)
+  return manifestBlock(result)
 }
 
 function fullDelta(source: UploadSource): Delta {

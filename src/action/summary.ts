@@ -1,7 +1,9 @@
-import { ModeOutcome } from './run-mode'
-import { ReleaseInfo } from './releases'
-import { DeployError, HostResult, formatBytes } from './deploy'
-import { RemoteError } from './report'
+import * as core from '@actions/core'
+import { ModeOutcome } from '../core/run-mode'
+import { ReleaseInfo } from '../core/releases'
+import { HostResult } from '../core/results'
+import { DeployError, failedStep } from '../core/errors'
+import { formatBytes } from '../config/format'
 
 /** The job summary (Markdown) for a finished mode. */
 export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
@@ -29,7 +31,7 @@ export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
 }
 
 export function failureSummary(error: Error, mode: string, host: string): string {
-  const step = error instanceof RemoteError || error instanceof DeployError ? error.step : 'before connecting'
+  const step = failedStep(error)
   const hosts = error instanceof DeployError ? ['#### Hosts', '', resultsMarkdown(error.results), ''] : []
   return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', ...hosts, '```', error.message, '```', ''].join('\n')
 }
@@ -52,4 +54,13 @@ function releasesMarkdown(releases: ReleaseInfo[]): string {
 function table(header: string[], rows: string[][]): string {
   const escape = (cell: string): string => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ')
   return [header, header.map(() => '---'), ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n')
+}
+
+/** Appends to the job summary when the runner provides one; a summary never fails the step. */
+export async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  await core.summary
+    .addRaw(markdown)
+    .write()
+    .catch((error: Error) => core.warning(`Could not write the job summary: ${error.message}`))
 }

@@ -8,7 +8,7 @@ import { parseHostAddress, parsePort } from './host-address'
 import { checkPrivateKey, repairPrivateKey } from './ssh-key'
 import { checkReleaseId, defaultReleaseId } from './release-id'
 import { lines, parseSharedEntries } from './shared-paths'
-import { HostKeyCheck, parseFingerprint } from './host-key'
+import { parseFingerprint, pinnedKeys } from './known-hosts'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -115,7 +115,7 @@ function parseHostKeyPolicy(knownHosts: string, fingerprint: string, strictText:
   if (knownHosts.trim()) {
     const policy: HostKeyPolicy = { mode: 'known-hosts', knownHosts }
     // Throws now, before connecting, when no usable line is for one of the hosts.
-    for (const target of targets) new HostKeyCheck(policy, target, `${prefix}known-hosts`)
+    for (const target of targets) pinnedKeys(policy, target, `${prefix}known-hosts`)
     return policy
   }
   if (fingerprint) {

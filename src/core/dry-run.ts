@@ -1,11 +1,11 @@
-import { DeploySettings } from './settings'
-import { RemoteHost } from './transport'
-import { Reporter } from './report'
-import { planRelease } from './plan'
-import { expectedFindLines, listSource } from './file-list'
-import { afterActivateScript, finishScript, prepareScript, switchScript } from './remote-script/scripts'
+import { DeploySettings } from '../config/settings'
+import { RemoteHost } from '../ssh/connection'
+import { Reporter } from './reporter'
+import { planRelease } from '../remote/plan'
+import { expectedFindLines, listSource } from '../upload/file-list'
+import { afterActivateScript, finishScript, prepareScript, switchScript } from '../remote/scripts'
 import { listOn } from './maintenance'
-import { formatBytes } from './deploy'
+import { formatBytes } from '../config/format'
 import { ReleaseInfo, wouldPrune } from './releases'
 
 export interface DryRunOutcome {
