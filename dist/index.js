@@ -62836,6 +62836,7 @@ exports.rollbackScript = rollbackScript;
 exports.readCacheScript = readCacheScript;
 exports.listScript = listScript;
 exports.unlockScript = unlockScript;
+exports.phaseOf = phaseOf;
 const shell_quote_1 = __nccwpck_require__(1082);
 const library_1 = __nccwpck_require__(2170);
 const cache_1 = __nccwpck_require__(6435);
@@ -62968,6 +62969,10 @@ function listScript(plan) {
 /** Frees a lock left behind, saying who held it and since when. */
 function unlockScript(plan) {
     return assemble('unlock', plan, [steps_1.forceUnlock], ACTIVATE_EXIT);
+}
+/** The phase a script was made for, from its header line (`# atomic-deploy <phase> script ...`); fakes and logs use it. */
+function phaseOf(script) {
+    return /^# atomic-deploy (\S+) script/m.exec(script)?.[1];
 }
 function assemble(phase, plan, steps, exitHandler) {
     return [
@@ -63808,7 +63813,11 @@ exports.RESULT_KEYS = {
     /** Who holds the deploy lock. */
     lock: 'lock',
     /** unlock: who held the lock that was removed ('' when there was none). */
-    unlocked: 'unlocked'
+    unlocked: 'unlocked',
+    /** list: the release a rollback would switch to ('' when there is none). */
+    rollbackTarget: 'rollback-target',
+    /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
+    wouldPrune: 'would-prune'
 };
 /** The manifest block of the inspect script sits between these two stdout lines. */
 exports.MANIFEST_FOLLOWS = '@@manifest-follows';

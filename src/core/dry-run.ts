@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { RemoteHost } from '../ssh/connection'
+import { Connection } from '../ssh/connection'
 import { Reporter } from './reporter'
 import { planRelease } from '../remote/plan'
 import { expectedFindLines, listSource } from '../upload/file-list'
@@ -19,7 +19,7 @@ export interface DryRunOutcome {
 }
 
 /** Reads the servers (nothing is written), and prints what a deploy would do and the exact scripts it would run. */
-export async function dryRunOn(hosts: RemoteHost[], settings: DeploySettings, reporter: Reporter): Promise<DryRunOutcome> {
+export async function dryRunOn(hosts: Connection[], settings: DeploySettings, reporter: Reporter): Promise<DryRunOutcome> {
   const listing = await listSource(settings.sourceDir, settings.exclude)
   const plan = planRelease(settings, expectedFindLines(listing.entries), settings.compression === 'auto' ? 'none' : settings.compression)
   const perHost = await Promise.all(

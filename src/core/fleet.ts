@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { RemoteHost } from '../ssh/connection'
+import { Connection } from '../ssh/connection'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { ReleasePlan, planRelease } from '../remote/plan'
 import { expectedFindLines } from '../upload/file-list'
@@ -32,7 +32,7 @@ class HostDeploy {
   result: HostResult
 
   constructor(
-    readonly host: RemoteHost,
+    readonly host: Connection,
     public plan: ReleasePlan
   ) {
     this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 }
@@ -59,7 +59,7 @@ class HostDeploy {
  *   2. switch every host, then after-activate on each, then prune.
  */
 export async function deployFleet(
-  hosts: RemoteHost[],
+  hosts: Connection[],
   settings: DeploySettings,
   reporter: Reporter,
   sourceReady: Promise<UploadSource> = readSource(settings, reporter)

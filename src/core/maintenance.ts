@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { RemoteHost } from '../ssh/connection'
+import { Connection } from '../ssh/connection'
 import { planRelease } from '../remote/plan'
 import { listScript, unlockScript } from '../remote/scripts'
 import { Reporter } from './reporter'
@@ -8,14 +8,14 @@ import { remoteFailure } from './errors'
 import { ReleaseInfo, parseReleases } from './releases'
 
 /** What is on the server: releases (newest first), and who holds the lock, if anyone. */
-export async function listOn(host: RemoteHost, settings: DeploySettings): Promise<{ releases: ReleaseInfo[]; lockHolder?: string }> {
+export async function listOn(host: Connection, settings: DeploySettings): Promise<{ releases: ReleaseInfo[]; lockHolder?: string }> {
   const result = await host.run(listScript(planRelease(settings, 0, 'none')))
   if (result.code !== 0) throw remoteFailure(result, host.name)
   return { releases: parseReleases(result), lockHolder: lastResult(result, 'lock') }
 }
 
 /** Removes a lock left behind; returns who held it ('' when there was none). */
-export async function unlockOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<string> {
+export async function unlockOn(host: Connection, settings: DeploySettings, reporter: Reporter): Promise<string> {
   const result = await host.run(unlockScript(planRelease(settings, 0, 'none')), { onLog: reporter.info })
   if (result.code !== 0) throw remoteFailure(result, host.name)
   return lastResult(result, 'unlocked') ?? ''

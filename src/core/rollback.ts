@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { RemoteHost } from '../ssh/connection'
+import { Connection } from '../ssh/connection'
 import { planRelease } from '../remote/plan'
 import { rollbackScript } from '../remote/scripts'
 import { Reporter } from './reporter'
@@ -12,7 +12,7 @@ export interface RollbackOutcome {
 }
 
 /** Switches current back: to release-id when given, else to the newest good release deployed before the current one. */
-export async function rollbackOn(host: RemoteHost, settings: DeploySettings, reporter: Reporter): Promise<RollbackOutcome> {
+export async function rollbackOn(host: Connection, settings: DeploySettings, reporter: Reporter): Promise<RollbackOutcome> {
   const plan = planRelease(settings, 0, 'none')
   const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release'
   const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run(rollbackScript(plan), { onLog: reporter.info }))

@@ -1,5 +1,5 @@
 import { DeploySettings, Mode } from '../config/settings'
-import { ConnectError, RemoteHost } from '../ssh/connection'
+import { ConnectError, Connection, RemoteHost } from '../ssh/connection'
 import { Reporter } from './reporter'
 import { deployFleet } from './fleet'
 import { readSource } from './source'
@@ -82,7 +82,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
 }
 
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
-async function connectAll(settings: DeploySettings, reporter: Reporter): Promise<RemoteHost[]> {
+async function connectAll(settings: DeploySettings, reporter: Reporter): Promise<Connection[]> {
   if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
     reporter.warning(
       'Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.'
@@ -90,7 +90,7 @@ async function connectAll(settings: DeploySettings, reporter: Reporter): Promise
   }
   const connected = await settleLimit(settings.targets, settings.maxParallel, (target) => RemoteHost.connect(settings, target, reporter.warning))
   const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]))
-  if (failures.length === 0) return connected.map((c) => (c as { value: RemoteHost }).value)
+  if (failures.length === 0) return connected.map((c) => (c as { value: Connection }).value)
   connected.forEach((c) => c.ok && c.value.close())
   if (settings.targets.length === 1) throw failures[0]
   const message = failures.map((error) => `  ${error.message}`).join('\n')
@@ -98,8 +98,8 @@ async function connectAll(settings: DeploySettings, reporter: Reporter): Promise
 }
 
 /** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts: RemoteHost[], settings: DeploySettings, reporter: Reporter): Promise<HostResult[]> {
-  const log = (host: RemoteHost) => (hosts.length > 1 ? (line: string) => reporter.info(`[${host.name}] ${line}`) : reporter.info)
+async function perHost(hosts: Connection[], settings: DeploySettings, reporter: Reporter): Promise<HostResult[]> {
+  const log = (host: Connection) => (hosts.length > 1 ? (line: string) => reporter.info(`[${host.name}] ${line}`) : reporter.info)
   const settled = await settleLimit(hosts, settings.maxParallel, async (host): Promise<HostResult> => {
     const started = Date.now()
     const base = { host: host.name, seconds: 0, bytesUploaded: 0 }

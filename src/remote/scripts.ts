@@ -177,6 +177,11 @@ export function unlockScript(plan: ReleasePlan): string {
   return assemble('unlock', plan, [forceUnlock], ACTIVATE_EXIT)
 }
 
+/** The phase a script was made for, from its header line (`# atomic-deploy <phase> script ...`); fakes and logs use it. */
+export function phaseOf(script: string): string | undefined {
+  return /^# atomic-deploy (\S+) script/m.exec(script)?.[1]
+}
+
 function assemble(phase: string, plan: ReleasePlan & { revertTo?: string }, steps: Step[], exitHandler: string): string {
   return [
     `#!/bin/sh`,

@@ -20,6 +20,13 @@ export interface ScriptRunner {
   run(script: string, options?: RunOptions): Promise<ScriptResult>
 }
 
+/** One open connection to one server, as the flows use it; tests put fakes in its place. */
+export interface Connection extends ScriptRunner {
+  /** user@host[:port], for messages. */
+  readonly name: string
+  close(): void
+}
+
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
 const DRAIN_AFTER_EXIT_MS = 2000
 
@@ -82,7 +89,7 @@ function forwardTo(proxy: NodeSSH, target: HostAddress, name: string): Promise<D
 }
 
 /** One SSH connection to one server, reused for every script of a run. */
-export class RemoteHost implements ScriptRunner {
+export class RemoteHost implements Connection {
   private constructor(
     private readonly ssh: NodeSSH,
     readonly name: string,

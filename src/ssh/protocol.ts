@@ -31,7 +31,11 @@ export const RESULT_KEYS = {
   /** Who holds the deploy lock. */
   lock: 'lock',
   /** unlock: who held the lock that was removed ('' when there was none). */
-  unlocked: 'unlocked'
+  unlocked: 'unlocked',
+  /** list: the release a rollback would switch to ('' when there is none). */
+  rollbackTarget: 'rollback-target',
+  /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
+  wouldPrune: 'would-prune'
 } as const
 
 export type ResultKey = (typeof RESULT_KEYS)[keyof typeof RESULT_KEYS]
