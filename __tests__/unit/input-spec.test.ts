@@ -1,8 +1,8 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
-import { INPUTS, OUTPUTS } from '../../src/config/input-spec'
-import { commandHelp } from '../../src/cli/args'
+import { INPUTS, OUTPUTS, isSwitch } from '../../src/config/input-spec'
+import { commandHelp, flagOptions, parseCommandLine } from '../../src/cli/args'
 
 const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8')
 
@@ -18,5 +18,61 @@ describe('one list of inputs', () => {
   it('the command line offers a flag for every input but mode', () => {
     const help = commandHelp('deploy')
     for (const input of INPUTS.filter((i) => i.name !== 'mode')) expect(help).toContain(`--${input.name}`)
+  })
+
+  it.each(INPUTS.filter((input) => input.default !== undefined).map((input) => [input.name, input.default] as const))(
+    'README shows the default of %s as the spec has it, %s',
+    (name, value) => {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`))
+      // Rows that document several inputs at once (the proxy's) name no default.
+      if (row) expect(row.split('|')[2].trim()).toBe(`\`${value}\``)
+    }
+  )
+})
+
+describe('the command line follows the spec', () => {
+  const options = flagOptions()
+  const inputFlags = INPUTS.filter((input) => input.name !== 'mode')
+
+  it("its switches are exactly the spec's switches", () => {
+    const switches = Object.keys(options).filter((flag) => options[flag].type === 'boolean' && !['help', 'json'].includes(flag))
+    expect(switches.sort()).toEqual(INPUTS.filter(isSwitch).map((input) => input.name).sort())
+  })
+
+  it('a switch defaults to false and is true when given', () => {
+    for (const input of INPUTS.filter(isSwitch)) {
+      expect(input.default).toBe('false')
+      const request = parseCommandLine(['deploy', `--${input.name}`], {})
+      if ('help' in request) throw new Error('expected a request')
+      expect(request.read(input.name)).toBe('true')
+    }
+  })
+
+  it("its --<name>-file flags are exactly the spec's file inputs", () => {
+    const fileFlags = Object.keys(options).filter((flag) => flag.endsWith('-file'))
+    expect(fileFlags.sort()).toEqual(
+      INPUTS.filter((input) => input.file)
+        .map((input) => `${input.name}-file`)
+        .sort()
+    )
+  })
+
+  it('every secret input can be read from a file', () => {
+    for (const input of INPUTS.filter((i) => i.secret)) {
+      expect(options[`${input.name}-file`], input.name).toEqual({ type: 'string' })
+      expect(commandHelp('deploy')).toContain(`--${input.name}-file <path>`)
+    }
+  })
+
+  it('every other input is a value flag of its own name', () => {
+    for (const input of inputFlags.filter((i) => !isSwitch(i))) expect(options[input.name], input.name).toEqual({ type: 'string', multiple: true })
+  })
+
+  it('warns about each secret given as a flag value, and only about secrets', () => {
+    const argv = ['deploy', ...inputFlags.filter((i) => !isSwitch(i)).flatMap((input) => [`--${input.name}`, 'x'])]
+    const request = parseCommandLine(argv, {})
+    if ('help' in request) throw new Error('expected a request')
+    const warned = request.warnings.map((warning) => /^--([a-z-]+) on the command line/.exec(warning)?.[1])
+    expect(warned.sort()).toEqual(INPUTS.filter((input) => input.secret).map((input) => input.name).sort())
   })
 })

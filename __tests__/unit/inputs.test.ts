@@ -3,7 +3,8 @@ import * as os from 'os'
 import * as path from 'path'
 import { execFileSync } from 'child_process'
 import { describe, expect, it } from 'vitest'
-import { parseSettings } from '../../src/config/inputs'
+import { INPUTS } from '../../src/config/input-spec'
+import { inputOrDefault, parseSettings } from '../../src/config/inputs'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-inputs-'))
 fs.mkdirSync(path.join(workspace, 'build'))
@@ -176,5 +177,62 @@ describe('parseSettings', () => {
     const s = parse({ source: 'build', exclude: 'node_modules/\n*.log' })
     expect(s.sourceDir).toBe(path.join(workspace, 'build'))
     expect(s.exclude).toEqual(['node_modules/', '*.log'])
+  })
+})
+
+describe('defaults', () => {
+  /** For each input with a default: another valid value, and what else it needs to be read at all. */
+  const OTHER_VALUE: Record<string, { value: string; with?: Record<string, string> }> = {
+    mode: { value: 'list' },
+    port: { value: '2222' },
+    'strict-host-key': { value: 'false' },
+    source: { value: 'build' },
+    exclude: { value: '*.log' },
+    keep: { value: '3' },
+    'revert-on-failure': { value: 'false' },
+    'command-timeout': { value: '7' },
+    incremental: { value: 'false' },
+    'hardlink-releases': { value: 'true' },
+    compression: { value: 'gzip' },
+    'lock-timeout': { value: '9' },
+    retries: { value: '4' },
+    'max-parallel': { value: '3' },
+    'before-activate-on': { value: 'first' },
+    'proxy-strict-host-key': { value: 'false', with: { 'proxy-host': 'bastion', 'proxy-password': 'pw' } },
+    'shared-auto': { value: 'true' },
+    'dry-run': { value: 'true' },
+    'connect-timeout': { value: '31' }
+  }
+  const defaulted = INPUTS.filter((input) => input.default !== undefined)
+
+  it('covers every input the spec gives a default', () => {
+    expect(Object.keys(OTHER_VALUE).sort()).toEqual(defaulted.map((input) => input.name).sort())
+  })
+
+  it.each(defaulted.map((input) => [input.name, input] as const))('%s: unset means the spec default', (name, input) => {
+    const needs = OTHER_VALUE[name].with ?? {}
+    expect(parse(needs)).toEqual(parse({ ...needs, [name]: input.default ?? '' }))
+    expect(parse({ ...needs, [name]: '' })).toEqual(parse(needs))
+  })
+
+  it.each(defaulted.map((input) => [input.name, input] as const))('%s: parseSettings reads its default from the spec, not a copy', (name, input) => {
+    const { value, with: needs = {} } = OTHER_VALUE[name]
+    const original = input.default
+    input.default = value
+    try {
+      expect(parse(needs)).toEqual(parse({ ...needs, [name]: value }))
+    } finally {
+      input.default = original
+    }
+    expect(parse(needs)).not.toEqual(parse({ ...needs, [name]: value }))
+  })
+
+  it('inputOrDefault trims one-line inputs and keeps the lines of multi-line ones', () => {
+    const read = (name: string): string => ({ keep: ' 3 ', exclude: ' a\nb ' })[name] ?? ''
+    expect(inputOrDefault(read, 'keep')).toBe('3')
+    expect(inputOrDefault(read, 'exclude')).toBe(' a\nb ')
+    expect(inputOrDefault(read, 'port')).toBe('22')
+    expect(() => inputOrDefault(read, 'release-id')).toThrow("Input 'release-id' has no default")
+    expect(() => inputOrDefault(read, 'no-such-input')).toThrow("No input named 'no-such-input'")
   })
 })

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { inputDefault } from '../config/input-spec'
 import { parseSettings } from '../config/inputs'
 import { DeployError } from '../core/errors'
 import { runMode } from '../core/run-mode'
@@ -10,7 +11,7 @@ import { maskSecrets } from './secrets'
 /** The GitHub Action front end: inputs in, one mode of the core, outputs and summary out. */
 export async function run(): Promise<void> {
   maskSecrets()
-  let mode = core.getInput('mode') || 'deploy'
+  let mode = core.getInput('mode') || inputDefault('mode')
   let host = core.getInput('host')
   try {
     const settings = parseSettings((name) => core.getInput(name), process.env, new Date(), { releaseIdFromRun: true })

@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { parseArgs } from 'util'
-import { INPUTS, InputSpec } from '../config/input-spec'
+import { INPUTS, isSwitch } from '../config/input-spec'
 import { InputReader } from '../config/inputs'
 import { Mode } from '../config/settings'
 
@@ -16,9 +16,6 @@ export function envName(input: string): string {
   return `ATOMIC_DEPLOY_${input.replace(/-/g, '_').toUpperCase()}`
 }
 
-/** Inputs whose value is often a file: `--ssh-key-file key` reads the key from a file. */
-const FILE_INPUTS = new Set(['ssh-key', 'ssh-key-passphrase', 'password', 'known-hosts', 'proxy-ssh-key', 'proxy-ssh-key-passphrase', 'proxy-password', 'proxy-known-hosts'])
-
 /** What the command line asked for. */
 export interface CliRequest {
   command: Mode
@@ -33,6 +30,22 @@ export class UsageError extends Error {}
 /** Inputs that make no sense as flags: the mode is the subcommand. */
 const FLAG_INPUTS = INPUTS.filter((input) => input.name !== 'mode')
 
+type OptionConfig = { type: 'string' | 'boolean'; multiple?: boolean }
+
+/**
+ * The flags parseArgs accepts, all read from the input spec: a switch for each
+ * `kind: 'switch'` input, a repeatable value flag for every other, and
+ * `--<name>-file` for each input marked `file`.
+ */
+export function flagOptions(): Record<string, OptionConfig> {
+  const options: Record<string, OptionConfig> = { help: { type: 'boolean' }, json: { type: 'boolean' } }
+  for (const input of FLAG_INPUTS) {
+    options[input.name] = isSwitch(input) ? { type: 'boolean' } : { type: 'string', multiple: true }
+    if (input.file) options[`${input.name}-file`] = { type: 'string' }
+  }
+  return options
+}
+
 /**
  * Parses `atomic-deploy <command> [--flag value]...`. Every input is a flag of
  * the same name; secrets and key lists also come as `--<name>-file`; any of
@@ -42,11 +55,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliReq
   const [command, ...rest] = argv
   if (!command || command === '--help' || command === '-h' || command === 'help') return { help: generalHelp() }
   if (!(command in COMMANDS)) throw new UsageError(`Unknown command '${command}'. Expected one of: ${Object.keys(COMMANDS).join(', ')}.`)
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' }, json: { type: 'boolean' } }
-  for (const input of FLAG_INPUTS) {
-    options[input.name] = isSwitch(input) ? { type: 'boolean' } : { type: 'string', multiple: true }
-    if (FILE_INPUTS.has(input.name)) options[`${input.name}-file`] = { type: 'string' }
-  }
+  const options = flagOptions()
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({ args: rest, options, allowPositionals: false, strict: true })
@@ -63,17 +72,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliReq
     if (typeof file === 'string' && file) return readFile(file, name)
     return env[envName(name)] ?? ''
   }
-  const exposed = ['password', 'ssh-key-passphrase', 'proxy-password', 'proxy-ssh-key-passphrase'].filter((name) => Array.isArray(values[name]))
+  // A secret given as a flag value shows in ps; from a file or the environment it does not.
+  const exposed = INPUTS.filter((input) => input.secret && Array.isArray(values[input.name])).map((input) => input.name)
   return {
     command: command as Mode,
     read: (name) => (name === 'mode' ? command : read(name)),
     json: values.json === true,
     warnings: exposed.map((name) => `--${name} on the command line is visible to other users of this machine (ps); prefer --${name}-file or ${envName(name)}.`)
   }
-}
-
-function isSwitch(input: InputSpec): boolean {
-  return input.default === 'false' && ['dry-run', 'shared-auto'].includes(input.name)
 }
 
 function readFile(file: string, input: string): string {
@@ -105,7 +111,7 @@ export function commandHelp(command: Mode): string {
     const flag = isSwitch(input) ? `--${input.name}` : `--${input.name} <value>`
     const marks = [input.required ? 'required' : '', input.default !== undefined && !isSwitch(input) ? `default: ${input.default}` : ''].filter(Boolean)
     const row = [`  ${flag}`, `      ${input.description}${marks.length ? ` (${marks.join('; ')})` : ''}`, `      env: ${envName(input.name)}`]
-    if (FILE_INPUTS.has(input.name)) row.push(`  --${input.name}-file <path>`, `      Read ${input.name} from a file (env: ${envName(input.name)}_FILE).`)
+    if (input.file) row.push(`  --${input.name}-file <path>`, `      Read ${input.name} from a file (env: ${envName(input.name)}_FILE).`)
     return row
   })
   return [

@@ -1,15 +1,20 @@
 /**
  * Every input and output, once. action.yml is generated from this list
- * (npm run build) and the command line's flags are read from it, so the
- * two front ends cannot drift apart.
+ * (npm run build), the command line's flags are read from it, and so are the
+ * defaults parseSettings applies, so the two front ends cannot drift apart.
  */
 export interface InputSpec {
   name: string
   description: string
+  /** Applied when the input is empty or unset, by the action (action.yml) and the command line alike (inputOrDefault). */
   default?: string
   required?: boolean
-  /** Secret: masked in logs; on the command line read from a file or the environment. */
+  /** Secret: masked in logs; on the command line it also comes from a file (needs `file`), and given as a flag it is warned about. */
   secret?: boolean
+  /** The command line also reads it from a file: `--<name>-file <path>` or ATOMIC_DEPLOY_<NAME>_FILE. */
+  file?: boolean
+  /** On the command line: `value` (default) takes one (`--keep 3`); `switch` takes none (`--dry-run` means true) and defaults to false. */
+  kind?: 'value' | 'switch'
   /** Multi-line text: a repeated flag adds a line. */
   lines?: boolean
 }
@@ -39,22 +44,26 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'ssh-key',
     description: 'Private key text (OpenSSH or PEM), from a secret. Windows line ends and a missing final newline are repaired.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'ssh-key-passphrase',
     description: 'Passphrase of ssh-key, from a secret.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'password',
     description: 'Password for password login, from a secret, when no ssh-key is given.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'known-hosts',
     description: 'known_hosts lines for the server (plain or hashed), as ssh-keyscan prints them. Either this or host-fingerprint pins the host key.',
-    lines: true
+    lines: true,
+    file: true
   },
   {
     name: 'host-fingerprint',
@@ -161,22 +170,26 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'proxy-ssh-key',
     description: 'Private key for the jump host, from a secret.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'proxy-ssh-key-passphrase',
     description: 'Passphrase of proxy-ssh-key.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'proxy-password',
     description: 'Password for the jump host, when no proxy-ssh-key is given.',
-    secret: true
+    secret: true,
+    file: true
   },
   {
     name: 'proxy-known-hosts',
     description: 'known_hosts lines for the jump host; its key is checked like the target key.',
-    lines: true
+    lines: true,
+    file: true
   },
   {
     name: 'proxy-host-fingerprint',
@@ -190,7 +203,8 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'shared-auto',
     description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
-    default: 'false'
+    default: 'false',
+    kind: 'switch'
   },
   {
     name: 'compression-level',
@@ -199,7 +213,8 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'dry-run',
     description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
-    default: 'false'
+    default: 'false',
+    kind: 'switch'
   },
   {
     name: 'connect-timeout',
@@ -207,6 +222,22 @@ export const INPUTS: InputSpec[] = [
     default: '30'
   }
 ]
+
+/** The input of that name; throws for a name the spec does not list (a mistake in the code, not in the input). */
+export function inputSpec(name: string): InputSpec {
+  const input = INPUTS.find((candidate) => candidate.name === name)
+  if (!input) throw new Error(`No input named '${name}' in src/config/input-spec.ts.`)
+  return input
+}
+
+/** The default of an input that has one; throws for one that has none, so every default lives in INPUTS. */
+export function inputDefault(name: string): string {
+  const value = inputSpec(name).default
+  if (value === undefined) throw new Error(`Input '${name}' has no default in src/config/input-spec.ts.`)
+  return value
+}
+
+export const isSwitch = (input: InputSpec): boolean => input.kind === 'switch'
 
 export const OUTPUTS: Array<{ name: string; description: string }> = [
   { name: 'release-id', description: 'The release now current.' },

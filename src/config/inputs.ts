@@ -9,9 +9,20 @@ import { checkPrivateKey, repairPrivateKey } from './ssh-key'
 import { checkReleaseId, defaultReleaseId } from './release-id'
 import { lines, parseSharedEntries } from './shared-paths'
 import { parseFingerprint, pinnedKeys } from './known-hosts'
+import { inputDefault, inputSpec } from './input-spec'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
+
+/**
+ * The input's value, or its default from the input spec (src/config/input-spec.ts)
+ * when it is empty: the one place a default is applied. Trimmed, except
+ * multi-line inputs, whose lines are the reader's business.
+ */
+export function inputOrDefault(read: InputReader, name: string): string {
+  const text = inputSpec(name).lines ? read(name) : read(name).trim()
+  return text === '' ? inputDefault(name) : text
+}
 
 /** Folders that must never become a deploy root. */
 const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'])
@@ -27,40 +38,41 @@ export interface ParseOptions {
 
 export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = new Date(), options: ParseOptions = {}): DeploySettings {
   const get = (name: string): string => read(name).trim()
-  const mode = parseChoice<Mode>(get('mode') || 'deploy', 'mode', ['deploy', 'rollback', 'list', 'unlock'])
-  const port = get('port') ? parsePort(get('port')) : 22
+  const value = (name: string): string => inputOrDefault(read, name)
+  const mode = parseChoice<Mode>(value('mode'), 'mode', ['deploy', 'rollback', 'list', 'unlock'])
+  const port = parsePort(value('port'))
   const targets = parseHostList(required(get, 'host'), port)
   const provenance = readProvenance(env)
   const releaseIdText = get('release-id')
-  const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), get('strict-host-key'), targets, '')
+  const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), value('strict-host-key'), targets, '')
   const settings: DeploySettings = {
     mode,
     targets,
     credentials: parseCredentials(read, required(get, 'username')),
     hostKey,
-    proxy: parseProxy(read, get),
-    maxParallel: parseWholeNumber(get('max-parallel') || '10', 'max-parallel', 1, 100),
-    beforeActivateOn: parseChoice(get('before-activate-on') || 'all', 'before-activate-on', ['all', 'first'] as const),
-    connectTimeoutSeconds: parseWholeNumber(get('connect-timeout') || '30', 'connect-timeout', 1, 3600),
-    retries: parseWholeNumber(get('retries') || '2', 'retries', 0, 10),
+    proxy: parseProxy(read, get, value),
+    maxParallel: parseWholeNumber(value('max-parallel'), 'max-parallel', 1, 100),
+    beforeActivateOn: parseChoice(value('before-activate-on'), 'before-activate-on', ['all', 'first'] as const),
+    connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
+    retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
     deployPath: parseDeployPath(required(get, 'path')),
-    sourceDir: mode === 'deploy' ? parseSourceDir(get('source') || '.', env) : '',
-    exclude: parseExclude(read('exclude') === '' ? '.git' : read('exclude')),
+    sourceDir: mode === 'deploy' ? parseSourceDir(value('source'), env) : '',
+    exclude: parseExclude(value('exclude')),
     releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
-    keep: parseWholeNumber(get('keep') || '5', 'keep', 1, 1000),
+    keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
     shared: parseSharedEntries(read('shared')),
-    sharedAuto: parseBoolean(get('shared-auto') || 'false', 'shared-auto'),
-    dryRun: parseBoolean(get('dry-run') || 'false', 'dry-run'),
+    sharedAuto: parseBoolean(value('shared-auto'), 'shared-auto'),
+    dryRun: parseBoolean(value('dry-run'), 'dry-run'),
     beforeActivate: parseHook(read('before-activate'), 'before-activate'),
     afterActivate: parseHook(read('after-activate'), 'after-activate'),
-    revertOnFailure: parseBoolean(get('revert-on-failure') || 'true', 'revert-on-failure'),
-    commandTimeoutSeconds: parseWholeNumber(get('command-timeout') || '0', 'command-timeout', 0, 86400),
-    compression: parseChoice<Compression>(get('compression') || 'auto', 'compression', ['auto', 'gzip', 'zstd', 'none']),
+    revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
+    commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
+    compression: parseChoice<Compression>(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
     compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
-    incremental: parseBoolean(get('incremental') || 'true', 'incremental'),
-    hardlinkReleases: parseBoolean(get('hardlink-releases') || 'false', 'hardlink-releases'),
-    lockTimeoutSeconds: parseWholeNumber(get('lock-timeout') || '0', 'lock-timeout', 0, 3600),
+    incremental: parseBoolean(value('incremental'), 'incremental'),
+    hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
+    lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
     provenance
   }
   if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
@@ -124,17 +136,17 @@ function parseHostKeyPolicy(knownHosts: string, fingerprint: string, strictText:
     }
     return { mode: 'fingerprint', fingerprint: parseFingerprint(fingerprint, `${prefix}host-fingerprint`) }
   }
-  const strict = parseBoolean(strictText || 'true', `${prefix}strict-host-key`)
+  const strict = parseBoolean(strictText, `${prefix}strict-host-key`)
   return strict ? { mode: 'unpinned' } : { mode: 'insecure' }
 }
 
 /** The jump host: `proxy-host` turns it on; its key and host key are checked like the target's. */
-function parseProxy(read: InputReader, get: (name: string) => string): ProxySettings | undefined {
+function parseProxy(read: InputReader, get: (name: string) => string, value: (name: string) => string): ProxySettings | undefined {
   const hostText = get('proxy-host')
   if (!hostText) return undefined
   const address = parseHostAddress(hostText, 22, 'proxy-host')
   const credentials = parseCredentials(read, get('proxy-username') || required(get, 'username'), 'proxy-')
-  const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), get('proxy-strict-host-key'), [address], 'proxy-')
+  const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), value('proxy-strict-host-key'), [address], 'proxy-')
   return { address, credentials, hostKey }
 }
 
