@@ -7,6 +7,7 @@ import { treeSnapshot } from '../support/tree'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { makeWorkspace } from './run-action'
+import { asObjects, parseObject } from '../support/json'
 
 const CLI = path.resolve(__dirname, '../../dist/cli/index.js')
 let server: TestServer
@@ -29,8 +30,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...env } })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c))
-  child.stderr.on('data', (c: Buffer) => (stderr += c))
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
 }
 
@@ -77,8 +78,8 @@ describe('atomic-deploy command line', () => {
 
     const listed = await cli(['list', ...connection(), '--json'], env)
     expect(listed.code, listed.stderr).toBe(0)
-    const outcome = JSON.parse(listed.stdout)
-    expect(outcome.releases.map((r: { id: string }) => r.id)).toEqual(['two', 'one'])
+    const outcome = parseObject(listed.stdout, 'list --json')
+    expect(asObjects(outcome.releases, 'its releases').map((r) => r.id)).toEqual(['two', 'one'])
     expect(outcome.releaseId).toBe('two')
 
     const back = await cli(['rollback', ...connection()], env)

@@ -29,7 +29,7 @@ function runDemo(interruptWhen?: string): Promise<DemoRun> {
   let stderr = ''
   let interrupted = false
   const timer = setTimeout(() => child.kill('SIGKILL'), 55_000)
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk
     const folder = /temporary folder: \$DEMO = (\S+)/.exec(stdout)
     if (folder && !announced.includes(folder[1])) announced.push(folder[1])
@@ -38,7 +38,7 @@ function runDemo(interruptWhen?: string): Promise<DemoRun> {
       child.kill('SIGINT')
     }
   })
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
       clearTimeout(timer)

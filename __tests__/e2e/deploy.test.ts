@@ -3,6 +3,7 @@ import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { connectionInputs, makeWorkspace, runAction } from './run-action'
+import { LogLine, parseLogLines, parseObjects } from '../support/json'
 
 let server: TestServer
 
@@ -14,15 +15,10 @@ afterAll(async () => {
   await server?.stop()
 })
 
-function readLog(root: string): Array<Record<string, string>> {
+function readLog(root: string): LogLine[] {
   const file = path.join(root, '.atomic-deploy/releases.log')
   if (!fs.existsSync(file)) return []
-  return fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line))
+  return parseLogLines(fs.readFileSync(file, 'utf8'))
 }
 
 const currentTarget = (root: string): string => fs.readlinkSync(path.join(root, 'current'))
@@ -256,14 +252,14 @@ describe('deploy through dist/index.js against a real sshd', () => {
     const first = await runAction({ ...inputs, 'release-id': 'i1' })
     expect(first.code, first.stdout).toBe(0)
     expect(first.stdout).toContain('full upload: there is no upload cache yet')
-    const full = JSON.parse(first.outputs.results)[0].bytesUploaded
+    const full = parseObjects(first.outputs.results, 'results')[0].bytesUploaded
     expect(full).toBeGreaterThan(1_000_000)
     fs.writeFileSync(path.join(ws, 'index.html'), 'v2')
     fs.rmSync(path.join(ws, 'assets/file-7.txt'))
     const second = await runAction({ ...inputs, 'release-id': 'i2' })
     expect(second.code, second.stdout).toBe(0)
     expect(second.stdout).toContain('incremental upload: 1 new or changed, 2 removed or replaced')
-    const sent = JSON.parse(second.outputs.results)[0].bytesUploaded
+    const sent = parseObjects(second.outputs.results, 'results')[0].bytesUploaded
     expect(sent).toBeLessThan(2 + 64 * 1024)
     expect(fs.readFileSync(path.join(root, 'current/index.html'), 'utf8')).toBe('v2')
     expect(fs.existsSync(path.join(root, 'current/assets/file-7.txt'))).toBe(false)
@@ -271,7 +267,7 @@ describe('deploy through dist/index.js against a real sshd', () => {
     expect(fs.readFileSync(path.join(root, 'releases/i1/index.html'), 'utf8')).toBe('v1')
     const off = await runAction({ ...inputs, 'release-id': 'i3', incremental: 'false' })
     expect(off.code, off.stdout).toBe(0)
-    expect(JSON.parse(off.outputs.results)[0].bytesUploaded).toBeGreaterThan(900_000)
+    expect(parseObjects(off.outputs.results, 'results')[0].bytesUploaded).toBeGreaterThan(900_000)
   })
 
   it('uses one SSH connection for the whole deploy', async () => {

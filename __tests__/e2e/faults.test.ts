@@ -17,6 +17,7 @@ import { keyBodyLines, secretsShown } from '../support/secrets'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEPLOY_USER_PASSWORD, TestServer, freePort, startSshd } from './sshd-harness'
 import { ActionRun, RunOptions, connectionInputs, makeWorkspace, runAction } from './run-action'
+import { parseObjects } from '../support/json'
 
 type Expect = typeof expect
 
@@ -383,7 +384,7 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
     e(logOf(run)).toContain('reloading for broken')
     e(logOf(run)).toMatch(/::error::.*after-activate failed/)
     e(logOf(run)).toContain('switched back to base and marked broken bad')
-    e(JSON.parse(run.outputs.results)[0]).toMatchObject({ status: 'reverted', releaseId: 'base' })
+    e(parseObjects(run.outputs.results, 'results')[0]).toMatchObject({ status: 'reverted', releaseId: 'base' })
     expectServing(e, root, 'base', sharedBefore)
     e(fs.existsSync(lockOf(root))).toBe(false)
     // The bad release is not a kept slot: the next deploy prunes it.

@@ -26,6 +26,7 @@ import * as path from 'path'
 import { Assertion, afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEPLOY_USER_PASSWORD, TestServer, startSshd } from './sshd-harness'
 import { ActionRun, makeWorkspace, runAction } from './run-action'
+import { parseLogLines } from '../support/json'
 
 const CLI = path.resolve(__dirname, '../../dist/cli/index.js')
 const POOL_SIZE = 3
@@ -348,8 +349,7 @@ const CASES: Case[] = [
     name: 'hostile GITHUB_REF and GITHUB_ACTOR go into the log literally',
     env: (c) => ({ GITHUB_REF: `refs/heads/x${c.sub}${c.tick}${c.semi}","id":"../..'`, GITHUB_ACTOR: `a${c.sub}` }),
     check: (c, _run, soft) => {
-      const lines = fs.readFileSync(path.join(c.root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n')
-      const deployed = lines.map((line) => JSON.parse(line)).find((entry) => entry.event === 'deployed')
+      const deployed = parseLogLines(fs.readFileSync(path.join(c.root, '.atomic-deploy/releases.log'), 'utf8')).find((entry) => entry.event === 'deployed')
       soft(deployed?.id, 'logged id').toBe(c.releaseId)
       soft(deployed?.ref, 'logged ref').toBe(`refs/heads/x${c.sub}${c.tick}${c.semi}","id":"../..'`)
       soft(deployed?.actor, 'logged actor').toBe(`a${c.sub}`)
@@ -374,8 +374,8 @@ function cli(args: string[]): Promise<ActionRun> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, HOME: scratch }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
   return new Promise((resolve) =>
     child.on('close', (code) => {
@@ -520,7 +520,7 @@ async function runCase(testCase: Case, c: Ctx): Promise<Outcome> {
 
 /** Runs `work` on each item, at most `limit` at a time. */
 async function eachLimited<T, R>(items: T[], limit: number, work: (item: T, worker: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
+  const results = new Array<R>(items.length)
   let next = 0
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async (_, worker) => {

@@ -173,6 +173,29 @@ function commandHelp(command) {
 
 /***/ }),
 
+/***/ 6655:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.hasControlCharacter = hasControlCharacter;
+/**
+ * True when text holds a C0 control character (NUL to US, 0x00-0x1f) or DEL
+ * (0x7f), which the deploy path and shared paths may not contain.
+ */
+function hasControlCharacter(text) {
+    for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code < 0x20 || code === 0x7f)
+            return true;
+    }
+    return false;
+}
+
+
+/***/ }),
+
 /***/ 7319:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -582,6 +605,7 @@ const release_id_1 = __nccwpck_require__(7674);
 const shared_paths_1 = __nccwpck_require__(8863);
 const known_hosts_1 = __nccwpck_require__(8374);
 const input_spec_1 = __nccwpck_require__(4575);
+const control_characters_1 = __nccwpck_require__(6655);
 /**
  * The input's value, or its default from the input spec (src/config/input-spec.ts)
  * when it is empty: the one place a default is applied. Trimmed, except
@@ -718,7 +742,7 @@ function parseDeployPath(text) {
     };
     if (!text.startsWith('/'))
         fail('is not an absolute path');
-    if (/[\0-\x1f\x7f]/.test(text))
+    if ((0, control_characters_1.hasControlCharacter)(text))
         fail('contains a control character');
     const segments = text.split('/').filter((s) => s !== '');
     if (segments.some((s) => s === '.' || s === '..'))
@@ -939,7 +963,7 @@ exports.parseSharedEntries = parseSharedEntries;
 exports.sharedLinkTarget = sharedLinkTarget;
 exports.lines = lines;
 const input_error_1 = __nccwpck_require__(9748);
-const SAFE_SEGMENT = /^[^\0-\x1f\x7f/]+$/;
+const control_characters_1 = __nccwpck_require__(6655);
 /** Parses the `shared` input: one relative path a line, a trailing `/` marks a directory. */
 function parseSharedEntries(text) {
     const entries = lines(text).map(parseSharedEntry);
@@ -964,7 +988,7 @@ function parseSharedEntry(line) {
         ? 'is absolute'
         : segments.some((s) => s === '..' || s === '.')
             ? "contains '.' or '..'"
-            : segments.some((s) => s === '' || !SAFE_SEGMENT.test(s))
+            : segments.some((s) => s === '' || (0, control_characters_1.hasControlCharacter)(s))
                 ? 'has an empty part or a control character'
                 : segments[0].startsWith('-')
                     ? "starts with '-'"
@@ -3256,7 +3280,7 @@ async function openSsh(target, credentials, hostKey, timeoutSeconds, sock) {
         readyTimeout: timeoutSeconds * 1000,
         keepaliveInterval: 15000,
         hostVerifier: (key) => check.verify(key),
-        ...(sock ? { sock: sock } : {}),
+        ...(sock ? { sock } : {}),
         ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {})
     };
     const ssh = new node_ssh_1.NodeSSH();
@@ -3734,6 +3758,7 @@ var __importDefault = (this && this.__importDefault) || function (mod) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.excludeMatcher = excludeMatcher;
 exports.listSource = listSource;
+exports.listSourceSync = listSourceSync;
 exports.expectedFindLines = expectedFindLines;
 const fs_1 = __nccwpck_require__(9896);
 const path = __importStar(__nccwpck_require__(6928));
@@ -3760,10 +3785,17 @@ function excludeMatcher(patterns) {
 }
 /**
  * Lists what will be uploaded, folders before their contents, in a stable
- * order. Synchronous calls on purpose: for ten thousand small entries they
- * are several times faster than the thread pool's round trips.
+ * order, as a promise (a failure to read is its rejection); the work is
+ * listSourceSync's.
  */
-async function listSource(sourceDir, exclude) {
+function listSource(sourceDir, exclude) {
+    return new Promise((resolve) => resolve(listSourceSync(sourceDir, exclude)));
+}
+/**
+ * listSource's work. Synchronous calls on purpose: for ten thousand small
+ * entries they are several times faster than the thread pool's round trips.
+ */
+function listSourceSync(sourceDir, exclude) {
     const isExcluded = excludeMatcher(exclude);
     const listing = { entries: [], bytes: 0, skipped: [] };
     const walk = (relDir) => {

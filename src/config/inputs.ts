@@ -10,6 +10,7 @@ import { checkReleaseId, defaultReleaseId } from './release-id'
 import { lines, parseSharedEntries } from './shared-paths'
 import { parseFingerprint, pinnedKeys } from './known-hosts'
 import { inputDefault, inputSpec } from './input-spec'
+import { hasControlCharacter } from './control-characters'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -162,7 +163,7 @@ export function parseDeployPath(text: string): string {
     throw new InputError('path', `${shown(text)} ${why}. Expected the absolute deploy root on the server, e.g. /var/www/myapp.`)
   }
   if (!text.startsWith('/')) fail('is not an absolute path')
-  if (/[\0-\x1f\x7f]/.test(text)) fail('contains a control character')
+  if (hasControlCharacter(text)) fail('contains a control character')
   const segments = text.split('/').filter((s) => s !== '')
   if (segments.some((s) => s === '.' || s === '..')) fail("contains '.' or '..'")
   if (segments.some((s) => Buffer.byteLength(s) > 255)) fail('has a part longer than 255 bytes')

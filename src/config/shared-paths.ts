@@ -1,7 +1,6 @@
 import { SharedEntry } from './settings'
 import { InputError, shown } from './input-error'
-
-const SAFE_SEGMENT = /^[^\0-\x1f\x7f/]+$/
+import { hasControlCharacter } from './control-characters'
 
 /** Parses the `shared` input: one relative path a line, a trailing `/` marks a directory. */
 export function parseSharedEntries(text: string): SharedEntry[] {
@@ -26,7 +25,7 @@ function parseSharedEntry(line: string): SharedEntry {
     ? 'is absolute'
     : segments.some((s) => s === '..' || s === '.')
       ? "contains '.' or '..'"
-      : segments.some((s) => s === '' || !SAFE_SEGMENT.test(s))
+      : segments.some((s) => s === '' || hasControlCharacter(s))
         ? 'has an empty part or a control character'
         : segments[0].startsWith('-')
           ? "starts with '-'"

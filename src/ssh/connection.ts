@@ -58,7 +58,7 @@ async function openSsh(target: HostAddress, credentials: Credentials, hostKey: H
     readyTimeout: timeoutSeconds * 1000,
     keepaliveInterval: 15000,
     hostVerifier: (key: Buffer) => check.verify(key),
-    ...(sock ? { sock: sock as never } : {}),
+    ...(sock ? { sock } : {}),
     ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {})
   }
   const ssh = new NodeSSH()
