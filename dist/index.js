@@ -434,7 +434,20 @@ function outcomeSummary(outcome, sha) {
 function failureSummary(error, mode, host) {
     const step = (0, errors_1.failedStep)(error);
     const hosts = error instanceof errors_1.DeployError ? ['#### Hosts', '', resultsMarkdown(error.results), ''] : [];
-    return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', ...hosts, '```', error.message, '```', ''].join('\n');
+    return [
+        `### atomic-deploy: ${mode} failed`,
+        '',
+        table(['', ''], [
+            ['host', host],
+            ['step', step]
+        ]),
+        '',
+        ...hosts,
+        '```',
+        error.message,
+        '```',
+        ''
+    ].join('\n');
 }
 function resultsMarkdown(results) {
     return table(['host', 'status', 'current', 'previous', 'seconds', 'uploaded', 'error'], results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, format_1.formatBytes)(r.bytesUploaded), r.error ?? '']));
@@ -503,7 +516,12 @@ function formatBytes(bytes) {
 /** Rows of cells as fixed-width columns, the first row a header. */
 function textTable(rows) {
     const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-    return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+    return rows
+        .map((row) => row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd())
+        .join('\n');
 }
 
 
@@ -678,7 +696,7 @@ exports.INPUTS = [
     },
     {
         name: 'release-id',
-        description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).',
+        description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).'
     },
     {
         name: 'keep',
@@ -827,7 +845,10 @@ exports.isSwitch = isSwitch;
 exports.OUTPUTS = [
     { name: 'release-id', description: 'The release now current.' },
     { name: 'release-path', description: 'Absolute path of that release on the server.' },
-    { name: 'previous-release-id', description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.' },
+    {
+        name: 'previous-release-id',
+        description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
+    },
     { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
     { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
 ];
@@ -1192,7 +1213,10 @@ function hostMatcher(field) {
     };
 }
 function wildcardToRegExp(pattern) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${body}$`, 'i');
 }
 /**

@@ -30,10 +30,7 @@ describe('deploy through dist/index.js against a real sshd', () => {
     const ws = makeWorkspace({ 'index.html': 'v1', 'css/site.css': 'body{}', '.git/HEAD': 'ref', 'bin/run': '#!/bin/sh\n' })
     fs.chmodSync(path.join(ws, 'bin/run'), 0o755)
     fs.symlinkSync('index.html', path.join(ws, 'home.html'))
-    const run = await runAction(
-      { ...connectionInputs(server), path: root, source: ws, 'release-id': 'one' },
-      { env: { GITHUB_SHA: '0123456789abcdef', GITHUB_ACTOR: 'octocat' } }
-    )
+    const run = await runAction({ ...connectionInputs(server), path: root, source: ws, 'release-id': 'one' }, { env: { GITHUB_SHA: '0123456789abcdef', GITHUB_ACTOR: 'octocat' } })
     expect(run.code, run.stdout + run.stderr).toBe(0)
     expect(run.outputs['release-id']).toBe('one')
     expect(run.outputs['release-path']).toBe(`${root}/releases/one`)
@@ -66,10 +63,7 @@ describe('deploy through dist/index.js against a real sshd', () => {
 
   it('default release id is UTC time and the short sha', async () => {
     const root = path.join(server.root, 'default-id')
-    const run = await runAction(
-      { ...connectionInputs(server), path: root, source: makeWorkspace({ a: '1' }) },
-      { env: { GITHUB_SHA: 'abcdef0123456789' } }
-    )
+    const run = await runAction({ ...connectionInputs(server), path: root, source: makeWorkspace({ a: '1' }) }, { env: { GITHUB_SHA: 'abcdef0123456789' } })
     expect(run.code, run.stderr + run.stdout).toBe(0)
     expect(run.outputs['release-id']).toMatch(/^\d{14}-abcdef0$/)
     expect(currentTarget(root)).toBe(`releases/${run.outputs['release-id']}`)
@@ -163,9 +157,7 @@ describe('deploy through dist/index.js against a real sshd', () => {
       'after-activate': 'echo "$RELEASE_ID" > "$DEPLOY_PATH/shared/after.txt"'
     })
     expect(run.code, run.stderr + run.stdout).toBe(0)
-    expect(fs.readFileSync(path.join(root, 'current/before.txt'), 'utf8').trim()).toBe(
-      `h1|${root}/releases/h1|${root}||${root}/releases/h1`
-    )
+    expect(fs.readFileSync(path.join(root, 'current/before.txt'), 'utf8').trim()).toBe(`h1|${root}/releases/h1|${root}||${root}/releases/h1`)
     expect(fs.readFileSync(path.join(root, 'shared/after.txt'), 'utf8').trim()).toBe('h1')
   })
 

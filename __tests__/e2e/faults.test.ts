@@ -153,7 +153,11 @@ const readProc = (pid: number, file: string): string => {
     return ''
   }
 }
-const allPids = (): number[] => fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+const allPids = (): number[] =>
+  fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
 const commOf = (pid: number): string => readProc(pid, 'comm').trim()
 /** The folder a process works in (the server's tar is started inside the staging folder). */
 const cwdOf = (pid: number): string => {
@@ -249,15 +253,12 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
       }
     }
     let hunted: Promise<void> = Promise.resolve()
-    const run = await actWatching(
-      { ...connectionInputs(server), path: root, 'release-id': 'dropped', shared: SHARED, source: bigWorkspace, compression: 'none' },
-      (soFar) => {
-        if (!hunting && soFar.includes('Receiving the upload')) {
-          hunting = true
-          hunted = hunt()
-        }
+    const run = await actWatching({ ...connectionInputs(server), path: root, 'release-id': 'dropped', shared: SHARED, source: bigWorkspace, compression: 'none' }, (soFar) => {
+      if (!hunting && soFar.includes('Receiving the upload')) {
+        hunting = true
+        hunted = hunt()
       }
-    )
+    })
     await hunted
     e(killed, 'the upload session sshd was found and killed').toBeDefined()
     // It really was mid-upload: part of the data had arrived, not all of it.
@@ -421,7 +422,7 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
     const run = await act({ ...connectionInputs(server), path: root, 'release-id': 'refused', shared: SHARED, source: workspaceFor('refused') })
     e(run.code).toBe(1)
     e(logOf(run)).toMatch(/::error::.*current is a real folder or file, not a symlink/)
-    e(logOf(run)).toContain("mv current current.old")
+    e(logOf(run)).toContain('mv current current.old')
     // Nothing changed but the releases log, which records the refused attempt.
     const withoutLog = (entries: string[]) => entries.filter((line) => !line.startsWith('.atomic-deploy/releases.log '))
     e(withoutLog(snapshot(root))).toEqual(withoutLog(before))

@@ -140,9 +140,13 @@ function filesIn(dir: string): string[] {
   return out.sort()
 }
 const inCurrent = (c: Ctx, root: string, name: string): string => fs.readFileSync(path.join(root, 'current', name), 'utf8')
-const hook = (text: string): ((c: Ctx) => Record<string, string>) => () => ({ 'before-activate': text })
-const hookOut = (expected: string | ((c: Ctx) => string), file = 'out'): Case['check'] => (c, _run, soft) =>
-  soft(inCurrent(c, c.root, file), `${file} written by the hook`).toBe(typeof expected === 'string' ? expected : expected(c))
+const hook =
+  (text: string): ((c: Ctx) => Record<string, string>) =>
+  () => ({ 'before-activate': text })
+const hookOut =
+  (expected: string | ((c: Ctx) => string), file = 'out'): Case['check'] =>
+  (c, _run, soft) =>
+    soft(inCurrent(c, c.root, file), `${file} written by the hook`).toBe(typeof expected === 'string' ? expected : expected(c))
 
 function sharedLinked(entry: (c: Ctx) => string, isDirectory: boolean): Case['check'] {
   return (c, _run, soft) => {
@@ -233,7 +237,11 @@ const CASES: Case[] = [
   // ---- keys ----
   { name: 'ssh-key that is a public key', inputs: () => ({ 'ssh-key': publicKey }), refused: 'ssh-key' },
   { name: 'ssh-key that is garbage', inputs: (c) => ({ 'ssh-key': `not a key ${c.sub}` }), refused: 'ssh-key' },
-  { name: 'ssh-key that is a PuTTY key', inputs: () => ({ 'ssh-key': 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: x\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5\nAAAAIB\n' }), refused: 'ssh-key' },
+  {
+    name: 'ssh-key that is a PuTTY key',
+    inputs: () => ({ 'ssh-key': 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: x\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5\nAAAAIB\n' }),
+    refused: 'ssh-key'
+  },
   {
     name: 'ssh-key with a damaged body between good armour lines',
     inputs: () => ({ 'ssh-key': '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA$(touch x)AAAA\n-----END OPENSSH PRIVATE KEY-----\n' }),
@@ -245,7 +253,13 @@ const CASES: Case[] = [
   { name: 'ssh-key with Windows line ends (repaired)', inputs: (c) => ({ 'ssh-key': c.server.userKey.replace(/\n/g, '\r\n') }) },
   {
     name: 'ssh-key pasted with CRLF, indentation, blank lines and no final newline (repaired)',
-    inputs: (c) => ({ 'ssh-key': `\r\n\r\n${c.server.userKey.trimEnd().split('\n').map((line) => `  ${line}  `).join('\r\n')}` })
+    inputs: (c) => ({
+      'ssh-key': `\r\n\r\n${c.server.userKey
+        .trimEnd()
+        .split('\n')
+        .map((line) => `  ${line}  `)
+        .join('\r\n')}`
+    })
   },
   { name: 'ssh-key typed on one line with literal \\n (repaired)', inputs: (c) => ({ 'ssh-key': c.server.userKey.trimEnd().replace(/\n/g, '\\n') }) },
   { name: 'encrypted ssh-key with its hostile passphrase', inputs: () => ({ 'ssh-key': encryptedKey, 'ssh-key-passphrase': PASSPHRASE }) },
@@ -253,7 +267,10 @@ const CASES: Case[] = [
 
   // ---- NUL, through the command line's file inputs ----
   // The key material is intact: the NUL is skipped like the line breaks around it, and the key works.
-  { name: 'NUL between the lines of the key (command line --ssh-key-file)', cli: (c) => ['--ssh-key-file', writeScratch(c, 'key', c.server.userKey.replace(/\n(?=[^\n]*\n-----END)/, '\n\0'))] },
+  {
+    name: 'NUL between the lines of the key (command line --ssh-key-file)',
+    cli: (c) => ['--ssh-key-file', writeScratch(c, 'key', c.server.userKey.replace(/\n(?=[^\n]*\n-----END)/, '\n\0'))]
+  },
   {
     name: 'NUL inside the passphrase (command line --ssh-key-passphrase-file)',
     cli: (c) => ['--ssh-key-file', writeScratch(c, 'key', encryptedKey), '--ssh-key-passphrase-file', writeScratch(c, 'pass', `${PASSPHRASE}\0${c.sub}`)],
@@ -315,7 +332,8 @@ const CASES: Case[] = [
   {
     name: 'workspace file names with a newline, quotes, $(...), a leading - and a backslash',
     files: () => HOSTILE_NAMES,
-    check: (c, _run, soft) => soft(filesIn(path.join(c.root, 'current')), 'the release holds exactly the workspace').toEqual(filesIn(makeWorkspace({ 'index.html': `case ${c.n}`, ...HOSTILE_NAMES })))
+    check: (c, _run, soft) =>
+      soft(filesIn(path.join(c.root, 'current')), 'the release holds exactly the workspace').toEqual(filesIn(makeWorkspace({ 'index.html': `case ${c.n}`, ...HOSTILE_NAMES })))
   },
   {
     name: 'an incremental deploy removes exactly the file whose name holds a newline',
@@ -333,7 +351,11 @@ const CASES: Case[] = [
     check: hookOut((c) => `${c.sub}\n${c.tick}\n${c.semi}\n`)
   },
   { name: 'hook with ; and several lines', inputs: hook('printf a > out; printf b >> out\nprintf c >> out\n\nprintf d >> out'), check: hookOut('abcd') },
-  { name: 'hook with a quoted heredoc', inputs: (c) => ({ 'before-activate': `cat > out <<'EOF'\n$HOME ${c.tick} ${c.sub} '"\\\nEOF` }), check: hookOut((c) => `$HOME ${c.tick} ${c.sub} '"\\\n`) },
+  {
+    name: 'hook with a quoted heredoc',
+    inputs: (c) => ({ 'before-activate': `cat > out <<'EOF'\n$HOME ${c.tick} ${c.sub} '"\\\nEOF` }),
+    check: hookOut((c) => `$HOME ${c.tick} ${c.sub} '"\\\n`)
+  },
   { name: 'hook with % and backslashes', inputs: hook("printf '100%% %s' 'a\\b\\\\c' > out"), check: hookOut('100% a\\b\\\\c') },
   { name: 'hook in unicode', inputs: hook("printf '%s' 'héllo ✓ 日本 🚀' > out"), check: hookOut('héllo ✓ 日本 🚀') },
   { name: 'hook with a 5000-character argument', inputs: hook(`printf '%s' '${long('k')}' > out`), check: hookOut(long('k')) },
@@ -406,9 +428,7 @@ function snapshot(root: string): Map<string, string> {
 
 /** The entries of a parent snapshot that a deploy into `rootRel` may not change: all but the root, what is in it, and its ancestors. */
 function outside(entries: Map<string, string>, rootRel: string): string[] {
-  return [...entries]
-    .filter(([rel]) => rel !== rootRel && !rel.startsWith(`${rootRel}/`) && !rootRel.startsWith(`${rel}/`))
-    .map(([rel, what]) => `${JSON.stringify(rel)} ${what}`)
+  return [...entries].filter(([rel]) => rel !== rootRel && !rel.startsWith(`${rootRel}/`) && !rootRel.startsWith(`${rel}/`)).map(([rel, what]) => `${JSON.stringify(rel)} ${what}`)
 }
 
 function makeParent(server: TestServer, n: number): string {
@@ -437,7 +457,6 @@ function contextFor(n: number, server: TestServer): Ctx {
   }
 }
 
-
 interface Outcome {
   name: string
   expected: string
@@ -453,7 +472,18 @@ async function runCase(testCase: Case, c: Ctx): Promise<Outcome> {
   const logBefore = c.server.log().length
   let run: ActionRun
   if (testCase.cli) {
-    const connection = ['--host', `127.0.0.1:${c.server.port}`, '--username', c.server.username, '--path', c.root, '--release-id', c.releaseId, '--source', makeWorkspace({ 'index.html': `case ${c.n}` })]
+    const connection = [
+      '--host',
+      `127.0.0.1:${c.server.port}`,
+      '--username',
+      c.server.username,
+      '--path',
+      c.root,
+      '--release-id',
+      c.releaseId,
+      '--source',
+      makeWorkspace({ 'index.html': `case ${c.n}` })
+    ]
     const args = testCase.cli(c)
     if (!args.includes('--ssh-key-file')) connection.push('--ssh-key-file', writeScratch(c, 'good-key', c.server.userKey))
     if (!args.includes('--known-hosts-file')) connection.push('--known-hosts-file', writeScratch(c, 'good-known-hosts', c.server.knownHosts))
@@ -488,7 +518,9 @@ async function runCase(testCase: Case, c: Ctx): Promise<Outcome> {
   if (testCase.refused) {
     // (a) refused before connecting, naming the input.
     soft(run.code, `exit code (output: ${readable.join('\n').slice(-600)})`).toBe(testCase.cli ? 2 : 1)
-    soft(printed.replace(/^::add-mask::.*$/gm, ''), 'names the input').toContain(testCase.cli ? `Invalid input '${testCase.refused}'` : `::error::Invalid input '${testCase.refused}'`)
+    soft(printed.replace(/^::add-mask::.*$/gm, ''), 'names the input').toContain(
+      testCase.cli ? `Invalid input '${testCase.refused}'` : `::error::Invalid input '${testCase.refused}'`
+    )
     await sleep(50)
     soft(connectionLines(c.server.log().slice(logBefore)), 'sshd saw no connection').toEqual([])
     soft(outside(snapshot(c.parent), '\0none'), 'nothing changed on the server').toEqual(outside(parentBefore, '\0none'))
@@ -534,29 +566,25 @@ async function eachLimited<T, R>(items: T[], limit: number, work: (item: T, work
 }
 
 describe('hostile inputs', () => {
-  it(
-    `${CASES.length} cases: each is refused before connecting, naming the input, or deploys safely and literally`,
-    async () => {
-      expect(CASES.length).toBeGreaterThanOrEqual(40)
-      expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length)
-      const numbered = CASES.map((testCase, n) => ({ testCase, n }))
-      const refusals = numbered.filter(({ testCase }) => testCase.refused)
-      const deploys = numbered.filter(({ testCase }) => !testCase.refused)
-      const started = Date.now()
-      const [refusalOutcomes, deployOutcomes] = await Promise.all([
-        // One at a time on the sentinel: a connection in its log belongs to exactly one case.
-        eachLimited(refusals, 1, ({ testCase, n }) => runCase(testCase, contextFor(n, sentinel))),
-        // Side by side, one case per pool server at a time.
-        eachLimited(deploys, POOL_SIZE, ({ testCase, n }, worker) => runCase(testCase, contextFor(n, pool[worker])))
-      ])
-      const outcomes = [...refusalOutcomes, ...deployOutcomes]
-      const table = outcomes.map((o) => `${o.ok ? 'ok  ' : 'FAIL'} ${o.name}: expected ${o.expected}, got ${o.got}`)
-      console.log(`${outcomes.length} hostile cases in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${table.join('\n')}`)
-      // No canary of any case, anywhere.
-      expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(CANARY_PREFIX))).toEqual([])
-    },
-    180_000
-  )
+  it(`${CASES.length} cases: each is refused before connecting, naming the input, or deploys safely and literally`, async () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(40)
+    expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length)
+    const numbered = CASES.map((testCase, n) => ({ testCase, n }))
+    const refusals = numbered.filter(({ testCase }) => testCase.refused)
+    const deploys = numbered.filter(({ testCase }) => !testCase.refused)
+    const started = Date.now()
+    const [refusalOutcomes, deployOutcomes] = await Promise.all([
+      // One at a time on the sentinel: a connection in its log belongs to exactly one case.
+      eachLimited(refusals, 1, ({ testCase, n }) => runCase(testCase, contextFor(n, sentinel))),
+      // Side by side, one case per pool server at a time.
+      eachLimited(deploys, POOL_SIZE, ({ testCase, n }, worker) => runCase(testCase, contextFor(n, pool[worker])))
+    ])
+    const outcomes = [...refusalOutcomes, ...deployOutcomes]
+    const table = outcomes.map((o) => `${o.ok ? 'ok  ' : 'FAIL'} ${o.name}: expected ${o.expected}, got ${o.got}`)
+    console.log(`${outcomes.length} hostile cases in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${table.join('\n')}`)
+    // No canary of any case, anywhere.
+    expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(CANARY_PREFIX))).toEqual([])
+  }, 180_000)
 
   it('no key line, passphrase or password appears in anything any run printed or wrote', () => {
     expect(captured.length).toBeGreaterThan(40)

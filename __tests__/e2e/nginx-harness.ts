@@ -23,9 +23,7 @@ export function findNginx(): string {
   for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
     if (fs.existsSync(candidate)) return candidate
   }
-  throw new Error(
-    'nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light'
-  )
+  throw new Error('nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light')
 }
 
 /** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1. */
@@ -113,4 +111,3 @@ function readLog(file: string): string {
     return ''
   }
 }
-

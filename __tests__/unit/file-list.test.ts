@@ -37,6 +37,11 @@ describe('listSource', () => {
   })
 
   it('counts the lines find prints, names with newlines included', () => {
-    expect(expectedFindLines([{ path: 'a\nb', type: 'directory', size: 0, mode: 0o755 }, { path: 'a\nb/c', type: 'file', size: 0, mode: 0o644 }])).toBe(4)
+    expect(
+      expectedFindLines([
+        { path: 'a\nb', type: 'directory', size: 0, mode: 0o755 },
+        { path: 'a\nb/c', type: 'file', size: 0, mode: 0o644 }
+      ])
+    ).toBe(4)
   })
 })

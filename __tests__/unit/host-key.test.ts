@@ -12,7 +12,9 @@ function hostKey(type: string): { line: string; blob: Buffer; fingerprint: strin
   const file = path.join(dir, `${type}-${randomBytes(4).toString('hex')}`)
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', file])
   const [keyType, base64] = fs.readFileSync(`${file}.pub`, 'utf8').split(' ')
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`]).toString().split(' ')[1]
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`])
+    .toString()
+    .split(' ')[1]
   return { line: `${keyType} ${base64}`, blob: Buffer.from(base64, 'base64'), fingerprint }
 }
 const ed = hostKey('ed25519')

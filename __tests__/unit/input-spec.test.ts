@@ -36,7 +36,11 @@ describe('the command line follows the spec', () => {
 
   it("its switches are exactly the spec's switches", () => {
     const switches = Object.keys(options).filter((flag) => options[flag].type === 'boolean' && !['help', 'json'].includes(flag))
-    expect(switches.sort()).toEqual(INPUTS.filter(isSwitch).map((input) => input.name).sort())
+    expect(switches.sort()).toEqual(
+      INPUTS.filter(isSwitch)
+        .map((input) => input.name)
+        .sort()
+    )
   })
 
   it('a switch defaults to false and is true when given', () => {
@@ -73,6 +77,10 @@ describe('the command line follows the spec', () => {
     const request = parseCommandLine(argv, {})
     if ('help' in request) throw new Error('expected a request')
     const warned = request.warnings.map((warning) => /^--([a-z-]+) on the command line/.exec(warning)?.[1])
-    expect(warned.sort()).toEqual(INPUTS.filter((input) => input.secret).map((input) => input.name).sort())
+    expect(warned.sort()).toEqual(
+      INPUTS.filter((input) => input.secret)
+        .map((input) => input.name)
+        .sort()
+    )
   })
 })

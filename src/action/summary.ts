@@ -27,13 +27,31 @@ export function outcomeSummary(outcome: ModeOutcome, sha?: string): string {
   if (outcome.unlockedHolder) facts.push(['lock holder', `\`${outcome.unlockedHolder}\``])
   facts.push(['duration', `${outcome.seconds.toFixed(1)} s`])
   const hosts = outcome.results.length > 1 ? ['', '#### Hosts', '', resultsMarkdown(outcome.results)] : []
-  return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), ...hosts, '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join('\n')
+  return [`### atomic-deploy: ${title[outcome.mode]}`, '', table(['', ''], facts), ...hosts, '', '#### Releases on the server', '', releasesMarkdown(outcome.releases), ''].join(
+    '\n'
+  )
 }
 
 export function failureSummary(error: Error, mode: string, host: string): string {
   const step = failedStep(error)
   const hosts = error instanceof DeployError ? ['#### Hosts', '', resultsMarkdown(error.results), ''] : []
-  return [`### atomic-deploy: ${mode} failed`, '', table(['', ''], [['host', host], ['step', step]]), '', ...hosts, '```', error.message, '```', ''].join('\n')
+  return [
+    `### atomic-deploy: ${mode} failed`,
+    '',
+    table(
+      ['', ''],
+      [
+        ['host', host],
+        ['step', step]
+      ]
+    ),
+    '',
+    ...hosts,
+    '```',
+    error.message,
+    '```',
+    ''
+  ].join('\n')
 }
 
 function resultsMarkdown(results: HostResult[]): string {

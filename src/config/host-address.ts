@@ -23,10 +23,7 @@ export function parseHostAddress(text: string, defaultPort: number, input = 'hos
   }
   const isV6 = host.includes(':')
   if (isV6 ? !IPV6.test(host) : !HOST_NAME.test(host)) {
-    throw new InputError(
-      input,
-      `${shown(value)} is not a server name or address. Expected host, host:port or [ipv6]:port, with no spaces or shell characters.`
-    )
+    throw new InputError(input, `${shown(value)} is not a server name or address. Expected host, host:port or [ipv6]:port, with no spaces or shell characters.`)
   }
   const port = portText === undefined ? defaultPort : parsePort(portText, input)
   return { host, port }

@@ -92,7 +92,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'release-id',
-    description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).',
+    description:
+      'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).'
   },
   {
     name: 'keep',
@@ -126,12 +127,14 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'incremental',
-    description: 'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
+    description:
+      'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
     default: 'true'
   },
   {
     name: 'hardlink-releases',
-    description: 'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
+    description:
+      'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
     default: 'false'
   },
   {
@@ -202,7 +205,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'shared-auto',
-    description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
+    description:
+      'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
     default: 'false',
     kind: 'switch'
   },
@@ -242,7 +246,10 @@ export const isSwitch = (input: InputSpec): boolean => input.kind === 'switch'
 export const OUTPUTS: Array<{ name: string; description: string }> = [
   { name: 'release-id', description: 'The release now current.' },
   { name: 'release-path', description: 'Absolute path of that release on the server.' },
-  { name: 'previous-release-id', description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.' },
+  {
+    name: 'previous-release-id',
+    description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
+  },
   { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
   { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
 ]

@@ -15,10 +15,7 @@ export interface KnownHostKey {
 export function parseFingerprint(text: string, input = 'host-fingerprint'): string {
   const match = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(text.trim())
   if (!match) {
-    throw new InputError(
-      input,
-      `${shown(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`
-    )
+    throw new InputError(input, `${shown(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`)
   }
   return `SHA256:${match[1]}`
 }
@@ -76,7 +73,10 @@ function hostMatcher(field: string): (name: string) => boolean {
 }
 
 function wildcardToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i')
 }
 

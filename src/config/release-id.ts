@@ -5,10 +5,7 @@ export const RELEASE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 
 export function checkReleaseId(id: string, input = 'release-id'): string {
   if (!RELEASE_ID_PATTERN.test(id)) {
-    throw new InputError(
-      input,
-      `${shown(id)} is not a usable release id. Expected 1 to 128 of A-Z a-z 0-9 . _ - , not starting with . or -, e.g. 20260101120000-1a2b3c4.`
-    )
+    throw new InputError(input, `${shown(id)} is not a usable release id. Expected 1 to 128 of A-Z a-z 0-9 . _ - , not starting with . or -, e.g. 20260101120000-1a2b3c4.`)
   }
   return id
 }

@@ -28,10 +28,7 @@ export function checkPrivateKey(key: string, passphrase: string | undefined, inp
     throw new InputError(input, "this is a PuTTY .ppk key. Convert it with 'puttygen key.ppk -O private-openssh -o key' and give that file's text.")
   }
   if (!/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n/.test(key) || !/\n-----END [A-Z0-9 ]*PRIVATE KEY-----\n$/.test(key)) {
-    throw new InputError(
-      input,
-      "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line."
-    )
+    throw new InputError(input, "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line.")
   }
   const parsed = utils.parseKey(key, passphrase)
   if (!(parsed instanceof Error)) return

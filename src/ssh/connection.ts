@@ -8,7 +8,6 @@ import { describeHost } from '../config/host-address'
 import { quote } from '../config/shell-quote'
 import { ScriptResult, parseResultLine } from './protocol'
 
-
 export interface RunOptions {
   stdin?: Readable
   /** Each line the script writes to stderr (step banners, hook output), as it comes. */
@@ -81,9 +80,13 @@ function forwardTo(proxy: NodeSSH, target: HostAddress, name: string): Promise<D
     proxy.connection!.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
       if (error) {
         const refusedByPolicy = /prohibited/i.test(error.message)
-        reject(new ConnectError(`Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`, !refusedByPolicy))
-      }
-      else resolve(stream)
+        reject(
+          new ConnectError(
+            `Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`,
+            !refusedByPolicy
+          )
+        )
+      } else resolve(stream)
     })
   })
 }
