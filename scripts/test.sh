@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (npm test): installs what the tests need when it is
-# missing, checks that dist/ matches src/, and runs every test.
+# missing, checks that dist/ matches src/, lints, checks formatting, and runs
+# every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,12 @@ bash scripts/check-dist.sh
 
 echo "== action.yml, CI workflows and the workflows in the docs"
 node scripts/lint-workflows.js
+
+echo "== lint (ESLint: type-checked rules, no import cycles)"
+npx eslint .
+
+echo "== formatting (Prettier)"
+npx prettier --check src __tests__
 
 echo "== tests"
 mkdir -p .tmp
