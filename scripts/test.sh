@@ -11,6 +11,8 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v busybox >/dev/null || missing+=(busybox)
 command -v dash >/dev/null || missing+=(dash)
 command -v zstd >/dev/null || missing+=(zstd)
+# bsdtar, the tar of macOS and Windows runners: the runner tests pack with it.
+[ -x /usr/bin/bsdtar ] || missing+=(libarchive-tools)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
