@@ -62097,7 +62097,10 @@ async function runModeOnce(settings, reporter) {
     // The workspace is read while the connections are made.
     const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
-    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
+        reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
+        return connectAll(settings, reporter);
+    });
     try {
         const outcome = {
             mode: settings.mode,

@@ -46,7 +46,10 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter): Promis
   // The workspace is read while the connections are made.
   const source = settings.mode === 'deploy' && !settings.dryRun ? readSource(settings, reporter) : undefined
   source?.catch(() => undefined)
-  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connectAll(settings, reporter))
+  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => {
+    reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`)
+    return connectAll(settings, reporter)
+  })
   try {
     const outcome: ModeOutcome = {
       mode: settings.mode,
