@@ -1574,50 +1574,14 @@ function settleLimit(items, limit, work) {
 /***/ }),
 
 /***/ 8357:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
 
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.uploadAndPrepare = uploadAndPrepare;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
-const fs_1 = __nccwpck_require__(9896);
-const os = __importStar(__nccwpck_require__(857));
-const path = __importStar(__nccwpck_require__(6928));
 const archive_1 = __nccwpck_require__(478);
 const manifest_1 = __nccwpck_require__(6019);
 const scripts_1 = __nccwpck_require__(2303);
@@ -1668,42 +1632,35 @@ function fullDelta(source) {
     return { upload: source.listing.entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
 }
 async function run(host, plan, source, delta, log) {
-    const control = delta ? await writeControl(delta) : undefined;
+    const entries = delta ? delta.upload : source.listing.entries;
+    const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
+    const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
+    // Progress is for the upload only; the server's work after it has its own lines.
+    archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
     try {
-        const entries = delta ? delta.upload : source.listing.entries;
-        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined, source.compressionLevel);
-        const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
-        // Progress is for the upload only; the server's work after it has its own lines.
-        archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
-        try {
-            const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
-            if (result.code !== 0)
-                archive.abort();
-            else
-                await archive.finished;
-            return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
-        }
-        finally {
-            clearInterval(progress);
-        }
+        const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
+        if (result.code !== 0)
+            archive.abort();
+        else
+            await archive.finished;
+        return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
     }
     finally {
-        if (control)
-            await fs_1.promises.rm(control, { recursive: true, force: true });
+        clearInterval(progress);
     }
 }
-const CONTROL_NAMES = [CONTROL, `${CONTROL}/remove`, `${CONTROL}/drop`, `${CONTROL}/add`];
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-async function writeControl(delta) {
-    const parent = await fs_1.promises.mkdtemp(path.join(os.tmpdir(), 'atomic-deploy-control-'));
-    const dir = path.join(parent, CONTROL);
-    await fs_1.promises.mkdir(dir);
-    const lines = (items) => items.map((item) => `${item}\n`).join('');
+function controlMembers(delta) {
+    const lines = (items) => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8');
     const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
-    await fs_1.promises.writeFile(path.join(dir, 'remove'), lines(delta.remove));
-    await fs_1.promises.writeFile(path.join(dir, 'drop'), lines(dropped));
-    await fs_1.promises.writeFile(path.join(dir, 'add'), lines(delta.add.map((line) => line.text)));
-    return parent;
+    return {
+        folder: CONTROL,
+        files: [
+            { name: 'remove', data: lines(delta.remove) },
+            { name: 'drop', data: lines(dropped) },
+            { name: 'add', data: lines(delta.add.map((line) => line.text)) }
+        ]
+    };
 }
 
 
@@ -1874,6 +1831,7 @@ async function rollbackOn(host, settings, reporter) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.runMode = runMode;
 const connection_1 = __nccwpck_require__(6925);
+const settle_1 = __nccwpck_require__(1599);
 const fleet_1 = __nccwpck_require__(7994);
 const source_1 = __nccwpck_require__(5045);
 const errors_1 = __nccwpck_require__(43);
@@ -1883,13 +1841,24 @@ const maintenance_1 = __nccwpck_require__(8209);
 const parallel_1 = __nccwpck_require__(3447);
 const host_address_1 = __nccwpck_require__(1564);
 const dry_run_1 = __nccwpck_require__(1975);
-/** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
-async function runMode(settings, reporter) {
+/**
+ * The core entry point shared by every front end: one connection per host,
+ * one mode, then the release list. It settles, or fails naming its step:
+ * never does the process end with the mode unfinished.
+ */
+function runMode(settings, reporter) {
+    const steps = (0, settle_1.trackSteps)(reporter);
+    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter), steps.current);
+}
+async function runModeOnce(settings, reporter) {
     const started = Date.now();
     // The workspace is read while the connections are made.
     const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
-    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
+        reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
+        return connectAll(settings, reporter);
+    });
     try {
         const outcome = {
             mode: settings.mode,
@@ -1987,6 +1956,54 @@ async function perHost(hosts, settings, reporter) {
 
 /***/ }),
 
+/***/ 1599:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.failIfUnsettled = failIfUnsettled;
+exports.trackSteps = trackSteps;
+/**
+ * Node exits, with status 0, once nothing is left to wait for, even while a
+ * promise is pending (a stream or connection that closed without the event
+ * its reader waits for). A run must never end that way: when the event loop
+ * runs dry before `work` settles, the returned promise rejects, naming the
+ * step the run was in, and the front end fails the step as for any error.
+ */
+function failIfUnsettled(work, currentStep) {
+    return new Promise((resolve, reject) => {
+        const onBeforeExit = () => {
+            reject(new Error(`The run stopped during "${currentStep()}" without a result: a connection or stream closed without saying how it ended, so the mode did not finish. ` +
+                'Check what the servers hold (mode: list) before deploying again.'));
+        };
+        process.once('beforeExit', onBeforeExit);
+        work.then(resolve, reject).finally(() => process.removeListener('beforeExit', onBeforeExit));
+    });
+}
+/** Wraps a reporter to remember the step the run is in: the last group or `----->` banner. */
+function trackSteps(reporter) {
+    let step = 'start';
+    return {
+        current: () => step,
+        reporter: {
+            ...reporter,
+            info: (line) => {
+                if (line.startsWith('-----> '))
+                    step = line.slice(7);
+                reporter.info(line);
+            },
+            group: (title, work) => {
+                step = title;
+                return reporter.group(title, work);
+            }
+        }
+    };
+}
+
+
+/***/ }),
+
 /***/ 5045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -2071,7 +2088,10 @@ cache_problem() {
 unpack_into() {
   rm -f "$STAGING.failed"
   # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
-  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof -) ||
+  # After the end of the archive, cat drains what the sender still writes
+  # (padding, or members after a marker), so that no tar, runner or
+  # server side, sees a broken pipe for a stream that arrived whole.
+  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof - && cat >/dev/null) ||
     fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"
@@ -3256,6 +3276,7 @@ printf '@@manifest-ends\\n'
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.RemoteHost = exports.ConnectError = void 0;
+exports.settleOnClose = settleOnClose;
 const string_decoder_1 = __nccwpck_require__(3193);
 const node_ssh_1 = __nccwpck_require__(1227);
 const host_key_1 = __nccwpck_require__(9769);
@@ -3377,7 +3398,7 @@ class RemoteHost {
         });
         let stderr = '';
         const stderrLines = lineSplitter((line) => options.onLog?.(line));
-        const response = await this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
+        const executed = this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
             stdin: options.stdin,
             onStdout: (chunk) => {
                 chunks.push(chunk);
@@ -3389,6 +3410,7 @@ class RemoteHost {
             },
             onChannel: (channel) => closeAfterExit(channel, options.stdin)
         });
+        const response = await settleOnClose(this.ssh.connection, executed);
         stdout.end();
         stderrLines.end();
         return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
@@ -3399,6 +3421,21 @@ class RemoteHost {
     }
 }
 exports.RemoteHost = RemoteHost;
+/**
+ * The script's outcome, or a lost connection's (code null) when the
+ * connection closes first: a channel does not always close with its
+ * connection, and a promise left pending would let the process exit 0 with
+ * the deploy unfinished.
+ */
+function settleOnClose(connection, executed) {
+    if (!connection)
+        return executed;
+    return new Promise((resolve, reject) => {
+        const onClose = () => resolve({ code: null, signal: null });
+        connection.once('close', onClose);
+        executed.then(resolve, reject).finally(() => connection.removeListener('close', onClose));
+    });
+}
 /**
  * A hook that starts a background process without redirecting its output
  * keeps the channel open after the script ends. Once the script has exited,
@@ -3642,11 +3679,13 @@ var __importStar = (this && this.__importStar) || (function () {
     };
 })();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.TAR_ARGS = void 0;
 exports.localCompressors = localCompressors;
 exports.packArchive = packArchive;
 const child_process_1 = __nccwpck_require__(5317);
 const stream_1 = __nccwpck_require__(2203);
 const io = __importStar(__nccwpck_require__(4994));
+const control_records_1 = __nccwpck_require__(3002);
 /** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
 const COMPRESSORS = {
     zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
@@ -3662,26 +3701,35 @@ async function localCompressors() {
     return found;
 }
 /**
+ * Arguments for the system tar, GNU or bsdtar alike: every option before the
+ * first name (bsdtar reads no option after one), and no name on the command
+ * line at all: they come NUL-separated on stdin, so no list meets a length limit.
+ */
+const TAR_ARGS = (sourceDir) => ['-c', '-f', '-', '-C', sourceDir, '--no-recursion', '--null', '-T', '-'];
+exports.TAR_ARGS = TAR_ARGS;
+/**
  * Streams a tar of exactly the listed entries, packed by the system tar
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
- * fed the names on stdin so no list ever meets a command-line limit.
+ * after the control members when there are any.
  */
 async function packArchive(sourceDir, entries, compression, control, level) {
-    const tarPath = await io.which('tar', true);
-    // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
-    const controlArgs = control ? ['-C', control.parent, ...control.names] : [];
-    const tar = (0, child_process_1.spawn)(tarPath, ['--no-recursion', ...controlArgs, '-C', sourceDir, '--null', '-T', '-', '-c', '-f', '-'], {
-        stdio: ['pipe', 'pipe', 'pipe']
-    });
+    const tar = (0, child_process_1.spawn)(await io.which('tar', true), (0, exports.TAR_ARGS)(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] });
     const children = [tar];
-    let output = tar.stdout;
+    // The upload is control members + tar, through the compressor when there is one.
+    const plain = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
+    let output = plain;
     if (compression !== 'none') {
         const { command, args, level: defaultLevel } = COMPRESSORS[compression];
         const compressor = (0, child_process_1.spawn)(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-        tar.stdout.pipe(compressor.stdin);
+        compressor.stdin.on('error', () => undefined);
+        plain.pipe(compressor.stdin);
         children.push(compressor);
         output = compressor.stdout;
     }
+    // Written before the pipe starts, so the control members come first.
+    if (control)
+        plain.write((0, control_records_1.controlRecords)(control.folder, control.files));
+    tar.stdout.pipe(plain);
     let bytes = 0;
     const stream = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
     output.on('data', (chunk) => {
@@ -3720,6 +3768,61 @@ function waitForExit(child) {
                 reject(new Error(`${child.spawnfile} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
         });
     });
+}
+
+
+/***/ }),
+
+/***/ 3002:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * The incremental upload's control lists travel as the first members of the
+ * upload's tar stream, ahead of what the system tar packs from the workspace.
+ * GNU tar and bsdtar disagree on how to pack from two folders in one call
+ * (bsdtar stops reading options at the first name, and neither honours `-C`
+ * in a NUL-separated name list), so these few members are written here, as
+ * plain ustar records with no end-of-archive marker: the system tar's
+ * output, which follows, ends the archive. Nothing is written to disk.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.controlRecords = controlRecords;
+const BLOCK = 512;
+/** The control folder and its files, as tar records. */
+function controlRecords(folder, files) {
+    const parts = [header(`${folder}/`, '5', 0o755, 0)];
+    for (const file of files) {
+        parts.push(header(`${folder}/${file.name}`, '0', 0o644, file.data.length), file.data, Buffer.alloc(padding(file.data.length)));
+    }
+    return Buffer.concat(parts);
+}
+function padding(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** A ustar header block (POSIX.1-1988): names up to 100 bytes, which is all the control members need. */
+function header(name, type, mode, size) {
+    const block = Buffer.alloc(BLOCK);
+    if (Buffer.byteLength(name) > 100)
+        throw new Error(`control member name too long for a ustar header: ${name}`);
+    block.write(name, 0, 100, 'utf8');
+    octal(block, 100, 8, mode);
+    octal(block, 108, 8, 0); // uid
+    octal(block, 116, 8, 0); // gid
+    octal(block, 124, 12, size);
+    octal(block, 136, 12, Math.floor(Date.now() / 1000));
+    block.write(type, 156, 1, 'latin1');
+    block.write('ustar\u000000', 257, 8, 'latin1');
+    // The checksum is the byte sum of the header with its own field read as spaces.
+    block.fill(' ', 148, 156, 'latin1');
+    const sum = block.reduce((total, byte) => total + byte, 0);
+    block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
+    return block;
+}
+/** A zero-padded octal number ending in NUL, filling the field. */
+function octal(block, offset, length, value) {
+    block.write(`${value.toString(8).padStart(length - 1, '0')}\u0000`, offset, length, 'latin1');
 }
 
 
