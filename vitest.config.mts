@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
-const shared = { testTimeout: 60_000, hookTimeout: 60_000 }
+// Hang guards, not speed checks: a busy 2-core machine may take several times the usual.
+const shared = { testTimeout: 120_000, hookTimeout: 120_000 }
 
 export default defineConfig({
   test: {

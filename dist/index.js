@@ -61839,50 +61839,14 @@ function settleLimit(items, limit, work) {
 /***/ }),
 
 /***/ 5671:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
 
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.uploadAndPrepare = uploadAndPrepare;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
-const fs_1 = __nccwpck_require__(9896);
-const os = __importStar(__nccwpck_require__(857));
-const path = __importStar(__nccwpck_require__(6928));
 const archive_1 = __nccwpck_require__(6812);
 const manifest_1 = __nccwpck_require__(6749);
 const scripts_1 = __nccwpck_require__(3469);
@@ -61933,42 +61897,35 @@ function fullDelta(source) {
     return { upload: source.listing.entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
 }
 async function run(host, plan, source, delta, log) {
-    const control = delta ? await writeControl(delta) : undefined;
+    const entries = delta ? delta.upload : source.listing.entries;
+    const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
+    const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
+    // Progress is for the upload only; the server's work after it has its own lines.
+    archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
     try {
-        const entries = delta ? delta.upload : source.listing.entries;
-        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined, source.compressionLevel);
-        const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
-        // Progress is for the upload only; the server's work after it has its own lines.
-        archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
-        try {
-            const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
-            if (result.code !== 0)
-                archive.abort();
-            else
-                await archive.finished;
-            return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
-        }
-        finally {
-            clearInterval(progress);
-        }
+        const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
+        if (result.code !== 0)
+            archive.abort();
+        else
+            await archive.finished;
+        return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
     }
     finally {
-        if (control)
-            await fs_1.promises.rm(control, { recursive: true, force: true });
+        clearInterval(progress);
     }
 }
-const CONTROL_NAMES = [CONTROL, `${CONTROL}/remove`, `${CONTROL}/drop`, `${CONTROL}/add`];
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-async function writeControl(delta) {
-    const parent = await fs_1.promises.mkdtemp(path.join(os.tmpdir(), 'atomic-deploy-control-'));
-    const dir = path.join(parent, CONTROL);
-    await fs_1.promises.mkdir(dir);
-    const lines = (items) => items.map((item) => `${item}\n`).join('');
+function controlMembers(delta) {
+    const lines = (items) => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8');
     const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
-    await fs_1.promises.writeFile(path.join(dir, 'remove'), lines(delta.remove));
-    await fs_1.promises.writeFile(path.join(dir, 'drop'), lines(dropped));
-    await fs_1.promises.writeFile(path.join(dir, 'add'), lines(delta.add.map((line) => line.text)));
-    return parent;
+    return {
+        folder: CONTROL,
+        files: [
+            { name: 'remove', data: lines(delta.remove) },
+            { name: 'drop', data: lines(dropped) },
+            { name: 'add', data: lines(delta.add.map((line) => line.text)) }
+        ]
+    };
 }
 
 
@@ -62116,6 +62073,7 @@ async function rollbackOn(host, settings, reporter) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.runMode = runMode;
 const connection_1 = __nccwpck_require__(4479);
+const settle_1 = __nccwpck_require__(5889);
 const fleet_1 = __nccwpck_require__(5200);
 const source_1 = __nccwpck_require__(4827);
 const errors_1 = __nccwpck_require__(7109);
@@ -62125,13 +62083,24 @@ const maintenance_1 = __nccwpck_require__(8867);
 const parallel_1 = __nccwpck_require__(7337);
 const host_address_1 = __nccwpck_require__(5254);
 const dry_run_1 = __nccwpck_require__(5093);
-/** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
-async function runMode(settings, reporter) {
+/**
+ * The core entry point shared by every front end: one connection per host,
+ * one mode, then the release list. It settles, or fails naming its step:
+ * never does the process end with the mode unfinished.
+ */
+function runMode(settings, reporter) {
+    const steps = (0, settle_1.trackSteps)(reporter);
+    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter), steps.current);
+}
+async function runModeOnce(settings, reporter) {
     const started = Date.now();
     // The workspace is read while the connections are made.
     const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
-    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
+        reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
+        return connectAll(settings, reporter);
+    });
     try {
         const outcome = {
             mode: settings.mode,
@@ -62224,6 +62193,54 @@ async function perHost(hosts, settings, reporter) {
     }
     reporter.info(`${settings.mode} done on ${(0, results_1.describeFleet)(hosts)}`);
     return results;
+}
+
+
+/***/ }),
+
+/***/ 5889:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.failIfUnsettled = failIfUnsettled;
+exports.trackSteps = trackSteps;
+/**
+ * Node exits, with status 0, once nothing is left to wait for, even while a
+ * promise is pending (a stream or connection that closed without the event
+ * its reader waits for). A run must never end that way: when the event loop
+ * runs dry before `work` settles, the returned promise rejects, naming the
+ * step the run was in, and the front end fails the step as for any error.
+ */
+function failIfUnsettled(work, currentStep) {
+    return new Promise((resolve, reject) => {
+        const onBeforeExit = () => {
+            reject(new Error(`The run stopped during "${currentStep()}" without a result: a connection or stream closed without saying how it ended, so the mode did not finish. ` +
+                'Check what the servers hold (mode: list) before deploying again.'));
+        };
+        process.once('beforeExit', onBeforeExit);
+        work.then(resolve, reject).finally(() => process.removeListener('beforeExit', onBeforeExit));
+    });
+}
+/** Wraps a reporter to remember the step the run is in: the last group or `----->` banner. */
+function trackSteps(reporter) {
+    let step = 'start';
+    return {
+        current: () => step,
+        reporter: {
+            ...reporter,
+            info: (line) => {
+                if (line.startsWith('-----> '))
+                    step = line.slice(7);
+                reporter.info(line);
+            },
+            group: (title, work) => {
+                step = title;
+                return reporter.group(title, work);
+            }
+        }
+    };
 }
 
 
@@ -62579,7 +62596,7 @@ exports.SHELL_SOURCES = {
     "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
     "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
     "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
-    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may be newer than the stamp (BusyBox find compares whole\n# seconds; GNU find, nanoseconds), and the number of entries must match.\n# Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\nCONTROL_NAME=.atomic-deploy-control\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\nsha256_of() { sha256sum \"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif [ -n \"$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\" ]; then\n    printf 'files in the cache were changed after it was made'\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof -) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\"\n  mkdir \"$2\"\n  cp -a \"$1/.\" \"$2/\"\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n    remove_tree \"${1:?}/$rel\"\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ -n \"$CACHE_BASE\" ]; then\n    remove_listed \"$CACHE\" || return 1\n    cp -a \"$DELTA/.\" \"$CACHE/\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      awk -v drop=\"$CONTROL/drop\" '\n        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n",
+    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may be newer than the stamp (BusyBox find compares whole\n# seconds; GNU find, nanoseconds), and the number of entries must match.\n# Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\nCONTROL_NAME=.atomic-deploy-control\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\nsha256_of() { sha256sum \"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif [ -n \"$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\" ]; then\n    printf 'files in the cache were changed after it was made'\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\"\n  mkdir \"$2\"\n  cp -a \"$1/.\" \"$2/\"\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n    remove_tree \"${1:?}/$rel\"\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ -n \"$CACHE_BASE\" ]; then\n    remove_listed \"$CACHE\" || return 1\n    cp -a \"$DELTA/.\" \"$CACHE/\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      awk -v drop=\"$CONTROL/drop\" '\n        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n",
     "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
     "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
     "lib/fs.sh": "# lib/fs.sh: removing trees.\n\n# rm -rf that also gets through folders uploaded without write permission.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  chmod -R u+w \"$@\" 2>/dev/null || true\n  rm -rf \"$@\"\n}\n",
@@ -62613,6 +62630,7 @@ exports.SHELL_SOURCES = {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.RemoteHost = exports.ConnectError = void 0;
+exports.settleOnClose = settleOnClose;
 const string_decoder_1 = __nccwpck_require__(3193);
 const node_ssh_1 = __nccwpck_require__(3131);
 const host_key_1 = __nccwpck_require__(3163);
@@ -62734,7 +62752,7 @@ class RemoteHost {
         });
         let stderr = '';
         const stderrLines = lineSplitter((line) => options.onLog?.(line));
-        const response = await this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
+        const executed = this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
             stdin: options.stdin,
             onStdout: (chunk) => {
                 chunks.push(chunk);
@@ -62746,6 +62764,7 @@ class RemoteHost {
             },
             onChannel: (channel) => closeAfterExit(channel, options.stdin)
         });
+        const response = await settleOnClose(this.ssh.connection, executed);
         stdout.end();
         stderrLines.end();
         return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
@@ -62756,6 +62775,21 @@ class RemoteHost {
     }
 }
 exports.RemoteHost = RemoteHost;
+/**
+ * The script's outcome, or a lost connection's (code null) when the
+ * connection closes first: a channel does not always close with its
+ * connection, and a promise left pending would let the process exit 0 with
+ * the deploy unfinished.
+ */
+function settleOnClose(connection, executed) {
+    if (!connection)
+        return executed;
+    return new Promise((resolve, reject) => {
+        const onClose = () => resolve({ code: null, signal: null });
+        connection.once('close', onClose);
+        executed.then(resolve, reject).finally(() => connection.removeListener('close', onClose));
+    });
+}
 /**
  * A hook that starts a background process without redirecting its output
  * keeps the channel open after the script ends. Once the script has exited,
@@ -62999,11 +63033,13 @@ var __importStar = (this && this.__importStar) || (function () {
     };
 })();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.TAR_ARGS = void 0;
 exports.localCompressors = localCompressors;
 exports.packArchive = packArchive;
 const child_process_1 = __nccwpck_require__(5317);
 const stream_1 = __nccwpck_require__(2203);
 const io = __importStar(__nccwpck_require__(8882));
+const control_records_1 = __nccwpck_require__(4732);
 /** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
 const COMPRESSORS = {
     zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
@@ -63019,26 +63055,35 @@ async function localCompressors() {
     return found;
 }
 /**
+ * Arguments for the system tar, GNU or bsdtar alike: every option before the
+ * first name (bsdtar reads no option after one), and no name on the command
+ * line at all: they come NUL-separated on stdin, so no list meets a length limit.
+ */
+const TAR_ARGS = (sourceDir) => ['-c', '-f', '-', '-C', sourceDir, '--no-recursion', '--null', '-T', '-'];
+exports.TAR_ARGS = TAR_ARGS;
+/**
  * Streams a tar of exactly the listed entries, packed by the system tar
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
- * fed the names on stdin so no list ever meets a command-line limit.
+ * after the control members when there are any.
  */
 async function packArchive(sourceDir, entries, compression, control, level) {
-    const tarPath = await io.which('tar', true);
-    // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
-    const controlArgs = control ? ['-C', control.parent, ...control.names] : [];
-    const tar = (0, child_process_1.spawn)(tarPath, ['--no-recursion', ...controlArgs, '-C', sourceDir, '--null', '-T', '-', '-c', '-f', '-'], {
-        stdio: ['pipe', 'pipe', 'pipe']
-    });
+    const tar = (0, child_process_1.spawn)(await io.which('tar', true), (0, exports.TAR_ARGS)(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] });
     const children = [tar];
-    let output = tar.stdout;
+    // The upload is control members + tar, through the compressor when there is one.
+    const plain = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
+    let output = plain;
     if (compression !== 'none') {
         const { command, args, level: defaultLevel } = COMPRESSORS[compression];
         const compressor = (0, child_process_1.spawn)(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-        tar.stdout.pipe(compressor.stdin);
+        compressor.stdin.on('error', () => undefined);
+        plain.pipe(compressor.stdin);
         children.push(compressor);
         output = compressor.stdout;
     }
+    // Written before the pipe starts, so the control members come first.
+    if (control)
+        plain.write((0, control_records_1.controlRecords)(control.folder, control.files));
+    tar.stdout.pipe(plain);
     let bytes = 0;
     const stream = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
     output.on('data', (chunk) => {
@@ -63077,6 +63122,61 @@ function waitForExit(child) {
                 reject(new Error(`${child.spawnfile} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
         });
     });
+}
+
+
+/***/ }),
+
+/***/ 4732:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * The incremental upload's control lists travel as the first members of the
+ * upload's tar stream, ahead of what the system tar packs from the workspace.
+ * GNU tar and bsdtar disagree on how to pack from two folders in one call
+ * (bsdtar stops reading options at the first name, and neither honours `-C`
+ * in a NUL-separated name list), so these few members are written here, as
+ * plain ustar records with no end-of-archive marker: the system tar's
+ * output, which follows, ends the archive. Nothing is written to disk.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.controlRecords = controlRecords;
+const BLOCK = 512;
+/** The control folder and its files, as tar records. */
+function controlRecords(folder, files) {
+    const parts = [header(`${folder}/`, '5', 0o755, 0)];
+    for (const file of files) {
+        parts.push(header(`${folder}/${file.name}`, '0', 0o644, file.data.length), file.data, Buffer.alloc(padding(file.data.length)));
+    }
+    return Buffer.concat(parts);
+}
+function padding(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** A ustar header block (POSIX.1-1988): names up to 100 bytes, which is all the control members need. */
+function header(name, type, mode, size) {
+    const block = Buffer.alloc(BLOCK);
+    if (Buffer.byteLength(name) > 100)
+        throw new Error(`control member name too long for a ustar header: ${name}`);
+    block.write(name, 0, 100, 'utf8');
+    octal(block, 100, 8, mode);
+    octal(block, 108, 8, 0); // uid
+    octal(block, 116, 8, 0); // gid
+    octal(block, 124, 12, size);
+    octal(block, 136, 12, Math.floor(Date.now() / 1000));
+    block.write(type, 156, 1, 'latin1');
+    block.write('ustar\u000000', 257, 8, 'latin1');
+    // The checksum is the byte sum of the header with its own field read as spaces.
+    block.fill(' ', 148, 156, 'latin1');
+    const sum = block.reduce((total, byte) => total + byte, 0);
+    block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
+    return block;
+}
+/** A zero-padded octal number ending in NUL, filling the field. */
+function octal(block, offset, length, value) {
+    block.write(`${value.toString(8).padStart(length - 1, '0')}\u0000`, offset, length, 'latin1');
 }
 
 

@@ -21,14 +21,14 @@ let announced: string[] = []
 
 /**
  * Runs the demo; `interruptWhen` sends SIGINT to the demo (only) once its
- * output contains that text. Killed after 55 s so a hang fails with its output.
+ * output contains that text. Killed after 120 s so a hang fails with its output.
  */
 function runDemo(interruptWhen?: string): Promise<DemoRun> {
   const child = spawn(process.execPath, [DEMO], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   let interrupted = false
-  const timer = setTimeout(() => child.kill('SIGKILL'), 55_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk
     const folder = /temporary folder: \$DEMO = (\S+)/.exec(stdout)
@@ -163,10 +163,10 @@ describe('npm run demo', () => {
       expect(out).toMatch(new RegExp(`^  ${label}.*\\d+\\.\\d\\d s$`, 'm'))
     }
     expect(out).not.toContain('strict-host-key')
-    expect(seconds).toBeLessThan(30)
+    expect(seconds).toBeLessThan(60) // a hang guard: about 4 s on a quiet machine
 
     await expectNothingLeft(out)
-  }, 60_000)
+  }, 150_000)
 
   it('cleans up when interrupted with Ctrl-C in the middle of a deploy', async () => {
     const run = await runDemo('-----> Receiving the upload into a staging folder')
@@ -174,5 +174,5 @@ describe('npm run demo', () => {
     expect(run.stdout).toContain('SIGINT: stopping, removing everything the demo made')
     expect(run.stdout).not.toContain('Demo finished')
     await expectNothingLeft(run.stdout)
-  }, 60_000)
+  }, 150_000)
 })

@@ -337,7 +337,7 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
     const pids = path.join(server.root, 'hangs-pids')
     fs.mkdirSync(pids)
     fs.chownSync(pids, deployUid, deployGid)
-    const hook = [`echo $$ > '${pids}/shell'`, `sleep 37 & echo $! > '${pids}/background'`, `sleep 38`, `touch '${pids}/finished'`].join('\n')
+    const hook = [`echo $$ > '${pids}/shell'`, `sleep 97 & echo $! > '${pids}/background'`, `sleep 98`, `touch '${pids}/finished'`].join('\n')
     const started = Date.now()
     const run = await act({
       ...connectionInputs(server),
@@ -352,19 +352,20 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
     e(run.code).toBe(1)
     e(logOf(run)).toContain('ran longer than command-timeout (2 s)')
     e(logOf(run)).toMatch(/::error::.*step before-activate/)
-    e(seconds).toBeLessThan(12)
+    // A hang guard (about 4 s is normal), well before the hook's own sleeps end.
+    e(seconds).toBeLessThan(60)
     const hookPids = ['shell', 'background'].map((name) => Number(fs.readFileSync(path.join(pids, name), 'utf8').trim()))
     e(hookPids.every((pid) => pid > 1)).toBe(true)
-    await waitFor('the hook processes to end', () => hookPids.every((pid) => !isAlive(pid)), 5000).catch(() => undefined)
+    await waitFor('the hook processes to end', () => hookPids.every((pid) => !isAlive(pid)), 30_000).catch(() => undefined)
     for (const pid of hookPids) e(isAlive(pid), `hook process ${pid} (${cmdlineOf(pid)}) still runs`).toBe(false)
-    const leftovers = allPids().filter((pid) => uidOf(pid) === deployUid && /^sleep 3[78]$/.test(cmdlineOf(pid)))
+    const leftovers = allPids().filter((pid) => uidOf(pid) === deployUid && /^sleep 9[78]$/.test(cmdlineOf(pid)))
     e(leftovers.map(cmdlineOf)).toEqual([])
     e(fs.existsSync(path.join(pids, 'finished'))).toBe(false)
     expectServing(e, root, 'base', sharedBefore)
     e(releasesOf(root)).toEqual(['base'])
     e(fs.existsSync(lockOf(root))).toBe(false)
     await expectNextDeploySucceeds(e, root, sharedBefore, ['base'])
-  })
+  }, 180_000)
 
   it('a failing after-activate switches back to the previous release', async ({ expect: e }) => {
     const root = path.join(server.root, 'after-fails')
@@ -465,14 +466,15 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
 
       e(closed.run.code).toBe(1)
       e(logOf(closed.run)).toMatch(new RegExp(`::error::.*127\\.0\\.0\\.1:${refused}.*connection refused`))
-      e(closed.ms).toBeLessThan(3000)
+      // Hang guards only (ten times what each takes); that no retry happened is the log's to say.
+      e(closed.ms).toBeLessThan(30_000)
       e(logOf(closed.run)).not.toContain('Retrying')
 
       e(mute.run.code).toBe(1)
       e(logOf(mute.run)).toMatch(new RegExp(`::error::.*127\\.0\\.0\\.1:${silentPort}.*(no SSH answer within 3 s|connect-timeout)`))
       e(silentSockets.size).toBeGreaterThan(0)
       e(mute.ms).toBeGreaterThanOrEqual(2900)
-      e(mute.ms).toBeLessThan(3000 + 3000)
+      e(mute.ms).toBeLessThan(10 * (3000 + 1000))
 
       e(retried.run.code).toBe(1)
       e(logOf(retried.run)).toContain('Retrying in 1 s (attempt 2 of 3)')
@@ -480,14 +482,14 @@ describe.concurrent('faults: the site keeps serving, shared/ is untouched, the n
       e(logOf(retried.run)).not.toContain('attempt 4')
       e(logOf(retried.run)).toMatch(new RegExp(`::error::.*127\\.0\\.0\\.1:${refused}.*connection refused`))
       e(retried.ms).toBeGreaterThanOrEqual(2900)
-      e(retried.ms).toBeLessThan(10_000)
+      e(retried.ms).toBeLessThan(10 * (3000 + 1000))
     } finally {
       silentSockets.forEach((socket) => socket.destroy())
       await new Promise((resolve) => silent.close(resolve))
     }
     expectServing(e, root, 'base', sharedBefore)
     await expectNextDeploySucceeds(e, root, sharedBefore, ['base'], { 'ssh-key': '', password: DEPLOY_USER_PASSWORD })
-  })
+  }, 180_000)
 })
 
 describe('secrets', () => {

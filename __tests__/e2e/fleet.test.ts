@@ -125,7 +125,7 @@ describe('one step, several hosts', () => {
     const started = Date.now()
     const run = await runAction({ ...inputs, host: `${inputs.host}\n127.0.0.1:${closed}`, retries: '0', 'known-hosts': `${inputs['known-hosts']}[127.0.0.1]:${closed} ${fleet[0].knownHosts.split(' ').slice(1).join(' ')}`, source: makeWorkspace({ v: '1' }) })
     expect(run.code).toBe(1)
-    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(Date.now() - started).toBeLessThan(30_000) // a hang guard; the refusal itself takes about a second
     expect(run.stdout).toContain(`127.0.0.1:${closed}: connection refused`)
     expect(run.stdout).toContain('nothing was changed on any host')
     for (const server of fleet) expect(fs.existsSync(onHost(server, 'refused'))).toBe(false)

@@ -11,6 +11,13 @@ import { TestServer } from './sshd-harness'
 
 export const BUNDLE = path.resolve(__dirname, '../../dist/index.js')
 
+/**
+ * The Node binary that runs the bundle: this one, or the one the test
+ * command names to rerun the end-to-end tests under another version
+ * (GitHub runs actions on node24; this machine has an older Node).
+ */
+export const RUNNER_NODE = process.env.ATOMIC_DEPLOY_TEST_NODE || process.execPath
+
 export interface ActionRun {
   code: number | null
   stdout: string
@@ -61,7 +68,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value
-  const child = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(RUNNER_NODE, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const watch = (chunk: Buffer, into: 'out' | 'err'): void => {

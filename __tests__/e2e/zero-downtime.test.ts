@@ -26,9 +26,16 @@ import { ActionRun, connectionInputs, makeWorkspace, runAction } from './run-act
 
 // ---- the load generator ------------------------------------------------------
 
-const LOOPS = 8
-const LOAD_MAX_MS = 45_000
-const LOAD_MAX_REQUESTS = 300_000
+const LOOPS = 4
+/**
+ * The load ends when the scenario has made its switches; these bounds are
+ * only guards against a hang, ten times what a busy 2-core machine needs
+ * (about 30 s for the 10 switches).
+ */
+const LOAD_MAX_MS = 300_000
+const LOAD_MAX_REQUESTS = 3_000_000
+/** A scenario's own time limit: past the load's guard, with room for set-up. */
+const SCENARIO_TIMEOUT_MS = LOAD_MAX_MS + 120_000
 const REQUEST_TIMEOUT_MS = 5_000
 
 /** What a release's files hold, byte for byte; a body must match one of these whole. */
@@ -220,23 +227,20 @@ afterAll(async () => {
 
 // ---- the scenario ------------------------------------------------------------
 
-const RELEASES = Array.from({ length: 12 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
+const RELEASES = Array.from({ length: 6 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
 
 /**
- * What runs under load, in order: deploys of r02..r12 with rollbacks in
+ * What runs under load, in order: deploys of r02..r06 with rollbacks in
  * between, both to the previous good release (which marks the one rolled
- * away from bad, so the next one goes further back) and by id: 20 switches,
- * 21 with the first deploy, which runs before the load.
+ * away from bad) and by id: 10 switches, 11 with the first deploy, which
+ * runs before the load. The load stops when they are done.
  */
 const PLAN = [
   'deploy r02', 'rollback',
   'deploy r03', 'deploy r04', 'rollback', 'rollback to r04',
-  'deploy r05', 'deploy r06', 'rollback',
-  'deploy r07', 'rollback', 'rollback to r07',
-  'deploy r08', 'deploy r09', 'rollback',
-  'deploy r10', 'rollback',
-  'deploy r11', 'deploy r12', 'rollback'
+  'deploy r05', 'deploy r06', 'rollback', 'rollback to r06'
 ] // prettier-ignore
+const SWITCHES = PLAN.length
 
 /**
  * Deploys r01 (with `probe.hook` as its before-activate, and `probe.check`
@@ -254,9 +258,16 @@ async function deployUnderLoad(
   const root = siteOf(server)
   const base = { ...connectionInputs(server), path: root, keep: '20' }
   const allowed = new Set<string>()
-  // A model of the releases log: ids in deploy order, the ones marked bad.
+  // A model of the releases log: ids in deploy order, the order in which they
+  // last became current (a rollback's target is the latest good one of those
+  // other than current), the ones marked bad.
   const deployed: string[] = []
+  const activated: string[] = []
   const bad = new Set<string>()
+  const activate = (id: string): void => {
+    activated.splice(activated.indexOf(id) >>> 0, activated.includes(id) ? 1 : 0)
+    activated.push(id)
+  }
   let current = ''
   let phase = 'warm-up'
 
@@ -265,6 +276,7 @@ async function deployUnderLoad(
     expect(run.outputs['release-id'], phase).toBe(expected)
     expect(currentOf(root), phase).toBe(`releases/${expected}`)
     current = expected
+    activate(expected)
   }
   const deploy = async (id: string, hook = ''): Promise<ActionRun> => {
     phase = `deploy ${id}`
@@ -283,8 +295,8 @@ async function deployUnderLoad(
     phase = `rollback from ${current}${to ? ` to ${to}` : ''}`
     let expected = to
     if (!expected) {
-      const before = deployed.slice(0, deployed.indexOf(current)).filter((id) => !bad.has(id))
-      expected = before[before.length - 1]
+      const candidates = activated.filter((id) => id !== current && !bad.has(id))
+      expected = candidates[candidates.length - 1]
       bad.add(current)
     }
     check(await runAction(to ? { ...base, mode: 'rollback', 'release-id': to } : { ...base, mode: 'rollback' }), expected)
@@ -334,10 +346,9 @@ function expectZeroDowntime(label: string, report: LoadReport, switches: number)
   }
   expect(
     report.stoppedBy,
-    `the load reached its bound (${LOAD_MAX_MS / 1000} s or ${LOAD_MAX_REQUESTS} requests) after ${switches} switches, ` +
-      'before the last one: is the machine too busy?'
+    `the load reached its hang guard (${LOAD_MAX_MS / 1000} s or ${LOAD_MAX_REQUESTS} requests) after ${switches} of ${SWITCHES} switches`
   ).toBe('caller')
-  expect(switches).toBeGreaterThanOrEqual(20)
+  expect(switches).toBe(SWITCHES)
   expect(report.requests).toBeGreaterThan(1000)
   // The switches were visible to nginx (it did not serve one release from a cache).
   expect(report.idsSeen.size).toBeGreaterThanOrEqual(6)
@@ -399,7 +410,7 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
   it.concurrent('with the stock server tools (dash, GNU coreutils and tar), no request fails and no body is mixed', async () => {
     const { report, switches } = await deployUnderLoad('stock', stock!.server, stock!.nginx)
     expectZeroDowntime('stock', report, switches)
-  })
+  }, SCENARIO_TIMEOUT_MS)
 
   it.concurrent('with BusyBox sh, mv, ln, tar and readlink on the server, no request fails and no body is mixed', async () => {
     const { server, nginx } = busybox!
@@ -423,5 +434,5 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
     }
     const { report, switches } = await deployUnderLoad('busybox', server, nginx, { hook, check })
     expectZeroDowntime('busybox', report, switches)
-  })
+  }, SCENARIO_TIMEOUT_MS)
 })

@@ -1,10 +1,7 @@
-import { promises as fs } from 'fs'
-import * as os from 'os'
-import * as path from 'path'
 import { ScriptRunner } from '../ssh/connection'
 import { ReleasePlan } from '../remote/plan'
 import { SourceListing } from '../upload/file-list'
-import { packArchive } from '../upload/archive'
+import { ControlMembers, packArchive } from '../upload/archive'
 import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from '../upload/manifest'
 import { prepareScript, readCacheScript } from '../remote/scripts'
 import { EXIT } from '../remote/exit-codes'
@@ -79,46 +76,34 @@ function fullDelta(source: UploadSource): Delta {
 }
 
 async function run(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, delta: Delta | undefined, log: (line: string) => void): Promise<Prepared> {
-  const control = delta ? await writeControl(delta) : undefined
+  const entries = delta ? delta.upload : source.listing.entries
+  const archive = await packArchive(source.sourceDir, entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel)
+  const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
+  // Progress is for the upload only; the server's work after it has its own lines.
+  archive.finished.then(
+    () => clearInterval(progress),
+    () => clearInterval(progress)
+  )
   try {
-    const entries = delta ? delta.upload : source.listing.entries
-    const archive = await packArchive(
-      source.sourceDir,
-      entries,
-      plan.compression,
-      control ? { parent: control, names: CONTROL_NAMES } : undefined,
-      source.compressionLevel
-    )
-    const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
-    // Progress is for the upload only; the server's work after it has its own lines.
-    archive.finished.then(
-      () => clearInterval(progress),
-      () => clearInterval(progress)
-    )
-    try {
-      const result = await host.run(prepareScript(plan), { stdin: archive.stream, onLog: log })
-      if (result.code !== 0) archive.abort()
-      else await archive.finished
-      return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' }
-    } finally {
-      clearInterval(progress)
-    }
+    const result = await host.run(prepareScript(plan), { stdin: archive.stream, onLog: log })
+    if (result.code !== 0) archive.abort()
+    else await archive.finished
+    return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' }
   } finally {
-    if (control) await fs.rm(control, { recursive: true, force: true })
+    clearInterval(progress)
   }
 }
 
-const CONTROL_NAMES = [CONTROL, `${CONTROL}/remove`, `${CONTROL}/drop`, `${CONTROL}/add`]
-
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-async function writeControl(delta: Delta): Promise<string> {
-  const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'atomic-deploy-control-'))
-  const dir = path.join(parent, CONTROL)
-  await fs.mkdir(dir)
-  const lines = (items: string[]): string => items.map((item) => `${item}\n`).join('')
+function controlMembers(delta: Delta): ControlMembers {
+  const lines = (items: string[]): Buffer => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8')
   const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])]
-  await fs.writeFile(path.join(dir, 'remove'), lines(delta.remove))
-  await fs.writeFile(path.join(dir, 'drop'), lines(dropped))
-  await fs.writeFile(path.join(dir, 'add'), lines(delta.add.map((line) => line.text)))
-  return parent
+  return {
+    folder: CONTROL,
+    files: [
+      { name: 'remove', data: lines(delta.remove) },
+      { name: 'drop', data: lines(dropped) },
+      { name: 'add', data: lines(delta.add.map((line) => line.text)) }
+    ]
+  }
 }

@@ -1,6 +1,7 @@
 import { DeploySettings, Mode } from '../config/settings'
 import { ConnectError, Connection, RemoteHost } from '../ssh/connection'
 import { Reporter } from './reporter'
+import { failIfUnsettled, trackSteps } from './settle'
 import { deployFleet } from './fleet'
 import { readSource } from './source'
 import { DeployError } from './errors'
@@ -30,13 +31,25 @@ export interface ModeOutcome {
   seconds: number
 }
 
-/** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
-export async function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
+/**
+ * The core entry point shared by every front end: one connection per host,
+ * one mode, then the release list. It settles, or fails naming its step:
+ * never does the process end with the mode unfinished.
+ */
+export function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
+  const steps = trackSteps(reporter)
+  return failIfUnsettled(runModeOnce(settings, steps.reporter), steps.current)
+}
+
+async function runModeOnce(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
   const started = Date.now()
   // The workspace is read while the connections are made.
   const source = settings.mode === 'deploy' && !settings.dryRun ? readSource(settings, reporter) : undefined
   source?.catch(() => undefined)
-  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connectAll(settings, reporter))
+  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => {
+    reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`)
+    return connectAll(settings, reporter)
+  })
   try {
     const outcome: ModeOutcome = {
       mode: settings.mode,

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'events'
 import { Duplex, Readable } from 'stream'
 import { StringDecoder } from 'string_decoder'
 import { NodeSSH, Config } from 'node-ssh'
@@ -140,7 +141,7 @@ export class RemoteHost implements Connection {
     })
     let stderr = ''
     const stderrLines = lineSplitter((line) => options.onLog?.(line))
-    const response = await this.ssh.execCommand(`sh -c ${quote(script)}`, {
+    const executed = this.ssh.execCommand(`sh -c ${quote(script)}`, {
       stdin: options.stdin,
       onStdout: (chunk) => {
         chunks.push(chunk)
@@ -152,6 +153,7 @@ export class RemoteHost implements Connection {
       },
       onChannel: (channel) => closeAfterExit(channel, options.stdin)
     })
+    const response = await settleOnClose(this.ssh.connection, executed)
     stdout.end()
     stderrLines.end()
     return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr }
@@ -161,6 +163,24 @@ export class RemoteHost implements Connection {
     this.ssh.dispose()
     this.proxy?.dispose()
   }
+}
+
+/**
+ * The script's outcome, or a lost connection's (code null) when the
+ * connection closes first: a channel does not always close with its
+ * connection, and a promise left pending would let the process exit 0 with
+ * the deploy unfinished.
+ */
+export function settleOnClose<T extends { code: number | null; signal: string | null }>(
+  connection: EventEmitter | null | undefined,
+  executed: Promise<T>
+): Promise<T | { code: null; signal: null }> {
+  if (!connection) return executed
+  return new Promise<T | { code: null; signal: null }>((resolve, reject) => {
+    const onClose = (): void => resolve({ code: null, signal: null })
+    connection.once('close', onClose)
+    executed.then(resolve, reject).finally(() => connection.removeListener('close', onClose))
+  })
 }
 
 /**

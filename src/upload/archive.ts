@@ -3,6 +3,7 @@ import { PassThrough, Readable } from 'stream'
 import * as io from '@actions/io'
 import { WireCompression } from '../config/settings'
 import { SourceEntry } from './file-list'
+import { ControlFile, controlRecords } from './control-records'
 
 /** A tar stream being made; `finished` settles when the packers have exited. */
 export interface ArchiveStream {
@@ -28,33 +29,47 @@ export async function localCompressors(): Promise<Set<WireCompression>> {
   return found
 }
 
+/** The incremental upload's lists, sent as the first members of the upload (a folder of files). */
+export interface ControlMembers {
+  folder: string
+  files: ControlFile[]
+}
+
+/**
+ * Arguments for the system tar, GNU or bsdtar alike: every option before the
+ * first name (bsdtar reads no option after one), and no name on the command
+ * line at all: they come NUL-separated on stdin, so no list meets a length limit.
+ */
+export const TAR_ARGS = (sourceDir: string): string[] => ['-c', '-f', '-', '-C', sourceDir, '--no-recursion', '--null', '-T', '-']
+
 /**
  * Streams a tar of exactly the listed entries, packed by the system tar
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
- * fed the names on stdin so no list ever meets a command-line limit.
+ * after the control members when there are any.
  */
 export async function packArchive(
   sourceDir: string,
   entries: SourceEntry[],
   compression: WireCompression,
-  control?: { parent: string; names: string[] },
+  control?: ControlMembers,
   level?: number
 ): Promise<ArchiveStream> {
-  const tarPath = await io.which('tar', true)
-  // Control files (the incremental upload's lists) come first, from their own folder; both paths absolute.
-  const controlArgs = control ? ['-C', control.parent, ...control.names] : []
-  const tar = spawn(tarPath, ['--no-recursion', ...controlArgs, '-C', sourceDir, '--null', '-T', '-', '-c', '-f', '-'], {
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
+  const tar = spawn(await io.which('tar', true), TAR_ARGS(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] })
   const children: ChildProcess[] = [tar]
-  let output: Readable = tar.stdout
+  // The upload is control members + tar, through the compressor when there is one.
+  const plain = new PassThrough({ highWaterMark: 1 << 20 })
+  let output: Readable = plain
   if (compression !== 'none') {
     const { command, args, level: defaultLevel } = COMPRESSORS[compression]
     const compressor = spawn(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    tar.stdout.pipe(compressor.stdin)
+    compressor.stdin.on('error', () => undefined)
+    plain.pipe(compressor.stdin)
     children.push(compressor)
     output = compressor.stdout
   }
+  // Written before the pipe starts, so the control members come first.
+  if (control) plain.write(controlRecords(control.folder, control.files))
+  tar.stdout.pipe(plain)
   let bytes = 0
   const stream = new PassThrough({ highWaterMark: 1 << 20 })
   output.on('data', (chunk: Buffer) => {

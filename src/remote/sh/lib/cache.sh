@@ -35,7 +35,10 @@ cache_problem() {
 unpack_into() {
   rm -f "$STAGING.failed"
   # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
-  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof -) ||
+  # After the end of the archive, cat drains what the sender still writes
+  # (padding, or members after a marker), so that no tar, runner or
+  # server side, sees a broken pipe for a stream that arrived whole.
+  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof - && cat >/dev/null) ||
     fail upload "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"
