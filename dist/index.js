@@ -1429,7 +1429,7 @@ function cleanupFor(settings, plan) {
  */
 async function abortUnfinished(settings, cleanup, reporter) {
     const plan = {
-        ...(0, plan_1.planRelease)(settings, 0, 'none'),
+        ...(0, plan_1.planBase)(settings),
         deployPath: cleanup.deployPath,
         releaseId: cleanup.releaseId,
         lockToken: cleanup.lockToken,
@@ -1829,14 +1829,14 @@ const errors_1 = __nccwpck_require__(43);
 const releases_1 = __nccwpck_require__(630);
 /** What is on the server: releases (newest first), and who holds the lock, if anyone. */
 async function listOn(host, settings) {
-    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planRelease)(settings, 0, 'none')));
+    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planList)(settings)));
     if (result.code !== 0)
         throw (0, errors_1.remoteFailure)(result, host.name);
     return { releases: (0, releases_1.parseReleases)(result), lockHolder: (0, protocol_1.lastResult)(result, 'lock') };
 }
 /** Removes a lock left behind; returns who held it ('' when there was none). */
 async function unlockOn(host, settings, reporter) {
-    const result = await host.run((0, scripts_1.unlockScript)((0, plan_1.planRelease)(settings, 0, 'none')), { onLog: reporter.info });
+    const result = await host.run((0, scripts_1.unlockScript)((0, plan_1.planBase)(settings)), { onLog: reporter.info });
     if (result.code !== 0)
         throw (0, errors_1.remoteFailure)(result, host.name);
     return (0, protocol_1.lastResult)(result, 'unlocked') ?? '';
@@ -2088,9 +2088,9 @@ const plan_1 = __nccwpck_require__(2680);
 const scripts_1 = __nccwpck_require__(2303);
 const protocol_1 = __nccwpck_require__(7329);
 const errors_1 = __nccwpck_require__(43);
-/** Switches current back: to release-id when given, else to the newest good release deployed before the current one. */
+/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
 async function rollbackOn(host, settings, reporter) {
-    const plan = (0, plan_1.planRelease)(settings, 0, 'none');
+    const plan = (0, plan_1.planRollback)(settings);
     const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
     const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
     if (result.code !== 0)
@@ -2322,127 +2322,6 @@ async function manifestFor(settings, listing, reporter) {
 
 /***/ }),
 
-/***/ 5981:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.CACHE_FUNCTIONS = void 0;
-/**
- * Shell functions for incremental uploads. The server keeps the last uploaded
- * tree in .atomic-deploy/cache (never served), its manifest, and a stamp made
- * when the cache was complete. Before use, the cache is checked: the manifest
- * must be the one the runner diffed against, no file may be newer than the
- * stamp (BusyBox find compares whole seconds; GNU find, nanoseconds), and the
- * number of entries must match. Anything else means a full upload.
- */
-exports.CACHE_FUNCTIONS = `
-CACHE="$STATE/cache"
-MANIFEST="$STATE/cache.manifest"
-CACHE_STAMP="$STATE/cache.stamp"
-CONTROL_NAME=.atomic-deploy-control
-CONTROL="$STATE/staging/$RELEASE_ID.control"
-DELTA="$STATE/staging/$RELEASE_ID.delta"
-
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
-# Says why the cache cannot be used, or nothing when it can.
-cache_problem() {
-  if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ]; then
-    printf 'there is no complete cache'
-  elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
-    printf 'the cache changed after its manifest was read'
-  elif [ -n "$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)" ]; then
-    printf 'files in the cache were changed after it was made'
-  else
-    entries=$(find "$CACHE" | wc -l)
-    lines=$(wc -l <"$MANIFEST")
-    [ $((entries - 1)) -eq "$lines" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) "$lines"
-  fi
-}
-
-# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
-unpack_into() {
-  rm -f "$STAGING.failed"
-  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
-  # After the end of the archive, cat drains what the sender still writes
-  # (padding, or members after a marker), so that no tar, runner or
-  # server side, sees a broken pipe for a stream that arrived whole.
-  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof - && cat >/dev/null) ||
-    fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
-  if [ -e "$STAGING.failed" ]; then
-    rm -f "$STAGING.failed"
-    fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
-  fi
-  if [ -d "$1/$CONTROL_NAME" ]; then
-    rm -rf "$CONTROL"
-    mv "$1/$CONTROL_NAME" "$CONTROL"
-  elif [ "$INCREMENTAL" = 1 ]; then
-    fail "$E_UPLOAD" "the upload has no control data"
-  fi
-}
-
-# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
-copy_tree() {
-  if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
-  remove_tree "$2"
-  mkdir "$2"
-  cp -a "$1/." "$2/"
-}
-
-# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).
-remove_listed() {
-  [ -s "$CONTROL/remove" ] || return 0
-  while IFS= read -r rel; do
-    case "/$rel/" in
-      */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
-    esac
-    remove_tree "\${1:?}/$rel"
-  done <"$CONTROL/remove"
-}
-
-# The cache after this upload: the full tree, or the changes applied; then its
-# manifest, patched with sort and awk, must have the digest the runner expects.
-update_cache() {
-  # set -e is off in here (the caller tests the result): every step says so itself.
-  rm -f "$CACHE_STAMP" || return 1
-  if [ -n "$CACHE_BASE" ]; then
-    remove_listed "$CACHE" || return 1
-    cp -a "$DELTA/." "$CACHE/" || return 1
-  else
-    remove_tree "$CACHE" || return 1
-    mkdir "$CACHE" || return 1
-    # A copy of its own, so that nothing written into a release reaches the
-    # cache; with hardlink-releases the user has accepted that risk already.
-    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE" || return 1
-  fi
-  {
-    if [ -n "$CACHE_BASE" ]; then
-      awk -v drop="$CONTROL/drop" '
-        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }
-        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, "", p); if (!(p in gone)) print }
-      ' "$MANIFEST"
-    fi
-    cat "$CONTROL/add"
-  } | LC_ALL=C sort >"$MANIFEST.new"
-  if [ "$(sha256_of "$MANIFEST.new")" != "$NEXT_DIGEST" ]; then
-    rm -f "$MANIFEST.new"
-    return 1
-  fi
-  mv "$MANIFEST.new" "$MANIFEST" || return 1
-  touch "$CACHE_STAMP" || return 1
-  # Files dated after this moment (a runner clock ahead of ours) would look
-  # changed at the next check: move the stamp up to the newest of them.
-  while newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1) && [ -n "$newer" ]; do
-    touch -r "$newer" "$CACHE_STAMP" || return 1
-  done
-}
-`;
-
-
-/***/ }),
-
 /***/ 5852:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -2452,7 +2331,9 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.EXIT_HINTS = exports.EXIT = void 0;
 /**
  * Exit codes of the remote script, one per kind of failure (as in Mina), so
- * that the TypeScript side can say what happened and what to do.
+ * that the TypeScript side can say what happened and what to do. The shell
+ * side names them in src/remote/sh/lib/exit-codes.sh (`fail release-exists
+ * ...` for releaseExists); __tests__/unit/exit-codes.test.ts keeps the two equal.
  */
 exports.EXIT = {
     path: 10,
@@ -2490,339 +2371,19 @@ exports.EXIT_HINTS = {
 
 /***/ }),
 
-/***/ 6688:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.LIBRARY = void 0;
-const exit_codes_1 = __nccwpck_require__(5852);
-/**
- * Shell functions every phase shares. Plain POSIX sh (dash, BusyBox ash,
- * bash): no `local`, no `pipefail`, no arrays. Step banners and errors go to
- * stderr; stdout carries only `@@key value` lines for the TypeScript side.
- */
-exports.LIBRARY = `
-# ---- paths ------------------------------------------------------------------
-RELEASES="$DEPLOY_PATH/releases"
-SHARED="$DEPLOY_PATH/shared"
-STATE="$DEPLOY_PATH/.atomic-deploy"
-LOCK="$STATE/lock"
-LOG="$STATE/releases.log"
-CURRENT_LINK="$DEPLOY_PATH/current"
-LOCK_TAKEN=0
-CURRENT_ID=
-# A lock whose owner's pids cannot be checked is stale after this long.
-LOCK_STALE_SECONDS=7200
-
-# ---- exit codes (one per kind of failure) -----------------------------------
-# shellcheck disable=SC2034
-${Object.entries(exit_codes_1.EXIT)
-    .map(([name, code]) => `E_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}=${code}`)
-    .join(' ')}
-
-# ---- output -----------------------------------------------------------------
-result() { printf '@@%s %s\\n' "$1" "$2"; }
-say() { printf '%s\\n' "$*" >&2; }
-step() { result step "$1"; printf -- '-----> %s\\n' "$2" >&2; }
-fail() {
-  code=$1
-  shift
-  printf 'error: %s\\n' "$*" >&2
-  result error "$*"
-  exit "$code"
-}
-
-# ---- releases log: JSON lines, written only here ----------------------------
-log_event() {
-  printf '{"event":"%s","id":"%s","time":"%s",%s}\\n' "$1" "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_FIELDS" >>"$LOG"
-}
-
-# Good releases, newest first, as "position id": deployed, and not marked bad
-# since. The position is where the deploy stands in the log, or with
-# "activation" where the release last became current (a rollback to it counts).
-good_releases_by_position() {
-  [ -f "$LOG" ] || return 0
-  awk -v order="\${1:-deploy}" '
-    match($0, /"event":"[^"]*"/) { ev = substr($0, RSTART + 9, RLENGTH - 10) }
-    match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
-    ev == "deployed" { seen[id] = NR; bad[id] = 0 }
-    ev == "rolled-back" { bad[id] = 0; if (order == "activation" && (id in seen)) seen[id] = NR }
-    ev == "failed" || ev == "reverted" || ev == "marked-bad" { bad[id] = 1 }
-    END { for (id in seen) if (!bad[id]) print seen[id], id }
-  ' "$LOG" | sort -rn
-}
-
-# For pruning: the releases most recently made current come first.
-good_releases() { good_releases_by_position activation | cut -d' ' -f2; }
-
-# Where a release's deploy stands in the log (empty if the log does not know it).
-deploy_position() {
-  [ -f "$LOG" ] || return 0
-  grep -n '"event":"deployed"' "$LOG" | grep -F "\\"id\\":\\"$1\\"" | tail -n 1 | cut -d: -f1
-}
-
-release_dirs() {
-  for dir in "$RELEASES"/*; do
-    [ -d "$dir" ] && is_release_id "\${dir##*/}" && printf '%s ' "\${dir##*/}"
-  done
-  return 0
-}
-
-# Every release id the log has ever named.
-logged_releases() {
-  [ -f "$LOG" ] || return 0
-  sed -n 's/.*"id":"\\([^"]*\\)".*/\\1/p' "$LOG" | sort -u
-}
-
-# rm -rf that also gets through folders uploaded without write permission.
-remove_tree() {
-  rm -rf "$@" 2>/dev/null && return 0
-  chmod -R u+w "$@" 2>/dev/null || true
-  rm -rf "$@"
-}
-
-is_release_id() {
-  case $1 in
-    '' | .* | -* | */*) return 1 ;;
-  esac
-  return 0
-}
-
-# ---- lock: mkdir is atomic; the owner file carries this run's token ----------
-# The owner file records this script's pid and process group, and the pid of
-# the SSH connection that runs it: when both are gone, the lock is stale.
-# The owner file appears a moment after the lock folder: give it that moment.
-lock_holder() {
-  [ -s "$LOCK/owner" ] || sleep 1
-  cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'
-}
-own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\\"token\\":\\"$LOCK_TOKEN\\"" "$LOCK/owner"; }
-json_number() { printf '%s' "$1" | sed -n "s/.*\\"$2\\":\\([0-9][0-9]*\\).*/\\1/p"; }
-
-# A process that has exited but not been reaped yet (state Z) counts as gone.
-is_alive() {
-  [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
-  if [ -d /proc/1 ]; then
-    [ -d "/proc/$1" ] || return 1
-    [ "$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
-  else
-    kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
-  fi
-}
-
-# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
-proc_field() {
-  sed -n "s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p" "/proc/$1/stat" 2>/dev/null | tr -d ' '
-}
-
-# The sshd process that holds this connection (0 when it cannot be told).
-connection_pid() {
-  p=$$
-  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-    case $(cat "/proc/$p/comm" 2>/dev/null) in
-      sshd*) printf '%s' "$p" && return 0 ;;
-    esac
-    p=$(proc_field "$p" 4)
-  done
-  printf 0
-}
-
-# Written aside, then renamed: a reader never sees a half-written owner.
-write_lock_owner() {
-  printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \\
-    "$(date +%s)" "\${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner.$$"
-  mv -f "$LOCK/owner.$$" "$LOCK/owner"
-}
-
-lock_is_stale() {
-  owner=$(cat "$LOCK/owner" 2>/dev/null) || return 1
-  pid=$(json_number "$owner" pid)
-  [ -n "$pid" ] || return 1
-  if is_alive "$pid"; then return 1; fi
-  # A hook runs in a session of its own and may outlive a killed script.
-  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
-  if [ -n "$hook" ] && is_alive "$hook"; then return 1; fi
-  sshd=$(json_number "$owner" sshd)
-  if [ "\${sshd:-0}" -gt 0 ]; then
-    if is_alive "$sshd"; then return 1; fi
-    return 0
-  fi
-  since=$(json_number "$owner" epoch)
-  [ $(($(date +%s) - \${since:-0})) -gt "$LOCK_STALE_SECONDS" ]
-}
-
-# Takes over a stale lock under a second lock, so that two runs that both
-# saw it stale cannot remove each other's fresh lock.
-take_over_stale_lock() {
-  mkdir "$LOCK.takeover" 2>/dev/null || return 0
-  if lock_is_stale; then
-    say "       the lock was stale (its deploy is gone); taking it over from $(lock_holder)"
-    rm -rf "$LOCK"
-  fi
-  rmdir "$LOCK.takeover"
-}
-
-take_lock() {
-  waited=0
-  takeovers=0
-  until mkdir "$LOCK" 2>/dev/null; do
-    [ -d "$LOCK" ] || fail "$E_PATH" "cannot create the lock $LOCK as $(id -un)"
-    if [ "$takeovers" -lt 3 ] && lock_is_stale; then
-      takeovers=$((takeovers + 1))
-      take_over_stale_lock
-      continue
-    fi
-    if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
-      fail "$E_LOCKED" "the deploy lock $LOCK is held by $(lock_holder)"
-    fi
-    [ "$waited" -gt 0 ] || say "waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)"
-    sleep 1
-    waited=$((waited + 1))
-  done
-  LOCK_TAKEN=1
-  write_lock_owner
-}
-
-# The post step of a cancelled job: stop what is left of that run on the server.
-stop_lock_holder_processes() {
-  group=$(json_number "$(lock_holder)" pgid)
-  [ -n "$group" ] && [ "$group" -gt 1 ] && is_alive "$group" || return 0
-  # Never our own group (over SSH every session has its own; by hand it may not).
-  [ "$group" != "$(proc_field $$ 5)" ] || return 0
-  say "       stopping the unfinished deploy's processes (group $group)"
-  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
-  kill -s TERM -- "-$group" 2>/dev/null || true
-  [ -z "$hook" ] || stop_group "$hook"
-  sleep 1
-  kill -s KILL -- "-$group" 2>/dev/null || true
-}
-
-require_lock() {
-  own_lock || fail "$E_LOCK_LOST" "this run no longer holds the deploy lock; it is held by $(lock_holder)"
-  LOCK_TAKEN=1
-  write_lock_owner
-}
-
-release_lock() {
-  if [ "$LOCK_TAKEN" = 1 ] && own_lock; then rm -rf "$LOCK"; fi
-  LOCK_TAKEN=0
-}
-
-# ---- current: a relative symlink, only ever replaced by rename(2) -------------
-read_current() {
-  CURRENT_ID=
-  if [ -L "$CURRENT_LINK" ]; then
-    CURRENT_ID=$(readlink "$CURRENT_LINK")
-    CURRENT_ID=\${CURRENT_ID%/}
-    CURRENT_ID=\${CURRENT_ID##*/}
-  elif [ -e "$CURRENT_LINK" ]; then
-    fail "$E_CURRENT_NOT_LINK" "$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed"
-  fi
-}
-
-# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.
-read_previous() {
-  read_current
-  PREVIOUS_RELEASE_ID=$CURRENT_ID
-  result previous "$PREVIOUS_RELEASE_ID"
-}
-
-# A new link is made in .atomic-deploy/switch and renamed over current: one
-# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the
-# portable form that moves the link into the deploy folder.
-switch_to() {
-  target="releases/$1"
-  [ -d "$DEPLOY_PATH/$target" ] || fail "$E_SWITCH" "cannot switch to $target: no such release folder"
-  read_current
-  rm -rf "$STATE/switch"
-  mkdir "$STATE/switch"
-  ln -s "$target" "$STATE/switch/current"
-  if ! mv -T "$STATE/switch/current" "$CURRENT_LINK" 2>/dev/null; then
-    mv "$STATE/switch/current" "$DEPLOY_PATH/" || fail "$E_SWITCH" "could not rename the new link over $CURRENT_LINK"
-  fi
-  rmdir "$STATE/switch"
-  now=$(readlink "$CURRENT_LINK" || true)
-  [ "$now" = "$target" ] || fail "$E_SWITCH" "after the switch current points to '$now', expected '$target'"
-  say "       current -> $target"
-}
-
-# ---- hooks: the user's commands, with set -e, in the release ----------------
-# A hook runs in a session of its own (setsid, where the server has it), so
-# that a timeout, or the post step of a cancelled job, can stop it and every
-# process it started. HOOK_GROUP names that session while it runs.
-HOOK_GROUP=
-WATCHDOG=
-
-run_hook() {
-  hook_name=$1
-  hook_dir=$2
-  hook_text=$3
-  hook_status=0
-  hook_setsid=
-  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi
-  (
-    cd "$hook_dir" || exit 1
-    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE
-    if [ -n "$hook_setsid" ]; then exec setsid sh -ec "$hook_text"; fi
-    exec sh -ec "$hook_text"
-  ) </dev/null 1>&2 &
-  HOOK_GROUP=$!
-  if [ -d "$LOCK" ]; then printf '%s\\n' "$HOOK_GROUP" >"$LOCK/hook" 2>/dev/null || true; fi
-  WATCHDOG=
-  rm -f "$STATE/timed-out.$$"
-  if [ "$COMMAND_TIMEOUT" -gt 0 ]; then
-    (
-      sleep "$COMMAND_TIMEOUT"
-      : >"$STATE/timed-out.$$"
-      stop_group "$HOOK_GROUP"
-    ) </dev/null >/dev/null 2>&1 &
-    WATCHDOG=$!
-  fi
-  wait "$HOOK_GROUP" || hook_status=$?
-  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
-  WATCHDOG=
-  HOOK_GROUP=
-  rm -f "$LOCK/hook" 2>/dev/null || true
-  if [ -e "$STATE/timed-out.$$" ]; then
-    rm -f "$STATE/timed-out.$$"
-    say "$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped"
-    hook_status=124
-  elif [ "$hook_status" != 0 ]; then
-    say "$hook_name exited with status $hook_status"
-  fi
-  return "$hook_status"
-}
-
-# On exit: no hook, and no hook watchdog, outlives the script.
-stop_hook() {
-  [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
-  [ -z "$HOOK_GROUP" ] || stop_group "$HOOK_GROUP"
-}
-
-# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.
-stop_group() {
-  [ -n "$1" ] && [ "$1" -gt 1 ] || return 0
-  kill -s TERM -- "-$1" 2>/dev/null || kill -s TERM "$1" 2>/dev/null || true
-  sleep 2
-  kill -s KILL -- "-$1" 2>/dev/null || kill -s KILL "$1" 2>/dev/null || true
-}
-`;
-
-
-/***/ }),
-
 /***/ 2680:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.planBase = planBase;
 exports.planRelease = planRelease;
+exports.planRollback = planRollback;
+exports.planList = planList;
 const crypto_1 = __nccwpck_require__(6982);
-const shared_paths_1 = __nccwpck_require__(8863);
-function planRelease(settings, expectedEntries, compression, now = new Date()) {
+/** The common part of every plan: a fresh lock token, and who this run is. */
+function planBase(settings, now = new Date()) {
     const { provenance } = settings;
     const lockToken = (0, crypto_1.randomBytes)(12).toString('hex');
     const lockOwner = JSON.stringify({
@@ -2837,17 +2398,22 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         mode: settings.mode,
         deployPath: settings.deployPath,
         releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
+        lockToken,
+        lockOwner,
+        logFields: logFields(settings)
+    };
+}
+/** The plan of a deploy, for every phase it runs. */
+function planRelease(settings, expectedEntries, compression, now = new Date()) {
+    return {
+        ...planBase(settings, now),
         keep: settings.keep,
-        shared: settings.shared.map((entry) => ({ ...entry, linkTarget: (0, shared_paths_1.sharedLinkTarget)(entry) })),
+        shared: settings.shared,
         sharedAuto: settings.sharedAuto,
         beforeActivate: settings.beforeActivate,
         afterActivate: settings.afterActivate,
-        revertOnFailure: settings.revertOnFailure,
         commandTimeoutSeconds: settings.commandTimeoutSeconds,
         lockTimeoutSeconds: settings.lockTimeoutSeconds,
-        lockToken,
-        lockOwner,
-        logFields: logFields(settings),
         compression,
         expectedEntries,
         incremental: false,
@@ -2855,6 +2421,19 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         nextDigest: '',
         hardlinkRelease: settings.hardlinkReleases
     };
+}
+function planRollback(settings, now = new Date()) {
+    return {
+        ...planBase(settings, now),
+        lockTimeoutSeconds: settings.lockTimeoutSeconds,
+        commandTimeoutSeconds: settings.commandTimeoutSeconds,
+        beforeActivate: settings.beforeActivate,
+        afterActivate: settings.afterActivate
+    };
+}
+/** `newReleaseId`: a would-be deploy whose prune the list should report (the dry run's release id). */
+function planList(settings, newReleaseId = '', now = new Date()) {
+    return { ...planBase(settings, now), keep: settings.keep, newReleaseId };
 }
 function logFields(settings) {
     const { provenance, credentials } = settings;
@@ -2880,6 +2459,7 @@ function logFields(settings) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.readCacheScript = exports.PHASES = void 0;
 exports.prepareScript = prepareScript;
 exports.switchScript = switchScript;
 exports.afterActivateScript = afterActivateScript;
@@ -2889,659 +2469,191 @@ exports.finishScript = finishScript;
 exports.switchAndFinishScript = switchAndFinishScript;
 exports.abortScript = abortScript;
 exports.rollbackScript = rollbackScript;
-exports.readCacheScript = readCacheScript;
+exports.inspectScript = inspectScript;
 exports.listScript = listScript;
 exports.unlockScript = unlockScript;
 exports.phaseOf = phaseOf;
+exports.assemble = assemble;
 const shell_quote_1 = __nccwpck_require__(4904);
-const library_1 = __nccwpck_require__(6688);
-const cache_1 = __nccwpck_require__(5981);
-const steps_1 = __nccwpck_require__(6640);
+const shell_sources_generated_1 = __nccwpck_require__(8053);
 /**
- * A deploy is a short series of scripts over one connection, so that several
+ * The server script is real shell: one file per phase under src/remote/sh,
+ * each opening with an overview of its steps, over a library in sh/lib/.
+ * A script for the server is its phase file with the library files it
+ * includes inlined, after the values of the plan, each assigned once and
+ * quoted. Nothing else is generated.
+ *
+ * A deploy is a short series of phases over one connection, so that several
  * hosts can all be prepared before any switches, and all switch before any
  * runs after-activate. The lock is held from `prepare` until `finish`,
  * `revert` or `abort` frees it.
- *
- * prepare: layout, lock, checks, upload, release, shared, before-activate
- * switch:  current -> the new release (read back), logged as deployed
- * after:   after-activate
- * revert:  current -> the previous release, the new one marked bad
- * finish:  prune, unlock
- * abort:   remove the prepared release, unlock
  */
+exports.PHASES = [
+    'prepare',
+    'switch',
+    'after-activate',
+    'revert',
+    'mark-bad',
+    'finish',
+    'switch-and-finish',
+    'abort',
+    'rollback',
+    'inspect',
+    'list',
+    'unlock'
+];
+/** prepare: layout, lock, checks, upload, release, shared, before-activate. */
 function prepareScript(plan) {
-    const steps = [steps_1.checkLayout, steps_1.takeLockStep, steps_1.checkRelease, steps_1.receiveUpload, steps_1.promoteStaging, (0, steps_1.linkShared)(plan)];
-    return assemble('prepare', plan, plan.beforeActivate ? [...steps, steps_1.beforeActivate] : steps, PREPARE_EXIT);
+    return assemble('prepare', plan, {
+        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
+        COMPRESSION: plan.compression,
+        EXPECTED_ENTRIES: plan.expectedEntries,
+        INCREMENTAL: plan.incremental,
+        CACHE_BASE: plan.cacheBase,
+        NEXT_DIGEST: plan.nextDigest,
+        HARDLINK_RELEASE: plan.hardlinkRelease,
+        SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
+        SHARED_AUTO: plan.sharedAuto,
+        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
+        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    });
 }
+/** switch: current -> the new release (read back), logged as deployed. */
 function switchScript(plan) {
-    return assemble('switch', plan, [steps_1.resumeWithLock, steps_1.switchCurrent], KEEP_LOCK_EXIT);
+    return assemble('switch', plan, {});
 }
+/** after-activate: the hook, with the new release current. */
 function afterActivateScript(plan) {
-    return assemble('after-activate', plan, plan.afterActivate ? [steps_1.afterActivate] : [steps_1.requireLockStep], KEEP_LOCK_EXIT);
+    return assemble('after-activate', plan, { HOOK_AFTER_ACTIVATE: plan.afterActivate, COMMAND_TIMEOUT: plan.commandTimeoutSeconds });
 }
+/** revert: current -> the release before (`revertTo`), the new one marked bad. */
 function revertScript(plan, revertTo) {
-    return assemble('revert', { ...plan, revertTo }, [steps_1.revertSwitch], ACTIVATE_EXIT);
+    return assemble('revert', plan, { REVERT_TO: revertTo });
 }
 function markBadScript(plan) {
-    return assemble('mark-bad', plan, [steps_1.markBad], KEEP_LOCK_EXIT);
+    return assemble('mark-bad', plan, {});
 }
+/** finish: prune, unlock. */
 function finishScript(plan) {
-    return assemble('finish', plan, [steps_1.requireLockStep, steps_1.pruneReleases], ACTIVATE_EXIT);
+    return assemble('finish', plan, { KEEP: plan.keep });
 }
 /** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
 function switchAndFinishScript(plan) {
-    return assemble('switch', plan, [steps_1.resumeWithLock, steps_1.switchCurrent, steps_1.pruneReleases], RELEASE_ON_SUCCESS_EXIT);
+    return assemble('switch-and-finish', plan, { KEEP: plan.keep });
 }
+/** abort: remove the prepared release, unlock (only this run's lock). */
 function abortScript(plan) {
-    const abort = {
-        name: 'abort',
-        description: 'Removing the prepared release and freeing the lock',
-        body: `
-if ! own_lock; then
-  say "       this run holds no lock here; nothing to undo"
-  return 0
-fi
-LOCK_TAKEN=1
-stop_lock_holder_processes
-read_current
-if [ "$CURRENT_ID" != "$RELEASE_ID" ]; then
-  remove_tree "$RELEASE_PATH" "$STAGING"
-  log_event failed "$RELEASE_ID"
-  say "       removed $RELEASE_ID"
-fi
-release_lock
-`
-    };
-    return assemble('abort', plan, [abort], ACTIVATE_EXIT);
+    return assemble('abort', plan, {});
 }
-/** A failed prepare removes what it built and frees the lock; a successful one keeps the lock for activate. */
-const PREPARE_EXIT = `
-on_exit() {
-  status=$?
-  set +e
-  trap - EXIT HUP INT TERM
-  trap '' PIPE
-  stop_hook
-  if [ "$status" != 0 ] && [ "$LOCK_TAKEN" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
-    if [ "$RELEASE_CREATED" = 1 ]; then
-      read_current 2>/dev/null || true
-      [ "$CURRENT_ID" = "$RELEASE_ID" ] || remove_tree "$RELEASE_PATH"
-    fi
-    # Only a release this run began is failed (not another run's id, refused
-    # here); a cache miss is not a failure: the runner starts over in full.
-    if [ "$status" != "$E_CACHE" ] && { [ "$STAGING_CREATED" = 1 ] || [ "$RELEASE_CREATED" = 1 ]; }; then
-      log_event failed "$RELEASE_ID" || true
-    fi
-    release_lock || true
-    say "       nothing was switched: current still points to \${PREVIOUS_RELEASE_ID:-nothing}"
-  fi
-  exit "$status"
-}
-`;
-/** Between the steps of a deploy the lock stays taken; the next script needs it. */
-const KEEP_LOCK_EXIT = `
-on_exit() {
-  status=$?
-  trap - EXIT HUP INT TERM
-  stop_hook
-  exit "$status"
-}
-`;
-const RELEASE_ON_SUCCESS_EXIT = `
-on_exit() {
-  status=$?
-  trap - EXIT HUP INT TERM
-  stop_hook
-  [ "$status" != 0 ] || release_lock || true
-  exit "$status"
-}
-`;
-const ACTIVATE_EXIT = `
-on_exit() {
-  status=$?
-  set +e
-  trap - EXIT HUP INT TERM
-  trap '' PIPE
-  stop_hook
-  release_lock || true
-  exit "$status"
-}
-`;
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
 function rollbackScript(plan) {
-    const steps = [steps_1.checkLayoutExists, steps_1.takeLockStep, steps_1.pickRollbackTarget, ...(plan.beforeActivate ? [steps_1.rollbackBeforeActivate] : []), steps_1.switchBack];
-    return assemble('rollback', plan, plan.afterActivate ? [...steps, steps_1.rollbackAfterActivate] : steps, ACTIVATE_EXIT);
+    return assemble('rollback', plan, {
+        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
+        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
+        HOOK_AFTER_ACTIVATE: plan.afterActivate,
+        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    });
 }
-/** Prints the upload cache's manifest when the cache is usable; changes nothing. */
-function readCacheScript(plan) {
-    return assemble('read-cache', plan, [steps_1.readCacheManifest], KEEP_LOCK_EXIT);
+/** Which tools the server has, and the upload cache's manifest when the cache is usable; changes nothing. */
+function inspectScript(plan) {
+    return assemble('inspect', plan, {});
 }
-/** Prints what is on the server; changes nothing and takes no lock. */
+/** @deprecated The old name of inspectScript. */
+exports.readCacheScript = inspectScript;
+/** What is on the server, the rollback target, and what a deploy of `plan.newReleaseId` would prune; changes nothing. */
 function listScript(plan) {
-    return assemble('list', plan, [steps_1.listReleases], ACTIVATE_EXIT);
+    return assemble('list', plan, { KEEP: plan.keep, NEW_RELEASE_ID: plan.newReleaseId });
 }
 /** Frees a lock left behind, saying who held it and since when. */
 function unlockScript(plan) {
-    return assemble('unlock', plan, [steps_1.forceUnlock], ACTIVATE_EXIT);
+    return assemble('unlock', plan, {});
 }
 /** The phase a script was made for, from its header line (`# atomic-deploy <phase> script ...`); fakes and logs use it. */
 function phaseOf(script) {
     return /^# atomic-deploy (\S+) script/m.exec(script)?.[1];
 }
-function assemble(phase, plan, steps, exitHandler) {
+/** The file of a phase with its library inlined, and the values assigned after its overview. */
+function assemble(phase, plan, values) {
+    const source = shell_sources_generated_1.SHELL_SOURCES[`${phase}.sh`];
+    if (source === undefined)
+        throw new Error(`no shell source for phase ${phase}`);
+    const all = {
+        DEPLOY_PATH: plan.deployPath,
+        RELEASE_ID: plan.releaseId,
+        DEPLOY_MODE: plan.mode,
+        LOCK_TOKEN: plan.lockToken,
+        LOCK_OWNER: plan.lockOwner,
+        LOG_FIELDS: plan.logFields,
+        ...values
+    };
+    const overview = /^#!\/bin\/sh\n((?:#.*\n)*)/.exec(source);
+    if (!overview)
+        throw new Error(`${phase}.sh must open with #!/bin/sh and its overview`);
+    const assignments = Object.entries(all).map(([name, value]) => `${name}=${(0, shell_quote_1.quote)(typeof value === 'boolean' ? (value ? 1 : 0) : value)}`);
     return [
-        `#!/bin/sh`,
-        `# Values are assigned for every phase, so some go unused in this one; they`,
-        `# are data, so quotes, $ and backticks in them are meant literally.`,
-        `# shellcheck disable=SC2034,SC2016,SC2089,SC2090`,
-        `# atomic-deploy ${phase} script for release ${plan.releaseId.replace(/[^\w.-]/g, '?')}.`,
-        `# Generated; every value from the settings is assigned once below, quoted.`,
-        `set -eu`,
-        ``,
-        `# ---- values from the deploy settings --------------------------------------`,
-        values(plan),
-        library_1.LIBRARY.trim(),
-        ``,
-        `# ---- phase helpers ----------------------------------------------------------`,
-        DECOMPRESS_FUNCTION.trim(),
-        cache_1.CACHE_FUNCTIONS.trim(),
-        steps_1.LINK_SHARED_FUNCTION.trim(),
-        steps_1.PRUNE_FUNCTION.trim(),
-        exitHandler.trim(),
-        ``,
-        `# ---- steps -----------------------------------------------------------------`,
-        steps.map(steps_1.renderStep).join('\n\n'),
-        ``,
-        `# ---- ${phase} ---------------------------------------------------------------`,
-        `trap on_exit EXIT`,
-        `trap 'exit 129' HUP`,
-        `trap 'exit 130' INT`,
-        `trap 'exit 143' TERM`,
-        `trap 'exit 141' PIPE`,
-        ...steps.map(steps_1.callStep),
-        `result finished ${(0, shell_quote_1.quote)(phase)}`,
-        ``
+        '#!/bin/sh',
+        overview[1].trimEnd(),
+        '',
+        '# ---- values: generated, each assigned once, single-quoted ----------------',
+        ...assignments,
+        '',
+        inline(source.slice(overview[0].length).trim(), phase),
+        ''
     ].join('\n');
 }
-function values(plan) {
-    const assignments = [
-        ['DEPLOY_PATH', plan.deployPath],
-        ['RELEASE_ID', plan.releaseId],
-        ['KEEP', plan.keep],
-        ['LOCK_TIMEOUT', plan.lockTimeoutSeconds],
-        ['LOCK_TOKEN', plan.lockToken],
-        ['LOCK_OWNER', plan.lockOwner],
-        ['LOG_FIELDS', plan.logFields],
-        ['COMPRESSION', plan.compression],
-        ['EXPECTED_ENTRIES', plan.expectedEntries],
-        ['HOOK_BEFORE_ACTIVATE', plan.beforeActivate],
-        ['HOOK_AFTER_ACTIVATE', plan.afterActivate],
-        ['REVERT_TO', plan.revertTo ?? ''],
-        ['COMMAND_TIMEOUT', plan.commandTimeoutSeconds],
-        ['INCREMENTAL', plan.incremental ? 1 : 0],
-        ['CACHE_BASE', plan.cacheBase],
-        ['NEXT_DIGEST', plan.nextDigest],
-        ['HARDLINK_RELEASE', plan.hardlinkRelease ? 1 : 0]
-    ];
-    return [
-        ...assignments.map(([name, value]) => `${name}=${(0, shell_quote_1.quote)(value)}`),
-        'RELEASE_PATH="$DEPLOY_PATH/releases/$RELEASE_ID"',
-        'STAGING="$DEPLOY_PATH/.atomic-deploy/staging/$RELEASE_ID"',
-        'PREVIOUS_RELEASE_ID=',
-        `DEPLOY_MODE=${(0, shell_quote_1.quote)(plan.mode)}`,
-        'STAGING_CREATED=0',
-        'RELEASE_CREATED=0'
-    ].join('\n');
+const INCLUDE = /^# shellcheck source=(lib\/[\w.-]+\.sh)\n\. "\$ATOMIC_DEPLOY_LIB\/(lib\/[\w.-]+\.sh)"$/gm;
+/** Replaces each `. "$ATOMIC_DEPLOY_LIB/lib/x.sh"` (with its shellcheck line) by the file. */
+function inline(text, phase) {
+    const inlined = text.replace(INCLUDE, (_line, directive, file) => {
+        const lib = shell_sources_generated_1.SHELL_SOURCES[file];
+        if (directive !== file || lib === undefined)
+            throw new Error(`${phase}.sh includes ${file}, which is not in src/remote/sh (or its shellcheck line names another file)`);
+        return `# ---- ${file} ${'-'.repeat(Math.max(0, 70 - file.length))}\n${lib.trim()}\n# ---- end of ${file}`;
+    });
+    if (inlined.includes('$ATOMIC_DEPLOY_LIB'))
+        throw new Error(`${phase}.sh has an include the assembler cannot inline`);
+    return inlined;
 }
-const DECOMPRESS_FUNCTION = `
-decompress() {
-  case $COMPRESSION in
-    gzip) gzip -dc ;;
-    zstd) zstd -dc ;;
-    *) cat ;;
-  esac
-}
-`;
 
 
 /***/ }),
 
-/***/ 6640:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+/***/ 8053:
+/***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
 
+// Generated from src/remote/sh by scripts/embed-shell.js (npm run build). Do not edit by hand.
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.readCacheManifest = exports.forceUnlock = exports.listReleases = exports.rollbackAfterActivate = exports.switchBack = exports.rollbackBeforeActivate = exports.pickRollbackTarget = exports.checkLayoutExists = exports.PRUNE_FUNCTION = exports.pruneReleases = exports.requireLockStep = exports.markBad = exports.revertSwitch = exports.afterActivate = exports.switchCurrent = exports.resumeWithLock = exports.beforeActivate = exports.LINK_SHARED_FUNCTION = exports.promoteStaging = exports.receiveUpload = exports.checkRelease = exports.takeLockStep = exports.checkLayout = void 0;
-exports.renderStep = renderStep;
-exports.callStep = callStep;
-exports.linkShared = linkShared;
-const shell_quote_1 = __nccwpck_require__(4904);
-/** The shell function that runs a step, announcing it first. */
-function renderStep(step) {
-    const fn = `step_${step.name.replace(/-/g, '_')}`;
-    return `${fn}() {\n  step ${(0, shell_quote_1.quote)(step.name)} ${(0, shell_quote_1.quote)(step.description)}\n${indent(step.body.trim())}\n}`;
-}
-function callStep(step) {
-    return `step_${step.name.replace(/-/g, '_')}`;
-}
-function indent(text) {
-    return text
-        .split('\n')
-        .map((line) => (line ? `  ${line}` : line))
-        .join('\n');
-}
-exports.checkLayout = {
-    name: 'layout',
-    description: 'Checking the deploy folder',
-    body: `
-if [ -e "$DEPLOY_PATH" ] && [ ! -d "$DEPLOY_PATH" ]; then
-  fail "$E_PATH" "$DEPLOY_PATH exists and is not a folder"
-fi
-mkdir -p "$DEPLOY_PATH" "$RELEASES" "$SHARED" "$STATE" 2>/dev/null ||
-  fail "$E_PATH" "cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access"
-for dir in "$DEPLOY_PATH" "$RELEASES" "$STATE"; do
-  [ -w "$dir" ] || fail "$E_PATH" "user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)"
-done
-`
-};
-exports.takeLockStep = {
-    name: 'lock',
-    description: 'Taking the deploy lock',
-    body: `take_lock`
-};
-exports.checkRelease = {
-    name: 'check',
-    description: 'Checking current and the new release id',
-    body: `
-read_previous
-if [ -e "$RELEASE_PATH" ] || [ -L "$RELEASE_PATH" ]; then
-  fail "$E_RELEASE_EXISTS" "release $RELEASE_ID already exists in $RELEASES"
-fi
-# We hold the lock, so any staging tree left here is from a run that died.
-if [ -d "$STATE/staging" ]; then
-  for leftover in "$STATE/staging"/* "$STATE/staging"/.[!.]*; do
-    [ -e "$leftover" ] || [ -L "$leftover" ] || continue
-    say "       removing a staging tree left by an earlier run: $leftover"
-    remove_tree "$leftover"
-  done
-fi
-mkdir -p "$STATE/staging"
-`
-};
-exports.receiveUpload = {
-    name: 'upload',
-    description: 'Receiving the upload into a staging folder',
-    body: `
-case $COMPRESSION in
-  gzip) command -v gzip >/dev/null 2>&1 || fail "$E_MISSING_TOOL" "gzip is not installed on the server" ;;
-  zstd) command -v zstd >/dev/null 2>&1 || fail "$E_MISSING_TOOL" "zstd is not installed on the server" ;;
-esac
-STAGING_CREATED=1
-mkdir "$STAGING"
-if [ -n "$CACHE_BASE" ]; then
-  problem=$(cache_problem)
-  [ -z "$problem" ] || fail "$E_CACHE" "the upload cache cannot be used: $problem"
-  mkdir "$DELTA"
-  unpack_into "$DELTA"
-  say "       changes received; building the release from the cache"
-  copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE"
-  remove_listed "$STAGING"
-  cp -a "$DELTA/." "$STAGING/"
-else
-  unpack_into "$STAGING"
-fi
-found=$(find "$STAGING" | wc -l)
-found=$((found - 1))
-[ "$found" -eq "$EXPECTED_ENTRIES" ] ||
-  fail "$E_UPLOAD" "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
-say "       $found entries in the release"
-if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
-  # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.
-  [ -z "$CACHE_BASE" ] || fail "$E_CACHE" "the cache manifest after the changes is not what the runner expects"
-  say "       warning: the upload cache could not be updated; the next deploy uploads everything"
-fi
-remove_tree "$DELTA" "$CONTROL"
-`
-};
-exports.promoteStaging = {
-    name: 'release',
-    description: 'Moving the complete upload into releases/',
-    body: `
-RELEASE_CREATED=1
-mv "$STAGING" "$RELEASE_PATH"
-STAGING_CREATED=0
-# Logged now, so that a release whose deploy died before the switch is known and pruned.
-log_event prepared "$RELEASE_ID"
-say "       $RELEASE_PATH"
-`
-};
-function linkShared(plan) {
-    const calls = plan.shared.map((entry) => `link_shared ${(0, shell_quote_1.quote)(entry.path)} ${entry.isDirectory ? 'dir' : 'file'} ${(0, shell_quote_1.quote)(entry.linkTarget)}`);
-    if (plan.sharedAuto)
-        calls.push(`link_shared_tree ''`);
-    return {
-        name: 'shared',
-        description: 'Linking shared paths into the release',
-        body: calls.length ? calls.join('\n') : `say '       no shared paths'`
-    };
-}
-/** Shell function behind `linkShared`: seeds shared/ on first use, never overwrites it, then links. */
-exports.LINK_SHARED_FUNCTION = `
-# link_shared PATH dir|file TARGET: make releases/<id>/PATH a link to shared/PATH.
-link_shared() {
-  entry=$1
-  kind=$2
-  link_target=$3
-  in_release="$RELEASE_PATH/$entry"
-  in_shared="$SHARED/$entry"
-  check_real_parents "$RELEASE_PATH" "$entry"
-  if [ ! -e "$in_shared" ] && [ ! -L "$in_shared" ]; then
-    mkdir -p "$(dirname "$in_shared")"
-    if [ -e "$in_release" ] || [ -L "$in_release" ]; then
-      if [ "$kind" = dir ] && [ ! -d "$in_release" ]; then
-        fail "$E_SHARED" "$entry is listed as a folder ('$entry/') but is a file in the release"
-      fi
-      if [ "$kind" = file ] && [ -d "$in_release" ]; then
-        fail "$E_SHARED" "$entry is a folder in the release; list it with a trailing slash ('$entry/')"
-      fi
-      say "       shared/$entry: seeded from this release (first deploy with it)"
-      mv "$in_release" "$in_shared"
-    elif [ "$kind" = dir ]; then
-      say "       shared/$entry: created empty"
-      mkdir -p "$in_shared"
-    else
-      fail "$E_SHARED" "shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once"
-    fi
-  fi
-  if [ "$kind" = dir ] && [ ! -d "$in_shared" ]; then
-    fail "$E_SHARED" "shared/$entry is not a folder, but the shared input lists it as one ('$entry/')"
-  fi
-  if [ "$kind" = file ] && [ -d "$in_shared" ]; then
-    fail "$E_SHARED" "shared/$entry is a folder; list it with a trailing slash ('$entry/')"
-  fi
-  remove_tree "$in_release"
-  mkdir -p "$(dirname "$in_release")"
-  ln -s "$link_target" "$in_release"
-  say "       $entry -> $link_target"
-}
-
-# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into
-# the release with the same structure. Where the release has a folder of the
-# same name, it descends instead, so the release keeps its own files there.
-link_shared_tree() {
-  for item in "$SHARED/$1"* "$SHARED/$1".[!.]* "$SHARED/$1"..?*; do
-    [ -e "$item" ] || [ -L "$item" ] || continue
-    rel=\${item#"$SHARED/"}
-    in_release="$RELEASE_PATH/$rel"
-    [ ! -L "$in_release" ] || continue
-    if [ -d "$in_release" ] && [ -d "$item" ] && [ ! -L "$item" ]; then
-      link_shared_tree "$rel/"
-      continue
-    fi
-    check_real_parents "$RELEASE_PATH" "$rel"
-    remove_tree "$in_release"
-    mkdir -p "$(dirname "$in_release")"
-    ln -s "$(shared_link_target "$rel")" "$in_release"
-    say "       $rel -> shared/$rel"
-  done
-}
-
-# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.
-shared_link_target() {
-  up=../..
-  rest=$1
-  while [ "\${rest#*/}" != "$rest" ]; do
-    up="$up/.."
-    rest=\${rest#*/}
-  done
-  printf '%s/shared/%s' "$up" "$1"
-}
-
-# Refuses a shared entry whose parent folders in the release are symlinks:
-# removing the release's copy must never reach outside the release.
-check_real_parents() {
-  parent=$1
-  rest=$2
-  while [ "\${rest#*/}" != "$rest" ]; do
-    parent="$parent/\${rest%%/*}"
-    rest=\${rest#*/}
-    if [ -L "$parent" ]; then
-      fail "$E_SHARED" "cannot link shared path $2: $parent is a symlink in the release"
-    fi
-  done
-}
-`;
-/** A step that runs one of the user's hooks in the release and fails with its own exit code. */
-function hookStep(hook, description, outcome, prelude = '') {
-    const [text, code] = hook === 'before-activate' ? ['$HOOK_BEFORE_ACTIVATE', '$E_BEFORE_ACTIVATE'] : ['$HOOK_AFTER_ACTIVATE', '$E_AFTER_ACTIVATE'];
-    return {
-        name: hook,
-        description,
-        body: `${prelude}
-if ! run_hook ${hook} "$RELEASE_PATH" "${text}"; then
-  fail "${code}" "${hook} failed (exit status $hook_status)${outcome}"
-fi`
-    };
-}
-exports.beforeActivate = hookStep('before-activate', 'Running before-activate in the new release', '');
-exports.resumeWithLock = {
-    name: 'resume',
-    description: 'Checking the lock and the prepared release',
-    body: `
-require_lock
-read_previous
-[ -d "$RELEASE_PATH" ] || fail "$E_SWITCH" "the prepared release $RELEASE_PATH is missing"
-RELEASE_CREATED=1
-`
-};
-exports.switchCurrent = {
-    name: 'switch',
-    description: 'Switching current to the new release',
-    body: `
-switch_to "$RELEASE_ID"
-result switched "$RELEASE_ID"
-log_event deployed "$RELEASE_ID"
-result current "$RELEASE_ID"
-`
-};
-exports.afterActivate = hookStep('after-activate', 'Running after-activate', '', 'require_lock');
-/** After a failure elsewhere: back to the release that was current before, and mark the new one bad. */
-exports.revertSwitch = {
-    name: 'revert',
-    description: 'Switching back to the previous release',
-    body: `
-require_lock
-read_current
-if [ -n "$REVERT_TO" ] && [ -d "$RELEASES/$REVERT_TO" ]; then
-  [ "$CURRENT_ID" = "$REVERT_TO" ] || switch_to "$REVERT_TO"
-  log_event reverted "$RELEASE_ID"
-  result current "$REVERT_TO"
-else
-  log_event marked-bad "$RELEASE_ID"
-  say "       no earlier release to switch back to; $CURRENT_ID stays current, marked bad"
-  result current "$CURRENT_ID"
-fi
-`
-};
-exports.markBad = {
-    name: 'mark-bad',
-    description: 'Marking the new release bad',
-    body: `
-require_lock
-log_event marked-bad "$RELEASE_ID"
-`
-};
-exports.requireLockStep = {
-    name: 'lock',
-    description: 'Checking the deploy lock',
-    body: `require_lock`
-};
-exports.pruneReleases = {
-    name: 'prune',
-    description: 'Removing old releases',
-    body: `
-prune_releases || say "       warning: pruning did not finish; the deploy itself succeeded"
-`
-};
-/** Shell function behind `pruneReleases`: order comes from the log, never from timestamps. */
-exports.PRUNE_FUNCTION = `
-# Keeps the current release and the newest good ones up to KEEP in all.
-# Deletes only releases the log knows; anything else in releases/ is not ours.
-prune_releases() {
-  read_current
-  kept=" $CURRENT_ID "
-  slots=$((KEEP - 1))
-  for id in $(good_releases); do
-    [ "$slots" -gt 0 ] || break
-    is_kept_candidate "$id" || continue
-    case $kept in *" $id "*) continue ;; esac
-    kept="$kept$id "
-    slots=$((slots - 1))
-  done
-  pruned=
-  for id in $(logged_releases); do
-    is_kept_candidate "$id" || continue
-    case $kept in *" $id "*) continue ;; esac
-    [ "$id" != "$CURRENT_ID" ] || continue
-    if remove_tree "\${RELEASES:?}/$id"; then
-      pruned="$pruned $id"
-    else
-      say "       warning: could not remove releases/$id"
-    fi
-  done
-  kept=\${kept% }
-  say "       kept:$kept"
-  say "       removed:\${pruned:- none}"
-  result pruned "\${pruned# }"
-  trim_log
-}
-
-# A name the log gave that is a release folder still on disk.
-is_kept_candidate() {
-  is_release_id "$1" || return 1
-  [ -d "$RELEASES/$1" ]
-}
-
-# The log keeps the entries of releases still on disk and the newest 500 lines.
-trim_log() {
-  [ -f "$LOG" ] || return 0
-  total=$(wc -l <"$LOG")
-  [ "$total" -gt 1000 ] || return 0
-  on_disk=" "
-  for dir in "$RELEASES"/*; do on_disk="$on_disk\${dir##*/} "; done
-  awk -v keep="$on_disk" -v total="$total" '
-    match($0, /"id":"[^"]*"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }
-    index(keep, " " id " ") || NR > total - 500
-  ' "$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
-}
-`;
-exports.checkLayoutExists = {
-    name: 'layout',
-    description: 'Checking the deploy folder',
-    body: `
-if [ ! -d "$RELEASES" ] || [ ! -d "$STATE" ]; then
-  fail "$E_NO_ROLLBACK_TARGET" "$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)"
-fi
-`
-};
-exports.pickRollbackTarget = {
-    name: 'target',
-    description: 'Choosing the release to roll back to',
-    body: `
-read_previous
-if [ -n "$RELEASE_ID" ]; then
-  [ -d "$RELEASES/$RELEASE_ID" ] ||
-    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID is not on the server; releases there: $(release_dirs)"
-  [ -n "$(deploy_position "$RELEASE_ID")" ] ||
-    fail "$E_UNKNOWN_RELEASE" "release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)"
-else
-  current_position=$(deploy_position "$CURRENT_ID")
-  for entry in $(good_releases_by_position | tr ' ' ':'); do
-    position=\${entry%%:*}
-    id=\${entry#*:}
-    [ -z "$current_position" ] || [ "$position" -lt "$current_position" ] || continue
-    [ "$id" != "$CURRENT_ID" ] || continue
-    is_kept_candidate "$id" || continue
-    RELEASE_ID=$id
-    break
-  done
-  [ -n "$RELEASE_ID" ] ||
-    fail "$E_NO_ROLLBACK_TARGET" "no good release before \${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)"
-fi
-RELEASE_PATH="$RELEASES/$RELEASE_ID"
-say "       \${CURRENT_ID:-nothing} -> $RELEASE_ID"
-`
-};
-exports.rollbackBeforeActivate = hookStep('before-activate', 'Running before-activate in the release rolled back to', '; nothing was switched');
-exports.switchBack = {
-    name: 'switch',
-    description: 'Switching current to the release rolled back to',
-    body: `
-if [ "$RELEASE_ID" = "$CURRENT_ID" ]; then
-  say "       $RELEASE_ID is already current"
-else
-  switch_to "$RELEASE_ID"
-  [ -z "$PREVIOUS_RELEASE_ID" ] || log_event marked-bad "$PREVIOUS_RELEASE_ID"
-  log_event rolled-back "$RELEASE_ID"
-fi
-result current "$RELEASE_ID"
-`
-};
-exports.rollbackAfterActivate = hookStep('after-activate', 'Running after-activate', '; $RELEASE_ID stays current');
-exports.listReleases = {
-    name: 'list',
-    description: 'Reading releases and the releases log',
-    body: `
-read_current
-result current "$CURRENT_ID"
-for id in $(release_dirs); do result release "$id"; done
-if [ -f "$LOG" ]; then
-  while IFS= read -r line; do result log "$line"; done <"$LOG"
-fi
-if [ -d "$LOCK" ]; then result lock "$(lock_holder)"; fi
-`
-};
-exports.forceUnlock = {
-    name: 'unlock',
-    description: 'Freeing the deploy lock',
-    body: `
-if [ ! -d "$LOCK" ]; then
-  say "       there is no lock at $LOCK"
-  result unlocked ''
-  return 0
-fi
-holder=$(lock_holder)
-if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi
-say "       removing the lock held by $holder ($state)"
-rm -rf "$LOCK" "$LOCK.takeover"
-result unlocked "$holder"
-`
-};
-exports.readCacheManifest = {
-    name: 'inspect',
-    description: 'Checking the server: tools, and the upload cache',
-    body: `
-for tool in zstd gzip sha256sum; do
-  if command -v "$tool" >/dev/null 2>&1; then result has "$tool"; fi
-done
-if [ ! -f "$MANIFEST" ]; then
-  result cache-miss 'there is no upload cache yet'
-  return 0
-fi
-CACHE_BASE=$(sha256_of "$MANIFEST")
-problem=$(cache_problem)
-if [ -n "$problem" ]; then
-  result cache-miss "$problem"
-  return 0
-fi
-result cache-ok "$CACHE_BASE"
-printf '@@manifest-follows\\n'
-cat "$MANIFEST"
-printf '@@manifest-ends\\n'
-`
+exports.SHELL_SOURCES = void 0;
+/** The server script's sources, by path under src/remote/sh. */
+exports.SHELL_SOURCES = {
+    "abort.sh": "#!/bin/sh\n# atomic-deploy abort script: undoes a deploy that never finished (another\n# host failed, or the job was cancelled and this is its post step).\n#\n#   abort  stop what is left of this run, remove its release unless it\n#          became current, log it failed, and free its lock (only its own)\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_abort() {\n  step abort 'Removing the prepared release and freeing the lock'\n  if ! own_lock; then\n    say \"       this run holds no lock here; nothing to undo\"\n    return 0\n  fi\n  HOLDING_LOCK=1\n  stop_lock_holder_processes\n  read_current\n  if [ \"$CURRENT_ID\" != \"$RELEASE_ID\" ]; then\n    remove_tree \"$RELEASE_PATH\" \"$STAGING\"\n    log_event failed \"$RELEASE_ID\"\n    say \"       removed $RELEASE_ID\"\n  fi\n  release_lock\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_abort\nfinished abort\n",
+    "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
+    "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
+    "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
+    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may be newer than the stamp (BusyBox find compares whole\n# seconds; GNU find, nanoseconds), and the number of entries must match.\n# Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\nCONTROL_NAME=.atomic-deploy-control\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\nsha256_of() { sha256sum \"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif [ -n \"$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\" ]; then\n    printf 'files in the cache were changed after it was made'\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\"\n  mkdir \"$2\"\n  cp -a \"$1/.\" \"$2/\"\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n    remove_tree \"${1:?}/$rel\"\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ -n \"$CACHE_BASE\" ]; then\n    remove_listed \"$CACHE\" || return 1\n    cp -a \"$DELTA/.\" \"$CACHE/\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      awk -v drop=\"$CONTROL/drop\" '\n        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n",
+    "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
+    "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
+    "lib/fs.sh": "# lib/fs.sh: removing trees.\n\n# rm -rf that also gets through folders uploaded without write permission.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  chmod -R u+w \"$@\" 2>/dev/null || true\n  rm -rf \"$@\"\n}\n",
+    "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -ec \"$hook_text\"; fi\n    exec sh -ec \"$hook_text\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
+    "lib/lock.sh": "# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries\n# this run's token, so only the run holding the lock may continue or free it.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for\n# stop_lock_holder_processes).\nHOLDING_LOCK=0\n# A lock whose owner's pids cannot be checked is stale after this long.\nLOCK=\"$STATE/lock\"\nLOCK_STALE_SECONDS=7200\n\n# The owner file records this script's pid and process group, and the pid of\n# the SSH connection that runs it: when both are gone, the lock is stale.\n# The owner file appears a moment after the lock folder: give it that moment.\nlock_holder() {\n  [ -s \"$LOCK/owner\" ] || sleep 1\n  cat \"$LOCK/owner\" 2>/dev/null || printf 'unknown (the lock has no owner file)'\n}\nown_lock() { [ -f \"$LOCK/owner\" ] && grep -qF \"\\\"token\\\":\\\"$LOCK_TOKEN\\\"\" \"$LOCK/owner\"; }\njson_number() { printf '%s' \"$1\" | sed -n \"s/.*\\\"$2\\\":\\([0-9][0-9]*\\).*/\\1/p\"; }\n\n# A process that has exited but not been reaped yet (state Z) counts as gone.\nis_alive() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 1\n  if [ -d /proc/1 ]; then\n    [ -d \"/proc/$1\" ] || return 1\n    [ \"$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' \"/proc/$1/stat\" 2>/dev/null)\" != Z ]\n  else\n    kill -0 \"$1\" 2>/dev/null || ps -p \"$1\" >/dev/null 2>&1\n  fi\n}\n\n# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.\nproc_field() {\n  sed -n \"s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p\" \"/proc/$1/stat\" 2>/dev/null | tr -d ' '\n}\n\n# The sshd process that holds this connection (0 when it cannot be told).\nconnection_pid() {\n  p=$$\n  while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do\n    case $(cat \"/proc/$p/comm\" 2>/dev/null) in\n      sshd*) printf '%s' \"$p\" && return 0 ;;\n    esac\n    p=$(proc_field \"$p\" 4)\n  done\n  printf 0\n}\n\n# Written aside, then renamed: a reader never sees a half-written owner.\nwrite_lock_owner() {\n  printf '{\"pid\":%s,\"pgid\":%s,\"sshd\":%s,\"epoch\":%s,%s\\n' \"$$\" \"$(proc_field $$ 5 || true)\" \"$(connection_pid)\" \\\n    \"$(date +%s)\" \"${LOCK_OWNER#?}\" | sed 's/\"pgid\":,/\"pgid\":0,/' >\"$LOCK/owner.$$\"\n  mv -f \"$LOCK/owner.$$\" \"$LOCK/owner\"\n}\n\nlock_is_stale() {\n  owner=$(cat \"$LOCK/owner\" 2>/dev/null) || return 1\n  pid=$(json_number \"$owner\" pid)\n  [ -n \"$pid\" ] || return 1\n  if is_alive \"$pid\"; then return 1; fi\n  # A hook runs in a session of its own and may outlive a killed script.\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  if [ -n \"$hook\" ] && is_alive \"$hook\"; then return 1; fi\n  sshd=$(json_number \"$owner\" sshd)\n  if [ \"${sshd:-0}\" -gt 0 ]; then\n    if is_alive \"$sshd\"; then return 1; fi\n    return 0\n  fi\n  since=$(json_number \"$owner\" epoch)\n  [ $(($(date +%s) - ${since:-0})) -gt \"$LOCK_STALE_SECONDS\" ]\n}\n\n# Takes over a stale lock under a second lock, so that two runs that both\n# saw it stale cannot remove each other's fresh lock.\ntake_over_stale_lock() {\n  mkdir \"$LOCK.takeover\" 2>/dev/null || return 0\n  if lock_is_stale; then\n    say \"       the lock was stale (its deploy is gone); taking it over from $(lock_holder)\"\n    rm -rf \"$LOCK\"\n  fi\n  rmdir \"$LOCK.takeover\"\n}\n\ntake_lock() {\n  waited=0\n  takeovers=0\n  until mkdir \"$LOCK\" 2>/dev/null; do\n    [ -d \"$LOCK\" ] || fail path \"cannot create the lock $LOCK as $(id -un)\"\n    if [ \"$takeovers\" -lt 3 ] && lock_is_stale; then\n      takeovers=$((takeovers + 1))\n      take_over_stale_lock\n      continue\n    fi\n    if [ \"$waited\" -ge \"$LOCK_TIMEOUT\" ]; then\n      fail locked \"the deploy lock $LOCK is held by $(lock_holder)\"\n    fi\n    [ \"$waited\" -gt 0 ] || say \"waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)\"\n    sleep 1\n    waited=$((waited + 1))\n  done\n  HOLDING_LOCK=1\n  write_lock_owner\n}\n\n# The post step of a cancelled job: stop what is left of that run on the server.\nstop_lock_holder_processes() {\n  group=$(json_number \"$(lock_holder)\" pgid)\n  [ -n \"$group\" ] && [ \"$group\" -gt 1 ] && is_alive \"$group\" || return 0\n  # Never our own group (over SSH every session has its own; by hand it may not).\n  [ \"$group\" != \"$(proc_field $$ 5)\" ] || return 0\n  say \"       stopping the unfinished deploy's processes (group $group)\"\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  kill -s TERM -- \"-$group\" 2>/dev/null || true\n  [ -z \"$hook\" ] || stop_group \"$hook\"\n  sleep 1\n  kill -s KILL -- \"-$group\" 2>/dev/null || true\n}\n\nrequire_lock() {\n  own_lock || fail lock-lost \"this run no longer holds the deploy lock; it is held by $(lock_holder)\"\n  HOLDING_LOCK=1\n  write_lock_owner\n}\n\nrelease_lock() {\n  if [ \"$HOLDING_LOCK\" = 1 ] && own_lock; then rm -rf \"$LOCK\"; fi\n  HOLDING_LOCK=0\n}\n",
+    "lib/log.sh": "# lib/log.sh: the releases log, .atomic-deploy/releases.log, one JSON object a\n# line, appended only here. Events: prepared (the release is complete in\n# releases/), deployed (it became current), rolled-back (a rollback made it\n# current), failed (its deploy failed before the switch), reverted (switched\n# away from after a failure), marked-bad (it failed, or was rolled back from).\n# Needs lib/paths.sh. LOG_FIELDS: JSON members (no braces) of this run.\nLOG=\"$STATE/releases.log\"\n\n# log_event EVENT ID\nlog_event() {\n  printf '{\"event\":\"%s\",\"id\":\"%s\",\"time\":\"%s\",%s}\\n' \"$1\" \"$2\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$LOG_FIELDS\" >>\"$LOG\"\n}\n\n# The log keeps the entries of releases still on disk and the newest 500 lines.\ntrim_log() {\n  [ -f \"$LOG\" ] || return 0\n  total=$(wc -l <\"$LOG\")\n  [ \"$total\" -gt 1000 ] || return 0\n  on_disk=\" \"\n  for dir in \"$RELEASES\"/*; do on_disk=\"$on_disk${dir##*/} \"; done\n  awk -v keep=\"$on_disk\" -v total=\"$total\" '\n    { id = \"\" }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    index(keep, \" \" id \" \") || NR > total - 500\n  ' \"$LOG\" >\"$LOG.tmp\" && mv \"$LOG.tmp\" \"$LOG\"\n}\n",
+    "lib/output.sh": "# lib/output.sh: what a phase tells the runner and the person reading.\n# Step banners, notes and errors go to stderr; stdout carries only\n# `@@key value` lines (the keys are listed in src/ssh/protocol.ts).\n\nresult() { printf '@@%s %s\\n' \"$1\" \"$2\"; }\nsay() { printf '%s\\n' \"$*\" >&2; }\n\n# step NAME DESCRIPTION: announces a step, as `-----> Description`.\nstep() {\n  result step \"$1\"\n  printf -- '-----> %s\\n' \"$2\" >&2\n}\n\n# fail KIND MESSAGE...: says what happened (and what to do), then exits\n# with the code of KIND (lib/exit-codes.sh).\nfail() {\n  code=$(exit_code \"$1\")\n  shift\n  printf 'error: %s\\n' \"$*\" >&2\n  result error \"$*\"\n  exit \"$code\"\n}\n\n# Every phase ends through its on_exit; a signal exits with the usual 128+n.\ntrap_exits() {\n  trap on_exit EXIT\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  trap 'exit 141' PIPE\n}\n\n# The last line of a phase that ran to its end.\nfinished() { result finished \"$1\"; }\n",
+    "lib/paths.sh": "# lib/paths.sh: the deploy folder.\n#\n#   current -> releases/<id>   relative link, only ever replaced by rename(2)\n#   releases/<id>/             complete trees, one per release\n#   shared/                    persists across releases (lib/shared.sh)\n#   .atomic-deploy/            the tool's own state: lock/ (lib/lock.sh),\n#                              releases.log (lib/log.sh), staging/ and cache/\n#                              (lib/cache.sh)\n# Each library file names the paths it owns.\n# unlock and inspect never look into releases/, but it is named once, here.\n# shellcheck disable=SC2034\nRELEASES=\"$DEPLOY_PATH/releases\"\nSTATE=\"$DEPLOY_PATH/.atomic-deploy\"\n",
+    "lib/prune.sh": "# lib/prune.sh: removing old releases, as the release model (lib/releases.sh)\n# decides: current and the keep-1 highest-ranked good releases stay.\n# Needs lib/output.sh, lib/paths.sh, lib/current.sh, lib/releases.sh,\n# lib/log.sh, lib/fs.sh. KEEP: good releases to keep, current included.\n\nprune_releases() {\n  read_current\n  pruned=\n  for id in $(releases_to_prune \"$CURRENT_ID\" \"$KEEP\"); do\n    if remove_tree \"${RELEASES:?}/$id\"; then\n      pruned=\"$pruned $id\"\n    else\n      say \"       warning: could not remove releases/$id\"\n    fi\n  done\n  say \"       kept: $(kept_releases \"$CURRENT_ID\" \"$KEEP\")\"\n  say \"       removed:${pruned:- none}\"\n  result pruned \"${pruned# }\"\n  trim_log\n}\n",
+    "lib/release.sh": "# lib/release.sh: the release this run works on (a rollback may choose it later).\n# Needs lib/paths.sh.\nRELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n",
+    "lib/releases.sh": "# lib/releases.sh: the release model. The one place that decides which\n# releases a deploy keeps, which one a rollback goes to, and in what order;\n# prune, rollback and list all ask it. Order comes from the releases log,\n# never from folder times (tar restores them).\n#\n#   rank    where a release last became current: the line of its last\n#           deployed or rolled-back event (0: it never became current)\n#   good    deployed, and not failed, reverted or marked bad since (a later\n#           rollback to it makes it good again)\n#   bad     deployed, then failed, reverted or marked bad\n#   never   prepared (or failed) but never switched to\n#\n# Only names that match the release-id pattern and are folders in releases/\n# count; anything else in releases/ is not ours and is never touched.\n# Needs lib/paths.sh.\n\n# Like src/config/release-id.ts: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}\nis_release_id() {\n  case $1 in\n    [A-Za-z0-9_]*) ;;\n    *) return 1 ;;\n  esac\n  case $1 in\n    *[!A-Za-z0-9._-]*) return 1 ;;\n  esac\n  [ \"${#1}\" -le 128 ]\n}\n\n# A release the model may count: a release id that is a folder in releases/.\nis_release_on_disk() {\n  is_release_id \"$1\" && [ -d \"$RELEASES/$1\" ] && [ ! -L \"$RELEASES/$1\" ]\n}\n\n# Every release the log names, highest rank first: \"rank state id\" lines.\nrelease_ranking() {\n  [ -f \"$LOG\" ] || return 0\n  awk '\n    { event = \"\"; id = \"\" }\n    match($0, /\"event\":\"[^\"]*\"/) { event = substr($0, RSTART + 9, RLENGTH - 10) }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    id == \"\" { next }\n    { named[id] = 1 }\n    event == \"deployed\" { deployed[id] = 1; rank[id] = NR; bad[id] = 0 }\n    event == \"rolled-back\" && (id in deployed) { rank[id] = NR; bad[id] = 0 }\n    event == \"failed\" || event == \"reverted\" || event == \"marked-bad\" { bad[id] = 1 }\n    END {\n      for (id in named) {\n        state = !(id in deployed) ? \"never\" : bad[id] ? \"bad\" : \"good\"\n        print (id in rank ? rank[id] : 0), state, id\n      }\n    }\n  ' \"$LOG\" | sort -k1,1nr -k3,3\n}\n\n# The state of one release: good, bad, never, or unknown (the log does not name it).\nrelease_state() {\n  state=$(release_ranking | awk -v id=\"$1\" '$3 == id { print $2 }')\n  printf '%s' \"${state:-unknown}\"\n}\n\n# Good releases on disk, highest rank first, one a line.\ngood_releases() {\n  release_ranking | while read -r _rank state id; do\n    if [ \"$state\" = good ] && is_release_on_disk \"$id\"; then printf '%s\\n' \"$id\"; fi\n  done\n}\n\n# rollback_target CURRENT: the highest-ranked good release other than CURRENT ('' when none).\nrollback_target() {\n  for id in $(good_releases); do\n    if [ \"$id\" != \"$1\" ]; then\n      printf '%s' \"$id\"\n      return 0\n    fi\n  done\n}\n\n# kept_releases CURRENT KEEP: CURRENT and the KEEP-1 highest-ranked good releases besides it.\nkept_releases() {\n  kept=$1\n  slots=$(($2 - 1))\n  for id in $(good_releases); do\n    [ \"$slots\" -gt 0 ] || break\n    [ \"$id\" != \"$1\" ] || continue\n    kept=\"$kept $id\"\n    slots=$((slots - 1))\n  done\n  printf '%s' \"$kept\"\n}\n\n# releases_to_prune CURRENT KEEP: what a deploy that made CURRENT current\n# removes: every release the log names that is on disk and not kept.\n# Releases never switched to, failed, reverted or bad take no kept slot.\nreleases_to_prune() {\n  keep_list=\" $(kept_releases \"$1\" \"$2\") \"\n  release_ranking | while read -r _rank _state id; do\n    is_release_on_disk \"$id\" || continue\n    case $keep_list in *\" $id \"*) continue ;; esac\n    printf '%s\\n' \"$id\"\n  done | sort\n}\n\n# Release folders on disk, space-separated (for messages).\nrelease_dirs() {\n  for dir in \"$RELEASES\"/*; do\n    if [ -d \"$dir\" ] && is_release_id \"${dir##*/}\"; then printf '%s ' \"${dir##*/}\"; fi\n  done\n  return 0\n}\n",
+    "lib/shared.sh": "# lib/shared.sh: paths that persist across releases, linked from shared/.\n# SHARED_ENTRIES is data: one entry a line, relative to the release, a\n# trailing / for a folder (e.g. \"storage/\" and \"config/.env\"). SHARED_AUTO=1\n# also links whatever else is in shared/ (DeployHQ's mode).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSHARED=\"$DEPLOY_PATH/shared\"\n\n# Links every entry of SHARED_ENTRIES, then (with SHARED_AUTO=1) all of shared/.\nlink_shared_paths() {\n  linked=0\n  while IFS= read -r line; do\n    [ -n \"$line\" ] || continue\n    case $line in\n      */) link_shared \"${line%/}\" dir ;;\n      *) link_shared \"$line\" file ;;\n    esac\n    linked=1\n  done <<ENTRIES\n$SHARED_ENTRIES\nENTRIES\n  if [ \"$SHARED_AUTO\" = 1 ]; then\n    link_shared_tree ''\n    linked=1\n  fi\n  [ \"$linked\" = 1 ] || say '       no shared paths'\n}\n\n# link_shared PATH dir|file: make releases/<id>/PATH a link to shared/PATH.\n# Seeds shared/PATH from the release on first use, never overwrites it.\nlink_shared() {\n  entry=$1\n  kind=$2\n  case /$entry/ in\n    //* | */../* | */./*) fail shared \"shared entry '$entry' must be a path inside the release, without '.' or '..'\" ;;\n  esac\n  link_target=$(shared_link_target \"$entry\")\n  in_release=\"$RELEASE_PATH/$entry\"\n  in_shared=\"$SHARED/$entry\"\n  check_real_parents \"$RELEASE_PATH\" \"$entry\"\n  if [ ! -e \"$in_shared\" ] && [ ! -L \"$in_shared\" ]; then\n    mkdir -p \"$(dirname \"$in_shared\")\"\n    if [ -e \"$in_release\" ] || [ -L \"$in_release\" ]; then\n      if [ \"$kind\" = dir ] && [ ! -d \"$in_release\" ]; then\n        fail shared \"$entry is listed as a folder ('$entry/') but is a file in the release\"\n      fi\n      if [ \"$kind\" = file ] && [ -d \"$in_release\" ]; then\n        fail shared \"$entry is a folder in the release; list it with a trailing slash ('$entry/')\"\n      fi\n      say \"       shared/$entry: seeded from this release (first deploy with it)\"\n      mv \"$in_release\" \"$in_shared\"\n    elif [ \"$kind\" = dir ]; then\n      say \"       shared/$entry: created empty\"\n      mkdir -p \"$in_shared\"\n    else\n      fail shared \"shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once\"\n    fi\n  fi\n  if [ \"$kind\" = dir ] && [ ! -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is not a folder, but the shared input lists it as one ('$entry/')\"\n  fi\n  if [ \"$kind\" = file ] && [ -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is a folder; list it with a trailing slash ('$entry/')\"\n  fi\n  remove_tree \"$in_release\"\n  mkdir -p \"$(dirname \"$in_release\")\"\n  ln -s \"$link_target\" \"$in_release\"\n  say \"       $entry -> $link_target\"\n}\n\n# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into\n# the release with the same structure. Where the release has a folder of the\n# same name, it descends instead, so the release keeps its own files there.\nlink_shared_tree() {\n  for item in \"$SHARED/$1\"* \"$SHARED/$1\".[!.]* \"$SHARED/$1\"..?*; do\n    [ -e \"$item\" ] || [ -L \"$item\" ] || continue\n    rel=${item#\"$SHARED/\"}\n    in_release=\"$RELEASE_PATH/$rel\"\n    [ ! -L \"$in_release\" ] || continue\n    if [ -d \"$in_release\" ] && [ -d \"$item\" ] && [ ! -L \"$item\" ]; then\n      link_shared_tree \"$rel/\"\n      continue\n    fi\n    check_real_parents \"$RELEASE_PATH\" \"$rel\"\n    remove_tree \"$in_release\"\n    mkdir -p \"$(dirname \"$in_release\")\"\n    ln -s \"$(shared_link_target \"$rel\")\" \"$in_release\"\n    say \"       $rel -> shared/$rel\"\n  done\n}\n\n# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.\nshared_link_target() {\n  up=../..\n  rest=$1\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    up=\"$up/..\"\n    rest=${rest#*/}\n  done\n  printf '%s/shared/%s' \"$up\" \"$1\"\n}\n\n# Refuses a shared entry whose parent folders in the release are symlinks:\n# removing the release's copy must never reach outside the release.\ncheck_real_parents() {\n  parent=$1\n  rest=$2\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    parent=\"$parent/${rest%%/*}\"\n    rest=${rest#*/}\n    if [ -L \"$parent\" ]; then\n      fail shared \"cannot link shared path $2: $parent is a symlink in the release\"\n    fi\n  done\n}\n",
+    "lib/steps.sh": "# lib/steps.sh: the steps more than one phase runs.\n# Needs every library file of a deploy phase.\n\nstep_require_lock() {\n  step lock 'Checking the deploy lock'\n  require_lock\n}\n\nstep_resume() {\n  step resume 'Checking the lock and the prepared release'\n  require_lock\n  read_previous\n  [ -d \"$RELEASE_PATH\" ] || fail switch \"the prepared release $RELEASE_PATH is missing\"\n}\n\nstep_switch() {\n  step switch 'Switching current to the new release'\n  switch_to \"$RELEASE_ID\"\n  result switched \"$RELEASE_ID\"\n  log_event deployed \"$RELEASE_ID\"\n  result current \"$RELEASE_ID\"\n}\n\nstep_prune() {\n  step prune 'Removing old releases'\n  prune_releases || say \"       warning: pruning did not finish; the deploy itself succeeded\"\n}\n",
+    "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
+    "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
+    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE SHARED_ENTRIES SHARED_AUTO HOOK_BEFORE_ACTIVATE\n# COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  mkdir -p \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    say \"       changes received; building the release from the cache\"\n    copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\"\n    remove_listed \"$STAGING\"\n    cp -a \"$DELTA/.\" \"$STAGING/\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  [ \"$found\" -eq \"$EXPECTED_ENTRIES\" ] ||\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache; then\n    # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the cache manifest after the changes is not what the runner expects\"\n    say \"       warning: the upload cache could not be updated; the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
+    "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
+    "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
+    "switch-and-finish.sh": "#!/bin/sh\n# atomic-deploy switch-and-finish script: one host and no after-activate, so\n# the switch and the finish share one round trip.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#   prune   remove old releases, as the release model decides\n#\n# The lock is freed on success. On failure it stays, so that the runner can\n# revert a switch that happened (it says so with @@switched).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  [ \"$status\" != 0 ] || release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nstep_prune\nfinished switch-and-finish\n",
+    "switch.sh": "#!/bin/sh\n# atomic-deploy switch script: makes the prepared release current.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#\n# The lock stays taken for after-activate, finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nfinished switch\n",
+    "unlock.sh": "#!/bin/sh\n# atomic-deploy unlock script: frees a lock left behind, saying who held it\n# and whether its deploy is gone.\n#\n#   unlock  remove the lock (and a takeover lock), naming its holder\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n\nstep_unlock() {\n  step unlock 'Freeing the deploy lock'\n  if [ ! -d \"$LOCK\" ]; then\n    say \"       there is no lock at $LOCK\"\n    result unlocked ''\n    return 0\n  fi\n  holder=$(lock_holder)\n  if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi\n  say \"       removing the lock held by $holder ($state)\"\n  rm -rf \"$LOCK\" \"$LOCK.takeover\"\n  result unlocked \"$holder\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_unlock\nfinished unlock\n"
 };
 
 

@@ -37,6 +37,9 @@ npx tsc -p tsconfig.test.json
 echo "== dist/ is built from src/"
 bash scripts/check-dist.sh
 
+echo "== ShellCheck on the server script's sources (every phase, with the library files it includes)"
+shellcheck --shell=sh --external-sources --check-sourced --source-path=SCRIPTDIR src/remote/sh/*.sh
+
 echo "== action.yml, CI workflows and the workflows in the docs"
 node scripts/lint-workflows.js
 

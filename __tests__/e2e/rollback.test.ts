@@ -60,6 +60,21 @@ describe('rollback, list and unlock through dist/index.js', () => {
     expect(byId.summary).toContain('Rolled back to C')
   })
 
+  it('goes to the release that was current most recently: after a rollback to A by id, the next rollback goes to B', async () => {
+    const root = path.join(server.root, 'ranked')
+    await deployAll(root, ['A', 'B', 'C'])
+    const inputs = { ...connectionInputs(server), path: root, mode: 'rollback' }
+    const toA = await runAction({ ...inputs, 'release-id': 'A' })
+    expect(toA.code, toA.stdout).toBe(0)
+    expect(currentOf(root)).toBe('releases/A')
+    // C was rolled back from (bad); of the good releases besides A, B was current last.
+    const next = await runAction(inputs)
+    expect(next.code, next.stdout).toBe(0)
+    expect(next.outputs['release-id']).toBe('B')
+    expect(next.outputs['previous-release-id']).toBe('A')
+    expect(currentOf(root)).toBe('releases/B')
+  })
+
   it('refuses a release id that is not on the server, listing the ones that are', async () => {
     const root = path.join(server.root, 'unknown')
     await deployAll(root, ['u1', 'u2'])

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { listSource, expectedFindLines } from '../../src/upload/file-list'
 import { manifestLines } from '../../src/upload/manifest'
 import { uploadAndPrepare } from '../../src/core/prepare'
-import { ReleasePlan } from '../../src/remote/plan'
+import { DeployPlan } from '../../src/remote/plan'
 import { RunOptions, ScriptRunner } from '../../src/ssh/connection'
 import { ScriptResult } from '../../src/ssh/protocol'
 import { finishScript, switchScript } from '../../src/remote/scripts'
@@ -65,7 +65,7 @@ function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
 
 const snapshot = (root: string): string[] => treeSnapshot(root)
 
-function plan(root: string, id: string, expectedEntries: number): ReleasePlan {
+function plan(root: string, id: string, expectedEntries: number): DeployPlan {
   return {
     mode: 'deploy',
     deployPath: root,
@@ -75,7 +75,6 @@ function plan(root: string, id: string, expectedEntries: number): ReleasePlan {
     sharedAuto: false,
     beforeActivate: '',
     afterActivate: '',
-    revertOnFailure: true,
     commandTimeoutSeconds: 0,
     lockTimeoutSeconds: 0,
     lockToken: `token-${id}`,
@@ -91,7 +90,7 @@ function plan(root: string, id: string, expectedEntries: number): ReleasePlan {
 }
 
 /** One deploy of the workspace as it is now; returns what was sent and how. */
-async function deploy(runner: ScriptRunner, ws: string, root: string, id: string, overrides: Partial<ReleasePlan> = {}) {
+async function deploy(runner: ScriptRunner, ws: string, root: string, id: string, overrides: Partial<DeployPlan> = {}) {
   const listing = await listSource(ws, [])
   const manifest = await manifestLines(ws, listing.entries)
   const log: string[] = []

@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { ReleasePlan, planRelease } from '../remote/plan'
+import { AbortPlan, PlanBase, planBase } from '../remote/plan'
 import { abortScript } from '../remote/scripts'
 import { RemoteHost } from '../ssh/connection'
 import { PendingCleanup, Reporter } from './reporter'
@@ -7,7 +7,7 @@ import { remoteFailure } from './errors'
 import { settleLimit } from './parallel'
 
 /** What the post step needs to undo this deploy, should the job be cancelled. */
-export function cleanupFor(settings: DeploySettings, plan: ReleasePlan): PendingCleanup {
+export function cleanupFor(settings: DeploySettings, plan: PlanBase): PendingCleanup {
   return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields }
 }
 
@@ -17,8 +17,8 @@ export function cleanupFor(settings: DeploySettings, plan: ReleasePlan): Pending
  * and frees its lock (only its own). Used by the action's post step.
  */
 export async function abortUnfinished(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter): Promise<void> {
-  const plan: ReleasePlan = {
-    ...planRelease(settings, 0, 'none'),
+  const plan: AbortPlan = {
+    ...planBase(settings),
     deployPath: cleanup.deployPath,
     releaseId: cleanup.releaseId,
     lockToken: cleanup.lockToken,

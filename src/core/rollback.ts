@@ -1,6 +1,6 @@
 import { DeploySettings } from '../config/settings'
 import { Connection } from '../ssh/connection'
-import { planRelease } from '../remote/plan'
+import { planRollback } from '../remote/plan'
 import { rollbackScript } from '../remote/scripts'
 import { Reporter } from './reporter'
 import { lastResult } from '../ssh/protocol'
@@ -11,9 +11,9 @@ export interface RollbackOutcome {
   previousReleaseId: string
 }
 
-/** Switches current back: to release-id when given, else to the newest good release deployed before the current one. */
+/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
 export async function rollbackOn(host: Connection, settings: DeploySettings, reporter: Reporter): Promise<RollbackOutcome> {
-  const plan = planRelease(settings, 0, 'none')
+  const plan = planRollback(settings)
   const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release'
   const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run(rollbackScript(plan), { onLog: reporter.info }))
   if (result.code !== 0) throw remoteFailure(result, host.name)

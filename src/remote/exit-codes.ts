@@ -1,6 +1,8 @@
 /**
  * Exit codes of the remote script, one per kind of failure (as in Mina), so
- * that the TypeScript side can say what happened and what to do.
+ * that the TypeScript side can say what happened and what to do. The shell
+ * side names them in src/remote/sh/lib/exit-codes.sh (`fail release-exists
+ * ...` for releaseExists); __tests__/unit/exit-codes.test.ts keeps the two equal.
  */
 export const EXIT = {
   path: 10,

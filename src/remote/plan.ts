@@ -2,34 +2,37 @@ import { randomBytes } from 'crypto'
 import { DeploySettings, Mode, SharedEntry, WireCompression } from '../config/settings'
 
 export type { WireCompression }
-import { sharedLinkTarget } from '../config/shared-paths'
 
-export interface PlannedShared extends SharedEntry {
-  /** Relative symlink target, from the link's folder to `shared/<path>`. */
-  linkTarget: string
-}
-
-/** Everything the remote scripts need to know, and nothing else: the input of the script generator. */
-export interface ReleasePlan {
+/**
+ * What every phase's script is given: where, which release, whose lock, and
+ * what to write into the releases log. Each phase adds only what it reads.
+ */
+export interface PlanBase {
   mode: Mode
   deployPath: string
   /** The new release; for a rollback the target the user named, or ''. */
   releaseId: string
-  keep: number
-  shared: PlannedShared[]
-  sharedAuto: boolean
-  beforeActivate: string
-  afterActivate: string
-  revertOnFailure: boolean
-  /** Seconds a hook may run before it and its processes are stopped; 0: no limit. */
-  commandTimeoutSeconds: number
-  lockTimeoutSeconds: number
   /** Random per run: only the run holding it may continue or free the lock. */
   lockToken: string
   /** One JSON object: who holds the lock. */
   lockOwner: string
   /** JSON members (no braces) appended to every releases-log line of this run. */
   logFields: string
+}
+
+/** A phase that takes the lock waits this long for another run to free it. */
+export interface LockWait {
+  lockTimeoutSeconds: number
+}
+
+/** A phase that runs the user's commands. */
+export interface HookLimit {
+  /** Seconds a hook may run before it and its processes are stopped; 0: no limit. */
+  commandTimeoutSeconds: number
+}
+
+/** prepare: the upload, the shared paths and before-activate. */
+export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   compression: WireCompression
   /** How many lines `find` prints for the unpacked upload (its root not counted). */
   expectedEntries: number
@@ -41,9 +44,50 @@ export interface ReleasePlan {
   nextDigest: string
   /** Build the release as a hard-linked copy of the cache (opt-in). */
   hardlinkRelease: boolean
+  /** Travels as data (one entry a line, `/` after a folder); the server computes the link targets. */
+  shared: SharedEntry[]
+  sharedAuto: boolean
+  beforeActivate: string
 }
 
-export function planRelease(settings: DeploySettings, expectedEntries: number, compression: WireCompression, now = new Date()): ReleasePlan {
+export interface AfterActivatePlan extends PlanBase, HookLimit {
+  afterActivate: string
+}
+
+/** finish and switch-and-finish: the prune. */
+export interface FinishPlan extends PlanBase {
+  /** Good releases to keep, the current one included. */
+  keep: number
+}
+
+export interface RollbackPlan extends PlanBase, LockWait, HookLimit {
+  beforeActivate: string
+  afterActivate: string
+}
+
+/** list: reads the server; with a would-be release id it also says what that deploy would prune. */
+export interface ListPlan extends PlanBase {
+  keep: number
+  /** '' for no would-prune report. */
+  newReleaseId: string
+}
+
+/** switch, revert, mark-bad, abort, inspect and unlock need nothing more. */
+export type SwitchPlan = PlanBase
+export type RevertPlan = PlanBase
+export type MarkBadPlan = PlanBase
+export type AbortPlan = PlanBase
+export type InspectPlan = PlanBase
+export type UnlockPlan = PlanBase
+
+/** A deploy runs several phases with one plan: the union of what they need. */
+export interface DeployPlan extends PreparePlan, AfterActivatePlan, FinishPlan {}
+
+/** @deprecated The old name of DeployPlan; use DeployPlan (or the plan of one phase). */
+export type ReleasePlan = DeployPlan
+
+/** The common part of every plan: a fresh lock token, and who this run is. */
+export function planBase(settings: DeploySettings, now = new Date()): PlanBase {
   const { provenance } = settings
   const lockToken = randomBytes(12).toString('hex')
   const lockOwner = JSON.stringify({
@@ -58,17 +102,23 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     mode: settings.mode,
     deployPath: settings.deployPath,
     releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
+    lockToken,
+    lockOwner,
+    logFields: logFields(settings)
+  }
+}
+
+/** The plan of a deploy, for every phase it runs. */
+export function planRelease(settings: DeploySettings, expectedEntries: number, compression: WireCompression, now = new Date()): DeployPlan {
+  return {
+    ...planBase(settings, now),
     keep: settings.keep,
-    shared: settings.shared.map((entry) => ({ ...entry, linkTarget: sharedLinkTarget(entry) })),
+    shared: settings.shared,
     sharedAuto: settings.sharedAuto,
     beforeActivate: settings.beforeActivate,
     afterActivate: settings.afterActivate,
-    revertOnFailure: settings.revertOnFailure,
     commandTimeoutSeconds: settings.commandTimeoutSeconds,
     lockTimeoutSeconds: settings.lockTimeoutSeconds,
-    lockToken,
-    lockOwner,
-    logFields: logFields(settings),
     compression,
     expectedEntries,
     incremental: false,
@@ -76,6 +126,21 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     nextDigest: '',
     hardlinkRelease: settings.hardlinkReleases
   }
+}
+
+export function planRollback(settings: DeploySettings, now = new Date()): RollbackPlan {
+  return {
+    ...planBase(settings, now),
+    lockTimeoutSeconds: settings.lockTimeoutSeconds,
+    commandTimeoutSeconds: settings.commandTimeoutSeconds,
+    beforeActivate: settings.beforeActivate,
+    afterActivate: settings.afterActivate
+  }
+}
+
+/** `newReleaseId`: a would-be deploy whose prune the list should report (the dry run's release id). */
+export function planList(settings: DeploySettings, newReleaseId = '', now = new Date()): ListPlan {
+  return { ...planBase(settings, now), keep: settings.keep, newReleaseId }
 }
 
 function logFields(settings: DeploySettings): string {

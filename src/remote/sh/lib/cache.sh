@@ -1,12 +1,12 @@
-/**
- * Shell functions for incremental uploads. The server keeps the last uploaded
- * tree in .atomic-deploy/cache (never served), its manifest, and a stamp made
- * when the cache was complete. Before use, the cache is checked: the manifest
- * must be the one the runner diffed against, no file may be newer than the
- * stamp (BusyBox find compares whole seconds; GNU find, nanoseconds), and the
- * number of entries must match. Anything else means a full upload.
- */
-export const CACHE_FUNCTIONS = `
+# lib/cache.sh: the upload, and the upload cache for incremental uploads.
+# The server keeps the last uploaded tree in .atomic-deploy/cache (never
+# served), its manifest, and a stamp made when the cache was complete. Before
+# use, the cache is checked: the manifest must be the one the runner diffed
+# against, no file may be newer than the stamp (BusyBox find compares whole
+# seconds; GNU find, nanoseconds), and the number of entries must match.
+# Anything else means a full upload.
+# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.
+STAGING="$STATE/staging/$RELEASE_ID"
 CACHE="$STATE/cache"
 MANIFEST="$STATE/cache.manifest"
 CACHE_STAMP="$STATE/cache.stamp"
@@ -39,16 +39,16 @@ unpack_into() {
   # (padding, or members after a marker), so that no tar, runner or
   # server side, sees a broken pipe for a stream that arrived whole.
   { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof - && cat >/dev/null) ||
-    fail "$E_UPLOAD" "unpacking the upload failed (see the tar message above)"
+    fail upload "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"
-    fail "$E_UPLOAD" "the upload could not be decompressed ($COMPRESSION)"
+    fail upload "the upload could not be decompressed ($COMPRESSION)"
   fi
   if [ -d "$1/$CONTROL_NAME" ]; then
     rm -rf "$CONTROL"
     mv "$1/$CONTROL_NAME" "$CONTROL"
   elif [ "$INCREMENTAL" = 1 ]; then
-    fail "$E_UPLOAD" "the upload has no control data"
+    fail upload "the upload has no control data"
   fi
 }
 
@@ -65,9 +65,9 @@ remove_listed() {
   [ -s "$CONTROL/remove" ] || return 0
   while IFS= read -r rel; do
     case "/$rel/" in
-      */../* | */./* | //) fail "$E_UPLOAD" "the upload names a path outside the release: $rel" ;;
+      */../* | */./* | //) fail upload "the upload names a path outside the release: $rel" ;;
     esac
-    remove_tree "\${1:?}/$rel"
+    remove_tree "${1:?}/$rel"
   done <"$CONTROL/remove"
 }
 
@@ -107,4 +107,12 @@ update_cache() {
     touch -r "$newer" "$CACHE_STAMP" || return 1
   done
 }
-`
+
+# The upload stream, decompressed as COMPRESSION says.
+decompress() {
+  case $COMPRESSION in
+    gzip) gzip -dc ;;
+    zstd) zstd -dc ;;
+    *) cat ;;
+  esac
+}

@@ -1,0 +1,127 @@
+# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries
+# this run's token, so only the run holding the lock may continue or free it.
+# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for
+# stop_lock_holder_processes).
+HOLDING_LOCK=0
+# A lock whose owner's pids cannot be checked is stale after this long.
+LOCK="$STATE/lock"
+LOCK_STALE_SECONDS=7200
+
+# The owner file records this script's pid and process group, and the pid of
+# the SSH connection that runs it: when both are gone, the lock is stale.
+# The owner file appears a moment after the lock folder: give it that moment.
+lock_holder() {
+  [ -s "$LOCK/owner" ] || sleep 1
+  cat "$LOCK/owner" 2>/dev/null || printf 'unknown (the lock has no owner file)'
+}
+own_lock() { [ -f "$LOCK/owner" ] && grep -qF "\"token\":\"$LOCK_TOKEN\"" "$LOCK/owner"; }
+json_number() { printf '%s' "$1" | sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p"; }
+
+# A process that has exited but not been reaped yet (state Z) counts as gone.
+is_alive() {
+  [ -n "$1" ] && [ "$1" -gt 1 ] || return 1
+  if [ -d /proc/1 ]; then
+    [ -d "/proc/$1" ] || return 1
+    [ "$(sed -n 's/^.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+  else
+    kill -0 "$1" 2>/dev/null || ps -p "$1" >/dev/null 2>&1
+  fi
+}
+
+# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.
+proc_field() {
+  sed -n "s/^.*) [A-Za-z]\( [0-9-]*\)\{$(($2 - 3))\}.*/\1/p" "/proc/$1/stat" 2>/dev/null | tr -d ' '
+}
+
+# The sshd process that holds this connection (0 when it cannot be told).
+connection_pid() {
+  p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    case $(cat "/proc/$p/comm" 2>/dev/null) in
+      sshd*) printf '%s' "$p" && return 0 ;;
+    esac
+    p=$(proc_field "$p" 4)
+  done
+  printf 0
+}
+
+# Written aside, then renamed: a reader never sees a half-written owner.
+write_lock_owner() {
+  printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \
+    "$(date +%s)" "${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner.$$"
+  mv -f "$LOCK/owner.$$" "$LOCK/owner"
+}
+
+lock_is_stale() {
+  owner=$(cat "$LOCK/owner" 2>/dev/null) || return 1
+  pid=$(json_number "$owner" pid)
+  [ -n "$pid" ] || return 1
+  if is_alive "$pid"; then return 1; fi
+  # A hook runs in a session of its own and may outlive a killed script.
+  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
+  if [ -n "$hook" ] && is_alive "$hook"; then return 1; fi
+  sshd=$(json_number "$owner" sshd)
+  if [ "${sshd:-0}" -gt 0 ]; then
+    if is_alive "$sshd"; then return 1; fi
+    return 0
+  fi
+  since=$(json_number "$owner" epoch)
+  [ $(($(date +%s) - ${since:-0})) -gt "$LOCK_STALE_SECONDS" ]
+}
+
+# Takes over a stale lock under a second lock, so that two runs that both
+# saw it stale cannot remove each other's fresh lock.
+take_over_stale_lock() {
+  mkdir "$LOCK.takeover" 2>/dev/null || return 0
+  if lock_is_stale; then
+    say "       the lock was stale (its deploy is gone); taking it over from $(lock_holder)"
+    rm -rf "$LOCK"
+  fi
+  rmdir "$LOCK.takeover"
+}
+
+take_lock() {
+  waited=0
+  takeovers=0
+  until mkdir "$LOCK" 2>/dev/null; do
+    [ -d "$LOCK" ] || fail path "cannot create the lock $LOCK as $(id -un)"
+    if [ "$takeovers" -lt 3 ] && lock_is_stale; then
+      takeovers=$((takeovers + 1))
+      take_over_stale_lock
+      continue
+    fi
+    if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
+      fail locked "the deploy lock $LOCK is held by $(lock_holder)"
+    fi
+    [ "$waited" -gt 0 ] || say "waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)"
+    sleep 1
+    waited=$((waited + 1))
+  done
+  HOLDING_LOCK=1
+  write_lock_owner
+}
+
+# The post step of a cancelled job: stop what is left of that run on the server.
+stop_lock_holder_processes() {
+  group=$(json_number "$(lock_holder)" pgid)
+  [ -n "$group" ] && [ "$group" -gt 1 ] && is_alive "$group" || return 0
+  # Never our own group (over SSH every session has its own; by hand it may not).
+  [ "$group" != "$(proc_field $$ 5)" ] || return 0
+  say "       stopping the unfinished deploy's processes (group $group)"
+  hook=$(cat "$LOCK/hook" 2>/dev/null || true)
+  kill -s TERM -- "-$group" 2>/dev/null || true
+  [ -z "$hook" ] || stop_group "$hook"
+  sleep 1
+  kill -s KILL -- "-$group" 2>/dev/null || true
+}
+
+require_lock() {
+  own_lock || fail lock-lost "this run no longer holds the deploy lock; it is held by $(lock_holder)"
+  HOLDING_LOCK=1
+  write_lock_owner
+}
+
+release_lock() {
+  if [ "$HOLDING_LOCK" = 1 ] && own_lock; then rm -rf "$LOCK"; fi
+  HOLDING_LOCK=0
+}

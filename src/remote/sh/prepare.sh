@@ -1,0 +1,170 @@
+#!/bin/sh
+# atomic-deploy prepare script: builds the new release beside the live one.
+#
+#   layout           check the deploy folder (create it on a first deploy)
+#   lock             take the deploy lock; it stays taken for the switch
+#   check            current is a symlink and the release id is new
+#   upload           receive the upload (or the changes) into a staging folder
+#   release          move the complete upload into releases/<id>
+#   shared           link shared paths into the release
+#   before-activate  run the before-activate hook in the release (when set)
+#
+# On failure the staging tree and the release are removed, the release is
+# logged failed and the lock is freed: current is never touched.
+#
+# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
+# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
+# HARDLINK_RELEASE SHARED_ENTRIES SHARED_AUTO HOOK_BEFORE_ACTIVATE
+# COMMAND_TIMEOUT. The upload comes on stdin.
+set -eu
+
+# shellcheck source=lib/output.sh
+. "$ATOMIC_DEPLOY_LIB/lib/output.sh"
+# shellcheck source=lib/exit-codes.sh
+. "$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh"
+# shellcheck source=lib/paths.sh
+. "$ATOMIC_DEPLOY_LIB/lib/paths.sh"
+# shellcheck source=lib/release.sh
+. "$ATOMIC_DEPLOY_LIB/lib/release.sh"
+# shellcheck source=lib/fs.sh
+. "$ATOMIC_DEPLOY_LIB/lib/fs.sh"
+# shellcheck source=lib/log.sh
+. "$ATOMIC_DEPLOY_LIB/lib/log.sh"
+# shellcheck source=lib/hooks.sh
+. "$ATOMIC_DEPLOY_LIB/lib/hooks.sh"
+# shellcheck source=lib/lock.sh
+. "$ATOMIC_DEPLOY_LIB/lib/lock.sh"
+# shellcheck source=lib/current.sh
+. "$ATOMIC_DEPLOY_LIB/lib/current.sh"
+# shellcheck source=lib/cache.sh
+. "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
+# shellcheck source=lib/shared.sh
+. "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
+
+# What this run has built, for on_exit to remove should it fail.
+STAGING_CREATED=0
+RELEASE_CREATED=0
+
+step_layout() {
+  step layout 'Checking the deploy folder'
+  if [ -e "$DEPLOY_PATH" ] && [ ! -d "$DEPLOY_PATH" ]; then
+    fail path "$DEPLOY_PATH exists and is not a folder"
+  fi
+  mkdir -p "$DEPLOY_PATH" "$RELEASES" "$SHARED" "$STATE" 2>/dev/null ||
+    fail path "cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access"
+  for dir in "$DEPLOY_PATH" "$RELEASES" "$STATE"; do
+    [ -w "$dir" ] || fail path "user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)"
+  done
+}
+
+step_lock() {
+  step lock 'Taking the deploy lock'
+  take_lock
+}
+
+step_check() {
+  step check 'Checking current and the new release id'
+  read_previous
+  if [ -e "$RELEASE_PATH" ] || [ -L "$RELEASE_PATH" ]; then
+    fail release-exists "release $RELEASE_ID already exists in $RELEASES"
+  fi
+  # We hold the lock, so any staging tree left here is from a run that died.
+  if [ -d "$STATE/staging" ]; then
+    for leftover in "$STATE/staging"/* "$STATE/staging"/.[!.]*; do
+      [ -e "$leftover" ] || [ -L "$leftover" ] || continue
+      say "       removing a staging tree left by an earlier run: $leftover"
+      remove_tree "$leftover"
+    done
+  fi
+  mkdir -p "$STATE/staging"
+}
+
+step_upload() {
+  step upload 'Receiving the upload into a staging folder'
+  case $COMPRESSION in
+    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool "gzip is not installed on the server" ;;
+    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool "zstd is not installed on the server" ;;
+  esac
+  STAGING_CREATED=1
+  mkdir "$STAGING"
+  if [ -n "$CACHE_BASE" ]; then
+    problem=$(cache_problem)
+    [ -z "$problem" ] || fail cache "the upload cache cannot be used: $problem"
+    mkdir "$DELTA"
+    unpack_into "$DELTA"
+    say "       changes received; building the release from the cache"
+    copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE"
+    remove_listed "$STAGING"
+    cp -a "$DELTA/." "$STAGING/"
+  else
+    unpack_into "$STAGING"
+  fi
+  found=$(find "$STAGING" | wc -l)
+  found=$((found - 1))
+  [ "$found" -eq "$EXPECTED_ENTRIES" ] ||
+    fail upload "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
+  say "       $found entries in the release"
+  if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
+    # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.
+    [ -z "$CACHE_BASE" ] || fail cache "the cache manifest after the changes is not what the runner expects"
+    say "       warning: the upload cache could not be updated; the next deploy uploads everything"
+  fi
+  remove_tree "$DELTA" "$CONTROL"
+}
+
+step_release() {
+  step release 'Moving the complete upload into releases/'
+  RELEASE_CREATED=1
+  mv "$STAGING" "$RELEASE_PATH"
+  STAGING_CREATED=0
+  # Logged now, so that a release whose deploy died before the switch is known and pruned.
+  log_event prepared "$RELEASE_ID"
+  say "       $RELEASE_PATH"
+}
+
+step_shared() {
+  step shared 'Linking shared paths into the release'
+  link_shared_paths
+}
+
+step_before_activate() {
+  step before-activate 'Running before-activate in the new release'
+  if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
+    fail before-activate "before-activate failed (exit status $hook_status)"
+  fi
+}
+
+# A failed prepare removes what it built and frees the lock; a successful one
+# keeps the lock for the switch.
+on_exit() {
+  status=$?
+  set +e
+  trap - EXIT HUP INT TERM
+  trap '' PIPE
+  stop_hook
+  if [ "$status" != 0 ] && [ "$HOLDING_LOCK" = 1 ]; then
+    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
+    if [ "$RELEASE_CREATED" = 1 ]; then
+      read_current 2>/dev/null || true
+      [ "$CURRENT_ID" = "$RELEASE_ID" ] || remove_tree "$RELEASE_PATH"
+    fi
+    # Only a release this run began is failed (not another run's id, refused
+    # here); a cache miss is not a failure: the runner starts over in full.
+    if [ "$status" != "$(exit_code cache)" ] && { [ "$STAGING_CREATED" = 1 ] || [ "$RELEASE_CREATED" = 1 ]; }; then
+      log_event failed "$RELEASE_ID" || true
+    fi
+    release_lock || true
+    say "       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}"
+  fi
+  exit "$status"
+}
+
+trap_exits
+step_layout
+step_lock
+step_check
+step_upload
+step_release
+step_shared
+if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
+finished prepare

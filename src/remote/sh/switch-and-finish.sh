@@ -1,0 +1,52 @@
+#!/bin/sh
+# atomic-deploy switch-and-finish script: one host and no after-activate, so
+# the switch and the finish share one round trip.
+#
+#   resume  this run still holds the lock, and its release is there
+#   switch  current -> releases/<id> by one rename(2), read back; logged deployed
+#   prune   remove old releases, as the release model decides
+#
+# The lock is freed on success. On failure it stays, so that the runner can
+# revert a switch that happened (it says so with @@switched).
+#
+# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.
+set -eu
+
+# shellcheck source=lib/output.sh
+. "$ATOMIC_DEPLOY_LIB/lib/output.sh"
+# shellcheck source=lib/exit-codes.sh
+. "$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh"
+# shellcheck source=lib/paths.sh
+. "$ATOMIC_DEPLOY_LIB/lib/paths.sh"
+# shellcheck source=lib/release.sh
+. "$ATOMIC_DEPLOY_LIB/lib/release.sh"
+# shellcheck source=lib/fs.sh
+. "$ATOMIC_DEPLOY_LIB/lib/fs.sh"
+# shellcheck source=lib/log.sh
+. "$ATOMIC_DEPLOY_LIB/lib/log.sh"
+# shellcheck source=lib/hooks.sh
+. "$ATOMIC_DEPLOY_LIB/lib/hooks.sh"
+# shellcheck source=lib/lock.sh
+. "$ATOMIC_DEPLOY_LIB/lib/lock.sh"
+# shellcheck source=lib/current.sh
+. "$ATOMIC_DEPLOY_LIB/lib/current.sh"
+# shellcheck source=lib/releases.sh
+. "$ATOMIC_DEPLOY_LIB/lib/releases.sh"
+# shellcheck source=lib/prune.sh
+. "$ATOMIC_DEPLOY_LIB/lib/prune.sh"
+# shellcheck source=lib/steps.sh
+. "$ATOMIC_DEPLOY_LIB/lib/steps.sh"
+
+on_exit() {
+  status=$?
+  trap - EXIT HUP INT TERM
+  stop_hook
+  [ "$status" != 0 ] || release_lock || true
+  exit "$status"
+}
+
+trap_exits
+step_resume
+step_switch
+step_prune
+finished switch-and-finish
