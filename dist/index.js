@@ -61565,12 +61565,11 @@ exports.deployFleet = deployFleet;
 const protocol_1 = __nccwpck_require__(1459);
 const plan_1 = __nccwpck_require__(4214);
 const file_list_1 = __nccwpck_require__(7459);
-const archive_1 = __nccwpck_require__(6812);
 const scripts_1 = __nccwpck_require__(3469);
 const prepare_1 = __nccwpck_require__(5671);
 const errors_1 = __nccwpck_require__(7109);
 const results_1 = __nccwpck_require__(6842);
-const compression_1 = __nccwpck_require__(9322);
+const phases_1 = __nccwpck_require__(4014);
 const abort_1 = __nccwpck_require__(8726);
 const source_1 = __nccwpck_require__(4827);
 const parallel_1 = __nccwpck_require__(7337);
@@ -61612,7 +61611,7 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
     const source = await sourceReady;
     const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
-    const fleet = hosts.map((host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }));
+    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index)));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
     const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
@@ -61646,7 +61645,7 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet, settings, log) {
     // With one host and no after-activate, switching and pruning can share one round trip.
-    const oneStep = fleet.length === 1 && !fleet[0].plan.afterActivate;
+    const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
     const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
     const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error) => error)));
     const failures = new Map();
@@ -61690,14 +61689,7 @@ async function activate(fleet, settings, log) {
     fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
 }
 async function prepareOn(member, settings, source, log) {
-    const inspected = await (0, prepare_1.inspectServer)(member.host, member.plan);
-    const remoteTools = (0, prepare_1.serverTools)(inspected);
-    const compression = (0, compression_1.chooseCompression)(settings.compression, await (0, archive_1.localCompressors)(), remoteTools);
-    member.plan = { ...member.plan, compression };
-    const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined };
-    if (source.manifest && !usable.manifest)
-        log(member)('       full upload: the server has no sha256sum, which incremental uploads need');
-    const prepared = await (0, prepare_1.uploadAndPrepare)(member.host, member.plan, usable, log(member), inspected);
+    const prepared = await (0, prepare_1.uploadAndPrepare)(member.host, member.plan, source, log(member), settings.compression);
     member.plan = prepared.plan;
     member.bytesSent = prepared.bytesSent;
     member.previous = (0, protocol_1.lastResult)(prepared.result, 'previous') ?? '';
@@ -61838,6 +61830,42 @@ function settleLimit(items, limit, work) {
 
 /***/ }),
 
+/***/ 4014:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.hostPlan = hostPlan;
+exports.switchesAndFinishesAtOnce = switchesAndFinishesAtOnce;
+exports.activationScripts = activationScripts;
+const scripts_1 = __nccwpck_require__(3469);
+/**
+ * The rules for what a deploy sends each host besides the upload, in one
+ * place, so that the dry run prints what the deploy (fleet.ts) sends.
+ */
+/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
+function hostPlan(base, settings, index) {
+    return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate };
+}
+/** With one host and no after-activate, switching and pruning share one round trip. */
+function switchesAndFinishesAtOnce(hostCount, plan) {
+    return hostCount === 1 && !plan.afterActivate;
+}
+/** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
+function activationScripts(hostCount, plan) {
+    if (switchesAndFinishesAtOnce(hostCount, plan))
+        return { switch: (0, scripts_1.switchAndFinishScript)(plan) };
+    return {
+        switch: (0, scripts_1.switchScript)(plan),
+        ...(plan.afterActivate ? { 'after-activate': (0, scripts_1.afterActivateScript)(plan) } : {}),
+        finish: (0, scripts_1.finishScript)(plan)
+    };
+}
+
+
+/***/ }),
+
 /***/ 5671:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
@@ -61878,8 +61906,10 @@ var __importStar = (this && this.__importStar) || (function () {
 })();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.uploadAndPrepare = uploadAndPrepare;
+exports.planUploadOn = planUploadOn;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
+exports.planUpload = planUpload;
 const fs_1 = __nccwpck_require__(9896);
 const os = __importStar(__nccwpck_require__(857));
 const path = __importStar(__nccwpck_require__(6928));
@@ -61889,32 +61919,33 @@ const scripts_1 = __nccwpck_require__(3469);
 const exit_codes_1 = __nccwpck_require__(9098);
 const protocol_1 = __nccwpck_require__(1459);
 const format_1 = __nccwpck_require__(8150);
+const compression_1 = __nccwpck_require__(9322);
 const CONTROL = '.atomic-deploy-control';
 const PROGRESS_EVERY_MS = 2000;
 /**
- * Uploads and prepares the release on one host. With a usable cache on the
- * server, only the changes go over the wire; if the server then finds its
- * cache unusable, this starts over with a full upload, on the same connection.
+ * Uploads and prepares the release on one host, as planUploadOn plans it.
+ * If the server then finds its cache unusable after all, this starts over
+ * with a full upload, on the same connection.
  */
-async function uploadAndPrepare(host, plan, source, log, inspected) {
-    if (!source.manifest)
-        return run(host, { ...plan, incremental: false }, source, undefined, log);
-    const cached = inspected ?? (await inspectServer(host, plan));
-    const base = cachedManifest(cached);
-    if (base === undefined) {
-        log(`       full upload: ${(0, protocol_1.lastResult)(cached, 'cache-miss') ?? 'the upload cache could not be read'}`);
-    }
-    else {
-        const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(base), source.manifest, source.listing.entries);
-        const bytes = delta.upload.reduce((sum, e) => sum + e.size, 0);
-        log(`       incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(bytes)})`);
-        const attempt = await run(host, { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(base), nextDigest: delta.nextDigest }, source, delta, log);
-        if (attempt.result.code !== exit_codes_1.EXIT.cache)
-            return { ...attempt, kind: 'incremental' };
-        log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
-    }
-    const full = fullDelta(source);
-    return run(host, { ...plan, incremental: true, cacheBase: '', nextDigest: full.nextDigest }, source, full, log);
+async function uploadAndPrepare(host, plan, source, log, 
+/** The compression setting; without it, the plan's own (never auto). */
+compression = plan.compression) {
+    const upload = await planUploadOn(host, plan, source, compression);
+    log(`       ${upload.summary}`);
+    const attempt = await send(host, upload, source, log);
+    if (upload.kind !== 'incremental' || attempt.result.code !== exit_codes_1.EXIT.cache)
+        return attempt;
+    log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
+    return send(host, fullUpload(upload.plan, source, ''), source, log);
+}
+/**
+ * Plans the upload for one host: one round trip to see its tools and upload
+ * cache (which changes nothing on the server), then planUpload. The deploy and
+ * the dry run both plan through here, so the dry run shows what a deploy sends.
+ */
+async function planUploadOn(host, plan, source, compression) {
+    const inspected = await inspectServer(host, plan);
+    return planUpload(plan, source, inspected, compression, await (0, archive_1.localCompressors)());
 }
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
 function inspectServer(host, plan) {
@@ -61923,20 +61954,62 @@ function inspectServer(host, plan) {
 function serverTools(inspected) {
     return new Set((0, protocol_1.allResults)(inspected, 'has'));
 }
+/**
+ * From what the inspect script found: the compression (auto picks what both
+ * ends have), then a delta against the server's cache when incremental uploads
+ * are on and the cache is usable, else everything.
+ */
+function planUpload(base, source, inspected, compression, local) {
+    const tools = serverTools(inspected);
+    const plan = { ...base, compression: (0, compression_1.chooseCompression)(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' };
+    const { entries, bytes } = source.listing;
+    if (!source.manifest) {
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary: `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)})` };
+    }
+    if (!tools.has('sha256sum')) {
+        const summary = `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)}); the server has no sha256sum, which incremental uploads need`;
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary };
+    }
+    const cached = cachedManifest(inspected);
+    if (cached === undefined)
+        return fullUpload(plan, source, (0, protocol_1.lastResult)(inspected, 'cache-miss') ?? 'the upload cache could not be read');
+    const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(cached), source.manifest, entries);
+    const sent = delta.upload.reduce((sum, e) => sum + e.size, 0);
+    return {
+        plan: { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(cached), nextDigest: delta.nextDigest },
+        kind: 'incremental',
+        entries: delta.upload,
+        removed: delta.remove.length,
+        bytes: sent,
+        delta,
+        summary: `incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(sent)})`
+    };
+}
+/** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
+function fullUpload(base, source, reason) {
+    const { entries, bytes } = source.listing;
+    const next = (0, manifest_1.manifestText)(source.manifest);
+    const delta = { upload: entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
+    return {
+        plan: { ...base, incremental: true, cacheBase: '', nextDigest: delta.nextDigest },
+        kind: 'full',
+        entries,
+        removed: 0,
+        bytes,
+        delta,
+        summary: `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)})${reason ? `; ${reason}` : ''}`
+    };
+}
 function cachedManifest(result) {
     if (result.code !== 0 || (0, protocol_1.lastResult)(result, 'cache-ok') === undefined)
         return undefined;
     return (0, protocol_1.manifestBlock)(result);
 }
-function fullDelta(source) {
-    const next = (0, manifest_1.manifestText)(source.manifest);
-    return { upload: source.listing.entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
-}
-async function run(host, plan, source, delta, log) {
+async function send(host, upload, source, log) {
+    const { plan, delta } = upload;
     const control = delta ? await writeControl(delta) : undefined;
     try {
-        const entries = delta ? delta.upload : source.listing.entries;
-        const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined, source.compressionLevel);
+        const archive = await (0, archive_1.packArchive)(source.sourceDir, upload.entries, plan.compression, control ? { parent: control, names: CONTROL_NAMES } : undefined, source.compressionLevel);
         const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
         // Progress is for the upload only; the server's work after it has its own lines.
         archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
@@ -61946,7 +62019,7 @@ async function run(host, plan, source, delta, log) {
                 archive.abort();
             else
                 await archive.finished;
-            return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
+            return { result, plan, bytesSent: archive.bytesSent(), kind: upload.kind };
         }
         finally {
             clearInterval(progress);
