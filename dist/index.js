@@ -61450,42 +61450,76 @@ function chooseCompression(wanted, local, remote) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.dryRunOn = dryRunOn;
 const plan_1 = __nccwpck_require__(4214);
-const file_list_1 = __nccwpck_require__(7459);
 const scripts_1 = __nccwpck_require__(3469);
-const maintenance_1 = __nccwpck_require__(8867);
+const file_list_1 = __nccwpck_require__(7459);
 const format_1 = __nccwpck_require__(8150);
-const releases_1 = __nccwpck_require__(4696);
-/** Reads the servers (nothing is written), and prints what a deploy would do and the exact scripts it would run. */
-async function dryRunOn(hosts, settings, reporter) {
-    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
-    const plan = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), settings.compression === 'auto' ? 'none' : settings.compression);
-    const perHost = await Promise.all(hosts.map(async (host) => {
-        const { releases } = await (0, maintenance_1.listOn)(host, settings);
-        return { host: host.name, current: releases.find((r) => r.current)?.id ?? '', wouldPrune: (0, releases_1.wouldPrune)(releases, plan.releaseId, plan.keep), releases };
-    }));
-    const scripts = {
-        prepare: (0, scripts_1.prepareScript)(plan),
-        switch: (0, scripts_1.switchScript)(plan),
-        'after-activate': (0, scripts_1.afterActivateScript)(plan),
-        finish: (0, scripts_1.finishScript)(plan)
-    };
+const maintenance_1 = __nccwpck_require__(8867);
+const prepare_1 = __nccwpck_require__(5671);
+const phases_1 = __nccwpck_require__(4014);
+const source_1 = __nccwpck_require__(4827);
+const parallel_1 = __nccwpck_require__(7337);
+const errors_1 = __nccwpck_require__(7109);
+/**
+ * Reads the workspace as a deploy does, and asks each server what a deploy
+ * would find there: the same inspect round trip (tools, upload cache) and the
+ * list script. Nothing is uploaded and nothing on the servers changes. Prints
+ * the plan and the exact scripts a deploy with these settings would send.
+ */
+async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
+    const source = await sourceReady;
+    const { listing } = source;
+    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
+    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host, index) => {
+        const upload = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source, settings.compression);
+        const listed = await (0, maintenance_1.listOn)(host, settings, base.releaseId);
+        const info = {
+            host: host.name,
+            current: listed.current,
+            wouldPrune: (0, maintenance_1.reported)(listed, 'wouldPrune'),
+            upload: {
+                kind: upload.kind,
+                entries: upload.entries.length,
+                removed: upload.removed,
+                bytes: upload.bytes,
+                compression: upload.plan.compression,
+                summary: upload.summary
+            },
+            scripts: { prepare: (0, scripts_1.prepareScript)(upload.plan), ...(0, phases_1.activationScripts)(hosts.length, upload.plan) }
+        };
+        return { info, releases: listed.releases };
+    });
+    const failed = settled.flatMap((s, i) => (s.ok ? [] : [`  ${hosts[i].name}: ${s.error.message}`]));
+    if (failed.length === 1 && hosts.length === 1)
+        throw settled[0].error;
+    if (failed.length > 0)
+        throw new errors_1.DeployError(`The dry run failed on ${failed.length} of ${hosts.length} hosts:\n${failed.join('\n')}`, [], 'dry run');
+    const perHost = settled.map((s) => s.value);
     reporter.info('DRY RUN: nothing is uploaded and nothing on the servers changes.');
-    reporter.info(`release: ${plan.releaseId}`);
+    reporter.info(`release: ${base.releaseId}`);
     reporter.info(`upload:  ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)} from ${settings.sourceDir}`);
-    for (const h of perHost) {
-        reporter.info(`host:    ${h.host}: current ${h.current || '(none)'}; would prune: ${h.wouldPrune.join(', ') || 'nothing'}`);
+    for (const { info } of perHost) {
+        reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`);
+        reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`);
     }
-    for (const [name, script] of Object.entries(scripts)) {
-        await reporter.group(`Remote script: ${name} (run with sh -c over the connection)`, async () => {
-            script.trimEnd().split('\n').forEach((line) => reporter.info(line));
-        });
+    const first = perHost[0].info;
+    for (const { info } of perHost) {
+        const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script);
+        if (same) {
+            reporter.info(`The scripts for ${info.host} are the same as for ${first.host}.`);
+            continue;
+        }
+        for (const [phase, script] of Object.entries(info.scripts)) {
+            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, async () => {
+                script.trimEnd().split('\n').forEach((line) => reporter.info(line));
+            });
+        }
     }
     return {
-        releaseId: plan.releaseId,
+        releaseId: base.releaseId,
         files: listing.entries.length,
         bytes: listing.bytes,
-        hosts: perHost.map(({ releases: _releases, ...rest }) => rest),
-        scripts,
+        hosts: perHost.map((h) => h.info),
+        scripts: first.scripts,
         releases: perHost[0].releases
     };
 }
@@ -61777,18 +61811,44 @@ function logFor(count, reporter) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.listOn = listOn;
+exports.reported = reported;
 exports.unlockOn = unlockOn;
 const plan_1 = __nccwpck_require__(4214);
 const scripts_1 = __nccwpck_require__(3469);
 const protocol_1 = __nccwpck_require__(1459);
 const errors_1 = __nccwpck_require__(7109);
 const releases_1 = __nccwpck_require__(4696);
-/** What is on the server: releases (newest first), and who holds the lock, if anyone. */
-async function listOn(host, settings) {
-    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planRelease)(settings, 0, 'none')));
+/**
+ * Runs the list script, which changes nothing and takes no lock. Given
+ * `wouldDeploy`, the would-be new release id travels as the script's
+ * RELEASE_ID (and keep as KEEP), so that the server can say what a deploy of
+ * it would prune.
+ */
+async function listOn(host, settings, wouldDeploy = '') {
+    const result = await host.run((0, scripts_1.listScript)({ ...(0, plan_1.planRelease)(settings, 0, 'none'), releaseId: wouldDeploy }));
     if (result.code !== 0)
         throw (0, errors_1.remoteFailure)(result, host.name);
-    return { releases: (0, releases_1.parseReleases)(result), lockHolder: (0, protocol_1.lastResult)(result, 'lock') };
+    const wouldPrune = (0, protocol_1.lastResult)(result, 'would-prune');
+    return {
+        host: host.name,
+        releases: (0, releases_1.parseReleases)(result),
+        current: (0, protocol_1.lastResult)(result, 'current') ?? '',
+        lockHolder: (0, protocol_1.lastResult)(result, 'lock'),
+        rollbackTarget: (0, protocol_1.lastResult)(result, 'rollback-target'),
+        wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
+    };
+}
+const REPORTED = {
+    rollbackTarget: { key: protocol_1.RESULT_KEYS.rollbackTarget, what: 'the release a rollback would switch to' },
+    wouldPrune: { key: protocol_1.RESULT_KEYS.wouldPrune, what: 'the releases this deploy would prune' }
+};
+/** A value only the server can decide: its absence is an error, never a guess made on the runner. */
+function reported(listing, name) {
+    const value = listing[name];
+    if (value !== undefined)
+        return value;
+    const { key, what } = REPORTED[name];
+    throw new errors_1.RemoteError(`${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`, 'list', 0);
 }
 /** Removes a lock left behind; returns who held it ('' when there was none). */
 async function unlockOn(host, settings, reporter) {
@@ -62055,10 +62115,14 @@ async function writeControl(delta) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.parseReleases = parseReleases;
 exports.releasesTable = releasesTable;
-exports.wouldPrune = wouldPrune;
 const protocol_1 = __nccwpck_require__(1459);
 const format_1 = __nccwpck_require__(8150);
-/** Builds the release list from what the list script printed: folders on disk, the log, and current. */
+/**
+ * Builds the release list for display (the `releases` output and the table)
+ * from what the list script printed: folders on disk, the log, and current.
+ * It decides nothing: which release a rollback goes to and what a deploy
+ * prunes, the server reports itself (see maintenance.ts).
+ */
 function parseReleases(result) {
     const current = (0, protocol_1.lastResult)(result, 'current') ?? '';
     const onDisk = (0, protocol_1.allResults)(result, 'release');
@@ -62113,21 +62177,6 @@ function releasesTable(releases) {
         ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
         ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
     ]);
-}
-/**
- * Which releases a deploy of `newId` would prune: the same rule as the remote
- * prune (keep the current one and the newest good ones, up to `keep`; only
- * releases the log knows), for the dry run.
- */
-function wouldPrune(releases, newId, keep) {
-    const kept = new Set([newId]);
-    for (const release of releases) {
-        if (kept.size >= keep)
-            break;
-        if (!release.bad && release.created)
-            kept.add(release.id);
-    }
-    return releases.filter((r) => r.logged && !kept.has(r.id)).map((r) => r.id);
 }
 
 
@@ -62199,12 +62248,12 @@ const parallel_1 = __nccwpck_require__(7337);
 const host_address_1 = __nccwpck_require__(5254);
 const dry_run_1 = __nccwpck_require__(5093);
 /** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
-async function runMode(settings, reporter) {
+async function runMode(settings, reporter, connect = connectAll) {
     const started = Date.now();
-    // The workspace is read while the connections are made.
-    const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
+    // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
+    const source = settings.mode === 'deploy' ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
-    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connectAll(settings, reporter));
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => connect(settings, reporter));
     try {
         const outcome = {
             mode: settings.mode,
@@ -62216,7 +62265,7 @@ async function runMode(settings, reporter) {
             seconds: 0
         };
         if (settings.dryRun && settings.mode === 'deploy') {
-            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter);
+            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter, source);
             outcome.releaseId = outcome.dryRun.hosts[0].current;
             outcome.releases = outcome.dryRun.releases;
             outcome.seconds = (Date.now() - started) / 1000;
@@ -62238,9 +62287,9 @@ async function runMode(settings, reporter) {
         const listed = await (0, maintenance_1.listOn)(hosts[0], settings);
         outcome.releases = listed.releases;
         if (settings.mode === 'list' || settings.mode === 'unlock') {
-            const index = listed.releases.findIndex((r) => r.current);
-            outcome.releaseId = listed.releases[index]?.id ?? '';
-            outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? '';
+            // Where a rollback would go is the server's decision, reported by its list script.
+            outcome.releaseId = listed.current;
+            outcome.previousReleaseId = (0, maintenance_1.reported)(listed, 'rollbackTarget');
         }
         if (settings.mode === 'list' && listed.lockHolder)
             reporter.info(`locked by ${listed.lockHolder}`);

@@ -6,7 +6,7 @@ import { readSource } from './source'
 import { DeployError } from './errors'
 import { DeployOutcome, HostResult, describeFleet, resultsTable } from './results'
 import { rollbackOn } from './rollback'
-import { listOn, unlockOn } from './maintenance'
+import { listOn, reported, unlockOn } from './maintenance'
 import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
 import { describeHost } from '../config/host-address'
@@ -30,13 +30,16 @@ export interface ModeOutcome {
   seconds: number
 }
 
+/** Opens one connection per target; tests pass fakes. */
+export type Connector = (settings: DeploySettings, reporter: Reporter) => Promise<Connection[]>
+
 /** The core entry point shared by every front end: one connection per host, one mode, then the release list. */
-export async function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
+export async function runMode(settings: DeploySettings, reporter: Reporter, connect: Connector = connectAll): Promise<ModeOutcome> {
   const started = Date.now()
-  // The workspace is read while the connections are made.
-  const source = settings.mode === 'deploy' && !settings.dryRun ? readSource(settings, reporter) : undefined
+  // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
+  const source = settings.mode === 'deploy' ? readSource(settings, reporter) : undefined
   source?.catch(() => undefined)
-  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connectAll(settings, reporter))
+  const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => connect(settings, reporter))
   try {
     const outcome: ModeOutcome = {
       mode: settings.mode,
@@ -48,7 +51,7 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
       seconds: 0
     }
     if (settings.dryRun && settings.mode === 'deploy') {
-      outcome.dryRun = await dryRunOn(hosts, settings, reporter)
+      outcome.dryRun = await dryRunOn(hosts, settings, reporter, source)
       outcome.releaseId = outcome.dryRun.hosts[0].current
       outcome.releases = outcome.dryRun.releases
       outcome.seconds = (Date.now() - started) / 1000
@@ -68,9 +71,9 @@ export async function runMode(settings: DeploySettings, reporter: Reporter): Pro
     const listed = await listOn(hosts[0], settings)
     outcome.releases = listed.releases
     if (settings.mode === 'list' || settings.mode === 'unlock') {
-      const index = listed.releases.findIndex((r) => r.current)
-      outcome.releaseId = listed.releases[index]?.id ?? ''
-      outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? ''
+      // Where a rollback would go is the server's decision, reported by its list script.
+      outcome.releaseId = listed.current
+      outcome.previousReleaseId = reported(listed, 'rollbackTarget')
     }
     if (settings.mode === 'list' && listed.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
     if (outcome.results.length > 1) reporter.info(resultsTable(outcome.results))
