@@ -30374,11 +30374,10 @@ function planUpload(base, source, inspected, compression, local) {
     const tools = serverTools(inspected);
     const plan = { ...base, compression: (0, compression_1.chooseCompression)(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' };
     const { entries, bytes } = source.listing;
-    if (!source.manifest) {
-        return { plan, kind: 'full', entries, removed: 0, bytes, summary: `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)})` };
-    }
+    if (!source.manifest)
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') };
     if (!tools.has('sha256sum')) {
-        const summary = `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)}); the server has no sha256sum, which incremental uploads need`;
+        const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need');
         return { plan, kind: 'full', entries, removed: 0, bytes, summary };
     }
     const cached = cachedManifest(inspected);
@@ -30408,8 +30407,13 @@ function fullUpload(base, source, reason) {
         removed: 0,
         bytes,
         delta,
-        summary: `full upload: ${entries.length} entries (${(0, format_1.formatBytes)(bytes)})${reason ? `; ${reason}` : ''}`
+        summary: fullSummary(source, reason)
     };
+}
+/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+function fullSummary(source, reason) {
+    const size = `${source.listing.entries.length} entries, ${(0, format_1.formatBytes)(source.listing.bytes)}`;
+    return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`;
 }
 function cachedManifest(result) {
     if (result.code !== 0 || (0, protocol_1.lastResult)(result, 'cache-ok') === undefined)

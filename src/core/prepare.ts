@@ -107,11 +107,9 @@ export function planUpload(
   const tools = serverTools(inspected)
   const plan: ReleasePlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
   const { entries, bytes } = source.listing
-  if (!source.manifest) {
-    return { plan, kind: 'full', entries, removed: 0, bytes, summary: `full upload: ${entries.length} entries (${formatBytes(bytes)})` }
-  }
+  if (!source.manifest) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') }
   if (!tools.has('sha256sum')) {
-    const summary = `full upload: ${entries.length} entries (${formatBytes(bytes)}); the server has no sha256sum, which incremental uploads need`
+    const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need')
     return { plan, kind: 'full', entries, removed: 0, bytes, summary }
   }
   const cached = cachedManifest(inspected)
@@ -141,8 +139,14 @@ function fullUpload(base: ReleasePlan, source: UploadSource, reason: string): Up
     removed: 0,
     bytes,
     delta,
-    summary: `full upload: ${entries.length} entries (${formatBytes(bytes)})${reason ? `; ${reason}` : ''}`
+    summary: fullSummary(source, reason)
   }
+}
+
+/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+function fullSummary(source: UploadSource, reason: string): string {
+  const size = `${source.listing.entries.length} entries, ${formatBytes(source.listing.bytes)}`
+  return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`
 }
 
 function cachedManifest(result: ScriptResult): string | undefined {
