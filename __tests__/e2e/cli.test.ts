@@ -109,7 +109,7 @@ describe('atomic-deploy command line', () => {
     expect(dry.stderr).toContain('upload:  2 entries')
     expect(dry.stderr).toContain('would prune: d1')
     expect(dry.stderr).toContain("RELEASE_ID='d3'")
-    expect(dry.stderr).toContain("link_shared 'storage' dir")
+    expect(dry.stderr).toContain("SHARED_ENTRIES='storage/'")
     expect(snapshot(root)).toEqual(before)
   })
 })

@@ -1185,42 +1185,76 @@ function chooseCompression(wanted, local, remote) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.dryRunOn = dryRunOn;
 const plan_1 = __nccwpck_require__(2680);
-const file_list_1 = __nccwpck_require__(9977);
 const scripts_1 = __nccwpck_require__(2303);
-const maintenance_1 = __nccwpck_require__(8209);
+const file_list_1 = __nccwpck_require__(9977);
 const format_1 = __nccwpck_require__(7319);
-const releases_1 = __nccwpck_require__(630);
-/** Reads the servers (nothing is written), and prints what a deploy would do and the exact scripts it would run. */
-async function dryRunOn(hosts, settings, reporter) {
-    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
-    const plan = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), settings.compression === 'auto' ? 'none' : settings.compression);
-    const perHost = await Promise.all(hosts.map(async (host) => {
-        const { releases } = await (0, maintenance_1.listOn)(host, settings);
-        return { host: host.name, current: releases.find((r) => r.current)?.id ?? '', wouldPrune: (0, releases_1.wouldPrune)(releases, plan.releaseId, plan.keep), releases };
-    }));
-    const scripts = {
-        prepare: (0, scripts_1.prepareScript)(plan),
-        switch: (0, scripts_1.switchScript)(plan),
-        'after-activate': (0, scripts_1.afterActivateScript)(plan),
-        finish: (0, scripts_1.finishScript)(plan)
-    };
+const maintenance_1 = __nccwpck_require__(8209);
+const prepare_1 = __nccwpck_require__(8357);
+const phases_1 = __nccwpck_require__(3272);
+const source_1 = __nccwpck_require__(5045);
+const parallel_1 = __nccwpck_require__(3447);
+const errors_1 = __nccwpck_require__(43);
+/**
+ * Reads the workspace as a deploy does, and asks each server what a deploy
+ * would find there: the same inspect round trip (tools, upload cache) and the
+ * list script. Nothing is uploaded and nothing on the servers changes. Prints
+ * the plan and the exact scripts a deploy with these settings would send.
+ */
+async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
+    const source = await sourceReady;
+    const { listing } = source;
+    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
+    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host, index) => {
+        const upload = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source, settings.compression);
+        const listed = await (0, maintenance_1.listOn)(host, settings, base.releaseId);
+        const info = {
+            host: host.name,
+            current: listed.current,
+            wouldPrune: (0, maintenance_1.reported)(listed, 'wouldPrune'),
+            upload: {
+                kind: upload.kind,
+                entries: upload.entries.length,
+                removed: upload.removed,
+                bytes: upload.bytes,
+                compression: upload.plan.compression,
+                summary: upload.summary
+            },
+            scripts: { prepare: (0, scripts_1.prepareScript)(upload.plan), ...(0, phases_1.activationScripts)(hosts.length, upload.plan) }
+        };
+        return { info, releases: listed.releases };
+    });
+    const failed = settled.flatMap((s, i) => (s.ok ? [] : [`  ${hosts[i].name}: ${s.error.message}`]));
+    if (failed.length === 1 && hosts.length === 1)
+        throw settled[0].error;
+    if (failed.length > 0)
+        throw new errors_1.DeployError(`The dry run failed on ${failed.length} of ${hosts.length} hosts:\n${failed.join('\n')}`, [], 'dry run');
+    const perHost = settled.map((s) => s.value);
     reporter.info('DRY RUN: nothing is uploaded and nothing on the servers changes.');
-    reporter.info(`release: ${plan.releaseId}`);
+    reporter.info(`release: ${base.releaseId}`);
     reporter.info(`upload:  ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)} from ${settings.sourceDir}`);
-    for (const h of perHost) {
-        reporter.info(`host:    ${h.host}: current ${h.current || '(none)'}; would prune: ${h.wouldPrune.join(', ') || 'nothing'}`);
+    for (const { info } of perHost) {
+        reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`);
+        reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`);
     }
-    for (const [name, script] of Object.entries(scripts)) {
-        await reporter.group(`Remote script: ${name} (run with sh -c over the connection)`, async () => {
-            script.trimEnd().split('\n').forEach((line) => reporter.info(line));
-        });
+    const first = perHost[0].info;
+    for (const { info } of perHost) {
+        const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script);
+        if (same) {
+            reporter.info(`The scripts for ${info.host} are the same as for ${first.host}.`);
+            continue;
+        }
+        for (const [phase, script] of Object.entries(info.scripts)) {
+            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, async () => {
+                script.trimEnd().split('\n').forEach((line) => reporter.info(line));
+            });
+        }
     }
     return {
-        releaseId: plan.releaseId,
+        releaseId: base.releaseId,
         files: listing.entries.length,
         bytes: listing.bytes,
-        hosts: perHost.map(({ releases: _releases, ...rest }) => rest),
-        scripts,
+        hosts: perHost.map((h) => h.info),
+        scripts: first.scripts,
         releases: perHost[0].releases
     };
 }
@@ -1300,12 +1334,11 @@ exports.deployFleet = deployFleet;
 const protocol_1 = __nccwpck_require__(7329);
 const plan_1 = __nccwpck_require__(2680);
 const file_list_1 = __nccwpck_require__(9977);
-const archive_1 = __nccwpck_require__(478);
 const scripts_1 = __nccwpck_require__(2303);
 const prepare_1 = __nccwpck_require__(8357);
 const errors_1 = __nccwpck_require__(43);
 const results_1 = __nccwpck_require__(3524);
-const compression_1 = __nccwpck_require__(3788);
+const phases_1 = __nccwpck_require__(3272);
 const abort_1 = __nccwpck_require__(6992);
 const source_1 = __nccwpck_require__(5045);
 const parallel_1 = __nccwpck_require__(3447);
@@ -1347,7 +1380,7 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
     const source = await sourceReady;
     const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
-    const fleet = hosts.map((host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }));
+    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index)));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
     const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
@@ -1381,7 +1414,7 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet, settings, log) {
     // With one host and no after-activate, switching and pruning can share one round trip.
-    const oneStep = fleet.length === 1 && !fleet[0].plan.afterActivate;
+    const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
     const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
     const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error) => error)));
     const failures = new Map();
@@ -1425,14 +1458,7 @@ async function activate(fleet, settings, log) {
     fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
 }
 async function prepareOn(member, settings, source, log) {
-    const inspected = await (0, prepare_1.inspectServer)(member.host, member.plan);
-    const remoteTools = (0, prepare_1.serverTools)(inspected);
-    const compression = (0, compression_1.chooseCompression)(settings.compression, await (0, archive_1.localCompressors)(), remoteTools);
-    member.plan = { ...member.plan, compression };
-    const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined };
-    if (source.manifest && !usable.manifest)
-        log(member)('       full upload: the server has no sha256sum, which incremental uploads need');
-    const prepared = await (0, prepare_1.uploadAndPrepare)(member.host, member.plan, usable, log(member), inspected);
+    const prepared = await (0, prepare_1.uploadAndPrepare)(member.host, member.plan, source, log(member), settings.compression);
     member.plan = prepared.plan;
     member.bytesSent = prepared.bytesSent;
     member.previous = (0, protocol_1.lastResult)(prepared.result, 'previous') ?? '';
@@ -1520,18 +1546,43 @@ function logFor(count, reporter) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.listOn = listOn;
+exports.reported = reported;
 exports.unlockOn = unlockOn;
 const plan_1 = __nccwpck_require__(2680);
 const scripts_1 = __nccwpck_require__(2303);
 const protocol_1 = __nccwpck_require__(7329);
 const errors_1 = __nccwpck_require__(43);
 const releases_1 = __nccwpck_require__(630);
-/** What is on the server: releases (newest first), and who holds the lock, if anyone. */
-async function listOn(host, settings) {
-    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planList)(settings)));
+/**
+ * Runs the list script, which changes nothing and takes no lock. Given
+ * `wouldDeploy`, the would-be new release id (NEW_RELEASE_ID, with keep as
+ * KEEP), the server also says what a deploy of it would prune.
+ */
+async function listOn(host, settings, wouldDeploy = '') {
+    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planList)(settings, wouldDeploy)));
     if (result.code !== 0)
         throw (0, errors_1.remoteFailure)(result, host.name);
-    return { releases: (0, releases_1.parseReleases)(result), lockHolder: (0, protocol_1.lastResult)(result, 'lock') };
+    const wouldPrune = (0, protocol_1.lastResult)(result, 'would-prune');
+    return {
+        host: host.name,
+        releases: (0, releases_1.parseReleases)(result),
+        current: (0, protocol_1.lastResult)(result, 'current') ?? '',
+        lockHolder: (0, protocol_1.lastResult)(result, 'lock'),
+        rollbackTarget: (0, protocol_1.lastResult)(result, 'rollback-target'),
+        wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
+    };
+}
+const REPORTED = {
+    rollbackTarget: { key: protocol_1.RESULT_KEYS.rollbackTarget, what: 'the release a rollback would switch to' },
+    wouldPrune: { key: protocol_1.RESULT_KEYS.wouldPrune, what: 'the releases this deploy would prune' }
+};
+/** A value only the server can decide: its absence is an error, never a guess made on the runner. */
+function reported(listing, name) {
+    const value = listing[name];
+    if (value !== undefined)
+        return value;
+    const { key, what } = REPORTED[name];
+    throw new errors_1.RemoteError(`${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`, 'list', 0);
 }
 /** Removes a lock left behind; returns who held it ('' when there was none). */
 async function unlockOn(host, settings, reporter) {
@@ -1573,6 +1624,42 @@ function settleLimit(items, limit, work) {
 
 /***/ }),
 
+/***/ 3272:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.hostPlan = hostPlan;
+exports.switchesAndFinishesAtOnce = switchesAndFinishesAtOnce;
+exports.activationScripts = activationScripts;
+const scripts_1 = __nccwpck_require__(2303);
+/**
+ * The rules for what a deploy sends each host besides the upload, in one
+ * place, so that the dry run prints what the deploy (fleet.ts) sends.
+ */
+/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
+function hostPlan(base, settings, index) {
+    return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate };
+}
+/** With one host and no after-activate, switching and pruning share one round trip. */
+function switchesAndFinishesAtOnce(hostCount, plan) {
+    return hostCount === 1 && !plan.afterActivate;
+}
+/** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
+function activationScripts(hostCount, plan) {
+    if (switchesAndFinishesAtOnce(hostCount, plan))
+        return { 'switch-and-finish': (0, scripts_1.switchAndFinishScript)(plan) };
+    return {
+        switch: (0, scripts_1.switchScript)(plan),
+        ...(plan.afterActivate ? { 'after-activate': (0, scripts_1.afterActivateScript)(plan) } : {}),
+        finish: (0, scripts_1.finishScript)(plan)
+    };
+}
+
+
+/***/ }),
+
 /***/ 8357:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -1580,40 +1667,43 @@ function settleLimit(items, limit, work) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.uploadAndPrepare = uploadAndPrepare;
+exports.planUploadOn = planUploadOn;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
+exports.planUpload = planUpload;
 const archive_1 = __nccwpck_require__(478);
 const manifest_1 = __nccwpck_require__(6019);
 const scripts_1 = __nccwpck_require__(2303);
 const exit_codes_1 = __nccwpck_require__(5852);
 const protocol_1 = __nccwpck_require__(7329);
 const format_1 = __nccwpck_require__(7319);
+const compression_1 = __nccwpck_require__(3788);
 const CONTROL = '.atomic-deploy-control';
 const PROGRESS_EVERY_MS = 2000;
 /**
- * Uploads and prepares the release on one host. With a usable cache on the
- * server, only the changes go over the wire; if the server then finds its
- * cache unusable, this starts over with a full upload, on the same connection.
+ * Uploads and prepares the release on one host, as planUploadOn plans it.
+ * If the server then finds its cache unusable after all, this starts over
+ * with a full upload, on the same connection.
  */
-async function uploadAndPrepare(host, plan, source, log, inspected) {
-    if (!source.manifest)
-        return run(host, { ...plan, incremental: false }, source, undefined, log);
-    const cached = inspected ?? (await inspectServer(host, plan));
-    const base = cachedManifest(cached);
-    if (base === undefined) {
-        log(`       full upload: ${(0, protocol_1.lastResult)(cached, 'cache-miss') ?? 'the upload cache could not be read'}`);
-    }
-    else {
-        const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(base), source.manifest, source.listing.entries);
-        const bytes = delta.upload.reduce((sum, e) => sum + e.size, 0);
-        log(`       incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(bytes)})`);
-        const attempt = await run(host, { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(base), nextDigest: delta.nextDigest }, source, delta, log);
-        if (attempt.result.code !== exit_codes_1.EXIT.cache)
-            return { ...attempt, kind: 'incremental' };
-        log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
-    }
-    const full = fullDelta(source);
-    return run(host, { ...plan, incremental: true, cacheBase: '', nextDigest: full.nextDigest }, source, full, log);
+async function uploadAndPrepare(host, plan, source, log, 
+/** The compression setting; without it, the plan's own (never auto). */
+compression = plan.compression) {
+    const upload = await planUploadOn(host, plan, source, compression);
+    log(`       ${upload.summary}`);
+    const attempt = await send(host, upload, source, log);
+    if (upload.kind !== 'incremental' || attempt.result.code !== exit_codes_1.EXIT.cache)
+        return attempt;
+    log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
+    return send(host, fullUpload(upload.plan, source, ''), source, log);
+}
+/**
+ * Plans the upload for one host: one round trip to see its tools and upload
+ * cache (which changes nothing on the server), then planUpload. The deploy and
+ * the dry run both plan through here, so the dry run shows what a deploy sends.
+ */
+async function planUploadOn(host, plan, source, compression) {
+    const inspected = await inspectServer(host, plan);
+    return planUpload(plan, source, inspected, compression, await (0, archive_1.localCompressors)());
 }
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
 function inspectServer(host, plan) {
@@ -1622,18 +1712,64 @@ function inspectServer(host, plan) {
 function serverTools(inspected) {
     return new Set((0, protocol_1.allResults)(inspected, 'has'));
 }
+/**
+ * From what the inspect script found: the compression (auto picks what both
+ * ends have), then a delta against the server's cache when incremental uploads
+ * are on and the cache is usable, else everything.
+ */
+function planUpload(base, source, inspected, compression, local) {
+    const tools = serverTools(inspected);
+    const plan = { ...base, compression: (0, compression_1.chooseCompression)(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' };
+    const { entries, bytes } = source.listing;
+    if (!source.manifest)
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') };
+    if (!tools.has('sha256sum')) {
+        const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need');
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary };
+    }
+    const cached = cachedManifest(inspected);
+    if (cached === undefined)
+        return fullUpload(plan, source, (0, protocol_1.lastResult)(inspected, 'cache-miss') ?? 'the upload cache could not be read');
+    const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(cached), source.manifest, entries);
+    const sent = delta.upload.reduce((sum, e) => sum + e.size, 0);
+    return {
+        plan: { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(cached), nextDigest: delta.nextDigest },
+        kind: 'incremental',
+        entries: delta.upload,
+        removed: delta.remove.length,
+        bytes: sent,
+        delta,
+        summary: `incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(sent)})`
+    };
+}
+/** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
+function fullUpload(base, source, reason) {
+    const { entries, bytes } = source.listing;
+    const next = (0, manifest_1.manifestText)(source.manifest);
+    const delta = { upload: entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
+    return {
+        plan: { ...base, incremental: true, cacheBase: '', nextDigest: delta.nextDigest },
+        kind: 'full',
+        entries,
+        removed: 0,
+        bytes,
+        delta,
+        summary: fullSummary(source, reason)
+    };
+}
+/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+function fullSummary(source, reason) {
+    const size = `${source.listing.entries.length} entries, ${(0, format_1.formatBytes)(source.listing.bytes)}`;
+    return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`;
+}
 function cachedManifest(result) {
     if (result.code !== 0 || (0, protocol_1.lastResult)(result, 'cache-ok') === undefined)
         return undefined;
     return (0, protocol_1.manifestBlock)(result);
 }
-function fullDelta(source) {
-    const next = (0, manifest_1.manifestText)(source.manifest);
-    return { upload: source.listing.entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
-}
-async function run(host, plan, source, delta, log) {
-    const entries = delta ? delta.upload : source.listing.entries;
-    const archive = await (0, archive_1.packArchive)(source.sourceDir, entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
+async function send(host, upload, source, log) {
+    const { plan, delta } = upload;
+    const archive = await (0, archive_1.packArchive)(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
     const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
     // Progress is for the upload only; the server's work after it has its own lines.
     archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
@@ -1643,7 +1779,7 @@ async function run(host, plan, source, delta, log) {
             archive.abort();
         else
             await archive.finished;
-        return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' };
+        return { result, plan, bytesSent: archive.bytesSent(), kind: upload.kind };
     }
     finally {
         clearInterval(progress);
@@ -1674,10 +1810,14 @@ function controlMembers(delta) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.parseReleases = parseReleases;
 exports.releasesTable = releasesTable;
-exports.wouldPrune = wouldPrune;
 const protocol_1 = __nccwpck_require__(7329);
 const format_1 = __nccwpck_require__(7319);
-/** Builds the release list from what the list script printed: folders on disk, the log, and current. */
+/**
+ * Builds the release list for display (the `releases` output and the table)
+ * from what the list script printed: folders on disk, the log, and current.
+ * It decides nothing: which release a rollback goes to and what a deploy
+ * prunes, the server reports itself (see maintenance.ts).
+ */
 function parseReleases(result) {
     const current = (0, protocol_1.lastResult)(result, 'current') ?? '';
     const onDisk = (0, protocol_1.allResults)(result, 'release');
@@ -1732,21 +1872,6 @@ function releasesTable(releases) {
         ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
         ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
     ]);
-}
-/**
- * Which releases a deploy of `newId` would prune: the same rule as the remote
- * prune (keep the current one and the newest good ones, up to `keep`; only
- * releases the log knows), for the dry run.
- */
-function wouldPrune(releases, newId, keep) {
-    const kept = new Set([newId]);
-    for (const release of releases) {
-        if (kept.size >= keep)
-            break;
-        if (!release.bad && release.created)
-            kept.add(release.id);
-    }
-    return releases.filter((r) => r.logged && !kept.has(r.id)).map((r) => r.id);
 }
 
 
@@ -1844,20 +1969,21 @@ const dry_run_1 = __nccwpck_require__(1975);
 /**
  * The core entry point shared by every front end: one connection per host,
  * one mode, then the release list. It settles, or fails naming its step:
- * never does the process end with the mode unfinished.
+ * never does the process end with the mode unfinished. `connect` opens each
+ * connection; tests pass one that returns fakes.
  */
-function runMode(settings, reporter) {
+function runMode(settings, reporter, connect = connection_1.RemoteHost.connect) {
     const steps = (0, settle_1.trackSteps)(reporter);
-    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter), steps.current);
+    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter, connect), steps.current);
 }
-async function runModeOnce(settings, reporter) {
+async function runModeOnce(settings, reporter, connect) {
     const started = Date.now();
-    // The workspace is read while the connections are made.
-    const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
+    // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
+    const source = settings.mode === 'deploy' ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
     const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
         reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
-        return connectAll(settings, reporter);
+        return connectAll(settings, reporter, connect);
     });
     try {
         const outcome = {
@@ -1870,7 +1996,7 @@ async function runModeOnce(settings, reporter) {
             seconds: 0
         };
         if (settings.dryRun && settings.mode === 'deploy') {
-            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter);
+            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter, source);
             outcome.releaseId = outcome.dryRun.hosts[0].current;
             outcome.releases = outcome.dryRun.releases;
             outcome.seconds = (Date.now() - started) / 1000;
@@ -1892,9 +2018,9 @@ async function runModeOnce(settings, reporter) {
         const listed = await (0, maintenance_1.listOn)(hosts[0], settings);
         outcome.releases = listed.releases;
         if (settings.mode === 'list' || settings.mode === 'unlock') {
-            const index = listed.releases.findIndex((r) => r.current);
-            outcome.releaseId = listed.releases[index]?.id ?? '';
-            outcome.previousReleaseId = listed.releases.slice(index + 1).find((r) => !r.bad)?.id ?? '';
+            // Where a rollback would go is the server's decision, reported by its list script.
+            outcome.releaseId = listed.current;
+            outcome.previousReleaseId = (0, maintenance_1.reported)(listed, 'rollbackTarget');
         }
         if (settings.mode === 'list' && listed.lockHolder)
             reporter.info(`locked by ${listed.lockHolder}`);
@@ -1908,11 +2034,11 @@ async function runModeOnce(settings, reporter) {
     }
 }
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
-async function connectAll(settings, reporter) {
+async function connectAll(settings, reporter, connect) {
     if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
         reporter.warning('Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.');
     }
-    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connection_1.RemoteHost.connect(settings, target, reporter.warning));
+    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connect(settings, target, reporter.warning));
     const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]));
     if (failures.length === 0)
         return connected.map((c) => c.value);

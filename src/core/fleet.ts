@@ -3,7 +3,6 @@ import { Connection } from '../ssh/connection'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { ReleasePlan, planRelease } from '../remote/plan'
 import { expectedFindLines } from '../upload/file-list'
-import { localCompressors } from '../upload/archive'
 import {
   abortScript,
   afterActivateScript,
@@ -13,11 +12,11 @@ import {
   switchAndFinishScript,
   switchScript
 } from '../remote/scripts'
-import { UploadSource, inspectServer, serverTools, uploadAndPrepare } from './prepare'
+import { UploadSource, uploadAndPrepare } from './prepare'
 import { Reporter } from './reporter'
 import { DeployError, remoteFailure } from './errors'
 import { DeployOutcome, HostResult, describeFleet } from './results'
-import { chooseCompression } from './compression'
+import { hostPlan, switchesAndFinishesAtOnce } from './phases'
 import { cleanupFor } from './abort'
 import { readSource } from './source'
 import { settleLimit } from './parallel'
@@ -67,9 +66,7 @@ export async function deployFleet(
   const source = await sourceReady
   const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), 'none')
-  const fleet = hosts.map(
-    (host, index) => new HostDeploy(host, { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate })
-  )
+  const fleet = hosts.map((host, index) => new HostDeploy(host, hostPlan(base, settings, index)))
   const log = logFor(hosts.length, reporter)
   reporter.rememberCleanup(cleanupFor(settings, base))
 
@@ -107,7 +104,7 @@ export async function deployFleet(
 /** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
 async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
   // With one host and no after-activate, switching and pruning can share one round trip.
-  const oneStep = fleet.length === 1 && !fleet[0].plan.afterActivate
+  const oneStep = switchesAndFinishesAtOnce(fleet.length, fleet[0].plan)
   const script = (m: HostDeploy): string => (oneStep ? switchAndFinishScript(m.plan) : switchScript(m.plan))
   const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error: Error) => error)))
   const failures = new Map<HostDeploy, string>()
@@ -152,13 +149,7 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
 }
 
 async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {
-  const inspected = await inspectServer(member.host, member.plan)
-  const remoteTools = serverTools(inspected)
-  const compression = chooseCompression(settings.compression, await localCompressors(), remoteTools)
-  member.plan = { ...member.plan, compression }
-  const usable = source.manifest && remoteTools.has('sha256sum') ? source : { ...source, manifest: undefined }
-  if (source.manifest && !usable.manifest) log(member)('       full upload: the server has no sha256sum, which incremental uploads need')
-  const prepared = await uploadAndPrepare(member.host, member.plan, usable, log(member), inspected)
+  const prepared = await uploadAndPrepare(member.host, member.plan, source, log(member), settings.compression)
   member.plan = prepared.plan
   member.bytesSent = prepared.bytesSent
   member.previous = lastResult(prepared.result, 'previous') ?? ''

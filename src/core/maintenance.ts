@@ -3,15 +3,63 @@ import { Connection } from '../ssh/connection'
 import { planBase, planList } from '../remote/plan'
 import { listScript, unlockScript } from '../remote/scripts'
 import { Reporter } from './reporter'
-import { lastResult } from '../ssh/protocol'
-import { remoteFailure } from './errors'
+import { RESULT_KEYS, lastResult } from '../ssh/protocol'
+import { RemoteError, remoteFailure } from './errors'
 import { ReleaseInfo, parseReleases } from './releases'
 
-/** What is on the server: releases (newest first), and who holds the lock, if anyone. */
-export async function listOn(host: Connection, settings: DeploySettings): Promise<{ releases: ReleaseInfo[]; lockHolder?: string }> {
-  const result = await host.run(listScript(planList(settings)))
+/**
+ * What is on one server, as its list script reports it. The server decides
+ * which release a rollback goes to and which releases a deploy prunes (its
+ * shell functions rank the releases); the runner only passes that on.
+ */
+export interface ServerListing {
+  host: string
+  /** Releases for display, newest first (decides nothing). */
+  releases: ReleaseInfo[]
+  /** The release current now ('' when there is none). */
+  current: string
+  /** Who holds the lock, if anyone. */
+  lockHolder?: string
+  /** The release a rollback without release-id would switch to ('' when none); undefined: not reported. */
+  rollbackTarget?: string
+  /** Given a would-be release: what its deploy would prune; undefined: not reported. */
+  wouldPrune?: string[]
+}
+
+/**
+ * Runs the list script, which changes nothing and takes no lock. Given
+ * `wouldDeploy`, the would-be new release id (NEW_RELEASE_ID, with keep as
+ * KEEP), the server also says what a deploy of it would prune.
+ */
+export async function listOn(host: Connection, settings: DeploySettings, wouldDeploy = ''): Promise<ServerListing> {
+  const result = await host.run(listScript(planList(settings, wouldDeploy)))
   if (result.code !== 0) throw remoteFailure(result, host.name)
-  return { releases: parseReleases(result), lockHolder: lastResult(result, 'lock') }
+  const wouldPrune = lastResult(result, 'would-prune')
+  return {
+    host: host.name,
+    releases: parseReleases(result),
+    current: lastResult(result, 'current') ?? '',
+    lockHolder: lastResult(result, 'lock'),
+    rollbackTarget: lastResult(result, 'rollback-target'),
+    wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
+  }
+}
+
+const REPORTED = {
+  rollbackTarget: { key: RESULT_KEYS.rollbackTarget, what: 'the release a rollback would switch to' },
+  wouldPrune: { key: RESULT_KEYS.wouldPrune, what: 'the releases this deploy would prune' }
+} as const
+
+/** A value only the server can decide: its absence is an error, never a guess made on the runner. */
+export function reported<K extends keyof typeof REPORTED>(listing: ServerListing, name: K): NonNullable<ServerListing[K]> {
+  const value = listing[name]
+  if (value !== undefined) return value as NonNullable<ServerListing[K]>
+  const { key, what } = REPORTED[name]
+  throw new RemoteError(
+    `${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`,
+    'list',
+    0
+  )
 }
 
 /** Removes a lock left behind; returns who held it ('' when there was none). */

@@ -1,12 +1,14 @@
 import { ScriptRunner } from '../ssh/connection'
 import { ReleasePlan } from '../remote/plan'
-import { SourceListing } from '../upload/file-list'
-import { ControlMembers, packArchive } from '../upload/archive'
+import { SourceEntry, SourceListing } from '../upload/file-list'
+import { ControlMembers, localCompressors, packArchive } from '../upload/archive'
 import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from '../upload/manifest'
 import { prepareScript, readCacheScript } from '../remote/scripts'
 import { EXIT } from '../remote/exit-codes'
 import { ScriptResult, allResults, lastResult, manifestBlock } from '../ssh/protocol'
 import { formatBytes } from '../config/format'
+import { Compression, WireCompression } from '../config/settings'
+import { chooseCompression } from './compression'
 
 /** What will be uploaded: the listing, and its manifest when incremental uploads are on and possible. */
 export interface UploadSource {
@@ -15,6 +17,26 @@ export interface UploadSource {
   compressionLevel?: number
   listing: SourceListing
   manifest?: ManifestLine[]
+}
+
+/**
+ * How one host gets the release: the wire format, and a full or an
+ * incremental upload. The real prepare sends it; the dry run prints it.
+ */
+export interface UploadPlan {
+  /** The release plan with this host's upload fields set: compression, incremental, cacheBase, nextDigest. */
+  plan: ReleasePlan
+  kind: 'full' | 'incremental'
+  /** The entries packed: for an incremental upload, the new and changed ones (and their parent folders). */
+  entries: SourceEntry[]
+  /** Paths the server removes from its cached tree before applying the upload. */
+  removed: number
+  /** Bytes of the packed files, before compression. */
+  bytes: number
+  /** The lists the upload carries when the server keeps an upload cache; undefined when it keeps none. */
+  delta?: Delta
+  /** One line for the log: what is sent and, for a full upload with incremental uploads on, why. */
+  summary: string
 }
 
 export interface Prepared {
@@ -28,32 +50,34 @@ const CONTROL = '.atomic-deploy-control'
 const PROGRESS_EVERY_MS = 2000
 
 /**
- * Uploads and prepares the release on one host. With a usable cache on the
- * server, only the changes go over the wire; if the server then finds its
- * cache unusable, this starts over with a full upload, on the same connection.
+ * Uploads and prepares the release on one host, as planUploadOn plans it.
+ * If the server then finds its cache unusable after all, this starts over
+ * with a full upload, on the same connection.
  */
 export async function uploadAndPrepare(
   host: ScriptRunner,
   plan: ReleasePlan,
   source: UploadSource,
   log: (line: string) => void,
-  inspected?: ScriptResult
+  /** The compression setting; without it, the plan's own (never auto). */
+  compression: Compression = plan.compression
 ): Promise<Prepared> {
-  if (!source.manifest) return run(host, { ...plan, incremental: false }, source, undefined, log)
-  const cached = inspected ?? (await inspectServer(host, plan))
-  const base = cachedManifest(cached)
-  if (base === undefined) {
-    log(`       full upload: ${lastResult(cached, 'cache-miss') ?? 'the upload cache could not be read'}`)
-  } else {
-    const delta = diffManifests(parseManifest(base), source.manifest, source.listing.entries)
-    const bytes = delta.upload.reduce((sum, e) => sum + e.size, 0)
-    log(`       incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${formatBytes(bytes)})`)
-    const attempt = await run(host, { ...plan, incremental: true, cacheBase: manifestDigest(base), nextDigest: delta.nextDigest }, source, delta, log)
-    if (attempt.result.code !== EXIT.cache) return { ...attempt, kind: 'incremental' }
-    log(`       ${lastResult(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`)
-  }
-  const full = fullDelta(source)
-  return run(host, { ...plan, incremental: true, cacheBase: '', nextDigest: full.nextDigest }, source, full, log)
+  const upload = await planUploadOn(host, plan, source, compression)
+  log(`       ${upload.summary}`)
+  const attempt = await send(host, upload, source, log)
+  if (upload.kind !== 'incremental' || attempt.result.code !== EXIT.cache) return attempt
+  log(`       ${lastResult(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`)
+  return send(host, fullUpload(upload.plan, source, ''), source, log)
+}
+
+/**
+ * Plans the upload for one host: one round trip to see its tools and upload
+ * cache (which changes nothing on the server), then planUpload. The deploy and
+ * the dry run both plan through here, so the dry run shows what a deploy sends.
+ */
+export async function planUploadOn(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, compression: Compression): Promise<UploadPlan> {
+  const inspected = await inspectServer(host, plan)
+  return planUpload(plan, source, inspected, compression, await localCompressors())
 }
 
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
@@ -65,19 +89,71 @@ export function serverTools(inspected: ScriptResult): Set<string> {
   return new Set(allResults(inspected, 'has'))
 }
 
+/**
+ * From what the inspect script found: the compression (auto picks what both
+ * ends have), then a delta against the server's cache when incremental uploads
+ * are on and the cache is usable, else everything.
+ */
+export function planUpload(
+  base: ReleasePlan,
+  source: UploadSource,
+  inspected: ScriptResult,
+  compression: Compression,
+  local: Set<WireCompression>
+): UploadPlan {
+  const tools = serverTools(inspected)
+  const plan: ReleasePlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
+  const { entries, bytes } = source.listing
+  if (!source.manifest) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') }
+  if (!tools.has('sha256sum')) {
+    const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need')
+    return { plan, kind: 'full', entries, removed: 0, bytes, summary }
+  }
+  const cached = cachedManifest(inspected)
+  if (cached === undefined) return fullUpload(plan, source, lastResult(inspected, 'cache-miss') ?? 'the upload cache could not be read')
+  const delta = diffManifests(parseManifest(cached), source.manifest, entries)
+  const sent = delta.upload.reduce((sum, e) => sum + e.size, 0)
+  return {
+    plan: { ...plan, incremental: true, cacheBase: manifestDigest(cached), nextDigest: delta.nextDigest },
+    kind: 'incremental',
+    entries: delta.upload,
+    removed: delta.remove.length,
+    bytes: sent,
+    delta,
+    summary: `incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${formatBytes(sent)})`
+  }
+}
+
+/** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
+function fullUpload(base: ReleasePlan, source: UploadSource, reason: string): UploadPlan {
+  const { entries, bytes } = source.listing
+  const next = manifestText(source.manifest!)
+  const delta: Delta = { upload: entries, remove: [], add: source.manifest!, next, nextDigest: manifestDigest(next) }
+  return {
+    plan: { ...base, incremental: true, cacheBase: '', nextDigest: delta.nextDigest },
+    kind: 'full',
+    entries,
+    removed: 0,
+    bytes,
+    delta,
+    summary: fullSummary(source, reason)
+  }
+}
+
+/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+function fullSummary(source: UploadSource, reason: string): string {
+  const size = `${source.listing.entries.length} entries, ${formatBytes(source.listing.bytes)}`
+  return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`
+}
+
 function cachedManifest(result: ScriptResult): string | undefined {
   if (result.code !== 0 || lastResult(result, 'cache-ok') === undefined) return undefined
   return manifestBlock(result)
 }
 
-function fullDelta(source: UploadSource): Delta {
-  const next = manifestText(source.manifest!)
-  return { upload: source.listing.entries, remove: [], add: source.manifest!, next, nextDigest: manifestDigest(next) }
-}
-
-async function run(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, delta: Delta | undefined, log: (line: string) => void): Promise<Prepared> {
-  const entries = delta ? delta.upload : source.listing.entries
-  const archive = await packArchive(source.sourceDir, entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel)
+async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource, log: (line: string) => void): Promise<Prepared> {
+  const { plan, delta } = upload
+  const archive = await packArchive(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel)
   const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
   // Progress is for the upload only; the server's work after it has its own lines.
   archive.finished.then(
@@ -88,7 +164,7 @@ async function run(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, 
     const result = await host.run(prepareScript(plan), { stdin: archive.stream, onLog: log })
     if (result.code !== 0) archive.abort()
     else await archive.finished
-    return { result, plan, bytesSent: archive.bytesSent(), kind: delta && plan.cacheBase ? 'incremental' : 'full' }
+    return { result, plan, bytesSent: archive.bytesSent(), kind: upload.kind }
   } finally {
     clearInterval(progress)
   }

@@ -12,7 +12,7 @@ export interface ReleaseInfo {
   current: boolean
   /** Failed after the switch, or rolled back from: a rollback skips it. */
   bad: boolean
-  /** The releases log names it; pruning only ever removes such releases. */
+  /** The releases log names it (the server prunes only such releases). */
   logged: boolean
 }
 
@@ -25,7 +25,12 @@ interface LogEvent {
   run?: string
 }
 
-/** Builds the release list from what the list script printed: folders on disk, the log, and current. */
+/**
+ * Builds the release list for display (the `releases` output and the table)
+ * from what the list script printed: folders on disk, the log, and current.
+ * It decides nothing: which release a rollback goes to and what a deploy
+ * prunes, the server reports itself (see maintenance.ts).
+ */
 export function parseReleases(result: ScriptResult): ReleaseInfo[] {
   const current = lastResult(result, 'current') ?? ''
   const onDisk = allResults(result, 'release')
@@ -78,18 +83,4 @@ export function releasesTable(releases: ReleaseInfo[]): string {
     ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
     ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
   ])
-}
-
-/**
- * Which releases a deploy of `newId` would prune: the same rule as the remote
- * prune (keep the current one and the newest good ones, up to `keep`; only
- * releases the log knows), for the dry run.
- */
-export function wouldPrune(releases: ReleaseInfo[], newId: string, keep: number): string[] {
-  const kept = new Set([newId])
-  for (const release of releases) {
-    if (kept.size >= keep) break
-    if (!release.bad && release.created) kept.add(release.id)
-  }
-  return releases.filter((r) => r.logged && !kept.has(r.id)).map((r) => r.id)
 }

@@ -1,0 +1,28 @@
+import { DeploySettings } from '../config/settings'
+import { ReleasePlan } from '../remote/plan'
+import { afterActivateScript, finishScript, switchAndFinishScript, switchScript } from '../remote/scripts'
+
+/**
+ * The rules for what a deploy sends each host besides the upload, in one
+ * place, so that the dry run prints what the deploy (fleet.ts) sends.
+ */
+
+/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
+export function hostPlan(base: ReleasePlan, settings: DeploySettings, index: number): ReleasePlan {
+  return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }
+}
+
+/** With one host and no after-activate, switching and pruning share one round trip. */
+export function switchesAndFinishesAtOnce(hostCount: number, plan: ReleasePlan): boolean {
+  return hostCount === 1 && !plan.afterActivate
+}
+
+/** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
+export function activationScripts(hostCount: number, plan: ReleasePlan): Record<string, string> {
+  if (switchesAndFinishesAtOnce(hostCount, plan)) return { 'switch-and-finish': switchAndFinishScript(plan) }
+  return {
+    switch: switchScript(plan),
+    ...(plan.afterActivate ? { 'after-activate': afterActivateScript(plan) } : {}),
+    finish: finishScript(plan)
+  }
+}
