@@ -29740,9 +29740,10 @@ function cleanupFor(settings, plan) {
 /**
  * Undoes a deploy that never finished, on every host it may have reached:
  * stops what is left of it, removes its release unless it became current,
- * and frees its lock (only its own). Used by the action's post step.
+ * and frees its lock (only its own). Used by the action's post step;
+ * `connect` opens each connection (tests pass one that returns fakes).
  */
-async function abortUnfinished(settings, cleanup, reporter) {
+async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.RemoteHost.connect) {
     const plan = {
         ...(0, plan_1.planRelease)(settings, 0, 'none'),
         deployPath: cleanup.deployPath,
@@ -29751,7 +29752,7 @@ async function abortUnfinished(settings, cleanup, reporter) {
         logFields: cleanup.logFields
     };
     const settled = await (0, parallel_1.settleLimit)(cleanup.hosts, settings.maxParallel, async (target) => {
-        const host = await connection_1.RemoteHost.connect(settings, target);
+        const host = await connect(settings, target);
         try {
             const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
             if (result.code !== 0)
@@ -30460,20 +30461,21 @@ const dry_run_1 = __nccwpck_require__(5093);
 /**
  * The core entry point shared by every front end: one connection per host,
  * one mode, then the release list. It settles, or fails naming its step:
- * never does the process end with the mode unfinished.
+ * never does the process end with the mode unfinished. `connect` opens each
+ * connection; tests pass one that returns fakes.
  */
-function runMode(settings, reporter) {
+function runMode(settings, reporter, connect = connection_1.RemoteHost.connect) {
     const steps = (0, settle_1.trackSteps)(reporter);
-    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter), steps.current);
+    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter, connect), steps.current);
 }
-async function runModeOnce(settings, reporter) {
+async function runModeOnce(settings, reporter, connect) {
     const started = Date.now();
     // The workspace is read while the connections are made.
     const source = settings.mode === 'deploy' && !settings.dryRun ? (0, source_1.readSource)(settings, reporter) : undefined;
     source?.catch(() => undefined);
     const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
         reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
-        return connectAll(settings, reporter);
+        return connectAll(settings, reporter, connect);
     });
     try {
         const outcome = {
@@ -30524,11 +30526,11 @@ async function runModeOnce(settings, reporter) {
     }
 }
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
-async function connectAll(settings, reporter) {
+async function connectAll(settings, reporter, connect) {
     if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
         reporter.warning('Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.');
     }
-    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connection_1.RemoteHost.connect(settings, target, reporter.warning));
+    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connect(settings, target, reporter.warning));
     const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]));
     if (failures.length === 0)
         return connected.map((c) => c.value);

@@ -1,5 +1,5 @@
 import { DeploySettings, Mode } from '../config/settings'
-import { ConnectError, Connection, RemoteHost } from '../ssh/connection'
+import { ConnectError, Connection, Connector, RemoteHost } from '../ssh/connection'
 import { Reporter } from './reporter'
 import { failIfUnsettled, trackSteps } from './settle'
 import { deployFleet } from './fleet'
@@ -34,21 +34,22 @@ export interface ModeOutcome {
 /**
  * The core entry point shared by every front end: one connection per host,
  * one mode, then the release list. It settles, or fails naming its step:
- * never does the process end with the mode unfinished.
+ * never does the process end with the mode unfinished. `connect` opens each
+ * connection; tests pass one that returns fakes.
  */
-export function runMode(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
+export function runMode(settings: DeploySettings, reporter: Reporter, connect: Connector = RemoteHost.connect): Promise<ModeOutcome> {
   const steps = trackSteps(reporter)
-  return failIfUnsettled(runModeOnce(settings, steps.reporter), steps.current)
+  return failIfUnsettled(runModeOnce(settings, steps.reporter, connect), steps.current)
 }
 
-async function runModeOnce(settings: DeploySettings, reporter: Reporter): Promise<ModeOutcome> {
+async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect: Connector): Promise<ModeOutcome> {
   const started = Date.now()
   // The workspace is read while the connections are made.
   const source = settings.mode === 'deploy' && !settings.dryRun ? readSource(settings, reporter) : undefined
   source?.catch(() => undefined)
   const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => {
     reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`)
-    return connectAll(settings, reporter)
+    return connectAll(settings, reporter, connect)
   })
   try {
     const outcome: ModeOutcome = {
@@ -95,13 +96,13 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter): Promis
 }
 
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
-async function connectAll(settings: DeploySettings, reporter: Reporter): Promise<Connection[]> {
+async function connectAll(settings: DeploySettings, reporter: Reporter, connect: Connector): Promise<Connection[]> {
   if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
     reporter.warning(
       'Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.'
     )
   }
-  const connected = await settleLimit(settings.targets, settings.maxParallel, (target) => RemoteHost.connect(settings, target, reporter.warning))
+  const connected = await settleLimit(settings.targets, settings.maxParallel, (target) => connect(settings, target, reporter.warning))
   const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]))
   if (failures.length === 0) return connected.map((c) => (c as { value: Connection }).value)
   connected.forEach((c) => c.ok && c.value.close())
