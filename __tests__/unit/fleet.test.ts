@@ -21,6 +21,7 @@ import { runMode, ModeOutcome } from '../../src/core/run-mode'
 import { DeployError } from '../../src/core/errors'
 import { HostResult } from '../../src/core/results'
 import { Reporter } from '../../src/core/reporter'
+import { abortUnfinished } from '../../src/core/abort'
 import { FAULT_KINDS, Fault, FaultKind, FakeHost, FakeServer } from '../support/fake-host'
 
 // Packing with the system tar is not the point here (the e2e tests pack for real); a tar process
@@ -321,5 +322,80 @@ describe('the fleet state machine on fake connections', () => {
       }
       expect(failures).toEqual({})
     })
+  })
+})
+
+/** A few of the matrix's cases spelled out, as a reader would check them by hand. */
+describe('examples on three hosts', () => {
+  const three: Config = { hosts: 3, afterActivate: true, revertOnFailure: true, history: 'upgrade' }
+  const at = (host: number, phase: string, kind: FaultKind = 'exit'): Placed => ({ host, phase, kind, label: phase })
+  const statuses = (run: Run): string[] => (run.error as DeployError).results.map((r) => `${r.status} ${r.releaseId}`)
+
+  it('one host fails to prepare: nobody switches, the others are aborted', async () => {
+    const run = await deploy(three, [at(1, 'prepare')])
+    expect(problems(run)).toEqual([])
+    expect(run.error).toBeInstanceOf(DeployError)
+    expect((run.error as DeployError).step).toBe('prepare')
+    expect((run.error as Error).message).toMatch(/^Deploy failed at prepare; nothing was switched\./)
+    expect(statuses(run)).toEqual([`not-switched ${OLD}`, `failed ${OLD}`, `not-switched ${OLD}`])
+    expect(run.fakes.map((f) => f.phases.join(' '))).toEqual([
+      'read-cache prepare abort',
+      'read-cache prepare abort',
+      'read-cache prepare abort'
+    ])
+  })
+
+  it('after-activate fails on one host: every host is sent a revert and goes back', async () => {
+    const run = await deploy(three, [at(2, 'after-activate')])
+    expect(problems(run)).toEqual([])
+    expect((run.error as Error).message).toContain(`switched back to ${OLD} and marked ${NEW} bad`)
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect((run.error as DeployError).results[0].error).toBe('switched back: after-activate failed on deploy@h3')
+    for (const fake of run.fakes) expect(fake.phases.slice(-1)).toEqual(['revert'])
+    expect(run.fakes.map((f) => f.sent.find((s) => s.phase === 'revert')?.revertTo)).toEqual([OLD, OLD, OLD])
+  })
+
+  it('after-activate fails on one host, revert-on-failure false: it is marked bad, the others finish', async () => {
+    const run = await deploy({ ...three, revertOnFailure: false }, [at(0, 'after-activate')])
+    expect(problems(run)).toEqual([])
+    expect((run.error as Error).message).toContain(`${NEW} stays current because revert-on-failure is false`)
+    expect(statuses(run)).toEqual([`bad ${NEW}`, `deployed ${NEW}`, `deployed ${NEW}`])
+    expect(run.fakes.map((f) => f.phases.filter((p) => p !== 'list').slice(3).join(' '))).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
+  })
+
+  it('the connection drops during one host\'s switch: the others go back, and that host is reported unknown', async () => {
+    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    const message = (run.error as Error).message
+    expect(message).toContain('deploy@h2: failed, current unknown')
+    expect(message).toContain('which release is current on deploy@h2 is unknown')
+    expect(message).not.toContain('every host that had switched was switched back')
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, 'failed ', `reverted ${OLD}`])
+    // The server did switch before the answer was lost: the run must not have claimed otherwise.
+    expect(run.fakes[1].server.current).toBe(NEW)
+  })
+
+  it('a revert rejected on one host does not cut the others short', async () => {
+    const run = await deploy(three, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`failed ${NEW}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect((run.error as DeployError).results[0].error).toContain(`${NEW} is still current there, not marked bad`)
+    expect((run.error as DeployError).results[0].error).toContain('mode: unlock')
+    expect(run.fakes.every((f) => f.closes === 1 && !f.closedWhilePending)).toBe(true)
+  })
+})
+
+describe('abortUnfinished (the post step) through the connector', () => {
+  it('aborts on every host it may have reached and closes each connection', async () => {
+    const servers = [0, 1].map(() => Object.assign(new FakeServer(OLD, ['r1', OLD, NEW]), { lock: true }))
+    const fakes = servers.map((server, i) => new FakeHost(`deploy@h${i + 1}`, server))
+    const settings = settingsFor({ hosts: 2, afterActivate: false, revertOnFailure: true, history: 'upgrade' })
+    const reporter: Reporter = { info: () => undefined, warning: () => undefined, group: (_t, work) => work(), rememberCleanup: () => undefined }
+    const cleanup = { hosts: settings.targets, deployPath: '/srv/app', releaseId: NEW, lockToken: 't', logFields: '' }
+    await abortUnfinished(settings, cleanup, reporter, async (_s, target) => fakes[Number(target.host.slice(1)) - 1])
+    expect(fakes.map((f) => f.phases)).toEqual([['abort'], ['abort']])
+    expect(fakes.map((f) => f.sent[0].releaseId)).toEqual([NEW, NEW])
+    expect(servers.map((s) => [s.lock, s.releases.includes(NEW)])).toEqual([[false, false], [false, false]])
+    expect(fakes.map((f) => f.closes)).toEqual([1, 1])
   })
 })
