@@ -1425,9 +1425,10 @@ function cleanupFor(settings, plan) {
 /**
  * Undoes a deploy that never finished, on every host it may have reached:
  * stops what is left of it, removes its release unless it became current,
- * and frees its lock (only its own). Used by the action's post step.
+ * and frees its lock (only its own). Used by the action's post step;
+ * `connect` opens each connection (tests pass one that returns fakes).
  */
-async function abortUnfinished(settings, cleanup, reporter) {
+async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.RemoteHost.connect) {
     const plan = {
         ...(0, plan_1.planBase)(settings),
         deployPath: cleanup.deployPath,
@@ -1436,7 +1437,7 @@ async function abortUnfinished(settings, cleanup, reporter) {
         logFields: cleanup.logFields
     };
     const settled = await (0, parallel_1.settleLimit)(cleanup.hosts, settings.maxParallel, async (target) => {
-        const host = await connection_1.RemoteHost.connect(settings, target);
+        const host = await connect(settings, target);
         try {
             const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
             if (result.code !== 0)
@@ -1643,13 +1644,24 @@ const phases_1 = __nccwpck_require__(3272);
 const abort_1 = __nccwpck_require__(6992);
 const source_1 = __nccwpck_require__(5045);
 const parallel_1 = __nccwpck_require__(3447);
-/** One host's part in a deploy. */
+/** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
 class HostDeploy {
     host;
     plan;
     started = Date.now();
     previous = '';
+    /** prepare reported the release that was current ('' then means none), so the run knows current here. */
+    previousKnown = false;
     switched = false;
+    /** A switch ended without an answer: whether current moved is not known. */
+    switchUnknown = false;
+    /** The run cannot tell which release is current here (the result's releaseId is then ''). */
+    currentUnknown = false;
+    /** A script was rejected or ended without an answer: the connection is gone. */
+    lost = false;
+    /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
+    mayHoldLock = false;
+    settled = false;
     bytesSent = 0;
     pruned = [];
     result;
@@ -1658,16 +1670,44 @@ class HostDeploy {
         this.plan = plan;
         this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 };
     }
+    async run(script, options) {
+        const phase = (0, scripts_1.phaseOf)(script);
+        if (phase === 'prepare')
+            this.mayHoldLock = true;
+        let result;
+        try {
+            result = await this.host.run(script, options);
+        }
+        catch (error) {
+            // A rejected run never started on the server (the connection was already gone).
+            this.lost = true;
+            throw error;
+        }
+        if (result.code === null)
+            this.lost = true;
+        // These scripts free the lock on every exit; a failed prepare frees what it took.
+        else if (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0))
+            this.mayHoldLock = false;
+        return result;
+    }
     settle(status, releaseId, error) {
+        const text = [error, this.lockHint(status)].filter(Boolean).join(' ');
+        this.settled = true;
         this.result = {
             host: this.host.name,
             releaseId,
             previousReleaseId: this.previous,
             status,
-            ...(error ? { error } : {}),
+            ...(text ? { error: text } : {}),
             seconds: (Date.now() - this.started) / 1000,
             bytesUploaded: this.bytesSent
         };
+    }
+    /** Said once, when the connection went away while this run may hold the lock. */
+    lockHint(status) {
+        if (!this.lost || !this.mayHoldLock || status === 'deployed')
+            return '';
+        return `The connection to ${this.host.name} was lost, so this run's lock may still be held there: free it with mode: unlock.`;
     }
 }
 /**
@@ -1687,14 +1727,13 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
     const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
     const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
     if (failedToPrepare.length > 0) {
-        fleet.forEach((member, i) => {
+        const why = `not switched: ${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`;
+        // Every host is told to undo: a host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
+        await Promise.all(fleet.map(async (m, i) => {
             const outcome = prepared[i];
-            if (!outcome.ok)
-                member.settle('failed', member.previous, outcome.error.message);
-        });
-        await undoPrepared(fleet.filter((_, i) => prepared[i].ok), log, `${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`);
-        // A host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
-        await Promise.all(failedToPrepare.map((m) => m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) }).catch(() => undefined)));
+            const undone = await undo(m, log);
+            m.settle(outcome.ok ? 'not-switched' : 'failed', m.previous, [outcome.ok ? why : outcome.error.message, undone].filter(Boolean).join('. '));
+        }));
         reporter.rememberCleanup(undefined);
         throw fleetFailure(fleet, 'prepare', 'nothing was switched');
     }
@@ -1717,24 +1756,28 @@ async function activate(fleet, settings, log) {
     // With one host and no after-activate, switching and pruning can share one round trip.
     const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
     const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
-    const switched = await Promise.all(fleet.map((m) => m.host.run(script(m), { onLog: log(m) }).catch((error) => error)));
+    const switched = await Promise.all(fleet.map((m) => m.run(script(m), { onLog: log(m) }).catch((error) => error)));
     const failures = new Map();
     fleet.forEach((m, i) => {
         const outcome = switched[i];
-        // A host counts as switched once its script said so, even if it failed later in that step.
-        m.switched = !(outcome instanceof Error) && (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
-        if (outcome instanceof Error)
+        if (outcome instanceof Error) {
             failures.set(m, outcome.message);
-        else if (outcome.code !== 0)
+            return;
+        }
+        // A host counts as switched once its script said so, even if it failed later in that step.
+        m.switched = (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
+        m.switchUnknown = !m.switched && outcome.code === null;
+        if (outcome.code !== 0)
             failures.set(m, (0, errors_1.remoteFailure)(outcome, m.host.name).message);
     });
     if (failures.size > 0) {
-        await Promise.all(fleet.map((m) => revertOn(m, log, failures.get(m) ?? 'not switched: the switch failed elsewhere').catch(() => undefined)));
-        fleet.forEach((m) => failures.has(m) && m.result.status === 'not-switched' && m.settle('failed', m.previous, failures.get(m)));
-        throw fleetFailure(fleet, 'switch', 'every host that had switched was switched back');
+        const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`;
+        await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)));
+        throw fleetFailure(fleet, 'switch', activateSummary(fleet));
     }
     if (oneStep) {
         const only = fleet[0];
+        only.mayHoldLock = false;
         only.pruned = ((0, protocol_1.lastResult)(switched[0], 'pruned') ?? '').split(' ').filter(Boolean);
         only.settle('deployed', only.plan.releaseId);
         return;
@@ -1745,52 +1788,98 @@ async function activate(fleet, settings, log) {
     if (failedAfter.length > 0) {
         const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
         if (settings.revertOnFailure) {
-            await Promise.all(fleet.map((m) => revertOn(m, log, reasons.get(m))));
-            throw fleetFailure(fleet, 'after-activate', revertSummary(fleet));
+            const why = `after-activate failed on ${failedAfter.map((m) => m.host.name).join(', ')}`;
+            await Promise.all(fleet.map((m) => putBack(m, log, reasons.get(m), why)));
+            throw fleetFailure(fleet, 'after-activate', activateSummary(fleet));
         }
-        for (const m of failedAfter) {
-            await m.host.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) });
-            m.settle('bad', m.plan.releaseId, reasons.get(m));
-        }
+        const notes = new Map(await Promise.all(failedAfter.map(async (m) => {
+            const marked = await m.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
+            return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
+        })));
         await Promise.all(fleet.map((m) => finishOn(m, log)));
+        fleet.forEach((m) => (reasons.has(m) ? m.settle('bad', m.plan.releaseId, [reasons.get(m), notes.get(m)].filter(Boolean).join(' ')) : m.settle('deployed', m.plan.releaseId)));
         throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`);
     }
     await Promise.all(fleet.map((m) => finishOn(m, log)));
     fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
 }
 async function prepareOn(member, settings, source, log) {
-    const prepared = await (0, prepare_1.uploadAndPrepare)(member.host, member.plan, source, log(member), settings.compression);
+    const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, source, log(member), settings.compression);
     member.plan = prepared.plan;
     member.bytesSent = prepared.bytesSent;
-    member.previous = (0, protocol_1.lastResult)(prepared.result, 'previous') ?? '';
+    const previous = (0, protocol_1.lastResult)(prepared.result, 'previous');
+    member.previous = previous ?? '';
+    member.previousKnown = previous !== undefined;
     if (prepared.result.code !== 0)
         throw (0, errors_1.remoteFailure)(prepared.result, member.host.name);
 }
 async function runStep(member, script, log) {
-    const result = await member.host.run(script, { onLog: log(member) });
+    const result = await member.run(script, { onLog: log(member) });
     if (result.code === null)
         throw (0, errors_1.remoteFailure)(result, member.host.name);
     return result;
 }
-/** Back to the release that was current before; marks the new one bad and frees the lock. */
-async function revertOn(member, log, reason) {
+/**
+ * After a failure: a host that switched goes back to the release that was
+ * current before (the new one marked bad); one that did not is aborted.
+ * Settles the host's result whatever happens, and never rejects.
+ */
+async function putBack(member, log, failure, elsewhere) {
+    const id = member.plan.releaseId;
+    const reason = failure ?? `switched back: ${elsewhere}`;
+    if (member.switchUnknown) {
+        const undone = await undo(member, log);
+        const note = `Whether current moved to ${id} on ${member.host.name} is unknown: the connection was lost during the switch. Check the host, then deploy again or roll back.`;
+        member.currentUnknown = true;
+        member.settle('failed', '', [failure, note, undone].filter(Boolean).join(' '));
+        return;
+    }
     if (!member.switched) {
-        await member.host.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
-        member.settle('not-switched', member.previous, reason);
+        const undone = await undo(member, log);
+        member.settle(failure ? 'failed' : 'not-switched', member.previous, [failure ?? `not switched: ${elsewhere}`, undone].filter(Boolean).join('. '));
         return;
     }
-    const result = await member.host.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
+    let result;
+    try {
+        result = await member.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
+    }
+    catch (error) {
+        member.settle('failed', id, `${reason}. Switching back did not start (${error.message}): ${id} is still current there, not marked bad.`);
+        return;
+    }
+    if (result.code === null) {
+        const note = `Switching back was cut off (${(0, errors_1.remoteFailure)(result, member.host.name).message}); whether current is ${id} or ${member.previous || 'nothing'} there is unknown.`;
+        member.currentUnknown = true;
+        member.settle('failed', '', `${reason}. ${note}`);
+        return;
+    }
+    const now = (0, protocol_1.lastResult)(result, 'current');
     if (result.code !== 0) {
-        member.settle('bad', member.plan.releaseId, `${reason ?? ''} Switching back failed too: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`.trim());
+        const failedToo = `Switching back failed too: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
+        if (now !== undefined && now !== id)
+            member.settle('reverted', now, `${reason}. ${failedToo}; current is ${now || 'nothing'}.`);
+        else
+            member.settle('failed', id, `${reason}. ${failedToo}; ${id} is still current there.`);
         return;
     }
-    const now = (0, protocol_1.lastResult)(result, 'current') ?? member.previous;
-    member.settle(now === member.plan.releaseId ? 'bad' : 'reverted', now, reason);
+    const current = now ?? member.previous;
+    member.settle(current === id ? 'bad' : 'reverted', current, reason);
+}
+/** Frees the lock and removes the unused release; returns what went wrong, in words, or ''. Never rejects. */
+async function undo(member, log) {
+    try {
+        const result = await member.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
+        return result.code === 0 ? '' : `Undoing the prepared release failed: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
+    }
+    catch {
+        // The connection is gone; the result says so, and whether the lock may be left (see settle).
+        return '';
+    }
 }
 /** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
 async function finishOn(member, log) {
     try {
-        const result = await member.host.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
+        const result = await member.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
         member.pruned = ((0, protocol_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
         if (result.code !== 0)
             log(member)(`warning: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`);
@@ -1799,27 +1888,28 @@ async function finishOn(member, log) {
         log(member)(`warning: pruning and unlocking did not finish: ${error.message}`);
     }
 }
-async function undoPrepared(members, log, why) {
-    await Promise.all(members.map(async (m) => {
-        await m.host.run((0, scripts_1.abortScript)(m.plan), { onLog: log(m) }).catch(() => undefined);
-        m.settle('not-switched', m.previous, `not switched: ${why}`);
-    }));
-}
 function afterFailureText(outcome, m) {
     return outcome.ok ? (0, errors_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message;
 }
-function revertSummary(fleet) {
+/** What a failed activation left, host by host, claiming only what the hosts reported. */
+function activateSummary(fleet) {
     const id = fleet[0].plan.releaseId;
+    const names = (members) => members.map((m) => m.host.name).join(', ');
+    const where = (members) => (fleet.length > 1 && members.length < fleet.length ? ` on ${names(members)}` : '');
     const back = fleet.filter((m) => m.result.status === 'reverted');
     const stayed = fleet.filter((m) => m.result.status === 'bad');
+    const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
+    const unknown = fleet.filter((m) => m.currentUnknown);
     const parts = [];
     if (back.length)
-        parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId))].join(', ')} and marked ${id} bad`);
-    if (stayed.length) {
-        const where = fleet.length > 1 ? ` on ${stayed.map((m) => m.host.name).join(', ')}` : '';
-        parts.push(`${id} stays current${where}, marked bad, as there was no earlier release to switch back to`);
-    }
-    return parts.join('; ');
+        parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`);
+    if (stayed.length)
+        parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`);
+    if (stuck.length)
+        parts.push(`${id} is still current${where(stuck)}, as switching back failed`);
+    if (unknown.length)
+        parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`);
+    return parts.length ? parts.join('; ') : 'nothing was switched';
 }
 /** The error for a failed fleet deploy: one host reads like one error; several get a line each. */
 function fleetFailure(fleet, step, summary) {
@@ -1829,7 +1919,15 @@ function fleetFailure(fleet, step, summary) {
         const error = only.result.error ?? '';
         return new errors_1.DeployError(`${error.replace(/\.$/, '')}; ${summary}.`, results, step);
     }
-    const lines = results.map((r) => `  ${r.host}: ${r.status}, current ${r.releaseId || '(none)'}${r.error ? ` (${r.error})` : ''}`);
+    const current = (m) => {
+        if (m.currentUnknown)
+            return 'unknown';
+        // A host that failed before prepare said what was current, and was never switched: the run knows only that.
+        if (!m.previousKnown && !m.switched)
+            return 'unchanged';
+        return m.result.releaseId || '(none)';
+    };
+    const lines = fleet.map((m) => `  ${m.host.name}: ${m.result.status}, current ${current(m)}${m.result.error ? ` (${m.result.error})` : ''}`);
     return new errors_1.DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step);
 }
 /** With several hosts, every remote line names its host. */

@@ -1,7 +1,7 @@
 import { DeploySettings } from '../config/settings'
 import { AbortPlan, PlanBase, planBase } from '../remote/plan'
 import { abortScript } from '../remote/scripts'
-import { RemoteHost } from '../ssh/connection'
+import { Connector, RemoteHost } from '../ssh/connection'
 import { PendingCleanup, Reporter } from './reporter'
 import { remoteFailure } from './errors'
 import { settleLimit } from './parallel'
@@ -14,9 +14,15 @@ export function cleanupFor(settings: DeploySettings, plan: PlanBase): PendingCle
 /**
  * Undoes a deploy that never finished, on every host it may have reached:
  * stops what is left of it, removes its release unless it became current,
- * and frees its lock (only its own). Used by the action's post step.
+ * and frees its lock (only its own). Used by the action's post step;
+ * `connect` opens each connection (tests pass one that returns fakes).
  */
-export async function abortUnfinished(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter): Promise<void> {
+export async function abortUnfinished(
+  settings: DeploySettings,
+  cleanup: PendingCleanup,
+  reporter: Reporter,
+  connect: Connector = RemoteHost.connect
+): Promise<void> {
   const plan: AbortPlan = {
     ...planBase(settings),
     deployPath: cleanup.deployPath,
@@ -25,7 +31,7 @@ export async function abortUnfinished(settings: DeploySettings, cleanup: Pending
     logFields: cleanup.logFields
   }
   const settled = await settleLimit(cleanup.hosts, settings.maxParallel, async (target) => {
-    const host = await RemoteHost.connect(settings, target)
+    const host = await connect(settings, target)
     try {
       const result = await host.run(abortScript(plan), { onLog: reporter.info })
       if (result.code !== 0) throw remoteFailure(result, host.name)

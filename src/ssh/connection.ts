@@ -27,7 +27,7 @@ export interface Connection extends ScriptRunner {
   close(): void
 }
 
-/** Opens one connection to one target; RemoteHost.connect, or a fake in tests. */
+/** Opens one connection to one target; `RemoteHost.connect` is the real one, tests pass fakes. */
 export type Connector = (settings: DeploySettings, target: HostAddress, log?: (line: string) => void) => Promise<Connection>
 
 /** After the script exits, how long to wait for its output to drain before closing the channel. */

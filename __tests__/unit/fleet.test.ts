@@ -1,0 +1,405 @@
+/**
+ * The fleet state machine (prepare everywhere, switch everywhere,
+ * after-activate, finish; on failure put every switched host back) on fake
+ * connections. The cases are generated: a deploy without faults shows which
+ * scripts each host is sent; then every one of those scripts, on every host,
+ * fails in every way the fake knows, and every script sent to recover from
+ * that failure fails in turn. Each run is checked against invariants that
+ * hold for any case (every host has a true result, messages claim only what
+ * happened, the right hosts were sent the right scripts, connections are
+ * closed only when idle), so a phase added later is covered without a new
+ * test. End-to-end tests against real sshd are in __tests__/e2e/fleet.test.ts.
+ */
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { Readable } from 'stream'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { DeploySettings } from '../../src/config/settings'
+import { Connector } from '../../src/ssh/connection'
+import { runMode, ModeOutcome } from '../../src/core/run-mode'
+import { DeployError } from '../../src/core/errors'
+import { HostResult } from '../../src/core/results'
+import { Reporter } from '../../src/core/reporter'
+import { abortUnfinished } from '../../src/core/abort'
+import { FAULT_KINDS, Fault, FaultKind, FakeHost, FakeServer } from '../support/fake-host'
+
+// Packing with the system tar is not the point here (the e2e tests pack for real); a tar process
+// per host per run would make the matrix slow.
+vi.mock('../../src/upload/archive', () => ({
+  localCompressors: async () => new Set(['none']),
+  packArchive: async () => {
+    const data = Buffer.alloc(10240)
+    return { stream: Readable.from([data]), bytesSent: () => data.length, finished: Promise.resolve(), abort: () => undefined }
+  }
+}))
+
+const counted = { runs: 0, listLost: 0, phases: new Set<string>() }
+afterAll(() => {
+  console.log(`fleet matrix: ${counted.runs} runs over ${counted.phases.size} phases (${[...counted.phases].join(', ')}); ${counted.listLost} runs deployed, then failed in the list`)
+})
+
+const NEW = 'r3'
+const OLD = 'r2'
+
+const sourceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-fleet-unit-'))
+fs.writeFileSync(path.join(sourceDir, 'index.html'), 'hello\n')
+afterAll(() => fs.rmSync(sourceDir, { recursive: true, force: true }))
+
+interface Config {
+  hosts: number
+  afterActivate: boolean
+  revertOnFailure: boolean
+  /** upgrade: OLD is current (and r1 before it); first: nothing deployed yet. */
+  history: 'upgrade' | 'first'
+}
+
+function describeConfig(c: Config): string {
+  const hook = c.afterActivate ? `after-activate, revert-on-failure ${c.revertOnFailure}` : 'no after-activate'
+  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}`
+}
+
+function settingsFor(c: Config): DeploySettings {
+  return {
+    mode: 'deploy',
+    targets: Array.from({ length: c.hosts }, (_, i) => ({ host: `h${i + 1}`, port: 22 })),
+    credentials: { username: 'deploy', password: 'x' },
+    hostKey: { mode: 'fingerprint', fingerprint: 'SHA256:x' },
+    maxParallel: 10,
+    beforeActivateOn: 'all',
+    connectTimeoutSeconds: 5,
+    retries: 0,
+    deployPath: '/srv/app',
+    sourceDir,
+    exclude: [],
+    releaseId: NEW,
+    releaseIdGiven: true,
+    keep: 2,
+    shared: [],
+    sharedAuto: false,
+    dryRun: false,
+    beforeActivate: '',
+    afterActivate: c.afterActivate ? 'systemctl reload app' : '',
+    revertOnFailure: c.revertOnFailure,
+    commandTimeoutSeconds: 0,
+    compression: 'none',
+    incremental: false,
+    hardlinkReleases: false,
+    lockTimeoutSeconds: 0,
+    provenance: { runner: 'test' }
+  }
+}
+
+/** A fault placed on one host. */
+interface Placed extends Fault {
+  host: number
+  /** The phase of the script it strikes, for names. */
+  label: string
+}
+
+interface Run {
+  config: Config
+  faults: Placed[]
+  fakes: FakeHost[]
+  initial: string
+  outcome?: ModeOutcome
+  error?: unknown
+  log: string[]
+}
+
+async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
+  const counter = { next: 0 }
+  const initial = config.history === 'upgrade' ? OLD : ''
+  const fakes = Array.from(
+    { length: config.hosts },
+    (_, i) =>
+      new FakeHost(`deploy@h${i + 1}`, new FakeServer(initial, config.history === 'upgrade' ? ['r1', OLD] : [], 2), {
+        faults: faults.filter((f) => f.host === i),
+        // Later hosts answer later, so a fast failure on one host meets work still running on the others.
+        latency: 2 + 3 * i,
+        counter
+      })
+  )
+  const connect: Connector = async (_settings, target) => fakes[Number(target.host.slice(1)) - 1]
+  const log: string[] = []
+  const reporter: Reporter = {
+    info: (line) => log.push(line),
+    warning: (line) => log.push(`warning: ${line}`),
+    group: (_title, work) => work(),
+    rememberCleanup: () => undefined
+  }
+  const run: Run = { config, faults, fakes, initial, log }
+  try {
+    run.outcome = await runMode(settingsFor(config), reporter, connect)
+  } catch (error) {
+    run.error = error
+  }
+  // Let anything the state machine left running finish, so the checks see it.
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve))
+  return run
+}
+
+/** Which step of the deploy a failing phase belongs to; undefined: the deploy still succeeds. */
+function stageOf(phase: string): string | undefined {
+  if (phase === 'inspect' || phase === 'prepare') return 'prepare'
+  if (phase === 'switch-and-finish') return 'switch'
+  if (phase === 'finish') return undefined
+  return phase
+}
+
+/** The phases that switch current: with one host and no after-activate, the switch also prunes. */
+const isSwitch = (phase: string): boolean => phase === 'switch' || phase === 'switch-and-finish'
+
+/** The inspection before the upload only informs it: when it fails, the deploy goes on with a full upload. */
+function harmless(f: Placed): boolean {
+  return f.label === 'inspect' && (f.kind === 'exit' || f.kind === 'exit-after')
+}
+
+/** A script that ends without an answer (code null) may have moved current; a rejection means it never ran. */
+function currentUncertain(fake: FakeHost): boolean {
+  return fake.sent.some((s) => (isSwitch(s.phase) || s.phase === 'revert') && (s.answer === 'drop' || s.answer === 'drop-after'))
+}
+
+const CLAIMS_UNKNOWN = /not known|unknown|could not be checked|cannot tell|may /i
+
+/** Everything that must hold for any run; returns what does not. */
+function problems(run: Run): string[] {
+  const out: string[] = []
+  const bad = (text: string): void => void out.push(text)
+  const { fakes, error, outcome, config, initial } = run
+  const first = run.faults.filter((f) => !harmless(f)).sort((a, b) => seqOf(run, a) - seqOf(run, b))[0]
+  const stage = first && stageOf(first.label)
+
+  if (error !== undefined && !(error instanceof DeployError)) {
+    // runMode lists the releases on the first host after the deploy; when that connection died in
+    // the finish, the list fails the run though every host deployed (runMode's list logic, not the fleet's).
+    const last = fakes[0].sent[fakes[0].sent.length - 1]
+    if (last?.phase === 'list' && last.lost && fakes.every((f) => f.server.current === NEW)) {
+      counted.listLost++
+      return []
+    }
+    return [`threw ${String(error)} instead of a DeployError`]
+  }
+  const results: HostResult[] = error instanceof DeployError ? error.results : (outcome?.results ?? [])
+  if (results.length !== fakes.length) bad(`${results.length} results for ${fakes.length} hosts`)
+
+  // The outcome as a whole.
+  if (stage === undefined && error) bad(`failed (${(error as Error).message}) though ${first ? `only ${first.label} failed` : 'nothing failed'}`)
+  if (stage !== undefined && !error) bad(`succeeded though ${first.label} failed on host ${first.host + 1}`)
+  if (error instanceof DeployError && error.step !== stage) bad(`DeployError step ${error.step}, expected ${stage}`)
+
+  fakes.forEach((fake, i) => {
+    const r = results[i]
+    const s = fake.server
+    const at = `${fake.name}:`
+    const sent = fake.phases
+    // Connections: closed once, and only when nothing runs on them.
+    if (fake.closes !== 1) bad(`${at} closed ${fake.closes} times`)
+    if (fake.closedWhilePending) bad(`${at} closed while a script was still running on it`)
+    if (fake.ranAfterClose) bad(`${at} sent a script after it was closed`)
+    if (fake.pending > 0) bad(`${at} a script still running after the run ended`)
+    if (!r) return
+    if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
+    if (!['deployed', 'failed', 'not-switched', 'reverted', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
+    if (r.status !== 'deployed' && !r.error) bad(`${at} ${r.status} without an error saying why`)
+    if (r.status === 'deployed' && r.error) bad(`${at} deployed, with an error: ${r.error}`)
+    if (r.previousReleaseId !== initial && !(r.previousReleaseId === '' && !sent.some(isSwitch))) bad(`${at} previousReleaseId ${r.previousReleaseId}, was ${initial}`)
+
+    // The result tells the truth about the server, or says it cannot know.
+    const uncertain = currentUncertain(fake)
+    if (uncertain && r.status !== 'failed') bad(`${at} ${r.status} though the connection dropped during a switch`)
+    if (uncertain && !CLAIMS_UNKNOWN.test(r.error ?? '')) bad(`${at} the connection dropped during a switch, but the error does not say current is unknown: ${r.error}`)
+    // A host that failed before prepare said what was current, and was never switched, may give '' and say "unchanged".
+    const unchanged = r.releaseId === '' && !sent.some(isSwitch) && (fakes.length === 1 || (error as Error)?.message.includes(`  ${r.host}: ${r.status}, current unchanged`))
+    if (!uncertain && r.releaseId !== s.current && !unchanged) bad(`${at} result says current ${r.releaseId || '(none)'}, the server has ${s.current || '(none)'}`)
+    if (r.status === 'deployed' && (s.current !== NEW || s.bad.has(NEW))) bad(`${at} deployed, but current ${s.current}${s.bad.has(NEW) ? ', marked bad' : ''}`)
+    if (r.status === 'reverted' && (s.current === NEW || !s.bad.has(NEW))) bad(`${at} reverted, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    if (r.status === 'not-switched' && s.history.includes(NEW)) bad(`${at} not-switched, but current was ${NEW} at some point`)
+    if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? '')))) bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    // Where the connection lives, the run cleans up after itself.
+    if (!fake.dead && s.lock) bad(`${at} the lock is still held`)
+    if (!fake.dead && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? '')) bad(`${at} the unused release ${NEW} was left on the server, and the error does not say so`)
+    if (fake.dead && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed') bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
+
+    // What the state machine decided to send.
+    const switchedOk = fake.sent.some((x) => isSwitch(x.phase) && !x.lost && s.history.includes(NEW))
+    if (stage === 'prepare' && sent.some(isSwitch)) bad(`${at} was sent switch though ${first.label} failed on host ${first.host + 1}`)
+    if (stage === 'prepare' && fake.sent.some((x) => x.phase === 'prepare' && x.answer === 'ok') && !sent.includes('abort')) bad(`${at} prepared, but was not sent abort`)
+    if (stage === 'switch' && (sent.includes('after-activate') || sent.includes('finish'))) bad(`${at} was sent ${sent.join(', ')} after a failed switch`)
+    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !sent.includes('revert')) bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
+    if (stage === 'after-activate' && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
+    if (stage === 'after-activate' && !config.revertOnFailure) {
+      const failedHere = first.host === i || run.faults.some((f) => f.host === i && f.label === 'after-activate')
+      if (failedHere && !sent.includes('mark-bad') && !fake.dead) bad(`${at} after-activate failed, but it was not sent mark-bad`)
+      if (!failedHere && r.status !== 'deployed' && !fake.dead) bad(`${at} ${r.status}, though only another host's after-activate failed and revert-on-failure is false`)
+      if (!sent.includes('finish') && !fake.dead) bad(`${at} was not sent finish (revert-on-failure false)`)
+    }
+    if (stage !== 'prepare' && !first) {
+      const expected = ['inspect', 'prepare', oneStep(config) ? 'switch-and-finish' : 'switch', ...(oneStep(config) ? [] : config.afterActivate ? ['after-activate', 'finish'] : ['finish'])]
+      const deployScripts = sent.filter((p) => p !== 'list')
+      if (deployScripts.join() !== expected.join()) bad(`${at} was sent ${deployScripts.join(', ')}, expected ${expected.join(', ')}`)
+    }
+  })
+
+  // The message claims only what happened.
+  if (error instanceof DeployError) {
+    const message = error.message
+    const everNew = fakes.filter((f) => f.server.history.includes(NEW))
+    const nowNew = fakes.filter((f) => f.server.current === NEW)
+    if (/nothing was switched/.test(message) && everNew.length) bad(`message says nothing was switched, but ${everNew.map((f) => f.name).join(', ')} switched: ${message}`)
+    if (/every host that had switched was switched back/.test(message) && nowNew.length) bad(`message says every switched host was switched back, but ${nowNew.map((f) => f.name).join(', ')} are on ${NEW}: ${message}`)
+    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && results[i]?.status === 'reverted')) bad(`message says switched back, no host was: ${message}`)
+    if (/stays current/.test(message) && !nowNew.length) bad(`message says ${NEW} stays current, no host has it: ${message}`)
+    if (/marked \S+ bad/.test(message) && !fakes.some((f) => f.server.bad.has(NEW))) bad(`message says marked bad, no host marked it: ${message}`)
+    if (fakes.length > 1) {
+      results.forEach((r) => {
+        if (!message.includes(`  ${r.host}: ${r.status}`)) bad(`message has no line "${r.host}: ${r.status}": ${message}`)
+      })
+    }
+  } else if (outcome) {
+    results.forEach((r) => r.status !== 'deployed' && bad(`${r.host}: ${r.status} in a successful deploy`))
+    if (outcome.deploy?.releaseId !== NEW) bad(`outcome release ${outcome.deploy?.releaseId}`)
+  }
+  return out
+}
+
+function oneStep(config: Config): boolean {
+  return config.hosts === 1 && !config.afterActivate
+}
+
+function seqOf(run: Run, fault: Placed): number {
+  return run.fakes[fault.host].sent.find((s) => s.nth === fault.nth)?.seq ?? Infinity
+}
+
+function describeFault(f: Placed): string {
+  return `host ${f.host + 1} script ${f.nth} (${f.label}) ${f.kind}`
+}
+
+const CONFIGS: Config[] = [1, 3].flatMap((hosts) =>
+  (['upgrade', 'first'] as const).flatMap((history) => [
+    { hosts, afterActivate: false, revertOnFailure: true, history },
+    { hosts, afterActivate: true, revertOnFailure: true, history },
+    { hosts, afterActivate: true, revertOnFailure: false, history }
+  ])
+)
+
+/** Every script of a run, on every host, after `since` (a seq), as a place for a fault. */
+function placesIn(run: Run, since = 0): Array<Omit<Placed, 'kind'>> {
+  return run.fakes.flatMap((fake, host) =>
+    fake.sent.filter((s) => s.seq > since && s.phase !== 'list').map((s) => ({ host, nth: s.nth, label: s.phase }))
+  )
+}
+
+/** Recovery scripts fail in these ways in the second round. */
+const SECOND_KINDS: FaultKind[] = ['exit', 'drop', 'dead']
+
+
+async function checked(config: Config, faults: Placed[], failures: Record<string, string[]>): Promise<Run> {
+  const run = await deploy(config, faults)
+  counted.runs++
+  run.fakes.forEach((f) => f.phases.forEach((p) => counted.phases.add(p)))
+  const found = problems(run)
+  if (found.length) failures[faults.map(describeFault).join(', then ') || 'no faults'] = found
+  return run
+}
+
+describe('the fleet state machine on fake connections', () => {
+  describe.each(CONFIGS.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
+    it('deploys to every host without faults', async () => {
+      const failures: Record<string, string[]> = {}
+      await checked(config, [], failures)
+      expect(failures).toEqual({})
+    })
+
+    // The scripts a deploy without faults sends each host are the places faults go; then, in a
+    // second round, every script sent after that fault (revert, abort, mark-bad, finish) fails too.
+    it.each(FAULT_KINDS)('every script of a deploy, on every host, fails with %s; then every recovery script fails too', async (kind) => {
+      const failures: Record<string, string[]> = {}
+      const baseline = await deploy(config)
+      for (const place of placesIn(baseline)) {
+        const fault: Placed = { ...place, kind }
+        const run = await checked(config, [fault], failures)
+        const since = run.fakes[fault.host].sent.find((s) => s.nth === fault.nth)?.seq ?? Infinity
+        for (const next of placesIn(run, since)) {
+          for (const secondKind of SECOND_KINDS) await checked(config, [fault, { ...next, kind: secondKind }], failures)
+        }
+      }
+      expect(failures).toEqual({})
+    })
+  })
+})
+
+/** A few of the matrix's cases spelled out, as a reader would check them by hand. */
+describe('examples on three hosts', () => {
+  const three: Config = { hosts: 3, afterActivate: true, revertOnFailure: true, history: 'upgrade' }
+  const at = (host: number, phase: string, kind: FaultKind = 'exit'): Placed => ({ host, phase, kind, label: phase })
+  const statuses = (run: Run): string[] => (run.error as DeployError).results.map((r) => `${r.status} ${r.releaseId}`)
+
+  it('one host fails to prepare: nobody switches, the others are aborted', async () => {
+    const run = await deploy(three, [at(1, 'prepare')])
+    expect(problems(run)).toEqual([])
+    expect(run.error).toBeInstanceOf(DeployError)
+    expect((run.error as DeployError).step).toBe('prepare')
+    expect((run.error as Error).message).toMatch(/^Deploy failed at prepare; nothing was switched\./)
+    expect(statuses(run)).toEqual([`not-switched ${OLD}`, `failed ${OLD}`, `not-switched ${OLD}`])
+    expect(run.fakes.map((f) => f.phases.join(' '))).toEqual([
+      'inspect prepare abort',
+      'inspect prepare abort',
+      'inspect prepare abort'
+    ])
+  })
+
+  it('after-activate fails on one host: every host is sent a revert and goes back', async () => {
+    const run = await deploy(three, [at(2, 'after-activate')])
+    expect(problems(run)).toEqual([])
+    expect((run.error as Error).message).toContain(`switched back to ${OLD} and marked ${NEW} bad`)
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect((run.error as DeployError).results[0].error).toBe('switched back: after-activate failed on deploy@h3')
+    for (const fake of run.fakes) expect(fake.phases.slice(-1)).toEqual(['revert'])
+    expect(run.fakes.map((f) => f.sent.find((s) => s.phase === 'revert')?.revertTo)).toEqual([OLD, OLD, OLD])
+  })
+
+  it('after-activate fails on one host, revert-on-failure false: it is marked bad, the others finish', async () => {
+    const run = await deploy({ ...three, revertOnFailure: false }, [at(0, 'after-activate')])
+    expect(problems(run)).toEqual([])
+    expect((run.error as Error).message).toContain(`${NEW} stays current because revert-on-failure is false`)
+    expect(statuses(run)).toEqual([`bad ${NEW}`, `deployed ${NEW}`, `deployed ${NEW}`])
+    expect(run.fakes.map((f) => f.phases.filter((p) => p !== 'list').slice(3).join(' '))).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
+  })
+
+  it('the connection drops during one host\'s switch: the others go back, and that host is reported unknown', async () => {
+    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    const message = (run.error as Error).message
+    expect(message).toContain('deploy@h2: failed, current unknown')
+    expect(message).toContain('which release is current on deploy@h2 is unknown')
+    expect(message).not.toContain('every host that had switched was switched back')
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, 'failed ', `reverted ${OLD}`])
+    // The server did switch before the answer was lost: the run must not have claimed otherwise.
+    expect(run.fakes[1].server.current).toBe(NEW)
+  })
+
+  it('a revert rejected on one host does not cut the others short', async () => {
+    const run = await deploy(three, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`failed ${NEW}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect((run.error as DeployError).results[0].error).toContain(`${NEW} is still current there, not marked bad`)
+    expect((run.error as DeployError).results[0].error).toContain('mode: unlock')
+    expect(run.fakes.every((f) => f.closes === 1 && !f.closedWhilePending)).toBe(true)
+  })
+})
+
+describe('abortUnfinished (the post step) through the connector', () => {
+  it('aborts on every host it may have reached and closes each connection', async () => {
+    const servers = [0, 1].map(() => Object.assign(new FakeServer(OLD, ['r1', OLD, NEW]), { lock: true }))
+    const fakes = servers.map((server, i) => new FakeHost(`deploy@h${i + 1}`, server))
+    const settings = settingsFor({ hosts: 2, afterActivate: false, revertOnFailure: true, history: 'upgrade' })
+    const reporter: Reporter = { info: () => undefined, warning: () => undefined, group: (_t, work) => work(), rememberCleanup: () => undefined }
+    const cleanup = { hosts: settings.targets, deployPath: '/srv/app', releaseId: NEW, lockToken: 't', logFields: '' }
+    await abortUnfinished(settings, cleanup, reporter, async (_s, target) => fakes[Number(target.host.slice(1)) - 1])
+    expect(fakes.map((f) => f.phases)).toEqual([['abort'], ['abort']])
+    expect(fakes.map((f) => f.sent[0].releaseId)).toEqual([NEW, NEW])
+    expect(servers.map((s) => [s.lock, s.releases.includes(NEW)])).toEqual([[false, false], [false, false]])
+    expect(fakes.map((f) => f.closes)).toEqual([1, 1])
+  })
+})
