@@ -36,7 +36,7 @@ vi.mock('../../src/upload/archive', () => ({
 
 const counted = { runs: 0, listLost: 0, phases: new Set<string>() }
 afterAll(() => {
-  console.log(`fleet matrix: ${counted.runs} runs over ${counted.phases.size} phases (${[...counted.phases].join(', ')}); ${counted.listLost} runs deployed, then failed in the list`)
+  console.log(`fleet matrix: ${counted.runs} runs over ${counted.phases.size} phases (${[...counted.phases].join(', ')}); ${counted.listLost} runs deployed, then lost the release list (a warning)`)
 })
 
 const NEW = 'r3'
@@ -170,16 +170,11 @@ function problems(run: Run): string[] {
   const first = run.faults.filter((f) => !harmless(f)).sort((a, b) => seqOf(run, a) - seqOf(run, b))[0]
   const stage = first && stageOf(first.label)
 
-  if (error !== undefined && !(error instanceof DeployError)) {
-    // runMode lists the releases on the first host after the deploy; when that connection died in
-    // the finish, the list fails the run though every host deployed (runMode's list logic, not the fleet's).
-    const last = fakes[0].sent[fakes[0].sent.length - 1]
-    if (last?.phase === 'list' && last.lost && fakes.every((f) => f.server.current === NEW)) {
-      counted.listLost++
-      return []
-    }
-    return [`threw ${String(error)} instead of a DeployError`]
-  }
+  if (error !== undefined && !(error instanceof DeployError)) return [`threw ${String(error)} instead of a DeployError`]
+  // runMode lists the releases on the first host after the deploy; when that connection died in the
+  // finish, the deploy still stands (the list is only a warning then): counted, to show the case is met.
+  const last = fakes[0].sent[fakes[0].sent.length - 1]
+  if (outcome && last?.phase === 'list' && last.lost) counted.listLost++
   const results: HostResult[] = error instanceof DeployError ? error.results : (outcome?.results ?? [])
   if (results.length !== fakes.length) bad(`${results.length} results for ${fakes.length} hosts`)
 

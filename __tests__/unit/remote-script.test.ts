@@ -286,16 +286,28 @@ describe.each(SHELLS)('assembled scripts run under $name', (shell) => {
   it('a hook past command-timeout is stopped with every process it started', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-timeout-`))
     const marker = path.join(root, 'still-running')
+    const pidFile = path.join(root, 'background.pid')
     const started = Date.now()
     const { prepared } = await deployWith(
       shell,
-      plan(root, { shared: [], commandTimeoutSeconds: 1, beforeActivate: `(sleep 4; touch '${marker}') & sleep 5` }),
+      plan(root, { shared: [], commandTimeoutSeconds: 1, beforeActivate: `(sleep 47; touch '${marker}') & echo $! >'${pidFile}'; sleep 48` }),
       { a: '1' }
     )
     expect(prepared.code).toBe(EXIT.beforeActivate)
     expect(prepared.stderr).toContain('ran longer than command-timeout (1 s)')
-    expect(Date.now() - started).toBeLessThan(4000)
-    await new Promise((resolve) => setTimeout(resolve, 3500))
+    // A hang guard (about 3 s is usual), far below the hook's own 48 s.
+    expect(Date.now() - started).toBeLessThan(30_000)
+    const background = Number(fs.readFileSync(pidFile, 'utf8').trim())
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0)
+        return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      } catch {
+        return false
+      }
+    }
+    for (let i = 0; i < 100 && alive(background); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(alive(background), `the hook's background process ${background} still runs`).toBe(false)
     expect(fs.existsSync(marker)).toBe(false)
     expect(fs.readdirSync(path.join(root, 'releases'))).toEqual([])
   })

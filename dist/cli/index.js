@@ -1127,7 +1127,7 @@ function cleanupFor(settings, plan) {
  * and frees its lock (only its own). Used by the action's post step;
  * `connect` opens each connection (tests pass one that returns fakes).
  */
-async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.RemoteHost.connect) {
+async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.connectRemote) {
     const plan = {
         ...(0, plan_1.planBase)(settings),
         deployPath: cleanup.deployPath,
@@ -1245,8 +1245,9 @@ async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.re
             continue;
         }
         for (const [phase, script] of Object.entries(info.scripts)) {
-            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, async () => {
+            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
                 script.trimEnd().split('\n').forEach((line) => reporter.info(line));
+                return Promise.resolve();
             });
         }
     }
@@ -1677,7 +1678,7 @@ const REPORTED = {
 /** A value only the server can decide: its absence is an error, never a guess made on the runner. */
 function reported(listing, name) {
     const value = listing[name];
-    if (value !== undefined)
+    if (value !== undefined && value !== null)
         return value;
     const { key, what } = REPORTED[name];
     throw new errors_1.RemoteError(`${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`, 'list', 0);
@@ -1805,7 +1806,7 @@ async function planUploadOn(host, plan, source, compression) {
 }
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
 function inspectServer(host, plan) {
-    return host.run((0, scripts_1.readCacheScript)(plan));
+    return host.run((0, scripts_1.inspectScript)(plan));
 }
 function serverTools(inspected) {
     return new Set((0, protocol_1.allResults)(inspected, 'has'));
@@ -1953,14 +1954,22 @@ function parseReleases(result) {
     })
         .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1));
 }
+/** One line of the releases log; a line that is not an event the log writes is passed over. */
 function parseLogLine(line) {
+    let event;
     try {
-        const event = JSON.parse(line);
-        return typeof event?.id === 'string' && typeof event?.event === 'string' ? [event] : [];
+        event = JSON.parse(line);
     }
     catch {
         return [];
     }
+    return isLogEvent(event) ? [event] : [];
+}
+function isLogEvent(value) {
+    if (typeof value !== 'object' || value === null)
+        return false;
+    const fields = value;
+    return typeof fields.id === 'string' && typeof fields.event === 'string';
 }
 /** The releases as a fixed-width table for the log. */
 function releasesTable(releases) {
@@ -2070,7 +2079,7 @@ const dry_run_1 = __nccwpck_require__(1975);
  * never does the process end with the mode unfinished. `connect` opens each
  * connection; tests pass one that returns fakes.
  */
-function runMode(settings, reporter, connect = connection_1.RemoteHost.connect) {
+function runMode(settings, reporter, connect = connection_1.connectRemote) {
     const steps = (0, settle_1.trackSteps)(reporter);
     return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter, connect), steps.current);
 }
@@ -2113,14 +2122,14 @@ async function runModeOnce(settings, reporter, connect) {
             if (settings.mode === 'unlock')
                 outcome.unlockedHolder = outcome.results[0].lockHolder ?? '';
         }
-        const listed = await (0, maintenance_1.listOn)(hosts[0], settings);
-        outcome.releases = listed.releases;
-        if (settings.mode === 'list' || settings.mode === 'unlock') {
+        const listed = await listAfter(hosts[0], settings, reporter);
+        outcome.releases = listed?.releases ?? [];
+        if (listed && (settings.mode === 'list' || settings.mode === 'unlock')) {
             // Where a rollback would go is the server's decision, reported by its list script.
             outcome.releaseId = listed.current;
             outcome.previousReleaseId = (0, maintenance_1.reported)(listed, 'rollbackTarget');
         }
-        if (settings.mode === 'list' && listed.lockHolder)
+        if (settings.mode === 'list' && listed?.lockHolder)
             reporter.info(`locked by ${listed.lockHolder}`);
         if (outcome.results.length > 1)
             reporter.info((0, results_1.resultsTable)(outcome.results));
@@ -2129,6 +2138,22 @@ async function runModeOnce(settings, reporter, connect) {
     }
     finally {
         hosts.forEach((host) => host.close());
+    }
+}
+/**
+ * The release list for the outputs. For list and unlock it is the result, so
+ * a failure fails the mode; after a deploy or rollback that finished, the
+ * mode's own outcome stands and a listing that fails is only a warning.
+ */
+async function listAfter(host, settings, reporter) {
+    if (settings.mode === 'list' || settings.mode === 'unlock')
+        return (0, maintenance_1.listOn)(host, settings);
+    try {
+        return await (0, maintenance_1.listOn)(host, settings);
+    }
+    catch (error) {
+        reporter.warning(`${settings.mode} finished, but the release list could not be read from ${host.name} (${error.message}); the releases output is empty.`);
+        return undefined;
     }
 }
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
@@ -2405,7 +2430,7 @@ function logFields(settings) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.readCacheScript = exports.PHASES = void 0;
+exports.PHASES = void 0;
 exports.prepareScript = prepareScript;
 exports.switchScript = switchScript;
 exports.afterActivateScript = afterActivateScript;
@@ -2504,8 +2529,6 @@ function rollbackScript(plan) {
 function inspectScript(plan) {
     return assemble('inspect', plan, {});
 }
-/** @deprecated The old name of inspectScript. */
-exports.readCacheScript = inspectScript;
 /** What is on the server, the rollback target, and what a deploy of `plan.newReleaseId` would prune; changes nothing. */
 function listScript(plan) {
     return assemble('list', plan, { KEEP: plan.keep, NEW_RELEASE_ID: plan.newReleaseId });
@@ -2611,7 +2634,7 @@ exports.SHELL_SOURCES = {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.RemoteHost = exports.ConnectError = void 0;
+exports.RemoteHost = exports.ConnectError = exports.connectRemote = void 0;
 exports.settleOnClose = settleOnClose;
 const string_decoder_1 = __nccwpck_require__(3193);
 const node_ssh_1 = __nccwpck_require__(1227);
@@ -2619,6 +2642,9 @@ const host_key_1 = __nccwpck_require__(9769);
 const host_address_1 = __nccwpck_require__(1564);
 const shell_quote_1 = __nccwpck_require__(4904);
 const protocol_1 = __nccwpck_require__(7329);
+/** The real connector: an SSH connection (through the jump host when one is set), with retries. */
+const connectRemote = (settings, target, log) => RemoteHost.connect(settings, target, log);
+exports.connectRemote = connectRemote;
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
 const DRAIN_AFTER_EXIT_MS = 2000;
 /** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */

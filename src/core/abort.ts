@@ -1,7 +1,7 @@
 import { DeploySettings } from '../config/settings'
 import { AbortPlan, PlanBase, planBase } from '../remote/plan'
 import { abortScript } from '../remote/scripts'
-import { Connector, RemoteHost } from '../ssh/connection'
+import { Connector, connectRemote } from '../ssh/connection'
 import { PendingCleanup, Reporter } from './reporter'
 import { remoteFailure } from './errors'
 import { settleLimit } from './parallel'
@@ -21,7 +21,7 @@ export async function abortUnfinished(
   settings: DeploySettings,
   cleanup: PendingCleanup,
   reporter: Reporter,
-  connect: Connector = RemoteHost.connect
+  connect: Connector = connectRemote
 ): Promise<void> {
   const plan: AbortPlan = {
     ...planBase(settings),

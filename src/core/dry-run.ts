@@ -98,8 +98,9 @@ export async function dryRunOn(
       continue
     }
     for (const [phase, script] of Object.entries(info.scripts)) {
-      await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, async () => {
+      await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
         script.trimEnd().split('\n').forEach((line) => reporter.info(line))
+        return Promise.resolve()
       })
     }
   }

@@ -1,7 +1,7 @@
 import { DeploySettings } from '../config/settings'
 import { Connection, RunOptions, ScriptRunner } from '../ssh/connection'
 import { ScriptResult, lastResult } from '../ssh/protocol'
-import { ReleasePlan, planRelease } from '../remote/plan'
+import { DeployPlan, planRelease } from '../remote/plan'
 import { expectedFindLines } from '../upload/file-list'
 import {
   abortScript,
@@ -44,7 +44,7 @@ class HostDeploy implements ScriptRunner {
 
   constructor(
     readonly host: Connection,
-    public plan: ReleasePlan
+    public plan: DeployPlan
   ) {
     this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 }
   }

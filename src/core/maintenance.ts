@@ -53,7 +53,7 @@ const REPORTED = {
 /** A value only the server can decide: its absence is an error, never a guess made on the runner. */
 export function reported<K extends keyof typeof REPORTED>(listing: ServerListing, name: K): NonNullable<ServerListing[K]> {
   const value = listing[name]
-  if (value !== undefined) return value as NonNullable<ServerListing[K]>
+  if (value !== undefined && value !== null) return value
   const { key, what } = REPORTED[name]
   throw new RemoteError(
     `${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`,

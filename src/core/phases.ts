@@ -1,5 +1,5 @@
 import { DeploySettings } from '../config/settings'
-import { ReleasePlan } from '../remote/plan'
+import { DeployPlan } from '../remote/plan'
 import { afterActivateScript, finishScript, switchAndFinishScript, switchScript } from '../remote/scripts'
 
 /**
@@ -8,17 +8,17 @@ import { afterActivateScript, finishScript, switchAndFinishScript, switchScript 
  */
 
 /** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
-export function hostPlan(base: ReleasePlan, settings: DeploySettings, index: number): ReleasePlan {
+export function hostPlan(base: DeployPlan, settings: DeploySettings, index: number): DeployPlan {
   return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }
 }
 
 /** With one host and no after-activate, switching and pruning share one round trip. */
-export function switchesAndFinishesAtOnce(hostCount: number, plan: ReleasePlan): boolean {
+export function switchesAndFinishesAtOnce(hostCount: number, plan: DeployPlan): boolean {
   return hostCount === 1 && !plan.afterActivate
 }
 
 /** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
-export function activationScripts(hostCount: number, plan: ReleasePlan): Record<string, string> {
+export function activationScripts(hostCount: number, plan: DeployPlan): Record<string, string> {
   if (switchesAndFinishesAtOnce(hostCount, plan)) return { 'switch-and-finish': switchAndFinishScript(plan) }
   return {
     switch: switchScript(plan),

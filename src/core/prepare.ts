@@ -1,9 +1,9 @@
 import { ScriptRunner } from '../ssh/connection'
-import { ReleasePlan } from '../remote/plan'
+import { DeployPlan } from '../remote/plan'
 import { SourceEntry, SourceListing } from '../upload/file-list'
 import { ControlMembers, localCompressors, packArchive } from '../upload/archive'
 import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from '../upload/manifest'
-import { prepareScript, readCacheScript } from '../remote/scripts'
+import { prepareScript, inspectScript } from '../remote/scripts'
 import { EXIT } from '../remote/exit-codes'
 import { ScriptResult, allResults, lastResult, manifestBlock } from '../ssh/protocol'
 import { formatBytes } from '../config/format'
@@ -25,7 +25,7 @@ export interface UploadSource {
  */
 export interface UploadPlan {
   /** The release plan with this host's upload fields set: compression, incremental, cacheBase, nextDigest. */
-  plan: ReleasePlan
+  plan: DeployPlan
   kind: 'full' | 'incremental'
   /** The entries packed: for an incremental upload, the new and changed ones (and their parent folders). */
   entries: SourceEntry[]
@@ -41,7 +41,7 @@ export interface UploadPlan {
 
 export interface Prepared {
   result: ScriptResult
-  plan: ReleasePlan
+  plan: DeployPlan
   bytesSent: number
   kind: 'full' | 'incremental'
 }
@@ -56,7 +56,7 @@ const PROGRESS_EVERY_MS = 2000
  */
 export async function uploadAndPrepare(
   host: ScriptRunner,
-  plan: ReleasePlan,
+  plan: DeployPlan,
   source: UploadSource,
   log: (line: string) => void,
   /** The compression setting; without it, the plan's own (never auto). */
@@ -75,14 +75,14 @@ export async function uploadAndPrepare(
  * cache (which changes nothing on the server), then planUpload. The deploy and
  * the dry run both plan through here, so the dry run shows what a deploy sends.
  */
-export async function planUploadOn(host: ScriptRunner, plan: ReleasePlan, source: UploadSource, compression: Compression): Promise<UploadPlan> {
+export async function planUploadOn(host: ScriptRunner, plan: DeployPlan, source: UploadSource, compression: Compression): Promise<UploadPlan> {
   const inspected = await inspectServer(host, plan)
   return planUpload(plan, source, inspected, compression, await localCompressors())
 }
 
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
-export function inspectServer(host: ScriptRunner, plan: ReleasePlan): Promise<ScriptResult> {
-  return host.run(readCacheScript(plan))
+export function inspectServer(host: ScriptRunner, plan: DeployPlan): Promise<ScriptResult> {
+  return host.run(inspectScript(plan))
 }
 
 export function serverTools(inspected: ScriptResult): Set<string> {
@@ -95,14 +95,14 @@ export function serverTools(inspected: ScriptResult): Set<string> {
  * are on and the cache is usable, else everything.
  */
 export function planUpload(
-  base: ReleasePlan,
+  base: DeployPlan,
   source: UploadSource,
   inspected: ScriptResult,
   compression: Compression,
   local: Set<WireCompression>
 ): UploadPlan {
   const tools = serverTools(inspected)
-  const plan: ReleasePlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
+  const plan: DeployPlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
   const { entries, bytes } = source.listing
   if (!source.manifest) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') }
   if (!tools.has('sha256sum')) {
@@ -125,7 +125,7 @@ export function planUpload(
 }
 
 /** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
-function fullUpload(base: ReleasePlan, source: UploadSource, reason: string): UploadPlan {
+function fullUpload(base: DeployPlan, source: UploadSource, reason: string): UploadPlan {
   const { entries, bytes } = source.listing
   const next = manifestText(source.manifest!)
   const delta: Delta = { upload: entries, remove: [], add: source.manifest!, next, nextDigest: manifestDigest(next) }

@@ -67,13 +67,21 @@ export function parseReleases(result: ScriptResult): ReleaseInfo[] {
     .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1))
 }
 
+/** One line of the releases log; a line that is not an event the log writes is passed over. */
 function parseLogLine(line: string): LogEvent[] {
+  let event: unknown
   try {
-    const event = JSON.parse(line)
-    return typeof event?.id === 'string' && typeof event?.event === 'string' ? [event] : []
+    event = JSON.parse(line)
   } catch {
     return []
   }
+  return isLogEvent(event) ? [event] : []
+}
+
+function isLogEvent(value: unknown): value is LogEvent {
+  if (typeof value !== 'object' || value === null) return false
+  const fields = value as Record<string, unknown>
+  return typeof fields.id === 'string' && typeof fields.event === 'string'
 }
 
 /** The releases as a fixed-width table for the log. */

@@ -1,5 +1,5 @@
 import { DeploySettings, Mode } from '../config/settings'
-import { ConnectError, Connection, Connector, RemoteHost } from '../ssh/connection'
+import { ConnectError, Connection, Connector, connectRemote } from '../ssh/connection'
 import { Reporter } from './reporter'
 import { failIfUnsettled, trackSteps } from './settle'
 import { deployFleet } from './fleet'
@@ -7,7 +7,7 @@ import { readSource } from './source'
 import { DeployError } from './errors'
 import { DeployOutcome, HostResult, describeFleet, resultsTable } from './results'
 import { rollbackOn } from './rollback'
-import { listOn, reported, unlockOn } from './maintenance'
+import { ServerListing, listOn, reported, unlockOn } from './maintenance'
 import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
 import { describeHost } from '../config/host-address'
@@ -37,7 +37,7 @@ export interface ModeOutcome {
  * never does the process end with the mode unfinished. `connect` opens each
  * connection; tests pass one that returns fakes.
  */
-export function runMode(settings: DeploySettings, reporter: Reporter, connect: Connector = RemoteHost.connect): Promise<ModeOutcome> {
+export function runMode(settings: DeploySettings, reporter: Reporter, connect: Connector = connectRemote): Promise<ModeOutcome> {
   const steps = trackSteps(reporter)
   return failIfUnsettled(runModeOnce(settings, steps.reporter, connect), steps.current)
 }
@@ -79,19 +79,34 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect
       outcome.previousReleaseId = outcome.results[0].previousReleaseId
       if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].lockHolder ?? ''
     }
-    const listed = await listOn(hosts[0], settings)
-    outcome.releases = listed.releases
-    if (settings.mode === 'list' || settings.mode === 'unlock') {
+    const listed = await listAfter(hosts[0], settings, reporter)
+    outcome.releases = listed?.releases ?? []
+    if (listed && (settings.mode === 'list' || settings.mode === 'unlock')) {
       // Where a rollback would go is the server's decision, reported by its list script.
       outcome.releaseId = listed.current
       outcome.previousReleaseId = reported(listed, 'rollbackTarget')
     }
-    if (settings.mode === 'list' && listed.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
+    if (settings.mode === 'list' && listed?.lockHolder) reporter.info(`locked by ${listed.lockHolder}`)
     if (outcome.results.length > 1) reporter.info(resultsTable(outcome.results))
     outcome.seconds = (Date.now() - started) / 1000
     return outcome
   } finally {
     hosts.forEach((host) => host.close())
+  }
+}
+
+/**
+ * The release list for the outputs. For list and unlock it is the result, so
+ * a failure fails the mode; after a deploy or rollback that finished, the
+ * mode's own outcome stands and a listing that fails is only a warning.
+ */
+async function listAfter(host: Connection, settings: DeploySettings, reporter: Reporter): Promise<ServerListing | undefined> {
+  if (settings.mode === 'list' || settings.mode === 'unlock') return listOn(host, settings)
+  try {
+    return await listOn(host, settings)
+  } catch (error) {
+    reporter.warning(`${settings.mode} finished, but the release list could not be read from ${host.name} (${(error as Error).message}); the releases output is empty.`)
+    return undefined
   }
 }
 

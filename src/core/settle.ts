@@ -23,7 +23,7 @@ export function failIfUnsettled<T>(work: Promise<T>, currentStep: () => string):
 }
 
 /** Wraps a reporter to remember the step the run is in: the last group or `----->` banner. */
-export function trackSteps(reporter: Reporter): { reporter: Reporter; current(): string } {
+export function trackSteps(reporter: Reporter): { reporter: Reporter; current: () => string } {
   let step = 'start'
   return {
     current: () => step,

@@ -83,9 +83,6 @@ export type UnlockPlan = PlanBase
 /** A deploy runs several phases with one plan: the union of what they need. */
 export interface DeployPlan extends PreparePlan, AfterActivatePlan, FinishPlan {}
 
-/** @deprecated The old name of DeployPlan; use DeployPlan (or the plan of one phase). */
-export type ReleasePlan = DeployPlan
-
 /** The common part of every plan: a fresh lock token, and who this run is. */
 export function planBase(settings: DeploySettings, now = new Date()): PlanBase {
   const { provenance } = settings

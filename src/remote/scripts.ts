@@ -112,9 +112,6 @@ export function inspectScript(plan: InspectPlan): string {
   return assemble('inspect', plan, {})
 }
 
-/** @deprecated The old name of inspectScript. */
-export const readCacheScript = inspectScript
-
 /** What is on the server, the rollback target, and what a deploy of `plan.newReleaseId` would prune; changes nothing. */
 export function listScript(plan: ListPlan): string {
   return assemble('list', plan, { KEEP: plan.keep, NEW_RELEASE_ID: plan.newReleaseId })

@@ -30,6 +30,9 @@ export interface Connection extends ScriptRunner {
 /** Opens one connection to one target; `RemoteHost.connect` is the real one, tests pass fakes. */
 export type Connector = (settings: DeploySettings, target: HostAddress, log?: (line: string) => void) => Promise<Connection>
 
+/** The real connector: an SSH connection (through the jump host when one is set), with retries. */
+export const connectRemote: Connector = (settings, target, log) => RemoteHost.connect(settings, target, log)
+
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
 const DRAIN_AFTER_EXIT_MS = 2000
 
