@@ -1547,7 +1547,10 @@ async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.re
         }
         for (const [phase, script] of Object.entries(info.scripts)) {
             await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
-                script.trimEnd().split('\n').forEach((line) => reporter.info(line));
+                script
+                    .trimEnd()
+                    .split('\n')
+                    .forEach((line) => reporter.info(line));
                 return Promise.resolve();
             });
         }
@@ -2604,7 +2607,7 @@ exports.EXIT = {
 /** What to tell the user for each code, after the remote error text. */
 exports.EXIT_HINTS = {
     [exports.EXIT.path]: 'Check that path is right and that the SSH user may write there.',
-    [exports.EXIT.locked]: "Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.",
+    [exports.EXIT.locked]: 'Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.',
     [exports.EXIT.releaseExists]: 'Release ids must be new: leave release-id empty for a fresh one, or pick another.',
     [exports.EXIT.currentNotLink]: "Move the real folder aside on the server (e.g. 'mv current current.old'); atomic-deploy will then manage current as a symlink.",
     [exports.EXIT.upload]: 'The upload did not arrive whole: check free disk space on the server and the connection, then deploy again.',
@@ -2737,20 +2740,7 @@ const shell_sources_generated_1 = __nccwpck_require__(8053);
  * runs after-activate. The lock is held from `prepare` until `finish`,
  * `revert` or `abort` frees it.
  */
-exports.PHASES = [
-    'prepare',
-    'switch',
-    'after-activate',
-    'revert',
-    'mark-bad',
-    'finish',
-    'switch-and-finish',
-    'abort',
-    'rollback',
-    'inspect',
-    'list',
-    'unlock'
-];
+exports.PHASES = ['prepare', 'switch', 'after-activate', 'revert', 'mark-bad', 'finish', 'switch-and-finish', 'abort', 'rollback', 'inspect', 'list', 'unlock'];
 /** prepare: layout, lock, checks, upload, release, shared, before-activate. */
 function prepareScript(plan) {
     return assemble('prepare', plan, {

@@ -8,6 +8,7 @@ import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, freePort, startSshd } from './sshd-harness'
 import { makeWorkspace, runAction } from './run-action'
+import { parseObjects } from '../support/json'
 
 const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-fleet-'))
 fs.chmodSync(shared, 0o755)
@@ -50,10 +51,10 @@ describe('one step, several hosts', () => {
     expect(first.code, first.stdout).toBe(0)
     expect(first.outputs['release-id']).toBe('run555.1-aaaaaaa')
     for (const server of fleet) expect(currentOn(server, 'all')).toBe('releases/run555.1-aaaaaaa')
-    const results = JSON.parse(first.outputs.results)
+    const results = parseObjects(first.outputs.results, 'results')
     expect(results).toHaveLength(3)
     for (const r of results) expect(r).toMatchObject({ status: 'deployed', releaseId: 'run555.1-aaaaaaa', previousReleaseId: '' })
-    expect(results.every((r: { bytesUploaded: number }) => r.bytesUploaded > 0)).toBe(true)
+    expect(results.every((r) => typeof r.bytesUploaded === 'number' && r.bytesUploaded > 0)).toBe(true)
     expect(first.summary).toContain('#### Hosts')
     expect(first.stdout).toMatch(/host\s+status\s+current\s+previous/)
     // A fleet-wide rollback by id.
@@ -84,8 +85,8 @@ describe('one step, several hosts', () => {
       expect(fs.readdirSync(onHost(server, 'one-fails', '.atomic-deploy/staging'))).toEqual([])
       expect(fs.existsSync(onHost(server, 'one-fails', '.atomic-deploy/lock'))).toBe(false)
     }
-    const results = JSON.parse(run.outputs.results)
-    expect(results.map((r: { status: string }) => r.status)).toEqual(['not-switched', 'failed', 'not-switched'])
+    const results = parseObjects(run.outputs.results, 'results')
+    expect(results.map((r) => r.status)).toEqual(['not-switched', 'failed', 'not-switched'])
   })
 
   it('a failing after-activate on one host switches every host back', async () => {
@@ -104,7 +105,7 @@ describe('one step, several hosts', () => {
       expect(currentOn(server, 'after-fails')).toBe('releases/v1')
       expect(fs.existsSync(onHost(server, 'after-fails', '.atomic-deploy/lock'))).toBe(false)
     }
-    expect(JSON.parse(run.outputs.results).map((r: { status: string }) => r.status)).toEqual(['reverted', 'reverted', 'reverted'])
+    expect(parseObjects(run.outputs.results, 'results').map((r) => r.status)).toEqual(['reverted', 'reverted', 'reverted'])
   })
 
   it('before-activate-on: first runs the hook on exactly one host', async () => {
@@ -123,7 +124,13 @@ describe('one step, several hosts', () => {
     const closed = await freePort()
     const inputs = fleetInputs(fleet, 'refused')
     const started = Date.now()
-    const run = await runAction({ ...inputs, host: `${inputs.host}\n127.0.0.1:${closed}`, retries: '0', 'known-hosts': `${inputs['known-hosts']}[127.0.0.1]:${closed} ${fleet[0].knownHosts.split(' ').slice(1).join(' ')}`, source: makeWorkspace({ v: '1' }) })
+    const run = await runAction({
+      ...inputs,
+      host: `${inputs.host}\n127.0.0.1:${closed}`,
+      retries: '0',
+      'known-hosts': `${inputs['known-hosts']}[127.0.0.1]:${closed} ${fleet[0].knownHosts.split(' ').slice(1).join(' ')}`,
+      source: makeWorkspace({ v: '1' })
+    })
     expect(run.code).toBe(1)
     expect(Date.now() - started).toBeLessThan(30_000) // a hang guard; the refusal itself takes about a second
     expect(run.stdout).toContain(`127.0.0.1:${closed}: connection refused`)

@@ -3,6 +3,7 @@ import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { connectionInputs, makeWorkspace, runAction } from './run-action'
+import { parseObjects } from '../support/json'
 
 let server: TestServer
 beforeAll(async () => {
@@ -42,10 +43,10 @@ describe('rollback, list and unlock through dist/index.js', () => {
     expect(first.outputs['release-id']).toBe('B')
     expect(first.outputs['previous-release-id']).toBe('C')
     expect(currentOf(root)).toBe('releases/B')
-    const releases = JSON.parse(first.outputs.releases)
-    expect(releases.map((r: { id: string }) => r.id)).toEqual(['C', 'B', 'A'])
-    expect(releases.find((r: { id: string }) => r.id === 'C').bad).toBe(true)
-    expect(releases.find((r: { id: string }) => r.id === 'B').current).toBe(true)
+    const releases = parseObjects(first.outputs.releases, 'releases')
+    expect(releases.map((r) => r.id)).toEqual(['C', 'B', 'A'])
+    expect(releases.find((r) => r.id === 'C')?.bad).toBe(true)
+    expect(releases.find((r) => r.id === 'B')?.current).toBe(true)
 
     const second = await runAction(inputs)
     expect(second.code, second.stdout).toBe(0)
@@ -55,7 +56,7 @@ describe('rollback, list and unlock through dist/index.js', () => {
     const byId = await runAction({ ...inputs, 'release-id': 'C' })
     expect(byId.code, byId.stdout).toBe(0)
     expect(currentOf(root)).toBe('releases/C')
-    expect(JSON.parse(byId.outputs.releases).find((r: { id: string }) => r.id === 'C')).toMatchObject({ current: true, bad: false })
+    expect(parseObjects(byId.outputs.releases, 'releases').find((r) => r.id === 'C')).toMatchObject({ current: true, bad: false })
     expect(fs.readFileSync(path.join(root, 'current/version.txt'), 'utf8')).toBe('C')
     expect(byId.summary).toContain('Rolled back to C')
   })
@@ -100,12 +101,9 @@ describe('rollback, list and unlock through dist/index.js', () => {
   it('lists releases as JSON, newest first, with the current one marked, and as a table', async () => {
     const root = path.join(server.root, 'list')
     await deployAll(root, ['l1', 'l2'])
-    const run = await runAction(
-      { ...connectionInputs(server), path: root, mode: 'list' },
-      { env: { GITHUB_SHA: 'feedfacecafebeef' } }
-    )
+    const run = await runAction({ ...connectionInputs(server), path: root, mode: 'list' }, { env: { GITHUB_SHA: 'feedfacecafebeef' } })
     expect(run.code, run.stdout).toBe(0)
-    const releases = JSON.parse(run.outputs.releases)
+    const releases = parseObjects(run.outputs.releases, 'releases')
     expect(releases).toHaveLength(2)
     expect(releases[0]).toMatchObject({ id: 'l2', current: true, bad: false })
     expect(releases[0].created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)

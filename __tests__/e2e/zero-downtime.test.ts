@@ -344,10 +344,7 @@ function expectZeroDowntime(label: string, report: LoadReport, switches: number)
   for (const [body, count] of report.bodies) {
     expect(/^(<html>release r\d\d<\/html>|r\d\d)\n$/.test(body), `body ${JSON.stringify(body)} (${count}x)`).toBe(true)
   }
-  expect(
-    report.stoppedBy,
-    `the load reached its hang guard (${LOAD_MAX_MS / 1000} s or ${LOAD_MAX_REQUESTS} requests) after ${switches} of ${SWITCHES} switches`
-  ).toBe('caller')
+  expect(report.stoppedBy, `the load reached its hang guard (${LOAD_MAX_MS / 1000} s or ${LOAD_MAX_REQUESTS} requests) after ${switches} of ${SWITCHES} switches`).toBe('caller')
   expect(switches).toBe(SWITCHES)
   expect(report.requests).toBeGreaterThan(1000)
   // The switches were visible to nginx (it did not serve one release from a cache).
@@ -407,32 +404,40 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
     }
   })
 
-  it.concurrent('with the stock server tools (dash, GNU coreutils and tar), no request fails and no body is mixed', async () => {
-    const { report, switches } = await deployUnderLoad('stock', stock!.server, stock!.nginx)
-    expectZeroDowntime('stock', report, switches)
-  }, SCENARIO_TIMEOUT_MS)
+  it.concurrent(
+    'with the stock server tools (dash, GNU coreutils and tar), no request fails and no body is mixed',
+    async () => {
+      const { report, switches } = await deployUnderLoad('stock', stock!.server, stock!.nginx)
+      expectZeroDowntime('stock', report, switches)
+    },
+    SCENARIO_TIMEOUT_MS
+  )
 
-  it.concurrent('with BusyBox sh, mv, ln, tar and readlink on the server, no request fails and no body is mixed', async () => {
-    const { server, nginx } = busybox!
-    // Before the load: which binaries does the server really run? The first
-    // deploy's before-activate reports them (the hook's parent is the
-    // bundle's own script shell), and the scenario stops here unless every
-    // one is BusyBox.
-    const hook = [
-      'echo "probe mv=$(readlink -f "$(command -v mv)")"',
-      'for tool in sh ln tar readlink; do echo "probe $tool=$(readlink -f "$(command -v $tool)")"; done',
-      'echo "probe hook-shell=$(readlink -f /proc/$$/exe)"',
-      'echo "probe script-shell=$(readlink -f /proc/$PPID/exe)"'
-    ].join('\n')
-    const check = (run: ActionRun): void => {
-      const probed = Object.fromEntries([...run.stdout.matchAll(/^probe ([\w-]+)=(.*)$/gm)].map((m) => [m[1], m[2].trim()]))
-      console.log(`[busybox] probe: ${JSON.stringify(probed)}`)
-      const busyboxBinary = fs.realpathSync(BUSYBOX)
-      for (const name of ['mv', 'sh', 'ln', 'tar', 'readlink', 'hook-shell', 'script-shell']) {
-        expect(probed[name], `${name} on the server should be BusyBox:\n${run.stdout}`).toBe(busyboxBinary)
+  it.concurrent(
+    'with BusyBox sh, mv, ln, tar and readlink on the server, no request fails and no body is mixed',
+    async () => {
+      const { server, nginx } = busybox!
+      // Before the load: which binaries does the server really run? The first
+      // deploy's before-activate reports them (the hook's parent is the
+      // bundle's own script shell), and the scenario stops here unless every
+      // one is BusyBox.
+      const hook = [
+        'echo "probe mv=$(readlink -f "$(command -v mv)")"',
+        'for tool in sh ln tar readlink; do echo "probe $tool=$(readlink -f "$(command -v $tool)")"; done',
+        'echo "probe hook-shell=$(readlink -f /proc/$$/exe)"',
+        'echo "probe script-shell=$(readlink -f /proc/$PPID/exe)"'
+      ].join('\n')
+      const check = (run: ActionRun): void => {
+        const probed = Object.fromEntries([...run.stdout.matchAll(/^probe ([\w-]+)=(.*)$/gm)].map((m) => [m[1], m[2].trim()]))
+        console.log(`[busybox] probe: ${JSON.stringify(probed)}`)
+        const busyboxBinary = fs.realpathSync(BUSYBOX)
+        for (const name of ['mv', 'sh', 'ln', 'tar', 'readlink', 'hook-shell', 'script-shell']) {
+          expect(probed[name], `${name} on the server should be BusyBox:\n${run.stdout}`).toBe(busyboxBinary)
+        }
       }
-    }
-    const { report, switches } = await deployUnderLoad('busybox', server, nginx, { hook, check })
-    expectZeroDowntime('busybox', report, switches)
-  }, SCENARIO_TIMEOUT_MS)
+      const { report, switches } = await deployUnderLoad('busybox', server, nginx, { hook, check })
+      expectZeroDowntime('busybox', report, switches)
+    },
+    SCENARIO_TIMEOUT_MS
+  )
 })

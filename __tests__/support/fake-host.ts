@@ -167,7 +167,7 @@ export class FakeHost implements Connection {
         entry.lost = true
         throw new Error(`${this.name}: Not connected`)
       }
-      const lines = fault?.kind === 'exit' || fault?.kind === 'drop' ? this.failEarly(phase, entry) : this.apply(phase, entry, script)
+      const lines = fault?.kind === 'exit' || fault?.kind === 'drop' ? this.failEarly(phase, entry) : this.apply(phase, entry)
       if (!fault) {
         if (phase === 'prepare') await stdinDone
         if (lines.failed) return this.finishWith(lines, entry, false)
@@ -217,26 +217,53 @@ export class FakeHost implements Connection {
   }
 
   /** The script's work on the server, and the result lines it prints for it. */
-  private apply(phase: string, entry: SentScript, script: string): Answer {
+  private apply(phase: string, entry: SentScript): Answer {
     const s = this.server
     const id = entry.releaseId
     if (NEEDS_LOCK.has(phase) && !s.lock) {
-      return { failed: true, code: EXIT.lockLost, results: [['step', 'lock'], ['error', 'this run does not hold the deploy lock']] }
+      return {
+        failed: true,
+        code: EXIT.lockLost,
+        results: [
+          ['step', 'lock'],
+          ['error', 'this run does not hold the deploy lock']
+        ]
+      }
     }
     switch (phase) {
       case 'inspect':
         return { results: [['cache-miss', 'there is no upload cache yet']] }
       case 'prepare':
-        if (s.lock) return { failed: true, code: EXIT.locked, results: [['step', 'lock'], ['error', 'the lock is held']] }
+        if (s.lock)
+          return {
+            failed: true,
+            code: EXIT.locked,
+            results: [
+              ['step', 'lock'],
+              ['error', 'the lock is held']
+            ]
+          }
         s.lock = true
         s.releases.push(id)
         return { results: [['previous', s.current]] }
       case 'switch':
       case 'switch-and-finish': {
         const previous = s.current
-        if (!s.releases.includes(id)) return { failed: true, code: EXIT.switch, results: [['previous', previous], ['error', `the prepared release ${id} is missing`]] }
+        if (!s.releases.includes(id))
+          return {
+            failed: true,
+            code: EXIT.switch,
+            results: [
+              ['previous', previous],
+              ['error', `the prepared release ${id} is missing`]
+            ]
+          }
         s.setCurrent(id)
-        const results: Array<[string, string]> = [['previous', previous], ['switched', id], ['current', id]]
+        const results: Array<[string, string]> = [
+          ['previous', previous],
+          ['switched', id],
+          ['current', id]
+        ]
         // The one-round-trip form also prunes, and frees the lock once it succeeded.
         if (phase === 'switch-and-finish') {
           results.push(['pruned', s.prune().join(' ')])

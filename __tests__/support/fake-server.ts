@@ -21,17 +21,17 @@ export class FakeServer implements Connection {
     private readonly answers: Record<string, Answer>
   ) {}
 
-  async run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
+  run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
     const phase = phaseOf(script) ?? '(unknown)'
     this.sent.push({ phase, script })
     options.stdin?.resume()
     const answer = this.answers[phase]
-    if (!answer) throw new Error(`FakeServer ${this.name}: no answer for the ${phase} script`)
+    if (!answer) return Promise.reject(new Error(`FakeServer ${this.name}: no answer for the ${phase} script`))
     const results = answer.stdout.split('\n').flatMap((line) => {
       const parsed = parseResultLine(line)
       return parsed ? [parsed] : []
     })
-    return { code: answer.code ?? 0, results, stdout: answer.stdout, stderr: '' }
+    return Promise.resolve({ code: answer.code ?? 0, results, stdout: answer.stdout, stderr: '' })
   }
 
   close(): void {

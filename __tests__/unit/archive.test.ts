@@ -42,7 +42,13 @@ async function pack(dir: string, compression: WireCompression, pathVar: string):
   process.env.PATH = pathVar
   try {
     const listing = await listSource(dir, [])
-    const control = { folder: '.control-test', files: [{ name: 'add', data: Buffer.from('line one\nline two\n') }, { name: 'remove', data: Buffer.alloc(0) }] }
+    const control = {
+      folder: '.control-test',
+      files: [
+        { name: 'add', data: Buffer.from('line one\nline two\n') },
+        { name: 'remove', data: Buffer.alloc(0) }
+      ]
+    }
     const archive = await packArchive(dir, listing.entries, compression, control)
     const chunks: Buffer[] = []
     for await (const chunk of archive.stream) chunks.push(chunk as Buffer)
@@ -83,7 +89,8 @@ describe.each(RUNNER_TARS)('packed by %s', (tar) => {
       expect(fs.readlinkSync(path.join(out, 'link'))).toBe('index.html')
       expect(fs.readFileSync(path.join(out, '.control-test/add'), 'utf8')).toBe('line one\nline two\n')
       expect(fs.readFileSync(path.join(out, '.control-test/remove'), 'utf8')).toBe('')
-      const plain = DECOMPRESS[compression] ? execFileSync(DECOMPRESS[compression]![0], DECOMPRESS[compression]!.slice(1), { input: data }) : data
+      const decompress = DECOMPRESS[compression]
+      const plain = decompress ? execFileSync(decompress[0], decompress.slice(1), { input: data }) : data
       const names = execFileSync('tar', ['-tf', '-'], { input: plain, encoding: 'utf8' }).split('\n')
       expect(names[0]).toBe('.control-test/')
     })

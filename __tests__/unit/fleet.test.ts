@@ -14,6 +14,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { Readable } from 'stream'
+import { inspect } from 'util'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { DeploySettings } from '../../src/config/settings'
 import { Connector } from '../../src/ssh/connection'
@@ -27,16 +28,18 @@ import { FAULT_KINDS, Fault, FaultKind, FakeHost, FakeServer } from '../support/
 // Packing with the system tar is not the point here (the e2e tests pack for real); a tar process
 // per host per run would make the matrix slow.
 vi.mock('../../src/upload/archive', () => ({
-  localCompressors: async () => new Set(['none']),
-  packArchive: async () => {
+  localCompressors: () => Promise.resolve(new Set(['none'])),
+  packArchive: () => {
     const data = Buffer.alloc(10240)
-    return { stream: Readable.from([data]), bytesSent: () => data.length, finished: Promise.resolve(), abort: () => undefined }
+    return Promise.resolve({ stream: Readable.from([data]), bytesSent: () => data.length, finished: Promise.resolve(), abort: () => undefined })
   }
 }))
 
 const counted = { runs: 0, listLost: 0, phases: new Set<string>() }
 afterAll(() => {
-  console.log(`fleet matrix: ${counted.runs} runs over ${counted.phases.size} phases (${[...counted.phases].join(', ')}); ${counted.listLost} runs deployed, then lost the release list (a warning)`)
+  console.log(
+    `fleet matrix: ${counted.runs} runs over ${counted.phases.size} phases (${[...counted.phases].join(', ')}); ${counted.listLost} runs deployed, then lost the release list (a warning)`
+  )
 })
 
 const NEW = 'r3'
@@ -120,7 +123,7 @@ async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
         counter
       })
   )
-  const connect: Connector = async (_settings, target) => fakes[Number(target.host.slice(1)) - 1]
+  const connect: Connector = (_settings, target) => Promise.resolve(fakes[Number(target.host.slice(1)) - 1])
   const log: string[] = []
   const reporter: Reporter = {
     info: (line) => log.push(line),
@@ -170,7 +173,7 @@ function problems(run: Run): string[] {
   const first = run.faults.filter((f) => !harmless(f)).sort((a, b) => seqOf(run, a) - seqOf(run, b))[0]
   const stage = first && stageOf(first.label)
 
-  if (error !== undefined && !(error instanceof DeployError)) return [`threw ${String(error)} instead of a DeployError`]
+  if (error !== undefined && !(error instanceof DeployError)) return [`threw ${error instanceof Error ? String(error) : inspect(error)} instead of a DeployError`]
   // runMode lists the releases on the first host after the deploy; when that connection died in the
   // finish, the deploy still stands (the list is only a warning then): counted, to show the case is met.
   const last = fakes[0].sent[fakes[0].sent.length - 1]
@@ -210,18 +213,22 @@ function problems(run: Run): string[] {
     if (r.status === 'deployed' && (s.current !== NEW || s.bad.has(NEW))) bad(`${at} deployed, but current ${s.current}${s.bad.has(NEW) ? ', marked bad' : ''}`)
     if (r.status === 'reverted' && (s.current === NEW || !s.bad.has(NEW))) bad(`${at} reverted, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
     if (r.status === 'not-switched' && s.history.includes(NEW)) bad(`${at} not-switched, but current was ${NEW} at some point`)
-    if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? '')))) bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? ''))))
+      bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
     // Where the connection lives, the run cleans up after itself.
     if (!fake.dead && s.lock) bad(`${at} the lock is still held`)
-    if (!fake.dead && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? '')) bad(`${at} the unused release ${NEW} was left on the server, and the error does not say so`)
-    if (fake.dead && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed') bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
+    if (!fake.dead && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? ''))
+      bad(`${at} the unused release ${NEW} was left on the server, and the error does not say so`)
+    if (fake.dead && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed')
+      bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
 
     // What the state machine decided to send.
     const switchedOk = fake.sent.some((x) => isSwitch(x.phase) && !x.lost && s.history.includes(NEW))
     if (stage === 'prepare' && sent.some(isSwitch)) bad(`${at} was sent switch though ${first.label} failed on host ${first.host + 1}`)
     if (stage === 'prepare' && fake.sent.some((x) => x.phase === 'prepare' && x.answer === 'ok') && !sent.includes('abort')) bad(`${at} prepared, but was not sent abort`)
     if (stage === 'switch' && (sent.includes('after-activate') || sent.includes('finish'))) bad(`${at} was sent ${sent.join(', ')} after a failed switch`)
-    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !sent.includes('revert')) bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
+    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !sent.includes('revert'))
+      bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
     if (stage === 'after-activate' && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
     if (stage === 'after-activate' && !config.revertOnFailure) {
       const failedHere = first.host === i || run.faults.some((f) => f.host === i && f.label === 'after-activate')
@@ -230,7 +237,12 @@ function problems(run: Run): string[] {
       if (!sent.includes('finish') && !fake.dead) bad(`${at} was not sent finish (revert-on-failure false)`)
     }
     if (stage !== 'prepare' && !first) {
-      const expected = ['inspect', 'prepare', oneStep(config) ? 'switch-and-finish' : 'switch', ...(oneStep(config) ? [] : config.afterActivate ? ['after-activate', 'finish'] : ['finish'])]
+      const expected = [
+        'inspect',
+        'prepare',
+        oneStep(config) ? 'switch-and-finish' : 'switch',
+        ...(oneStep(config) ? [] : config.afterActivate ? ['after-activate', 'finish'] : ['finish'])
+      ]
       const deployScripts = sent.filter((p) => p !== 'list')
       if (deployScripts.join() !== expected.join()) bad(`${at} was sent ${deployScripts.join(', ')}, expected ${expected.join(', ')}`)
     }
@@ -242,8 +254,10 @@ function problems(run: Run): string[] {
     const everNew = fakes.filter((f) => f.server.history.includes(NEW))
     const nowNew = fakes.filter((f) => f.server.current === NEW)
     if (/nothing was switched/.test(message) && everNew.length) bad(`message says nothing was switched, but ${everNew.map((f) => f.name).join(', ')} switched: ${message}`)
-    if (/every host that had switched was switched back/.test(message) && nowNew.length) bad(`message says every switched host was switched back, but ${nowNew.map((f) => f.name).join(', ')} are on ${NEW}: ${message}`)
-    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && results[i]?.status === 'reverted')) bad(`message says switched back, no host was: ${message}`)
+    if (/every host that had switched was switched back/.test(message) && nowNew.length)
+      bad(`message says every switched host was switched back, but ${nowNew.map((f) => f.name).join(', ')} are on ${NEW}: ${message}`)
+    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && results[i]?.status === 'reverted'))
+      bad(`message says switched back, no host was: ${message}`)
     if (/stays current/.test(message) && !nowNew.length) bad(`message says ${NEW} stays current, no host has it: ${message}`)
     if (/marked \S+ bad/.test(message) && !fakes.some((f) => f.server.bad.has(NEW))) bad(`message says marked bad, no host marked it: ${message}`)
     if (fakes.length > 1) {
@@ -280,14 +294,11 @@ const CONFIGS: Config[] = [1, 3].flatMap((hosts) =>
 
 /** Every script of a run, on every host, after `since` (a seq), as a place for a fault. */
 function placesIn(run: Run, since = 0): Array<Omit<Placed, 'kind'>> {
-  return run.fakes.flatMap((fake, host) =>
-    fake.sent.filter((s) => s.seq > since && s.phase !== 'list').map((s) => ({ host, nth: s.nth, label: s.phase }))
-  )
+  return run.fakes.flatMap((fake, host) => fake.sent.filter((s) => s.seq > since && s.phase !== 'list').map((s) => ({ host, nth: s.nth, label: s.phase })))
 }
 
 /** Recovery scripts fail in these ways in the second round. */
 const SECOND_KINDS: FaultKind[] = ['exit', 'drop', 'dead']
-
 
 async function checked(config: Config, faults: Placed[], failures: Record<string, string[]>): Promise<Run> {
   const run = await deploy(config, faults)
@@ -337,11 +348,7 @@ describe('examples on three hosts', () => {
     expect((run.error as DeployError).step).toBe('prepare')
     expect((run.error as Error).message).toMatch(/^Deploy failed at prepare; nothing was switched\./)
     expect(statuses(run)).toEqual([`not-switched ${OLD}`, `failed ${OLD}`, `not-switched ${OLD}`])
-    expect(run.fakes.map((f) => f.phases.join(' '))).toEqual([
-      'inspect prepare abort',
-      'inspect prepare abort',
-      'inspect prepare abort'
-    ])
+    expect(run.fakes.map((f) => f.phases.join(' '))).toEqual(['inspect prepare abort', 'inspect prepare abort', 'inspect prepare abort'])
   })
 
   it('after-activate fails on one host: every host is sent a revert and goes back', async () => {
@@ -359,10 +366,17 @@ describe('examples on three hosts', () => {
     expect(problems(run)).toEqual([])
     expect((run.error as Error).message).toContain(`${NEW} stays current because revert-on-failure is false`)
     expect(statuses(run)).toEqual([`bad ${NEW}`, `deployed ${NEW}`, `deployed ${NEW}`])
-    expect(run.fakes.map((f) => f.phases.filter((p) => p !== 'list').slice(3).join(' '))).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
+    expect(
+      run.fakes.map((f) =>
+        f.phases
+          .filter((p) => p !== 'list')
+          .slice(3)
+          .join(' ')
+      )
+    ).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
   })
 
-  it('the connection drops during one host\'s switch: the others go back, and that host is reported unknown', async () => {
+  it("the connection drops during one host's switch: the others go back, and that host is reported unknown", async () => {
     const run = await deploy(three, [at(1, 'switch', 'drop-after')])
     expect(problems(run)).toEqual([])
     const message = (run.error as Error).message
@@ -391,10 +405,13 @@ describe('abortUnfinished (the post step) through the connector', () => {
     const settings = settingsFor({ hosts: 2, afterActivate: false, revertOnFailure: true, history: 'upgrade' })
     const reporter: Reporter = { info: () => undefined, warning: () => undefined, group: (_t, work) => work(), rememberCleanup: () => undefined }
     const cleanup = { hosts: settings.targets, deployPath: '/srv/app', releaseId: NEW, lockToken: 't', logFields: '' }
-    await abortUnfinished(settings, cleanup, reporter, async (_s, target) => fakes[Number(target.host.slice(1)) - 1])
+    await abortUnfinished(settings, cleanup, reporter, (_s, target) => Promise.resolve(fakes[Number(target.host.slice(1)) - 1]))
     expect(fakes.map((f) => f.phases)).toEqual([['abort'], ['abort']])
     expect(fakes.map((f) => f.sent[0].releaseId)).toEqual([NEW, NEW])
-    expect(servers.map((s) => [s.lock, s.releases.includes(NEW)])).toEqual([[false, false], [false, false]])
+    expect(servers.map((s) => [s.lock, s.releases.includes(NEW)])).toEqual([
+      [false, false],
+      [false, false]
+    ])
     expect(fakes.map((f) => f.closes)).toEqual([1, 1])
   })
 })

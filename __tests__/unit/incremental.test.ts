@@ -39,10 +39,14 @@ function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
       const child = spawn(shell.command[0], [...shell.command.slice(1), script], { env: { PATH: shell.PATH, HOME: tmp }, cwd: tmp })
       let stdout = ''
       let stderr = ''
-      child.stdout.on('data', (c: Buffer) => (stdout += c))
-      child.stderr.on('data', (c: Buffer) => {
+      child.stdout.setEncoding('utf8')
+      child.stderr.setEncoding('utf8')
+      child.stdout.on('data', (c: string) => (stdout += c))
+      child.stderr.on('data', (c: string) => {
         stderr += c
-        c.toString().split('\n').filter(Boolean).forEach((line) => options.onLog?.(line))
+        c.split('\n')
+          .filter(Boolean)
+          .forEach((line) => options.onLog?.(line))
       })
       child.stdin.on('error', () => undefined)
       if (options.stdin) options.stdin.pipe(child.stdin)
@@ -50,12 +54,10 @@ function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
       return new Promise((resolve) =>
         child.on('close', (code) => {
           options.stdin?.unpipe(child.stdin)
-          const results = stdout
-            .split('\n')
-            .flatMap((line): Array<[string, string]> => {
-              const m = /^@@(\S+) ?(.*)$/.exec(line)
-              return m ? [[m[1], m[2]]] : []
-            })
+          const results = stdout.split('\n').flatMap((line): Array<[string, string]> => {
+            const m = /^@@(\S+) ?(.*)$/.exec(line)
+            return m ? [[m[1], m[2]]] : []
+          })
           resolve({ code, results, stdout, stderr })
         })
       )
@@ -101,7 +103,7 @@ async function deploy(runner: ScriptRunner, ws: string, root: string, id: string
     const step = await runner.run(script)
     expect(step.code, step.stderr).toBe(0)
   }
-  return { kind: prepared.kind, bytesSent: prepared.bytesSent, log: log.join("\n") }
+  return { kind: prepared.kind, bytesSent: prepared.bytesSent, log: log.join('\n') }
 }
 
 const write = (ws: string, rel: string, content: string | Buffer, mode?: number): void => {

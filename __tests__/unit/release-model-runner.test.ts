@@ -55,8 +55,8 @@ function recorder(): Reporter & { lines: string[] } {
 /** A connector that hands out the fake servers in the order of the targets. */
 const connectTo =
   (...servers: FakeServer[]) =>
-  async (settings: DeploySettings, target: HostAddress) =>
-    servers[settings.targets.indexOf(target)]
+  (settings: DeploySettings, target: HostAddress) =>
+    Promise.resolve(servers[settings.targets.indexOf(target)])
 
 /** A, B and C deployed in that order; then a rollback to A (which marks C bad). */
 const ROLLED_BACK_TO_A = {
@@ -146,7 +146,7 @@ describe('dry run: would-prune is what the server reports for the would-be relea
   it("the issue's case: after rolling back to A, a dry run of D with keep 2 shows the server's B and C", async () => {
     const ws = workspace({ 'index.html': 'D' })
     const server = new FakeServer('deploy@app', {
-      'inspect': { stdout: inspectOutput(['gzip', 'sha256sum']) },
+      inspect: { stdout: inspectOutput(['gzip', 'sha256sum']) },
       // The runner's old rule (deploy order) said "C, A", A being live.
       list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@rollback-target\n@@would-prune B C\n') }
     })
@@ -165,7 +165,7 @@ describe('dry run: would-prune is what the server reports for the would-be relea
 
   it('an empty @@would-prune means nothing would be pruned', async () => {
     const server = new FakeServer('deploy@app', {
-      'inspect': { stdout: inspectOutput([]) },
+      inspect: { stdout: inspectOutput([]) },
       list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune\n') }
     })
     const reporter = recorder()
@@ -176,7 +176,7 @@ describe('dry run: would-prune is what the server reports for the would-be relea
 
   it('fails, naming the missing line, when the server does not report would-prune', async () => {
     const server = new FakeServer('deploy@app', {
-      'inspect': { stdout: inspectOutput([]) },
+      inspect: { stdout: inspectOutput([]) },
       list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@rollback-target B\n') }
     })
     await expect(runMode(settingsFor(dryInputs(workspace({ a: '1' }))), recorder(), connectTo(server))).rejects.toThrow(
@@ -191,7 +191,7 @@ describe('dry run: would-prune is what the server reports for the would-be relea
     fs.rmSync(path.join(ws, 'gone'), { recursive: true })
     // Removed or replaced: index.html (a changed file is replaced), gone/ and gone/old.txt.
     const server = new FakeServer('deploy@app', {
-      'inspect': { stdout: inspectOutput(['zstd', 'gzip', 'sha256sum'], before) },
+      inspect: { stdout: inspectOutput(['zstd', 'gzip', 'sha256sum'], before) },
       list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune B\n') }
     })
     const reporter = recorder()
@@ -208,14 +208,14 @@ describe('dry run: would-prune is what the server reports for the would-be relea
     expect(FakeServer.assigned(prepare, 'NEXT_DIGEST')).toBe(createHash('sha256').update(after).digest('hex'))
     expect(reporter.lines).toContain(`         incremental upload: 1 new or changed, 3 removed or replaced (11 B), compression ${expected}`)
     // One host, no after-activate: the deploy switches and prunes in one script.
-    expect(Object.keys(host.scripts)).toEqual(['prepare', 'switch'])
+    expect(Object.keys(host.scripts)).toEqual(['prepare', 'switch-and-finish'])
     expect(reporter.lines.some((line) => line.startsWith('== Remote script: prepare on deploy@app'))).toBe(true)
   })
 
   it('a full upload where the server has no cache, or no sha256sum; compression follows what the server has', async () => {
     const ws = workspace({ a: '1', 'b/c': '22' })
-    const noCache = new FakeServer('one', { 'inspect': { stdout: inspectOutput(['gzip', 'sha256sum']) }, list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune\n') } })
-    const noSha = new FakeServer('two', { 'inspect': { stdout: inspectOutput([]) }, list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune\n') } })
+    const noCache = new FakeServer('one', { inspect: { stdout: inspectOutput(['gzip', 'sha256sum']) }, list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune\n') } })
+    const noSha = new FakeServer('two', { inspect: { stdout: inspectOutput([]) }, list: { stdout: listOutput(ROLLED_BACK_TO_A, '@@would-prune\n') } })
     const outcome = await runMode(
       settingsFor({ ...dryInputs(ws), host: 'one\ntwo', 'after-activate': 'echo hi', 'before-activate': 'echo once', 'before-activate-on': 'first' }),
       recorder(),

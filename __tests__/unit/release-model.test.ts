@@ -170,12 +170,8 @@ describe.each(SHELLS)('the release model under $name', (shell) => {
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/A')
   }, 180_000)
 
-  it('ranks by when a release last became current: after a rollback to A by id, a rollback goes to B, not nowhere', async () => {
-    const root = crafted(
-      `${shell.name}-rank`,
-      ['prepared A', 'deployed A', 'prepared B', 'deployed B', 'prepared C', 'deployed C', 'marked-bad C', 'rolled-back A'],
-      'A'
-    )
+  it('ranks by when a release last became current: after a rollback to A by id, a rollback goes to B, not nowhere', () => {
+    const root = crafted(`${shell.name}-rank`, ['prepared A', 'deployed A', 'prepared B', 'deployed B', 'prepared C', 'deployed C', 'marked-bad C', 'rolled-back A'], 'A')
     expect(callLibrary(shell, root, 'release_ranking').stdout).toBe('8 good A\n6 bad C\n4 good B\n')
     expect(list(shell, root).value('rollback-target')).toBe('B')
     expectListAgreesWithRollback(shell, root)

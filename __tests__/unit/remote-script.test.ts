@@ -26,6 +26,7 @@ import {
 import { expectedFindLines, listSource } from '../../src/upload/file-list'
 import { packArchive } from '../../src/upload/archive'
 import { EXIT } from '../../src/remote/exit-codes'
+import { parseLogLines } from '../support/json'
 
 const DEAD_PID = 2 ** 30 // above any pid_max
 const NOW = Math.floor(Date.now() / 1000)
@@ -140,7 +141,7 @@ describe.each(SHELLS)('assembled scripts run under $name', (shell) => {
     expect(fs.readFileSync(path.join(root, 'current/storage/logs/seed.log'), 'utf8')).toBe('seed')
     expect(fs.readFileSync(path.join(root, 'current/-dash-file'), 'utf8')).toBe('x')
     expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r2', 'r3'])
-    const log = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const log = parseLogLines(fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8'))
     expect(log.filter((e) => e.event === 'deployed').map((e) => e.id)).toEqual(['r1', 'r2', 'r3'])
     expect(log[0].actor).toBe('o\'ct"o')
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
@@ -261,7 +262,7 @@ describe.each(SHELLS)('assembled scripts run under $name', (shell) => {
     expect(run(shell, revertScript(p2, 'r1')).results).toContain('@@current r1')
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r1')
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
-    const events = fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event + ':' + JSON.parse(l).id)
+    const events = parseLogLines(fs.readFileSync(path.join(root, '.atomic-deploy/releases.log'), 'utf8')).map((l) => `${l.event}:${l.id}`)
     expect(events.slice(-3)).toEqual(['prepared:r2', 'deployed:r2', 'reverted:r2'])
   })
 

@@ -25,7 +25,7 @@ function filesUnder(dir: string): string[] {
 
 const plan: DeployPlan = {
   mode: 'deploy',
-  deployPath: "/srv/it's \"odd\" $(touch canary)",
+  deployPath: '/srv/it\'s "odd" $(touch canary)',
   releaseId: 'r1',
   keep: 2,
   shared: [
@@ -65,7 +65,11 @@ describe('the shell sources', () => {
     }
     const phaseFiles = Object.keys(SHELL_SOURCES).filter((f) => !f.startsWith('lib/'))
     expect(phaseFiles.sort()).toEqual(PHASES.map((p) => `${p}.sh`).sort())
-    expect([...included].sort()).toEqual(Object.keys(SHELL_SOURCES).filter((f) => f.startsWith('lib/')).sort())
+    expect([...included].sort()).toEqual(
+      Object.keys(SHELL_SOURCES)
+        .filter((f) => f.startsWith('lib/'))
+        .sort()
+    )
   })
 
   it('carry no blanket ShellCheck disables; a disable names one check and has a reason on the line above', () => {
@@ -111,7 +115,10 @@ describe('assembly', () => {
     const script = prepareScript(plan)
     const block = script.slice(script.indexOf('# ---- values'), script.indexOf('\nset -eu\n')).replace(/^#.*\n/, '')
     // Without its quoted words, the generated block is nothing but NAME= lines.
-    const bare = block.replace(/'[^']*'(?:\\''[^']*')*/g, '').trim().split('\n')
+    const bare = block
+      .replace(/'[^']*'(?:\\''[^']*')*/g, '')
+      .trim()
+      .split('\n')
     for (const line of bare) expect(line).toMatch(/^[A-Z_]+=$/)
     const read = execFileSync('sh', ['-c', `${block}\nprintf '%s|%s|%s' "$SHARED_ENTRIES" "$DEPLOY_PATH" "$HOOK_BEFORE_ACTIVATE"`]).toString()
     expect(read).toBe(`storage/\nconfig/.env|${plan.deployPath}|${plan.beforeActivate}`)

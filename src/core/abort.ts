@@ -17,12 +17,7 @@ export function cleanupFor(settings: DeploySettings, plan: PlanBase): PendingCle
  * and frees its lock (only its own). Used by the action's post step;
  * `connect` opens each connection (tests pass one that returns fakes).
  */
-export async function abortUnfinished(
-  settings: DeploySettings,
-  cleanup: PendingCleanup,
-  reporter: Reporter,
-  connect: Connector = connectRemote
-): Promise<void> {
+export async function abortUnfinished(settings: DeploySettings, cleanup: PendingCleanup, reporter: Reporter, connect: Connector = connectRemote): Promise<void> {
   const plan: AbortPlan = {
     ...planBase(settings),
     deployPath: cleanup.deployPath,

@@ -99,7 +99,10 @@ export async function dryRunOn(
     }
     for (const [phase, script] of Object.entries(info.scripts)) {
       await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
-        script.trimEnd().split('\n').forEach((line) => reporter.info(line))
+        script
+          .trimEnd()
+          .split('\n')
+          .forEach((line) => reporter.info(line))
         return Promise.resolve()
       })
     }

@@ -3,16 +3,7 @@ import { Connection, RunOptions, ScriptRunner } from '../ssh/connection'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { DeployPlan, planRelease } from '../remote/plan'
 import { expectedFindLines } from '../upload/file-list'
-import {
-  abortScript,
-  afterActivateScript,
-  finishScript,
-  markBadScript,
-  phaseOf,
-  revertScript,
-  switchAndFinishScript,
-  switchScript
-} from '../remote/scripts'
+import { abortScript, afterActivateScript, finishScript, markBadScript, phaseOf, revertScript, switchAndFinishScript, switchScript } from '../remote/scripts'
 import { UploadSource, uploadAndPrepare } from './prepare'
 import { Reporter } from './reporter'
 import { DeployError, remoteFailure } from './errors'

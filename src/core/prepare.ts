@@ -94,13 +94,7 @@ export function serverTools(inspected: ScriptResult): Set<string> {
  * ends have), then a delta against the server's cache when incremental uploads
  * are on and the cache is usable, else everything.
  */
-export function planUpload(
-  base: DeployPlan,
-  source: UploadSource,
-  inspected: ScriptResult,
-  compression: Compression,
-  local: Set<WireCompression>
-): UploadPlan {
+export function planUpload(base: DeployPlan, source: UploadSource, inspected: ScriptResult, compression: Compression, local: Set<WireCompression>): UploadPlan {
   const tools = serverTools(inspected)
   const plan: DeployPlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
   const { entries, bytes } = source.listing

@@ -157,4 +157,3 @@ async function perHost(hosts: Connection[], settings: DeploySettings, reporter: 
   reporter.info(`${settings.mode} done on ${describeFleet(hosts)}`)
   return results
 }
-

@@ -22,11 +22,10 @@ export const EXIT = {
   cache: 23
 } as const
 
-
 /** What to tell the user for each code, after the remote error text. */
 export const EXIT_HINTS: Record<number, string> = {
   [EXIT.path]: 'Check that path is right and that the SSH user may write there.',
-  [EXIT.locked]: "Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.",
+  [EXIT.locked]: 'Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.',
   [EXIT.releaseExists]: 'Release ids must be new: leave release-id empty for a fresh one, or pick another.',
   [EXIT.currentNotLink]: "Move the real folder aside on the server (e.g. 'mv current current.old'); atomic-deploy will then manage current as a symlink.",
   [EXIT.upload]: 'The upload did not arrive whole: check free disk space on the server and the connection, then deploy again.',

@@ -1,18 +1,5 @@
 import { quote } from '../config/shell-quote'
-import {
-  AbortPlan,
-  AfterActivatePlan,
-  FinishPlan,
-  InspectPlan,
-  ListPlan,
-  MarkBadPlan,
-  PlanBase,
-  PreparePlan,
-  RevertPlan,
-  RollbackPlan,
-  SwitchPlan,
-  UnlockPlan
-} from './plan'
+import { AbortPlan, AfterActivatePlan, FinishPlan, InspectPlan, ListPlan, MarkBadPlan, PlanBase, PreparePlan, RevertPlan, RollbackPlan, SwitchPlan, UnlockPlan } from './plan'
 import { SHELL_SOURCES } from './shell-sources.generated'
 
 /**
@@ -27,20 +14,7 @@ import { SHELL_SOURCES } from './shell-sources.generated'
  * runs after-activate. The lock is held from `prepare` until `finish`,
  * `revert` or `abort` frees it.
  */
-export const PHASES = [
-  'prepare',
-  'switch',
-  'after-activate',
-  'revert',
-  'mark-bad',
-  'finish',
-  'switch-and-finish',
-  'abort',
-  'rollback',
-  'inspect',
-  'list',
-  'unlock'
-] as const
+export const PHASES = ['prepare', 'switch', 'after-activate', 'revert', 'mark-bad', 'finish', 'switch-and-finish', 'abort', 'rollback', 'inspect', 'list', 'unlock'] as const
 
 export type Phase = (typeof PHASES)[number]
 

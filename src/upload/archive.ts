@@ -47,13 +47,7 @@ export const TAR_ARGS = (sourceDir: string): string[] => ['-c', '-f', '-', '-C',
  * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
  * after the control members when there are any.
  */
-export async function packArchive(
-  sourceDir: string,
-  entries: SourceEntry[],
-  compression: WireCompression,
-  control?: ControlMembers,
-  level?: number
-): Promise<ArchiveStream> {
+export async function packArchive(sourceDir: string, entries: SourceEntry[], compression: WireCompression, control?: ControlMembers, level?: number): Promise<ArchiveStream> {
   const tar = spawn(await io.which('tar', true), TAR_ARGS(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] })
   const children: ChildProcess[] = [tar]
   // The upload is control members + tar, through the compressor when there is one.
