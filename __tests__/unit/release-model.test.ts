@@ -138,6 +138,13 @@ function callLibrary(shell: Shell, root: string, call: string) {
   return run(shell, ['set -eu', ...libs, call].join('\n'), undefined, { ATOMIC_DEPLOY_LIB: LIB, DEPLOY_PATH: root, RELEASE_ID: '' })
 }
 
+/** The finish script (prune, unlock) on a crafted folder, holding the lock as a deploy of `id` would. */
+function finishWithLock(shell: Shell, root: string, id: string, keep: number, pathVar?: string) {
+  fs.mkdirSync(path.join(root, '.atomic-deploy/lock'))
+  fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), '{"pid":1,"token":"token-1"}\n')
+  return run(pathVar ? { ...shell, path: pathVar } : shell, finishScript(plan(root, { releaseId: id, keep })))
+}
+
 /** list's answers must be what prune and rollback then do. */
 function expectListAgreesWithRollback(shell: Shell, root: string) {
   const target = list(shell, root).value('rollback-target')
@@ -192,6 +199,35 @@ describe.each(SHELLS)('the release model under $name', (shell) => {
     expectListAgreesWithRollback(shell, again)
   })
 
+  it('a bad current release takes no kept slot: with keep 1 the release a rollback needs survives the prune', () => {
+    // after-activate failed with revert-on-failure false: W3 is live and marked bad.
+    const root = crafted(`${shell.name}-bad-current`, ['deployed W1', 'deployed W2', 'deployed W3', 'marked-bad W3'], 'W3')
+    const finished = finishWithLock(shell, root, 'W3', 1)
+    expect(finished.code, finished.stderr).toBe(0)
+    expect(words(finished.value('pruned'))).toEqual(['W1'])
+    expect(releasesOn(root)).toEqual(['W2', 'W3'])
+    expect(list(shell, root).value('rollback-target')).toBe('W2')
+    expectListAgreesWithRollback(shell, root)
+  })
+
+  it('a prune that is cut short leaves no partial release in releases/; the next prune clears what it left', () => {
+    const root = crafted(`${shell.name}-cut-short`, ['deployed A', 'deployed B', 'deployed C'], 'C')
+    fs.writeFileSync(path.join(root, 'releases', 'A', 'file'), 'a')
+    // An rm that removes nothing and fails, as a prune killed half-way leaves things.
+    const brokenRm = fs.mkdtempSync(path.join(tmp, 'broken-rm-'))
+    fs.writeFileSync(path.join(brokenRm, 'rm'), '#!/bin/sh\nexit 1\n', { mode: 0o755 })
+    const cut = finishWithLock(shell, root, 'C', 2, `${brokenRm}:${shell.path}`)
+    expect(cut.stderr).toContain('could not be removed')
+    // A is out of releases/ whole: no rollback or list can ever take what is left of it for a release.
+    expect(releasesOn(root)).toEqual(['B', 'C'])
+    expect(list(shell, root).value('rollback-target')).toBe('B')
+    fs.rmSync(path.join(root, '.atomic-deploy/lock'), { recursive: true, force: true })
+    const next = finishWithLock(shell, root, 'C', 2)
+    expect(next.code, next.stderr).toBe(0)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/trash'))).toBe(false)
+    expect(releasesOn(root)).toEqual(['B', 'C'])
+  })
+
   it('failed releases take no kept slot and are removed', () => {
     const root = crafted(`${shell.name}-failed`, ['deployed A', 'prepared F', 'failed F', 'deployed B', 'prepared G', 'deployed G', 'failed G'], 'B')
     const listed = list(shell, root, 'D', 3)
@@ -220,13 +256,12 @@ describe.each(SHELLS)('the release model under $name', (shell) => {
     const listed = list(shell, root, 'D', 1)
     expect(words(listed.value('would-prune'))).toEqual(['A', 'B', 'C'])
     expect(listed.value('rollback-target')).toBe('B')
-    // A real prune with keep 1 while C (bad) is current: C stays.
-    fs.mkdirSync(path.join(root, '.atomic-deploy/lock'))
-    fs.writeFileSync(path.join(root, '.atomic-deploy/lock/owner'), '{"pid":1,"token":"token-1"}\n')
-    const finished = run(shell, finishScript(plan(root, { releaseId: 'C', keep: 1 })))
+    // A real prune with keep 1 while C (bad) is current: C stays, and so does B,
+    // the good release a rollback needs (a bad current takes no kept slot).
+    const finished = finishWithLock(shell, root, 'C', 1)
     expect(finished.code, finished.stderr).toBe(0)
-    expect(words(finished.value('pruned'))).toEqual(['A', 'B'])
-    expect(releasesOn(root)).toEqual(['-x', '.hidden', 'C', 'backup.old', 'manual'].sort())
+    expect(words(finished.value('pruned'))).toEqual(['A'])
+    expect(releasesOn(root)).toEqual(['-x', '.hidden', 'B', 'C', 'backup.old', 'manual'].sort())
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/C')
     expectListAgreesWithRollback(shell, root)
   })

@@ -25,7 +25,7 @@ export async function run(): Promise<void> {
     core.setOutput('results', JSON.stringify(outcome.results))
     if (settings.mode === 'list') core.info(releasesTable(outcome.releases))
     await writeSummary(outcomeSummary(outcome, settings.provenance.sha))
-    if (settings.mode === 'deploy' || settings.mode === 'rollback') {
+    if ((settings.mode === 'deploy' && !settings.dryRun) || settings.mode === 'rollback') {
       core.notice(`${outcome.releaseId} is current on ${outcome.host} (${outcome.seconds.toFixed(1)} s)`)
     }
   } catch (error) {

@@ -27,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`)
     } else if (settings.mode === 'list') {
       process.stdout.write(`${releasesTable(outcome.releases)}\n`)
-    } else if (outcome.releaseId) {
+    } else if (outcome.releaseId && !outcome.dryRun) {
+      // The one result line is the release now current; a dry run made none, so it prints none.
       process.stdout.write(`${outcome.releaseId}\n`)
     }
     return 0

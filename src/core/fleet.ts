@@ -149,6 +149,14 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
     m.switchUnknown = !m.switched && outcome.code === null
     if (outcome.code !== 0) failures.set(m, remoteFailure(outcome, m.host.name).message)
   })
+  if (oneStep && failures.size === 1 && prunedLate(fleet[0], switched[0])) {
+    // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
+    const only = fleet[0]
+    log(only)(`warning: ${failures.get(only)} The release is live; pruning and unlocking are tried once more.`)
+    await finishOn(only, log)
+    only.settle('deployed', only.plan.releaseId)
+    return
+  }
   if (failures.size > 0) {
     const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`
     await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)))
@@ -190,6 +198,11 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
   }
   await Promise.all(fleet.map((m) => finishOn(m, log)))
   fleet.forEach((m) => m.settle('deployed', m.plan.releaseId))
+}
+
+/** The one-step switch reported the switch, then failed in its prune. */
+function prunedLate(member: HostDeploy, outcome: ScriptResult | Error): boolean {
+  return member.switched && !(outcome instanceof Error) && lastResult(outcome, 'step') === 'prune'
 }
 
 async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {

@@ -32,7 +32,7 @@ set -eu
 step_abort() {
   step abort 'Removing the prepared release and freeing the lock'
   if ! own_lock; then
-    say "       this run holds no lock here; nothing to undo"
+    say "       nothing left to undo here: this run holds no lock (a prepare that failed on the server has already removed what it built)"
     return 0
   fi
   HOLDING_LOCK=1

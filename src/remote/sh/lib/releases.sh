@@ -75,10 +75,17 @@ rollback_target() {
   done
 }
 
-# kept_releases CURRENT KEEP: CURRENT and the KEEP-1 highest-ranked good releases besides it.
+# kept_releases CURRENT KEEP: CURRENT and the highest-ranked good releases
+# besides it, KEEP good ones in all. A bad current release stays (it is
+# live) but takes no slot, so the release a rollback needs is never pushed
+# out by a failed one. CURRENT may be a release the log does not know yet
+# (the dry run's would-be release): it counts as good, as its deploy will.
 kept_releases() {
   kept=$1
-  slots=$(($2 - 1))
+  slots=$2
+  case $(release_state "$1") in
+    good | unknown) slots=$((slots - 1)) ;;
+  esac
   for id in $(good_releases); do
     [ "$slots" -gt 0 ] || break
     [ "$id" != "$1" ] || continue
