@@ -23,7 +23,7 @@ afterAll(async () => {
 const line = (name: string, value: string): string => `INPUT_${name.toUpperCase()}="${value.trim().replace(/\n/g, '\\n')}"`
 
 describe('@github/local-action', () => {
-  it('runs the action from src/main.ts and deploys', () => {
+  it('runs the action from src/action/main.ts and deploys', () => {
     const root = path.join(server.root, 'local-action')
     const envFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-la-')), '.env')
     fs.writeFileSync(
@@ -38,7 +38,7 @@ describe('@github/local-action', () => {
         line('release-id', 'la1')
       ].join('\n') + '\n'
     )
-    const run = spawnSync(path.join(REPO, 'node_modules/.bin/local-action'), ['run', REPO, 'src/main.ts', envFile], {
+    const run = spawnSync(path.join(REPO, 'node_modules/.bin/local-action'), ['run', REPO, 'src/action/main.ts', envFile], {
       cwd: REPO,
       encoding: 'utf8',
       timeout: 90_000
