@@ -971,7 +971,6 @@ function defaultReleaseId(now, sha) {
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.parseSharedEntries = parseSharedEntries;
-exports.sharedLinkTarget = sharedLinkTarget;
 exports.lines = lines;
 const input_error_1 = __nccwpck_require__(9748);
 const control_characters_1 = __nccwpck_require__(6655);
@@ -1010,11 +1009,6 @@ function parseSharedEntry(line) {
         throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`);
     }
     return { path, isDirectory };
-}
-/** The symlink target for a shared entry, relative to the folder that holds the link in `releases/<id>/`. */
-function sharedLinkTarget(entry) {
-    const depth = entry.path.split('/').length - 1;
-    return `${'../'.repeat(depth + 2)}shared/${entry.path}`;
 }
 /** Non-empty, trimmed lines; `#` starts a comment line. */
 function lines(text) {

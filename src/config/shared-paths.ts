@@ -38,12 +38,6 @@ function parseSharedEntry(line: string): SharedEntry {
   return { path, isDirectory }
 }
 
-/** The symlink target for a shared entry, relative to the folder that holds the link in `releases/<id>/`. */
-export function sharedLinkTarget(entry: SharedEntry): string {
-  const depth = entry.path.split('/').length - 1
-  return `${'../'.repeat(depth + 2)}shared/${entry.path}`
-}
-
 /** Non-empty, trimmed lines; `#` starts a comment line. */
 export function lines(text: string): string[] {
   return text
