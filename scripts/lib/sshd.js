@@ -218,14 +218,89 @@ async function startSshd(options = {}) {
     dir,
     log: () => log,
     stop: async () => {
+      // A session's sshd and the shell it runs outlive the listener; end them too,
+      // so nothing of this server is still running (or writing) once stop returns.
+      const sessions = child.pid ? descendants(child.pid) : []
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve))
         child.kill('SIGTERM')
         await exited
       }
+      await endProcesses(sessions)
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/** Parent pid of each running process, read from /proc (empty where /proc is missing). */
+function parentsByPid() {
+  /** @type {Map<number, number>} */
+  const parents = new Map()
+  let names = []
+  try {
+    names = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return parents
+  }
+  for (const name of names) {
+    try {
+      // The command name may hold spaces and parentheses: the fields after the last ')' are fixed.
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      parents.set(Number(name), Number(fields[1]))
+    } catch {
+      // ended while we looked
+    }
+  }
+  return parents
+}
+
+/** @param {number} root @returns {number[]} every process below `root`, children first */
+function descendants(root) {
+  const parents = parentsByPid()
+  /** @type {number[]} */
+  const found = []
+  let frontier = [root]
+  while (frontier.length > 0) {
+    const next = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([pid]) => pid)
+    found.push(...next)
+    frontier = next
+  }
+  return found
+}
+
+/** @param {number} pid */
+function running(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * SIGTERM, then after 5 s SIGKILL, then waits (up to 5 s more) until none runs.
+ * @param {number[]} pids
+ */
+async function endProcesses(pids) {
+  const signal = (/** @type {NodeJS.Signals} */ name) => {
+    for (const pid of pids.filter(running)) {
+      try {
+        process.kill(pid, name)
+      } catch {
+        // already gone, or not ours
+      }
+    }
+  }
+  const waitUntilGone = async (/** @type {number} */ ms) => {
+    const deadline = Date.now() + ms
+    while (pids.some(running) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  signal('SIGTERM')
+  await waitUntilGone(5000)
+  signal('SIGKILL')
+  await waitUntilGone(5000)
 }
 
 /**
