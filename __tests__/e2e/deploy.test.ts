@@ -230,7 +230,7 @@ describe('deploy through dist/index.js against a real sshd', () => {
     }
     const unpinned = await runAction(base)
     expect(unpinned.code).toBe(1)
-    expect(unpinned.stdout).toContain(`host-fingerprint: ${server.fingerprint}`)
+    expect(unpinned.stdout).toContain(`host-fingerprint: ssh-ed25519 ${server.fingerprint}`)
     const pinned = await runAction({ ...base, 'host-fingerprint': server.fingerprint })
     expect(pinned.code, pinned.stderr + pinned.stdout).toBe(0)
   })

@@ -174,4 +174,27 @@ describe('jump host', () => {
     expect(wrongPin.code).toBe(1)
     expect(wrongPin.stdout).toContain(`Host key of 127.0.0.1:${bastion.port} does not match`)
   })
+
+  it('opens a fresh tunnel for each host key type it tries on the target', async () => {
+    const multi = await startSshd({ hostKeyTypes: ['ed25519', 'ecdsa', 'rsa'] })
+    try {
+      const root = path.join(multi.root, 'via-bastion-rsa')
+      const run = await runAction({
+        host: `127.0.0.1:${multi.port}`,
+        username: multi.username,
+        'ssh-key': multi.userKey,
+        // Bare, so ed25519 and ECDSA are shown (and refused) first, each through its own tunnel.
+        'host-fingerprint': multi.hostKeys[2].fingerprint,
+        path: root,
+        source: makeWorkspace({ v: 'rsa via bastion' }),
+        'proxy-host': `127.0.0.1:${bastion.port}`,
+        'proxy-ssh-key': bastion.userKey,
+        'proxy-known-hosts': bastion.knownHosts
+      })
+      expect(run.code, run.stdout).toBe(0)
+      expect(fs.readFileSync(path.join(root, 'current/v'), 'utf8')).toBe('rsa via bastion')
+    } finally {
+      await multi.stop()
+    }
+  })
 })

@@ -17,8 +17,10 @@ export interface TestServer {
   userKey: string
   /** known_hosts lines for this server, as ssh-keyscan would print them. */
   knownHosts: string
-  /** SHA256 fingerprint of the server's ed25519 host key. */
+  /** SHA256 fingerprint of the server's first host key (ed25519 unless hostKeyTypes says otherwise). */
   fingerprint: string
+  /** Each host key the server has, in the order of hostKeyTypes. */
+  hostKeys: HostKeyInfo[]
   /** A fresh folder the deploy user owns, to hold deploy roots (as the server sees it). */
   root: string
   /** Where the test process sees the server's `root` (differs only with privateRootAt). */
@@ -28,8 +30,19 @@ export interface TestServer {
   stop(): Promise<void>
 }
 
+export interface HostKeyInfo {
+  /** As in a known_hosts line: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa. */
+  keyType: string
+  /** SHA256:..., as ssh-keygen -l prints it. */
+  fingerprint: string
+  /** The type as ssh-keygen -l prints it at the end of its line: ED25519, ECDSA, RSA. */
+  word: string
+}
+
 export interface SshdOptions {
   extraConfig?: string
+  /** ssh-keygen -t types of the server's host keys (default ['ed25519']). */
+  hostKeyTypes?: string[]
   /**
    * Give this server a filesystem of its own at this path: sshd runs in a
    * private mount namespace (unshare -m, root only) with its own folder

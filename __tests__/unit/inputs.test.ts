@@ -111,6 +111,8 @@ describe('parseSettings', () => {
     [{ 'ssh-key': ENCRYPTED_KEY, 'ssh-key-passphrase': 'wrong' }, "'ssh-key-passphrase'"],
     [{ username: 'root; id' }, "'username'"],
     [{ 'host-fingerprint': 'MD5:aa:bb' }, "'host-fingerprint'"],
+    [{ 'host-fingerprint': `ssh-foo SHA256:${'a'.repeat(43)}` }, "'host-fingerprint'"],
+    [{ 'proxy-host': 'bastion', 'proxy-ssh-key': KEY, 'proxy-host-fingerprint': `DSS SHA256:${'a'.repeat(43)}` }, "'proxy-host-fingerprint'"],
     [{ 'known-hosts': 'garbage' }, "'known-hosts'"],
     [{ 'strict-host-key': 'maybe' }, "'strict-host-key'"],
     [{ source: 'missing-folder' }, "'source'"],
@@ -171,6 +173,7 @@ describe('parseSettings', () => {
     expect(parse({ 'strict-host-key': 'false' }).hostKey).toEqual({ mode: 'insecure' })
     const fp = `SHA256:${'a'.repeat(43)}`
     expect(parse({ 'host-fingerprint': fp }).hostKey).toEqual({ mode: 'fingerprint', fingerprint: fp })
+    expect(parse({ 'host-fingerprint': `ECDSA ${fp}` }).hostKey).toEqual({ mode: 'fingerprint', fingerprint: fp, keyType: 'ECDSA' })
   })
 
   it('resolves source inside the workspace and reads exclude lines', () => {

@@ -25,7 +25,8 @@ const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
  * @property {string} username
  * @property {string} userKey Private key text of a key the server accepts.
  * @property {string} knownHosts known_hosts lines for this server, as ssh-keyscan would print them.
- * @property {string} fingerprint SHA256 fingerprint of the server's ed25519 host key.
+ * @property {string} fingerprint SHA256 fingerprint of the server's first host key (ed25519 unless hostKeyTypes says otherwise).
+ * @property {HostKeyInfo[]} hostKeys Each host key the server has, in the order of hostKeyTypes.
  * @property {string} root A fresh folder the deploy user owns, to hold deploy roots (as the server sees it).
  * @property {string} backing Where this process sees the server's `root` (differs only with privateRootAt).
  * @property {() => string} log sshd's own log so far.
@@ -35,7 +36,15 @@ const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
  */
 
 /**
+ * @typedef {object} HostKeyInfo
+ * @property {string} keyType As in a known_hosts line: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa.
+ * @property {string} fingerprint SHA256:..., as ssh-keygen -l prints it.
+ * @property {string} word The type as ssh-keygen -l prints it at the end of its line: ED25519, ECDSA, RSA.
+ */
+
+/**
  * @typedef {object} SshdOptions
+ * @property {string[]} [hostKeyTypes] ssh-keygen -t types of the server's host keys (default ['ed25519']).
  * @property {string} [extraConfig] Lines appended to sshd_config.
  * @property {string} [privateRootAt] Give this server a filesystem of its own at this path: sshd runs
  *   in a private mount namespace (unshare -m, root only) with its own folder bind-mounted there, so
@@ -140,8 +149,11 @@ async function startSshd(options = {}) {
   if (process.getuid?.() === 0) fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
   const dir = fs.mkdtempSync(path.join(options.parentDir ?? os.tmpdir(), 'atomic-deploy-sshd-'))
   fs.chmodSync(dir, 0o755)
-  const hostKey = path.join(dir, 'host_ed25519')
-  keygen(hostKey, 'ed25519')
+  const hostKeyFiles = (options.hostKeyTypes ?? ['ed25519']).map((type) => {
+    const file = path.join(dir, `host_${type}`)
+    keygen(file, type)
+    return file
+  })
   const userKeyFile = options.userKeyFile ?? sharedUserKey()
   const authDir = path.join(dir, 'auth')
   fs.mkdirSync(authDir, { mode: 0o755 })
@@ -164,7 +176,7 @@ async function startSshd(options = {}) {
     [
       `Port ${port}`,
       `ListenAddress ${address}`,
-      `HostKey ${hostKey}`,
+      ...hostKeyFiles.map((file) => `HostKey ${file}`),
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${authDir}/%u`,
       'StrictModes no',
@@ -203,15 +215,16 @@ async function startSshd(options = {}) {
     throw error
   }
 
-  const publicKey = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`]).toString().split(/\s+/)[1]
+  const hostKeys = hostKeyFiles.map(describeHostKey)
+  const publicKeys = hostKeyFiles.map((file) => fs.readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' '))
   return {
     host: address,
     port,
     username: user.name,
     userKey: fs.readFileSync(userKeyFile, 'utf8'),
-    knownHosts: `[${address}]:${port} ${publicKey}\n`,
-    fingerprint,
+    knownHosts: publicKeys.map((key) => `[${address}]:${port} ${key}\n`).join(''),
+    fingerprint: hostKeys[0].fingerprint,
+    hostKeys,
     root,
     backing,
     pid: child.pid,
@@ -230,6 +243,18 @@ async function startSshd(options = {}) {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * A host key's type and fingerprint, as ssh-keygen -l shows them.
+ * @param {string} file private key file, with file.pub beside it
+ * @returns {HostKeyInfo}
+ */
+function describeHostKey(file) {
+  const keyType = fs.readFileSync(`${file}.pub`, 'utf8').split(/\s+/)[0]
+  const line = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`]).toString().trim()
+  const word = /\((\w+)\)$/.exec(line)?.[1] ?? ''
+  return { keyType, fingerprint: line.split(/\s+/)[1], word }
 }
 
 /** Parent pid of each running process, read from /proc (empty where /proc is missing). */

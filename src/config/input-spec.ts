@@ -67,7 +67,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'host-fingerprint',
-    description: 'SHA256 fingerprint of the server host key, e.g. SHA256:abc... (ssh-keygen -lf prints it).'
+    description:
+      'SHA256 fingerprint of the server host key, after its key type or not: ssh-ed25519 SHA256:abc..., ECDSA SHA256:abc... (ssh-keygen -lf prints both). A bare fingerprint is checked against each key type the server has.'
   },
   {
     name: 'strict-host-key',
@@ -196,7 +197,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'proxy-host-fingerprint',
-    description: 'SHA256 fingerprint of the jump host key.'
+    description: 'SHA256 fingerprint of the jump host key, after its key type or not, as host-fingerprint.'
   },
   {
     name: 'proxy-strict-host-key',

@@ -135,7 +135,7 @@ function parseHostKeyPolicy(knownHosts: string, fingerprint: string, strictText:
     if (targets.length > 1) {
       throw new InputError(`${prefix}host-fingerprint`, 'pins one key, but several hosts are listed; use known-hosts with a line for each host.')
     }
-    return { mode: 'fingerprint', fingerprint: parseFingerprint(fingerprint, `${prefix}host-fingerprint`) }
+    return { mode: 'fingerprint', ...parseFingerprint(fingerprint, `${prefix}host-fingerprint`) }
   }
   const strict = parseBoolean(strictText, `${prefix}strict-host-key`)
   return strict ? { mode: 'unpinned' } : { mode: 'insecure' }

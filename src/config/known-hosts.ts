@@ -3,6 +3,7 @@ import { createHash, createHmac } from 'crypto'
 import { HostAddress, HostKeyPolicy } from './settings'
 import { InputError, shown } from './input-error'
 import { knownHostsName } from './host-address'
+import { keyTypesNamed, knownTypeNames } from './host-key-types'
 
 /** One usable line of a known_hosts text. */
 export interface KnownHostKey {
@@ -12,12 +13,34 @@ export interface KnownHostKey {
   revoked: boolean
 }
 
-export function parseFingerprint(text: string, input = 'host-fingerprint'): string {
-  const match = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(text.trim())
-  if (!match) {
-    throw new InputError(input, `${shown(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`)
+/** A host-fingerprint value: the fingerprint, and the key type it was named with, if any. */
+export interface PinnedFingerprint {
+  fingerprint: string
+  /** As written: `ecdsa-sha2-nistp256`, `ECDSA`; unset for a bare fingerprint. */
+  keyType?: string
+}
+
+const FINGERPRINT = 'SHA256:([A-Za-z0-9+/]{43})=?'
+
+/**
+ * Reads `SHA256:...`, `<type> SHA256:...` (the type as ssh prints it, or
+ * ssh-keygen's word), or a whole `ssh-keygen -l` line, which ends in the word.
+ */
+export function parseFingerprint(text: string, input = 'host-fingerprint'): PinnedFingerprint {
+  const trimmed = text.trim()
+  const typed = new RegExp(`^(?:(\\S+)\\s+)?${FINGERPRINT}$`).exec(trimmed)
+  const keygenLine = new RegExp(`^\\d+\\s+${FINGERPRINT}(?:\\s.*)?\\s\\((\\S+)\\)$`).exec(trimmed)
+  const [fingerprint, keyType] = typed ? [typed[2], typed[1]] : keygenLine ? [keygenLine[1], keygenLine[2]] : []
+  if (!fingerprint) {
+    throw new InputError(
+      input,
+      `${shown(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, after the key type or not: 'ssh-ed25519 SHA256:...', 'ECDSA SHA256:...', as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`
+    )
   }
-  return `SHA256:${match[1]}`
+  if (keyType !== undefined && !keyTypesNamed(keyType)) {
+    throw new InputError(input, `${shown(keyType)} is not a host key type. Name the type before the fingerprint as one of ${knownTypeNames()}; or give the fingerprint alone.`)
+  }
+  return keyType === undefined ? { fingerprint: `SHA256:${fingerprint}` } : { fingerprint: `SHA256:${fingerprint}`, keyType }
 }
 
 export function fingerprintOf(keyBlob: Buffer): string {

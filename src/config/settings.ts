@@ -13,7 +13,8 @@ export interface HostAddress {
 /** How the server proves who it is. Exactly one mode applies. */
 export type HostKeyPolicy =
   | { mode: 'known-hosts'; knownHosts: string }
-  | { mode: 'fingerprint'; fingerprint: string }
+  /** keyType (as the user named it) steers the connection to that type; without it, each type the server has is tried. */
+  | { mode: 'fingerprint'; fingerprint: string; keyType?: string }
   | { mode: 'insecure' }
   /** No pin given: refuse, and show the fingerprint the server offered. */
   | { mode: 'unpinned' }

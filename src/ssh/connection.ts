@@ -50,35 +50,47 @@ export class ConnectError extends Error {
   }
 }
 
-async function openSsh(target: HostAddress, credentials: Credentials, hostKey: HostKeyPolicy, timeoutSeconds: number, sock?: Duplex): Promise<NodeSSH> {
+/**
+ * Connects and logs in. When the server shows a key other than the pinned
+ * one, connects again asking for one other key type at a time (HostKeyCheck
+ * says which), and refuses only once every type the pin may be of was seen.
+ * `openSock` makes a fresh tunnel for each attempt when there is a jump host.
+ */
+async function openSsh(target: HostAddress, credentials: Credentials, hostKey: HostKeyPolicy, timeoutSeconds: number, openSock?: () => Promise<Duplex>): Promise<NodeSSH> {
   const check = new HostKeyCheck(hostKey, target)
   const name = `${credentials.username}@${describeHost(target)}`
-  const serverHostKey = check.serverHostKeyAlgorithms()
-  const config: Config = {
-    host: target.host,
-    port: target.port,
-    username: credentials.username,
-    privateKey: credentials.privateKey,
-    passphrase: credentials.passphrase,
-    password: credentials.password,
-    readyTimeout: timeoutSeconds * 1000,
-    keepaliveInterval: 15000,
-    hostVerifier: (key: Buffer) => check.verify(key),
-    ...(sock ? { sock } : {}),
-    ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {})
+  for (;;) {
+    const serverHostKey = check.nextAlgorithms()
+    const config: Config = {
+      host: target.host,
+      port: target.port,
+      username: credentials.username,
+      privateKey: credentials.privateKey,
+      passphrase: credentials.passphrase,
+      password: credentials.password,
+      readyTimeout: timeoutSeconds * 1000,
+      keepaliveInterval: 15000,
+      hostVerifier: (key: Buffer) => check.verify(key),
+      ...(openSock ? { sock: await openSock() } : {}),
+      ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as never } } : {})
+    }
+    const ssh = new NodeSSH()
+    try {
+      await ssh.connect(config)
+    } catch (error) {
+      ssh.dispose()
+      const message = (error as Error).message
+      if (/no matching host key format/i.test(message)) check.noCommonKeyType()
+      const keyRefused = /host denied|no matching host key format/i.test(message)
+      if (keyRefused && check.hasNextAttempt()) continue
+      throw explainConnectError(error as Error, name, credentials, timeoutSeconds, check)
+    }
+    // A connection that dies later (reset, sshd killed) must not crash the run:
+    // the running script's channel closes without an exit code, and the flow
+    // reports the connection as lost.
+    ssh.connection?.on('error', () => undefined)
+    return ssh
   }
-  const ssh = new NodeSSH()
-  try {
-    await ssh.connect(config)
-  } catch (error) {
-    ssh.dispose()
-    throw explainConnectError(error as Error, name, credentials, timeoutSeconds, check)
-  }
-  // A connection that dies later (reset, sshd killed) must not crash the run:
-  // the running script's channel closes without an exit code, and the flow
-  // reports the connection as lost.
-  ssh.connection?.on('error', () => undefined)
-  return ssh
 }
 
 /** A TCP stream to the target, opened by the jump host. */
@@ -128,8 +140,8 @@ export class RemoteHost implements Connection {
     const name = `${settings.credentials.username}@${describeHost(target)}`
     const proxy = settings.proxy ? await openSsh(settings.proxy.address, settings.proxy.credentials, settings.proxy.hostKey, settings.connectTimeoutSeconds) : undefined
     try {
-      const sock = proxy ? await forwardTo(proxy, target, name) : undefined
-      const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, sock)
+      const openSock = proxy ? () => forwardTo(proxy, target, name) : undefined
+      const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, openSock)
       return new RemoteHost(ssh, name, proxy)
     } catch (error) {
       proxy?.dispose()
@@ -226,7 +238,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): vo
 function explainConnectError(error: Error, name: string, credentials: Credentials, seconds: number, check: HostKeyCheck): ConnectError {
   const message = error.message
   const code = (error as NodeJS.ErrnoException).code
-  if (/verification failed|host denied/i.test(message)) return new ConnectError(check.refusal(), false)
+  if (/verification failed|host denied|no matching host key format/i.test(message)) return new ConnectError(check.refusal(), false)
   if (/authentication methods failed/i.test(message)) {
     const method = credentials.privateKey ? 'the key' : 'the password'
     return new ConnectError(
