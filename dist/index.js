@@ -61010,6 +61010,7 @@ var __importDefault = (this && this.__importDefault) || function (mod) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.inputOrDefault = inputOrDefault;
 exports.parseSettings = parseSettings;
+exports.parseUploadSettings = parseUploadSettings;
 exports.parseDeployPath = parseDeployPath;
 exports.parseWholeNumber = parseWholeNumber;
 exports.parseBoolean = parseBoolean;
@@ -61056,8 +61057,7 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
         retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
         deployPath: parseDeployPath(required(get, 'path')),
-        sourceDir: mode === 'deploy' ? parseSourceDir(value('source'), env) : '',
-        exclude: parseExclude(value('exclude')),
+        ...parseUploadSettings(read, env, mode === 'deploy'),
         releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
         releaseIdGiven: releaseIdText !== '',
         keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
@@ -61068,18 +61068,31 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         afterActivate: parseHook(read('after-activate'), 'after-activate'),
         revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
         commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
-        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
-        compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
-        incremental: parseBoolean(value('incremental'), 'incremental'),
         hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
         lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
         provenance
     };
-    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
-        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
-    }
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
+    }
+    return settings;
+}
+/**
+ * The inputs that decide the upload stream, for a deploy and for `pack`;
+ * `withSource` false (modes that upload nothing) leaves the source unread.
+ */
+function parseUploadSettings(read, env, withSource = true) {
+    const value = (name) => inputOrDefault(read, name);
+    const levelText = read('compression-level').trim();
+    const settings = {
+        sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
+        exclude: parseExclude(value('exclude')),
+        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
+        compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
+        incremental: parseBoolean(value('incremental'), 'incremental')
+    };
+    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
     }
     return settings;
 }
@@ -62202,6 +62215,7 @@ exports.planUploadOn = planUploadOn;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
 exports.planUpload = planUpload;
+exports.openUpload = openUpload;
 const archive_1 = __nccwpck_require__(6812);
 const manifest_1 = __nccwpck_require__(6749);
 const scripts_1 = __nccwpck_require__(3469);
@@ -62299,8 +62313,8 @@ function cachedManifest(result) {
     return (0, protocol_1.manifestBlock)(result);
 }
 async function send(host, upload, source, log) {
-    const { plan, delta } = upload;
-    const archive = await (0, archive_1.packArchive)(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
+    const { plan } = upload;
+    const archive = await openUpload(upload, source);
     const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
     // Progress is for the upload only; the server's work after it has its own lines.
     archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
@@ -62315,6 +62329,11 @@ async function send(host, upload, source, log) {
     finally {
         clearInterval(progress);
     }
+}
+/** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
+function openUpload(upload, source) {
+    const control = upload.delta ? controlMembers(upload.delta) : undefined;
+    return (0, archive_1.packArchive)(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel);
 }
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
 function controlMembers(delta) {

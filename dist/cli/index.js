@@ -28834,6 +28834,7 @@ function generalHelp() {
         '',
         'Commands:',
         ...Object.entries(exports.COMMANDS).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
+        `  ${'pack'.padEnd(10)}Write the upload a deploy sends to a file; no server needed.`,
         '',
         "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
         'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',
@@ -28864,6 +28865,74 @@ function commandHelp(command) {
         'Example:',
         `  atomic-deploy ${command} --host web1.example.com --username deploy \\`,
         '    --ssh-key-file ~/.ssh/deploy_key --known-hosts-file known_hosts --path /var/www/app' + (command === 'deploy' ? ' --source dist' : '')
+    ].join('\n');
+}
+
+
+/***/ }),
+
+/***/ 7750:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parsePackCommand = parsePackCommand;
+exports.packHelp = packHelp;
+const util_1 = __nccwpck_require__(9023);
+const input_spec_1 = __nccwpck_require__(5905);
+const inputs_1 = __nccwpck_require__(3192);
+const args_1 = __nccwpck_require__(5578);
+/** The inputs that shape the upload stream: the flags `pack` takes besides --output. */
+const PACK_INPUTS = ['source', 'exclude', 'compression', 'compression-level', 'incremental'];
+/**
+ * Parses `atomic-deploy pack --output FILE [--source DIR] ...`: the upload
+ * flags of deploy, with their environment variables, and the file to write.
+ */
+function parsePackCommand(argv, env) {
+    const options = { help: { type: 'boolean' }, output: { type: 'string' } };
+    for (const name of PACK_INPUTS)
+        options[name] = { type: 'string', multiple: true };
+    let values;
+    try {
+        values = (0, util_1.parseArgs)({ args: argv, options, allowPositionals: false, strict: true }).values;
+    }
+    catch (error) {
+        throw new args_1.UsageError(`${error.message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy pack --help'.`);
+    }
+    if (values.help)
+        return { help: packHelp() };
+    const output = typeof values.output === 'string' ? values.output : '';
+    if (!output)
+        throw new args_1.UsageError("pack needs --output <file>, the file to write the upload to. See 'atomic-deploy pack --help'.");
+    const read = (name) => {
+        const flag = values[name];
+        return Array.isArray(flag) ? flag.join('\n') : (env[(0, args_1.envName)(name)] ?? '');
+    };
+    return { settings: (0, inputs_1.parseUploadSettings)(read, env), output };
+}
+function packHelp() {
+    const rows = input_spec_1.INPUTS.filter((input) => PACK_INPUTS.includes(input.name)).flatMap((input) => [
+        `  --${input.name} <value>`,
+        `      ${input.description}${input.default !== undefined ? ` (default: ${input.default})` : ''}`,
+        `      env: ${(0, args_1.envName)(input.name)}`
+    ]);
+    return [
+        'Usage: atomic-deploy pack --output <file> [options]',
+        '',
+        'Writes the upload a deploy sends (tar, compressed) to a file; no server needed.',
+        'It is the stream a first deploy sends to a server that has zstd, gzip and',
+        "sha256sum, packed by this machine's tar: list it with tar -tf <file>.",
+        '',
+        'Options:',
+        '  --output <file>',
+        '      The file to write (required).',
+        ...rows,
+        '  --help',
+        '      Show this help.',
+        '',
+        'Example:',
+        '  atomic-deploy pack --source dist --compression none --output upload.tar'
     ].join('\n');
 }
 
@@ -29353,6 +29422,7 @@ var __importDefault = (this && this.__importDefault) || function (mod) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.inputOrDefault = inputOrDefault;
 exports.parseSettings = parseSettings;
+exports.parseUploadSettings = parseUploadSettings;
 exports.parseDeployPath = parseDeployPath;
 exports.parseWholeNumber = parseWholeNumber;
 exports.parseBoolean = parseBoolean;
@@ -29399,8 +29469,7 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
         retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
         deployPath: parseDeployPath(required(get, 'path')),
-        sourceDir: mode === 'deploy' ? parseSourceDir(value('source'), env) : '',
-        exclude: parseExclude(value('exclude')),
+        ...parseUploadSettings(read, env, mode === 'deploy'),
         releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
         releaseIdGiven: releaseIdText !== '',
         keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
@@ -29411,18 +29480,31 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         afterActivate: parseHook(read('after-activate'), 'after-activate'),
         revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
         commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
-        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
-        compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
-        incremental: parseBoolean(value('incremental'), 'incremental'),
         hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
         lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
         provenance
     };
-    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
-        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
-    }
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
+    }
+    return settings;
+}
+/**
+ * The inputs that decide the upload stream, for a deploy and for `pack`;
+ * `withSource` false (modes that upload nothing) leaves the source unread.
+ */
+function parseUploadSettings(read, env, withSource = true) {
+    const value = (name) => inputOrDefault(read, name);
+    const levelText = read('compression-level').trim();
+    const settings = {
+        sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
+        exclude: parseExclude(value('exclude')),
+        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
+        compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
+        incremental: parseBoolean(value('incremental'), 'incremental')
+    };
+    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
     }
     return settings;
 }
@@ -30469,6 +30551,91 @@ async function unlockOn(host, settings, reporter) {
 
 /***/ }),
 
+/***/ 5683:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.packToFile = packToFile;
+const fs = __importStar(__nccwpck_require__(9896));
+const promises_1 = __nccwpck_require__(9786);
+const format_1 = __nccwpck_require__(8150);
+const archive_1 = __nccwpck_require__(6812);
+const prepare_1 = __nccwpck_require__(5671);
+const source_1 = __nccwpck_require__(4827);
+/**
+ * What `pack` plans against: the inspect answer of a server with every tool
+ * and no upload cache yet, as a first deploy finds most servers. So the
+ * file is the stream such a deploy sends, chosen by the deploy's own code.
+ */
+const FRESH_SERVER = {
+    code: 0,
+    results: [
+        ['has', 'zstd'],
+        ['has', 'gzip'],
+        ['has', 'sha256sum'],
+        ['cache-miss', 'there is no upload cache yet']
+    ],
+    stdout: '',
+    stderr: ''
+};
+/** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
+async function packToFile(settings, output, reporter) {
+    const source = await (0, source_1.readSource)(settings, reporter);
+    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '' };
+    const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
+    reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
+    const archive = await (0, prepare_1.openUpload)(upload, source);
+    try {
+        await Promise.all([(0, promises_1.pipeline)(archive.stream, fs.createWriteStream(output)), archive.finished]);
+    }
+    catch (error) {
+        archive.abort();
+        fs.rmSync(output, { force: true });
+        throw error;
+    }
+    const bytes = archive.bytesSent();
+    reporter.info(`wrote ${output} (${(0, format_1.formatBytes)(bytes)})`);
+    return { output, compression: upload.plan.compression, kind: upload.kind, entries: upload.entries.length, bytes };
+}
+
+
+/***/ }),
+
 /***/ 7337:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -30545,6 +30712,7 @@ exports.planUploadOn = planUploadOn;
 exports.inspectServer = inspectServer;
 exports.serverTools = serverTools;
 exports.planUpload = planUpload;
+exports.openUpload = openUpload;
 const archive_1 = __nccwpck_require__(6812);
 const manifest_1 = __nccwpck_require__(6749);
 const scripts_1 = __nccwpck_require__(3469);
@@ -30642,8 +30810,8 @@ function cachedManifest(result) {
     return (0, protocol_1.manifestBlock)(result);
 }
 async function send(host, upload, source, log) {
-    const { plan, delta } = upload;
-    const archive = await (0, archive_1.packArchive)(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel);
+    const { plan } = upload;
+    const archive = await openUpload(upload, source);
     const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
     // Progress is for the upload only; the server's work after it has its own lines.
     archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
@@ -30658,6 +30826,11 @@ async function send(host, upload, source, log) {
     finally {
         clearInterval(progress);
     }
+}
+/** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
+function openUpload(upload, source) {
+    const control = upload.delta ? controlMembers(upload.delta) : undefined;
+    return (0, archive_1.packArchive)(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel);
 }
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
 function controlMembers(delta) {
@@ -32401,6 +32574,14 @@ module.exports = require("stream");
 
 /***/ }),
 
+/***/ 9786:
+/***/ ((module) => {
+
+"use strict";
+module.exports = require("stream/promises");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -33501,8 +33682,12 @@ const run_mode_1 = __nccwpck_require__(537);
 const reporter_1 = __nccwpck_require__(4603);
 const releases_1 = __nccwpck_require__(4696);
 const args_1 = __nccwpck_require__(5578);
+const pack_1 = __nccwpck_require__(7750);
+const pack_2 = __nccwpck_require__(5683);
 /** The command-line front end, for GitLab CI, Jenkins or any shell: the same core as the action. */
 async function main(argv) {
+    if (argv[0] === 'pack')
+        return pack(argv.slice(1));
     let request;
     try {
         request = (0, args_1.parseCommandLine)(argv, process.env);
@@ -33530,6 +33715,22 @@ async function main(argv) {
             // The one result line is the release now current; a dry run made none, so it prints none.
             process.stdout.write(`${outcome.releaseId}\n`);
         }
+        return 0;
+    }
+    catch (error) {
+        process.stderr.write(`atomic-deploy: ${error.message}\n`);
+        return error instanceof input_error_1.InputError || error instanceof args_1.UsageError ? 2 : 1;
+    }
+}
+/** `atomic-deploy pack`: the upload stream into a file, with the same exit codes. */
+async function pack(argv) {
+    try {
+        const request = (0, pack_1.parsePackCommand)(argv, process.env);
+        if ('help' in request) {
+            process.stdout.write(`${request.help}\n`);
+            return 0;
+        }
+        await (0, pack_2.packToFile)(request.settings, request.output, (0, reporter_1.consoleReporter)());
         return 0;
     }
     catch (error) {

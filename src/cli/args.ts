@@ -99,6 +99,7 @@ function generalHelp(): string {
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
+    `  ${'pack'.padEnd(10)}Write the upload a deploy sends to a file; no server needed.`,
     '',
     "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
     'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',

@@ -2,7 +2,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import picomatch from 'picomatch'
-import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings } from './settings'
+import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings, UploadSettings } from './settings'
 import { InputError, shown } from './input-error'
 import { parseHostAddress, parsePort } from './host-address'
 import { checkPrivateKey, repairPrivateKey } from './ssh-key'
@@ -57,8 +57,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
     retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
     deployPath: parseDeployPath(required(get, 'path')),
-    sourceDir: mode === 'deploy' ? parseSourceDir(value('source'), env) : '',
-    exclude: parseExclude(value('exclude')),
+    ...parseUploadSettings(read, env, mode === 'deploy'),
     releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
@@ -69,18 +68,32 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     afterActivate: parseHook(read('after-activate'), 'after-activate'),
     revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
     commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
-    compression: parseChoice<Compression>(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
-    compressionLevel: get('compression-level') ? parseWholeNumber(get('compression-level'), 'compression-level', 1, 19) : undefined,
-    incremental: parseBoolean(value('incremental'), 'incremental'),
     hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
     lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
     provenance
   }
-  if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
-    throw new InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`)
-  }
   if (settings.dryRun && settings.mode !== 'deploy') {
     throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)
+  }
+  return settings
+}
+
+/**
+ * The inputs that decide the upload stream, for a deploy and for `pack`;
+ * `withSource` false (modes that upload nothing) leaves the source unread.
+ */
+export function parseUploadSettings(read: InputReader, env: NodeJS.ProcessEnv, withSource = true): UploadSettings {
+  const value = (name: string): string => inputOrDefault(read, name)
+  const levelText = read('compression-level').trim()
+  const settings: UploadSettings = {
+    sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
+    exclude: parseExclude(value('exclude')),
+    compression: parseChoice<Compression>(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
+    compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
+    incremental: parseBoolean(value('incremental'), 'incremental')
+  }
+  if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+    throw new InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`)
   }
   return settings
 }

@@ -104,3 +104,6 @@ export interface DeploySettings {
   lockTimeoutSeconds: number
   provenance: Provenance
 }
+
+/** What decides the upload stream: all `pack` needs, and a part of every deploy's settings. */
+export type UploadSettings = Pick<DeploySettings, 'sourceDir' | 'exclude' | 'compression' | 'compressionLevel' | 'incremental'>

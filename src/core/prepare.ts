@@ -1,7 +1,7 @@
 import { ScriptRunner } from '../ssh/connection'
 import { DeployPlan } from '../remote/plan'
 import { SourceEntry, SourceListing } from '../upload/file-list'
-import { ControlMembers, localCompressors, packArchive } from '../upload/archive'
+import { ArchiveStream, ControlMembers, localCompressors, packArchive } from '../upload/archive'
 import { Delta, ManifestLine, diffManifests, manifestDigest, manifestText, parseManifest } from '../upload/manifest'
 import { prepareScript, inspectScript } from '../remote/scripts'
 import { EXIT } from '../remote/exit-codes'
@@ -19,13 +19,17 @@ export interface UploadSource {
   manifest?: ManifestLine[]
 }
 
+/** The plan fields an upload settles: a deploy's plan has them, and so does the stand-in `pack` plans with. */
+export type UploadFields = Pick<DeployPlan, 'compression' | 'incremental' | 'cacheBase' | 'nextDigest'>
+
 /**
  * How one host gets the release: the wire format, and a full or an
- * incremental upload. The real prepare sends it; the dry run prints it.
+ * incremental upload. The real prepare sends it; the dry run prints it;
+ * `pack` writes it to a file.
  */
-export interface UploadPlan {
+export interface UploadPlan<P extends UploadFields = DeployPlan> {
   /** The release plan with this host's upload fields set: compression, incremental, cacheBase, nextDigest. */
-  plan: DeployPlan
+  plan: P
   kind: 'full' | 'incremental'
   /** The entries packed: for an incremental upload, the new and changed ones (and their parent folders). */
   entries: SourceEntry[]
@@ -94,9 +98,9 @@ export function serverTools(inspected: ScriptResult): Set<string> {
  * ends have), then a delta against the server's cache when incremental uploads
  * are on and the cache is usable, else everything.
  */
-export function planUpload(base: DeployPlan, source: UploadSource, inspected: ScriptResult, compression: Compression, local: Set<WireCompression>): UploadPlan {
+export function planUpload<P extends UploadFields>(base: P, source: UploadSource, inspected: ScriptResult, compression: Compression, local: Set<WireCompression>): UploadPlan<P> {
   const tools = serverTools(inspected)
-  const plan: DeployPlan = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
+  const plan: P = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
   const { entries, bytes } = source.listing
   if (!source.manifest) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') }
   if (!tools.has('sha256sum')) {
@@ -119,7 +123,7 @@ export function planUpload(base: DeployPlan, source: UploadSource, inspected: Sc
 }
 
 /** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
-function fullUpload(base: DeployPlan, source: UploadSource, reason: string): UploadPlan {
+function fullUpload<P extends UploadFields>(base: P, source: UploadSource, reason: string): UploadPlan<P> {
   const { entries, bytes } = source.listing
   const next = manifestText(source.manifest!)
   const delta: Delta = { upload: entries, remove: [], add: source.manifest!, next, nextDigest: manifestDigest(next) }
@@ -146,8 +150,8 @@ function cachedManifest(result: ScriptResult): string | undefined {
 }
 
 async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource, log: (line: string) => void): Promise<Prepared> {
-  const { plan, delta } = upload
-  const archive = await packArchive(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel)
+  const { plan } = upload
+  const archive = await openUpload(upload, source)
   const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
   // Progress is for the upload only; the server's work after it has its own lines.
   archive.finished.then(
@@ -162,6 +166,12 @@ async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource
   } finally {
     clearInterval(progress)
   }
+}
+
+/** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
+export function openUpload(upload: UploadPlan<UploadFields>, source: UploadSource): Promise<ArchiveStream> {
+  const control = upload.delta ? controlMembers(upload.delta) : undefined
+  return packArchive(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel)
 }
 
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
