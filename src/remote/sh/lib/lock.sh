@@ -3,9 +3,12 @@
 # Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for
 # stop_lock_holder_processes).
 HOLDING_LOCK=0
-# A lock whose owner's pids cannot be checked is stale after this long.
 LOCK="$STATE/lock"
+# A lock whose owner's pids cannot be checked is stale after this long.
 LOCK_STALE_SECONDS=7200
+# A lock with no owner (its run could not write the file: a full disk) is
+# stale after this long: a run writes its owner file within a second.
+LOCK_OWNERLESS_STALE_SECONDS=300
 
 # The owner file records this script's pid and process group, and the pid of
 # the SSH connection that runs it: when both are gone, the lock is stale.
@@ -45,14 +48,33 @@ connection_pid() {
   printf 0
 }
 
-# Written aside, then renamed: a reader never sees a half-written owner.
+# Written aside, read back, then renamed: a reader never sees a half-written
+# owner, and a write the disk could not take (BusyBox sed still exits 0) is
+# caught. Fails, leaving the owner file as it was, when it could not be written.
 write_lock_owner() {
-  printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s\n' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \
-    "$(date +%s)" "${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/' >"$LOCK/owner.$$"
-  mv -f "$LOCK/owner.$$" "$LOCK/owner"
+  owner_line=$(printf '{"pid":%s,"pgid":%s,"sshd":%s,"epoch":%s,%s' "$$" "$(proc_field $$ 5 || true)" "$(connection_pid)" \
+    "$(date +%s)" "${LOCK_OWNER#?}" | sed 's/"pgid":,/"pgid":0,/')
+  if printf '%s\n' "$owner_line" >"$LOCK/owner.$$" &&
+    [ "$(cat "$LOCK/owner.$$" 2>/dev/null)" = "$owner_line" ] &&
+    mv -f "$LOCK/owner.$$" "$LOCK/owner"; then
+    return 0
+  fi
+  rm -f "$LOCK/owner.$$"
+  return 1
+}
+
+lock_owner_pid() { json_number "$(cat "$LOCK/owner" 2>/dev/null || true)" pid; }
+
+# A lock folder whose owner file is missing or names no pid (written empty),
+# older than LOCK_OWNERLESS_STALE_SECONDS (by its mtime: its last entry made).
+lock_is_old_and_ownerless() {
+  [ -z "$(lock_owner_pid)" ] || return 1
+  made=$(date -r "$LOCK" +%s 2>/dev/null) || return 1
+  [ $(($(date +%s) - made)) -gt "$LOCK_OWNERLESS_STALE_SECONDS" ]
 }
 
 lock_is_stale() {
+  if lock_is_old_and_ownerless; then return 0; fi
   owner=$(cat "$LOCK/owner" 2>/dev/null) || return 1
   pid=$(json_number "$owner" pid)
   [ -n "$pid" ] || return 1
@@ -73,7 +95,10 @@ lock_is_stale() {
 # saw it stale cannot remove each other's fresh lock.
 take_over_stale_lock() {
   mkdir "$LOCK.takeover" 2>/dev/null || return 0
-  if lock_is_stale; then
+  if lock_is_old_and_ownerless; then
+    say "       the lock has had no owner file for over $((LOCK_OWNERLESS_STALE_SECONDS / 60)) minutes (its run could not write one: a full disk?); taking it over"
+    rm -rf "$LOCK"
+  elif lock_is_stale; then
     say "       the lock was stale (its deploy is gone); taking it over from $(lock_holder)"
     rm -rf "$LOCK"
   fi
@@ -97,8 +122,11 @@ take_lock() {
     sleep 1
     waited=$((waited + 1))
   done
+  if ! write_lock_owner; then
+    rm -rf "$LOCK"
+    fail path "could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again"
+  fi
   HOLDING_LOCK=1
-  write_lock_owner
 }
 
 # The post step of a cancelled job: stop what is left of that run on the server.
@@ -118,7 +146,7 @@ stop_lock_holder_processes() {
 require_lock() {
   own_lock || fail lock-lost "this run no longer holds the deploy lock; it is held by $(lock_holder)"
   HOLDING_LOCK=1
-  write_lock_owner
+  write_lock_owner || fail path "could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock still names this run"
 }
 
 release_lock() {
