@@ -1,16 +1,16 @@
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
-import picomatch from 'picomatch'
 import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings } from './settings'
 import { InputError, shown } from './input-error'
 import { parseHostAddress, parsePort } from './host-address'
 import { checkPrivateKey, repairPrivateKey } from './ssh-key'
 import { checkReleaseId, defaultReleaseId } from './release-id'
-import { lines, parseSharedEntries } from './shared-paths'
+import { parseSharedEntries } from './shared-paths'
 import { parseFingerprint, pinnedKeys } from './known-hosts'
 import { inputDefault, inputSpec } from './input-spec'
 import { hasControlCharacter } from './control-characters'
+import { parseExclude } from './exclude'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -58,7 +58,8 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
     deployPath: parseDeployPath(required(get, 'path')),
     sourceDir: mode === 'deploy' ? parseSourceDir(value('source'), env) : '',
-    exclude: parseExclude(value('exclude')),
+    exclude: parseExclude(read('exclude')),
+    allowEmpty: parseBoolean(value('allow-empty'), 'allow-empty'),
     releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
@@ -186,18 +187,6 @@ function parseSourceDir(text: string, env: NodeJS.ProcessEnv): string {
     throw new InputError('source', `folder ${shown(text)} does not exist in ${workspace}. Build first, or point source at the build output.`)
   }
   return dir
-}
-
-function parseExclude(text: string): string[] {
-  const patterns = lines(text)
-  for (const pattern of patterns) {
-    try {
-      picomatch(pattern)
-    } catch (error) {
-      throw new InputError('exclude', `${shown(pattern)} is not a glob pattern (${(error as Error).message}).`)
-    }
-  }
-  return patterns
 }
 
 function parseHook(text: string, input: string): string {

@@ -75,8 +75,10 @@ export interface DeploySettings {
   deployPath: string
   /** Absolute folder on the runner whose contents are uploaded. */
   sourceDir: string
-  /** Glob patterns (picomatch) left out of the upload. */
+  /** Exclude lines in the order they apply (.gitignore's rules, picomatch globs): `.git` first, then the user's. */
   exclude: string[]
+  /** Deploy a source that holds no file (after exclude) rather than refuse it. */
+  allowEmpty: boolean
   /** Given by the user, or derived from time and commit. */
   releaseId: string
   /** The user asked for this id (rollback target), rather than the default. */

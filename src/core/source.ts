@@ -1,18 +1,42 @@
 import { DeploySettings } from '../config/settings'
 import { formatBytes } from '../config/format'
-import { SourceListing, listSource } from '../upload/file-list'
+import { InputError } from '../config/input-error'
+import { EXCLUDED_FIRST } from '../config/exclude'
+import { SourceListing, listSourceSync } from '../upload/file-list'
 import { ManifestLine, manifestLines } from '../upload/manifest'
 import { Reporter } from './reporter'
 import { UploadSource } from './prepare'
 
 /**
- * Lists (and, for incremental uploads, hashes) the workspace. Started before
- * connecting, so that the work on the runner overlaps the SSH handshakes.
+ * Lists (and, for incremental uploads, hashes) the workspace. The listing is
+ * made and checked before this returns, so that a caller which starts it
+ * before connecting fails before connecting; the hashing runs while the
+ * connections are made.
  */
-export async function readSource(settings: DeploySettings, reporter: Reporter): Promise<UploadSource> {
-  const listing = await listSource(settings.sourceDir, settings.exclude)
+export function readSource(settings: DeploySettings, reporter: Reporter): Promise<UploadSource> {
+  const listing = listSourceSync(settings.sourceDir, settings.exclude)
+  refuseUnusable(listing, settings)
   reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
+  return withManifest(settings, listing, reporter)
+}
+
+/** Throws, naming the input and the fix, for a listing that must not be deployed: one with no file, unless allow-empty is set. */
+function refuseUnusable(listing: SourceListing, settings: DeploySettings): void {
+  if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory')) return
+  const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release'
+  const excludedByUser = listing.excluded.filter((relPath) => !EXCLUDED_FIRST.includes(relPath))
+  if (excludedByUser.length === 0) {
+    throw new InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`)
+  }
+  const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '')
+  throw new InputError(
+    'exclude',
+    `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`
+  )
+}
+
+async function withManifest(settings: DeploySettings, listing: SourceListing, reporter: Reporter): Promise<UploadSource> {
   return {
     sourceDir: settings.sourceDir,
     compressionLevel: settings.compressionLevel,

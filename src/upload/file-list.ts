@@ -1,6 +1,7 @@
-import { lstatSync, readdirSync } from 'fs'
+import { Dirent, lstatSync, readdirSync } from 'fs'
 import * as path from 'path'
 import picomatch from 'picomatch'
+import { excludeLine } from '../config/exclude'
 
 export interface SourceEntry {
   /** Relative to the source folder, `/`-separated. */
@@ -17,26 +18,50 @@ export interface SourceListing {
   bytes: number
   /** Paths left out because they are neither file, folder nor symlink (sockets, fifos). */
   skipped: string[]
+  /** Paths the exclude patterns left out (a folder stands for everything in it). */
+  excluded: string[]
+}
+
+/** One exclude line: its test, and whether it re-includes (`!pattern`) rather than excludes. */
+interface ExcludeRule {
+  negated: boolean
+  matches(relPath: string, isDirectory: boolean): boolean
 }
 
 /**
- * Builds the exclude test. Patterns follow .gitignore habits: one without a
- * slash matches a name at any depth (`.git`, `*.log`); one with a slash is
- * anchored at the source root (`docs/drafts/**`); a trailing slash matches
- * folders only. An excluded folder is left out with everything in it.
+ * One exclude line as a test (its syntax: excludeLine). Matching is
+ * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
+ * `/**` matches what is inside a folder, not the folder itself, as git reads it.
+ */
+function excludeRule(line: string): ExcludeRule {
+  const { negated, glob, directoryOnly, anchored } = excludeLine(line)
+  // The ! has been taken off already (or was escaped): picomatch must not read one as its own negation.
+  const options = { dot: true, nonegate: true }
+  const isMatch = picomatch(glob, options)
+  const isFolderItself = glob.endsWith('/**') ? picomatch(glob.slice(0, -3), options) : undefined
+  return {
+    negated,
+    matches: (relPath, isDirectory) => {
+      if (directoryOnly && !isDirectory) return false
+      if (!anchored) return isMatch(path.posix.basename(relPath))
+      return isMatch(relPath) && !isFolderItself?.(relPath)
+    }
+  }
+}
+
+/**
+ * Builds the exclude test. The lines are read in order and, as in
+ * .gitignore, the last one that matches a path decides: a later `!pattern`
+ * re-includes what an earlier pattern left out. An excluded folder is left
+ * out with everything in it, and, as git does, nothing inside it can be
+ * re-included unless the folder itself is (`!folder/`).
  */
 export function excludeMatcher(patterns: string[]): (relPath: string, isDirectory: boolean) => boolean {
-  const tests = patterns.map((raw) => {
-    const directoryOnly = raw.endsWith('/')
-    const pattern = raw.replace(/^\/+/, '').replace(/\/+$/, '')
-    const anchored = raw.replace(/\/+$/, '').includes('/')
-    const isMatch = picomatch(pattern, { dot: true })
-    return (relPath: string, isDirectory: boolean): boolean => {
-      if (directoryOnly && !isDirectory) return false
-      return isMatch(anchored ? relPath : path.posix.basename(relPath))
-    }
-  })
-  return (relPath, isDirectory) => tests.some((test) => test(relPath, isDirectory))
+  const rules = patterns.map(excludeRule).reverse()
+  return (relPath, isDirectory) => {
+    const decisive = rules.find((rule) => rule.matches(relPath, isDirectory))
+    return decisive !== undefined && !decisive.negated
+  }
 }
 
 /**
@@ -54,33 +79,40 @@ export function listSource(sourceDir: string, exclude: string[]): Promise<Source
  */
 export function listSourceSync(sourceDir: string, exclude: string[]): SourceListing {
   const isExcluded = excludeMatcher(exclude)
-  const listing: SourceListing = { entries: [], bytes: 0, skipped: [] }
+  const listing: SourceListing = { entries: [], bytes: 0, skipped: [], excluded: [] }
   const walk = (relDir: string): void => {
     const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true })
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const dirent of dirents) {
       const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name
       const isDirectory = dirent.isDirectory()
-      if (isExcluded(relPath, isDirectory)) continue
+      if (isExcluded(relPath, isDirectory)) {
+        listing.excluded.push(relPath)
+        continue
+      }
       if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
         listing.skipped.push(relPath)
         continue
       }
-      const stat = lstatSync(path.join(sourceDir, relPath))
-      const mode = stat.mode & 0o7777
-      if (isDirectory) {
-        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
-        walk(relPath)
-      } else if (dirent.isSymbolicLink()) {
-        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
-      } else {
-        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
-        listing.bytes += stat.size
-      }
+      addEntry(listing, sourceDir, relPath, dirent)
+      if (isDirectory) walk(relPath)
     }
   }
   walk('')
   return listing
+}
+
+function addEntry(listing: SourceListing, sourceDir: string, relPath: string, dirent: Dirent): void {
+  const stat = lstatSync(path.join(sourceDir, relPath))
+  const mode = stat.mode & 0o7777
+  if (dirent.isDirectory()) {
+    listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
+  } else if (dirent.isSymbolicLink()) {
+    listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
+  } else {
+    listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
+    listing.bytes += stat.size
+  }
 }
 
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */

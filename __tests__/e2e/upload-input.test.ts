@@ -1,0 +1,67 @@
+/**
+ * What the workspace upload takes from the exclude input, and what it
+ * refuses, through the committed bundle against a real sshd.
+ */
+import * as fs from 'fs'
+import * as path from 'path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestServer, startSshd } from './sshd-harness'
+import { connectionInputs, makeWorkspace, runAction } from './run-action'
+
+let server: TestServer
+
+beforeAll(async () => {
+  server = await startSshd()
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+/** Every path in the live release, sorted. */
+function liveTree(root: string): string[] {
+  const release = fs.realpathSync(path.join(root, 'current'))
+  return (fs.readdirSync(release, { recursive: true }) as string[]).sort()
+}
+
+describe('the upload and exclude', () => {
+  it('keeps .git out when exclude is set (the checkout token lives in .git/config), and uploads it for a !.git line', async () => {
+    const root = path.join(server.root, 'git-kept-out')
+    const ws = makeWorkspace({ '.git/config': '[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n', 'index.html': 'v1', 'node_modules/a.js': 'x' })
+    const inputs = { ...connectionInputs(server), path: root, source: ws }
+    const first = await runAction({ ...inputs, exclude: 'node_modules/', 'release-id': 'one' })
+    expect(first.code, first.stdout + first.stderr).toBe(0)
+    expect(liveTree(root)).toEqual(['index.html'])
+    const second = await runAction({ ...inputs, exclude: 'node_modules/\n!.git', 'release-id': 'two' })
+    expect(second.code, second.stdout + second.stderr).toBe(0)
+    expect(liveTree(root)).toEqual(['.git', '.git/config', 'index.html'])
+  })
+
+  it('reads a later !pattern as an exception to an earlier line, and a !pattern alone as excluding nothing', async () => {
+    const root = path.join(server.root, 'negation')
+    const ws = makeWorkspace({ 'index.html': 'v1', 'keep.log': 'kept', 'debug.log': 'x', 'logs/keep.log': 'x' })
+    const inputs = { ...connectionInputs(server), path: root, source: ws }
+    const alone = await runAction({ ...inputs, exclude: '!keep.log', 'release-id': 'alone' })
+    expect(alone.code, alone.stdout + alone.stderr).toBe(0)
+    expect(liveTree(root)).toEqual(['debug.log', 'index.html', 'keep.log', 'logs', 'logs/keep.log'])
+    const exception = await runAction({ ...inputs, exclude: '*.log\nlogs/\n!keep.log', 'release-id': 'exception' })
+    expect(exception.code, exception.stdout + exception.stderr).toBe(0)
+    expect(liveTree(root)).toEqual(['index.html', 'keep.log'])
+    expect(fs.readFileSync(path.join(root, 'current/keep.log'), 'utf8')).toBe('kept')
+  })
+
+  it('refuses an upload with no file before connecting, naming exclude and allow-empty; allow-empty deploys it', async () => {
+    const root = path.join(server.root, 'empty')
+    const inputs = { ...connectionInputs(server), path: root, source: makeWorkspace({ 'a.log': 'x', '.git/HEAD': 'ref' }), exclude: '*.log' }
+    const refused = await runAction({ ...inputs, 'release-id': 'refused' })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stdout).toContain("Invalid input 'exclude': leaves no file of")
+    expect(refused.stdout).toContain('allow-empty: true')
+    expect(refused.stdout).not.toContain('Connecting to')
+    expect(fs.existsSync(root)).toBe(false)
+    const allowed = await runAction({ ...inputs, 'allow-empty': 'true', 'release-id': 'allowed' })
+    expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/allowed')
+    expect(liveTree(root)).toEqual([])
+  })
+})
