@@ -64,4 +64,21 @@ describe('the upload and exclude', () => {
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/allowed')
     expect(liveTree(root)).toEqual([])
   })
+
+  it('refuses a name that is not UTF-8 before connecting, showing it escaped; an exclude line for it lets the deploy go', async () => {
+    const root = path.join(server.root, 'not-utf8')
+    const ws = makeWorkspace({ 'index.html': 'v1' })
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${ws}/`), Buffer.from('caf\xe9.txt', 'latin1')]), 'latin-1 name')
+    const inputs = { ...connectionInputs(server), path: root, source: ws }
+    const refused = await runAction({ ...inputs, 'release-id': 'refused' })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stdout).toContain("Invalid input 'source': names in")
+    expect(refused.stdout).toContain('"caf\\xe9.txt"')
+    expect(refused.stdout).not.toContain('ENOENT')
+    expect(refused.stdout).not.toContain('Connecting to')
+    expect(fs.existsSync(root)).toBe(false)
+    const excluded = await runAction({ ...inputs, exclude: 'caf*.txt', 'release-id': 'excluded' })
+    expect(excluded.code, excluded.stdout + excluded.stderr).toBe(0)
+    expect(liveTree(root)).toEqual(['index.html'])
+  })
 })

@@ -2,7 +2,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
-import { excludeMatcher, expectedFindLines, listSource } from '../../src/upload/file-list'
+import { escapedName, excludeMatcher, expectedFindLines, listSource } from '../../src/upload/file-list'
 import { parseExclude } from '../../src/config/exclude'
 
 describe('excludeMatcher', () => {
@@ -94,6 +94,21 @@ describe('listSource', () => {
     expect(await listed(dir, example![1].replace(/^ {2}/gm, ''))).toEqual(['index.php', 'keep.log', 'storage', 'storage/.gitkeep', 'var', 'var/keep.log'])
   })
 
+  it('reports names that are not UTF-8, escaped, instead of failing on a decoded name that does not exist', async () => {
+    const dir = workspace({ 'index.html': '1' })
+    const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
+    fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/'), bytes('caf\xe9.txt')]), 'x')
+    fs.mkdirSync(Buffer.concat([Buffer.from(dir + '/'), bytes('d\xff')]))
+    fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/'), bytes('d\xff/inner')]), 'x')
+    fs.mkdirSync(path.join(dir, 'sub'))
+    fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/sub/'), bytes('\xe9t\xe9')]), 'x')
+    const listing = await listSource(dir, parseExclude(''))
+    expect(listing.entries.map((e) => e.path)).toEqual(['index.html', 'sub'])
+    expect(listing.undecodable.sort()).toEqual(['caf\\xe9.txt', 'd\\xff', 'sub/\\xe9t\\xe9'])
+    // An exclude line can leave them out: the pattern is matched against the name with the bad bytes decoded as U+FFFD.
+    expect((await listSource(dir, parseExclude('caf*.txt\nd*/\nsub/*t*'))).undecodable).toEqual([])
+  })
+
   it('records what the patterns left out, a folder once', async () => {
     const dir = workspace({ '.git/config': 'x', 'a.log': 'x', 'logs/b.txt': 'x' })
     expect((await listSource(dir, parseExclude('*.log\nlogs/'))).excluded).toEqual(['.git', 'a.log', 'logs'])
@@ -118,5 +133,17 @@ describe('listSource', () => {
         { path: 'a\nb/c', type: 'file', size: 0, mode: 0o644 }
       ])
     ).toBe(4)
+  })
+})
+
+describe('escapedName', () => {
+  it.each([
+    [[0x63, 0x61, 0x66, 0xe9], 'caf\\xe9'],
+    [[0xc3, 0xa9, 0x2e, 0x74], 'é.t'],
+    [[0xe2, 0x82, 0x41], '\\xe2\\x82A'],
+    [[0x61, 0x0a, 0x5c, 0x7f, 0xff], 'a\\x0a\\x5c\\x7f\\xff'],
+    [[0xf0, 0x9f, 0x98, 0x80], '\u{1F600}']
+  ])('%j is shown as %s', (bytes, shown) => {
+    expect(escapedName(Buffer.from(bytes))).toBe(shown)
   })
 })

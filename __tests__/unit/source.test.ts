@@ -1,6 +1,7 @@
 /**
- * A deploy whose source holds no file once exclude applies is refused before
- * any connection is made, naming the input and the fix; allow-empty lets it go.
+ * A deploy whose source holds no file once exclude applies, or a name that is
+ * not UTF-8, is refused before any connection is made, naming the input and
+ * the fix; allow-empty lets an empty one go.
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -72,5 +73,30 @@ describe('a source with no file to upload', () => {
     expect(empty.listing.entries).toEqual([])
     const one = await readSource(settingsFor(workspace({ 'a.log': 'x', 'keep.log': 'x' }), { exclude: '*.log\n!keep.log' }), reporter)
     expect(one.listing.entries.map((entry) => entry.path)).toEqual(['keep.log'])
+  })
+})
+
+describe('a name that is not UTF-8', () => {
+  it('is refused before connecting, escaped, with the exclude line that leaves it out', async () => {
+    const ws = workspace({ 'index.html': '1' })
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${ws}/`), Buffer.from('caf\xe9.txt', 'latin1')]), 'x')
+    const connects: string[] = []
+    const connect: Connector = (_settings, target) => {
+      connects.push(target.host)
+      return Promise.reject(new Error('no connection in this test'))
+    }
+    const run = runMode(
+      settingsFor(ws),
+      consoleReporter(() => undefined),
+      connect
+    )
+    await expect(run).rejects.toThrow(`Invalid input 'source': names in ${ws} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): "caf\\xe9.txt".`)
+    await expect(run).rejects.toThrow('where * matches the bad bytes: caf*.txt')
+    expect(connects).toEqual([])
+    const excluded = await readSource(
+      settingsFor(ws, { exclude: 'caf*.txt' }),
+      consoleReporter(() => undefined)
+    )
+    expect(excluded.listing.entries.map((entry) => entry.path)).toEqual(['index.html'])
   })
 })

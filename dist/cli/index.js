@@ -31028,8 +31028,13 @@ function readSource(settings, reporter) {
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
     return withManifest(settings, listing, reporter);
 }
-/** Throws, naming the input and the fix, for a listing that must not be deployed: one with no file, unless allow-empty is set. */
+/**
+ * Throws, naming the input and the fix, for a listing that must not be
+ * deployed: one with a name that is not UTF-8, or one with no file unless
+ * allow-empty is set.
+ */
 function refuseUnusable(listing, settings) {
+    refuseUndecodable(listing.undecodable, settings.sourceDir);
     if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory'))
         return;
     const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release';
@@ -31039,6 +31044,21 @@ function refuseUnusable(listing, settings) {
     }
     const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '');
     throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
+}
+/**
+ * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
+ * incremental lists are UTF-8 text both ends digest, and the file list holds
+ * names as text. Refused, rather than uploaded under a name that does not exist.
+ */
+function refuseUndecodable(undecodable, sourceDir) {
+    if (undecodable.length === 0)
+        return;
+    const names = undecodable
+        .slice(0, 5)
+        .map((name) => `"${name}"`)
+        .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '');
+    const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*');
+    throw new input_error_1.InputError('source', `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`);
 }
 async function withManifest(settings, listing, reporter) {
     return {
@@ -31991,11 +32011,14 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.excludeMatcher = excludeMatcher;
 exports.listSource = listSource;
 exports.listSourceSync = listSourceSync;
+exports.escapedName = escapedName;
 exports.expectedFindLines = expectedFindLines;
+const buffer_1 = __nccwpck_require__(181);
 const fs_1 = __nccwpck_require__(9896);
 const path = __importStar(__nccwpck_require__(6928));
 const picomatch_1 = __importDefault(__nccwpck_require__(6310));
 const exclude_1 = __nccwpck_require__(5535);
+const control_characters_1 = __nccwpck_require__(4197);
 /**
  * One exclude line as a test (its syntax: excludeLine). Matching is
  * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
@@ -32043,18 +32066,24 @@ function listSource(sourceDir, exclude) {
 /**
  * listSource's work. Synchronous calls on purpose: for ten thousand small
  * entries they are several times faster than the thread pool's round trips.
+ * Names are read as bytes, so that one that is not UTF-8 is reported rather
+ * than decoded into a name that does not exist on disk.
  */
 function listSourceSync(sourceDir, exclude) {
     const isExcluded = excludeMatcher(exclude);
-    const listing = { entries: [], bytes: 0, skipped: [], excluded: [] };
+    const listing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] };
     const walk = (relDir) => {
-        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true });
+        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }));
         dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const dirent of dirents) {
-            const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name;
+        for (const { dirent, name } of dirents) {
+            const relPath = relDir ? `${relDir}/${name}` : name;
             const isDirectory = dirent.isDirectory();
             if (isExcluded(relPath, isDirectory)) {
                 listing.excluded.push(relPath);
+                continue;
+            }
+            if (!(0, buffer_1.isUtf8)(dirent.name)) {
+                listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])));
                 continue;
             }
             if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
@@ -32081,6 +32110,37 @@ function addEntry(listing, sourceDir, relPath, dirent) {
     else {
         listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
         listing.bytes += stat.size;
+    }
+}
+/**
+ * A name for messages: its valid UTF-8 as text, every other byte, control
+ * characters and the backslash as `\xNN`, so that the name can be found and
+ * renamed (`printf 'caf\xe9'`) and cannot break the log line.
+ */
+function escapedName(name) {
+    let shown = '';
+    for (let i = 0; i < name.length;) {
+        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)));
+        const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8');
+        if (length === undefined || text === '\\' || (0, control_characters_1.hasControlCharacter)(text)) {
+            shown += `\\x${name[i].toString(16).padStart(2, '0')}`;
+            i += 1;
+        }
+        else {
+            shown += text;
+            i += length;
+        }
+    }
+    return shown;
+}
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+function decodes(bytes) {
+    try {
+        STRICT_UTF8.decode(bytes);
+        return true;
+    }
+    catch {
+        return false;
     }
 }
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */

@@ -21,8 +21,13 @@ export function readSource(settings: DeploySettings, reporter: Reporter): Promis
   return withManifest(settings, listing, reporter)
 }
 
-/** Throws, naming the input and the fix, for a listing that must not be deployed: one with no file, unless allow-empty is set. */
+/**
+ * Throws, naming the input and the fix, for a listing that must not be
+ * deployed: one with a name that is not UTF-8, or one with no file unless
+ * allow-empty is set.
+ */
 function refuseUnusable(listing: SourceListing, settings: DeploySettings): void {
+  refuseUndecodable(listing.undecodable, settings.sourceDir)
   if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory')) return
   const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release'
   const excludedByUser = listing.excluded.filter((relPath) => !EXCLUDED_FIRST.includes(relPath))
@@ -33,6 +38,25 @@ function refuseUnusable(listing: SourceListing, settings: DeploySettings): void 
   throw new InputError(
     'exclude',
     `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`
+  )
+}
+
+/**
+ * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
+ * incremental lists are UTF-8 text both ends digest, and the file list holds
+ * names as text. Refused, rather than uploaded under a name that does not exist.
+ */
+function refuseUndecodable(undecodable: string[], sourceDir: string): void {
+  if (undecodable.length === 0) return
+  const names =
+    undecodable
+      .slice(0, 5)
+      .map((name) => `"${name}"`)
+      .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '')
+  const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*')
+  throw new InputError(
+    'source',
+    `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`
   )
 }
 

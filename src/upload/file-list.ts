@@ -1,7 +1,9 @@
+import { isUtf8 } from 'buffer'
 import { Dirent, lstatSync, readdirSync } from 'fs'
 import * as path from 'path'
 import picomatch from 'picomatch'
 import { excludeLine } from '../config/exclude'
+import { hasControlCharacter } from '../config/control-characters'
 
 export interface SourceEntry {
   /** Relative to the source folder, `/`-separated. */
@@ -20,6 +22,8 @@ export interface SourceListing {
   skipped: string[]
   /** Paths the exclude patterns left out (a folder stands for everything in it). */
   excluded: string[]
+  /** Names that are not valid UTF-8 and no pattern left out, escaped (escapedName); nothing below them was read. */
+  undecodable: string[]
 }
 
 /** One exclude line: its test, and whether it re-includes (`!pattern`) rather than excludes. */
@@ -76,18 +80,24 @@ export function listSource(sourceDir: string, exclude: string[]): Promise<Source
 /**
  * listSource's work. Synchronous calls on purpose: for ten thousand small
  * entries they are several times faster than the thread pool's round trips.
+ * Names are read as bytes, so that one that is not UTF-8 is reported rather
+ * than decoded into a name that does not exist on disk.
  */
 export function listSourceSync(sourceDir: string, exclude: string[]): SourceListing {
   const isExcluded = excludeMatcher(exclude)
-  const listing: SourceListing = { entries: [], bytes: 0, skipped: [], excluded: [] }
+  const listing: SourceListing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] }
   const walk = (relDir: string): void => {
-    const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true })
+    const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }))
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    for (const dirent of dirents) {
-      const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name
+    for (const { dirent, name } of dirents) {
+      const relPath = relDir ? `${relDir}/${name}` : name
       const isDirectory = dirent.isDirectory()
       if (isExcluded(relPath, isDirectory)) {
         listing.excluded.push(relPath)
+        continue
+      }
+      if (!isUtf8(dirent.name)) {
+        listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])))
         continue
       }
       if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
@@ -102,7 +112,7 @@ export function listSourceSync(sourceDir: string, exclude: string[]): SourceList
   return listing
 }
 
-function addEntry(listing: SourceListing, sourceDir: string, relPath: string, dirent: Dirent): void {
+function addEntry(listing: SourceListing, sourceDir: string, relPath: string, dirent: Dirent<Buffer>): void {
   const stat = lstatSync(path.join(sourceDir, relPath))
   const mode = stat.mode & 0o7777
   if (dirent.isDirectory()) {
@@ -112,6 +122,38 @@ function addEntry(listing: SourceListing, sourceDir: string, relPath: string, di
   } else {
     listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
     listing.bytes += stat.size
+  }
+}
+
+/**
+ * A name for messages: its valid UTF-8 as text, every other byte, control
+ * characters and the backslash as `\xNN`, so that the name can be found and
+ * renamed (`printf 'caf\xe9'`) and cannot break the log line.
+ */
+export function escapedName(name: Buffer): string {
+  let shown = ''
+  for (let i = 0; i < name.length;) {
+    const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)))
+    const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8')
+    if (length === undefined || text === '\\' || hasControlCharacter(text)) {
+      shown += `\\x${name[i].toString(16).padStart(2, '0')}`
+      i += 1
+    } else {
+      shown += text
+      i += length
+    }
+  }
+  return shown
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function decodes(bytes: Buffer): boolean {
+  try {
+    STRICT_UTF8.decode(bytes)
+    return true
+  } catch {
+    return false
   }
 }
 
