@@ -46,7 +46,6 @@ export interface Prepared {
   kind: 'full' | 'incremental'
 }
 
-const CONTROL = '.atomic-deploy-control'
 const PROGRESS_EVERY_MS = 2000
 
 /**
@@ -147,7 +146,7 @@ function cachedManifest(result: ScriptResult): string | undefined {
 
 async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource, log: (line: string) => void): Promise<Prepared> {
   const { plan, delta } = upload
-  const archive = await packArchive(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta) : undefined, source.compressionLevel)
+  const archive = await packArchive(source.sourceDir, upload.entries, plan.compression, delta ? controlMembers(delta, plan.controlFolder) : undefined, source.compressionLevel)
   const progress = setInterval(() => log(`       sent ${formatBytes(archive.bytesSent())}`), PROGRESS_EVERY_MS)
   // Progress is for the upload only; the server's work after it has its own lines.
   archive.finished.then(
@@ -165,11 +164,11 @@ async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource
 }
 
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-function controlMembers(delta: Delta): ControlMembers {
+function controlMembers(delta: Delta, folder: string): ControlMembers {
   const lines = (items: string[]): Buffer => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8')
   const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])]
   return {
-    folder: CONTROL,
+    folder,
     files: [
       { name: 'remove', data: lines(delta.remove) },
       { name: 'drop', data: lines(dropped) },
