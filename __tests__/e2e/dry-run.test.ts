@@ -53,10 +53,12 @@ class RecordingConnection implements Connection {
 }
 
 /**
- * Two values differ between any two runs by design, and only they are masked:
- * the lock token (random per run, so that only the run holding the lock may
- * continue or free it; it also appears inside LOCK_OWNER) and the time in the
- * lock owner (when the run's plan was made). Everything else must be equal.
+ * Three values differ between any two runs by design, and only they are
+ * masked: the lock token (random per run, so that only the run holding the
+ * lock may continue or free it; it also appears inside LOCK_OWNER), the time
+ * in the lock owner (when the run's plan was made), and the prepare script's
+ * CONTROL_NAME (random per run, so that no workspace entry has its name).
+ * Everything else must be equal.
  */
 function masked(script: string): string {
   const token = FakeServer.assigned(script, 'LOCK_TOKEN')
@@ -65,6 +67,7 @@ function masked(script: string): string {
     .split(token!)
     .join('<lock-token>')
     .replace(/^(LOCK_OWNER=.*"since":")[^"]*(")/m, '$1<time>$2')
+    .replace(/^CONTROL_NAME='\.atomic-deploy-control-[0-9a-f]{16}'$/m, "CONTROL_NAME='<control-name>'")
 }
 
 const log: string[] = []

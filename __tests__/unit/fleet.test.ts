@@ -75,6 +75,7 @@ function settingsFor(c: Config): DeploySettings {
     deployPath: '/srv/app',
     sourceDir,
     exclude: [],
+    allowEmpty: false,
     releaseId: NEW,
     releaseIdGiven: true,
     keep: 2,

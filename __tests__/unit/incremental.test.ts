@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { listSource, expectedFindLines } from '../../src/upload/file-list'
 import { manifestLines } from '../../src/upload/manifest'
 import { uploadAndPrepare } from '../../src/core/prepare'
-import { DeployPlan } from '../../src/remote/plan'
+import { DeployPlan, controlFolderName } from '../../src/remote/plan'
 import { RunOptions, ScriptRunner } from '../../src/ssh/connection'
 import { ScriptResult } from '../../src/ssh/protocol'
 import { finishScript, switchScript } from '../../src/remote/scripts'
@@ -87,7 +87,8 @@ function plan(root: string, id: string, expectedEntries: number): DeployPlan {
     incremental: true,
     cacheBase: '',
     nextDigest: '',
-    hardlinkRelease: false
+    hardlinkRelease: false,
+    controlFolder: controlFolderName()
   }
 }
 
@@ -164,6 +165,29 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     // Older releases are untouched by the deltas that came after them.
     expect(fs.readFileSync(path.join(root, 'releases/r1/index.html'), 'utf8')).toBe('v1')
     expect(fs.readFileSync(path.join(root, 'releases/r2/index.html'), 'utf8')).toBe('v2 is here')
+  })
+
+  it('a workspace with its own top-level .atomic-deploy-control folder, then file, deploys whole, full and incremental', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-control-name-`))
+    write(ws, 'index.html', 'v1')
+    write(ws, '.atomic-deploy-control/add', 'the workspace says so')
+    write(ws, '.atomic-deploy-control/remove', 'index.html\n')
+    const first = await deploy(runner, ws, root, 'r1')
+    expect(first.kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    write(ws, 'index.html', 'v2')
+    write(ws, '.atomic-deploy-control/add', 'changed')
+    const second = await deploy(runner, ws, root, 'r2')
+    expect(second.kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    fs.rmSync(path.join(ws, '.atomic-deploy-control'), { recursive: true })
+    write(ws, '.atomic-deploy-control', 'now a file')
+    const third = await deploy(runner, ws, root, 'r3')
+    expect(third.kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    expect(fs.readFileSync(path.join(root, 'current/.atomic-deploy-control'), 'utf8')).toBe('now a file')
   })
 
   it('a corrupted or deleted cache falls back to a full upload and still makes the right tree', async () => {

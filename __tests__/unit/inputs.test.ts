@@ -179,7 +179,12 @@ describe('parseSettings', () => {
   it('resolves source inside the workspace and reads exclude lines', () => {
     const s = parse({ source: 'build', exclude: 'node_modules/\n*.log' })
     expect(s.sourceDir).toBe(path.join(workspace, 'build'))
-    expect(s.exclude).toEqual(['node_modules/', '*.log'])
+    expect(s.exclude).toEqual(['.git', 'node_modules/', '*.log'])
+  })
+
+  it('keeps .git first whatever exclude says, and refuses a line that names no path', () => {
+    expect(parse({ exclude: '!.git\n# a comment\n\n*.log' }).exclude).toEqual(['.git', '!.git', '*.log'])
+    for (const line of ['!', '/', '!/']) expect(() => parse({ exclude: line })).toThrow(`Invalid input 'exclude': ${JSON.stringify(line)} names no path`)
   })
 })
 
@@ -190,7 +195,7 @@ describe('defaults', () => {
     port: { value: '2222' },
     'strict-host-key': { value: 'false' },
     source: { value: 'build' },
-    exclude: { value: '*.log' },
+    'allow-empty': { value: 'true' },
     keep: { value: '3' },
     'revert-on-failure': { value: 'false' },
     'command-timeout': { value: '7' },

@@ -73,6 +73,7 @@ function plan(deployPath: string, overrides: Partial<DeployPlan> = {}): DeployPl
     cacheBase: '',
     nextDigest: '',
     hardlinkRelease: false,
+    controlFolder: '.atomic-deploy-control-test',
     ...overrides
   }
 }

@@ -45,7 +45,8 @@ const plan: DeployPlan = {
   incremental: false,
   cacheBase: '',
   nextDigest: '',
-  hardlinkRelease: false
+  hardlinkRelease: false,
+  controlFolder: '.atomic-deploy-control-test'
 }
 
 describe('the shell sources', () => {

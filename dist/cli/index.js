@@ -265,6 +265,58 @@ function hasControlCharacter(text) {
 
 /***/ }),
 
+/***/ 7753:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __importDefault = (this && this.__importDefault) || function (mod) {
+    return (mod && mod.__esModule) ? mod : { "default": mod };
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.EXCLUDED_FIRST = void 0;
+exports.excludeLine = excludeLine;
+exports.parseExclude = parseExclude;
+const picomatch_1 = __importDefault(__nccwpck_require__(4006));
+const input_error_1 = __nccwpck_require__(9748);
+const shared_paths_1 = __nccwpck_require__(8863);
+/**
+ * Left out before the user's patterns, so that setting exclude never uploads
+ * it by accident (actions/checkout keeps its token in .git/config); a
+ * `!.git` line puts it back.
+ */
+exports.EXCLUDED_FIRST = ['.git'];
+/** The parts of one line; `\!` at the start is a literal `!` (left to picomatch, which reads the escape). */
+function excludeLine(line) {
+    const negated = line.startsWith('!');
+    const raw = negated ? line.slice(1) : line;
+    return {
+        negated,
+        glob: raw.replace(/^\/+/, '').replace(/\/+$/, ''),
+        directoryOnly: raw.endsWith('/'),
+        anchored: raw.replace(/\/+$/, '').includes('/')
+    };
+}
+/** The patterns in the order they apply: EXCLUDED_FIRST, then the user's lines (blank lines and `#` comments dropped). */
+function parseExclude(text) {
+    const patterns = [...exports.EXCLUDED_FIRST, ...(0, shared_paths_1.lines)(text)];
+    for (const pattern of patterns) {
+        const { glob } = excludeLine(pattern);
+        if (glob === '')
+            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} names no path; write the name or glob to leave out, e.g. *.log or !keep.log.`);
+        try {
+            (0, picomatch_1.default)(glob);
+        }
+        catch (error) {
+            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} is not a glob pattern (${error.message}).`);
+        }
+    }
+    return patterns;
+}
+
+
+/***/ }),
+
 /***/ 7319:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -515,9 +567,14 @@ exports.INPUTS = [
     },
     {
         name: 'exclude',
-        description: 'Newline-separated glob patterns left out of the upload. A pattern without / matches a name at any depth; a trailing / matches folders only.',
-        default: '.git',
+        description: 'Newline-separated glob patterns left out of the upload, read as .gitignore reads them: a pattern without / matches a name at any depth, one with / is anchored at source, a trailing / matches folders only, and the last matching line decides, so a later !pattern puts back what an earlier one left out (not inside a folder left out, unless the folder is put back too). .git is always left out first (it holds the checkout token); a !.git line uploads it.',
         lines: true
+    },
+    {
+        name: 'allow-empty',
+        description: 'true: deploy even when source, after exclude, holds no file. Otherwise such a deploy is refused before connecting.',
+        default: 'false',
+        kind: 'switch'
     },
     {
         name: 'release-id',
@@ -719,9 +776,6 @@ var __importStar = (this && this.__importStar) || (function () {
         return result;
     };
 })();
-var __importDefault = (this && this.__importDefault) || function (mod) {
-    return (mod && mod.__esModule) ? mod : { "default": mod };
-};
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.inputOrDefault = inputOrDefault;
 exports.parseSettings = parseSettings;
@@ -732,7 +786,6 @@ exports.parseBoolean = parseBoolean;
 const fs = __importStar(__nccwpck_require__(9896));
 const os = __importStar(__nccwpck_require__(857));
 const path = __importStar(__nccwpck_require__(6928));
-const picomatch_1 = __importDefault(__nccwpck_require__(4006));
 const input_error_1 = __nccwpck_require__(9748);
 const host_address_1 = __nccwpck_require__(1564);
 const ssh_key_1 = __nccwpck_require__(4471);
@@ -741,6 +794,7 @@ const shared_paths_1 = __nccwpck_require__(8863);
 const known_hosts_1 = __nccwpck_require__(8374);
 const input_spec_1 = __nccwpck_require__(4575);
 const control_characters_1 = __nccwpck_require__(6655);
+const exclude_1 = __nccwpck_require__(7753);
 /**
  * The input's value, or its default from the input spec (src/config/input-spec.ts)
  * when it is empty: the one place a default is applied. Trimmed, except
@@ -801,7 +855,8 @@ function parseUploadSettings(read, env, withSource = true) {
     const levelText = read('compression-level').trim();
     const settings = {
         sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
-        exclude: parseExclude(value('exclude')),
+        exclude: (0, exclude_1.parseExclude)(read('exclude')),
+        allowEmpty: parseBoolean(value('allow-empty'), 'allow-empty'),
         compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
         compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
         incremental: parseBoolean(value('incremental'), 'incremental')
@@ -917,18 +972,6 @@ function parseSourceDir(text, env) {
         throw new input_error_1.InputError('source', `folder ${(0, input_error_1.shown)(text)} does not exist in ${workspace}. Build first, or point source at the build output.`);
     }
     return dir;
-}
-function parseExclude(text) {
-    const patterns = (0, shared_paths_1.lines)(text);
-    for (const pattern of patterns) {
-        try {
-            (0, picomatch_1.default)(pattern);
-        }
-        catch (error) {
-            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} is not a glob pattern (${error.message}).`);
-        }
-    }
-    return patterns;
 }
 function parseHook(text, input) {
     if (text.includes('\0'))
@@ -1898,6 +1941,7 @@ const fs = __importStar(__nccwpck_require__(9896));
 const promises_1 = __nccwpck_require__(9786);
 const format_1 = __nccwpck_require__(7319);
 const archive_1 = __nccwpck_require__(478);
+const plan_1 = __nccwpck_require__(2680);
 const prepare_1 = __nccwpck_require__(8357);
 const source_1 = __nccwpck_require__(5045);
 /**
@@ -1919,7 +1963,7 @@ const FRESH_SERVER = {
 /** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
 async function packToFile(settings, output, reporter) {
     const source = await (0, source_1.readSource)(settings, reporter);
-    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '' };
+    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder: (0, plan_1.controlFolderName)() };
     const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
     reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
     const archive = await (0, prepare_1.openUpload)(upload, source);
@@ -2023,7 +2067,6 @@ const exit_codes_1 = __nccwpck_require__(5852);
 const protocol_1 = __nccwpck_require__(7329);
 const format_1 = __nccwpck_require__(7319);
 const compression_1 = __nccwpck_require__(3788);
-const CONTROL = '.atomic-deploy-control';
 const PROGRESS_EVERY_MS = 2000;
 /**
  * Uploads and prepares the release on one host, as planUploadOn plans it.
@@ -2132,15 +2175,15 @@ async function send(host, upload, source, log) {
 }
 /** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
 function openUpload(upload, source) {
-    const control = upload.delta ? controlMembers(upload.delta) : undefined;
+    const control = upload.delta ? controlMembers(upload.delta, upload.plan.controlFolder) : undefined;
     return (0, archive_1.packArchive)(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel);
 }
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-function controlMembers(delta) {
+function controlMembers(delta, folder) {
     const lines = (items) => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8');
     const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
     return {
-        folder: CONTROL,
+        folder,
         files: [
             { name: 'remove', data: lines(delta.remove) },
             { name: 'drop', data: lines(dropped) },
@@ -2512,17 +2555,57 @@ function trackSteps(reporter) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.readSource = readSource;
 const format_1 = __nccwpck_require__(7319);
+const input_error_1 = __nccwpck_require__(9748);
+const exclude_1 = __nccwpck_require__(7753);
 const file_list_1 = __nccwpck_require__(9977);
 const manifest_1 = __nccwpck_require__(6019);
 /**
- * Lists (and, for incremental uploads, hashes) the workspace. Started before
- * connecting, so that the work on the runner overlaps the SSH handshakes.
+ * Lists (and, for incremental uploads, hashes) the workspace. The listing is
+ * made and checked before this returns, so that a caller which starts it
+ * before connecting fails before connecting; the hashing runs while the
+ * connections are made.
  */
-async function readSource(settings, reporter) {
-    const listing = await (0, file_list_1.listSource)(settings.sourceDir, settings.exclude);
+function readSource(settings, reporter) {
+    const listing = (0, file_list_1.listSourceSync)(settings.sourceDir, settings.exclude);
+    refuseUnusable(listing, settings);
     reporter.info(`Uploading ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)}, from ${settings.sourceDir}`);
     for (const skipped of listing.skipped)
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
+    return withManifest(settings, listing, reporter);
+}
+/**
+ * Throws, naming the input and the fix, for a listing that must not be
+ * deployed: one with a name that is not UTF-8, or one with no file unless
+ * allow-empty is set.
+ */
+function refuseUnusable(listing, settings) {
+    refuseUndecodable(listing.undecodable, settings.sourceDir);
+    if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory'))
+        return;
+    const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release';
+    const excludedByUser = listing.excluded.filter((relPath) => !exclude_1.EXCLUDED_FIRST.includes(relPath));
+    if (excludedByUser.length === 0) {
+        throw new input_error_1.InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`);
+    }
+    const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '');
+    throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
+}
+/**
+ * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
+ * incremental lists are UTF-8 text both ends digest, and the file list holds
+ * names as text. Refused, rather than uploaded under a name that does not exist.
+ */
+function refuseUndecodable(undecodable, sourceDir) {
+    if (undecodable.length === 0)
+        return;
+    const names = undecodable
+        .slice(0, 5)
+        .map((name) => `"${name}"`)
+        .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '');
+    const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*');
+    throw new input_error_1.InputError('source', `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`);
+}
+async function withManifest(settings, listing, reporter) {
     return {
         sourceDir: settings.sourceDir,
         compressionLevel: settings.compressionLevel,
@@ -2601,6 +2684,7 @@ exports.EXIT_HINTS = {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.planBase = planBase;
 exports.planRelease = planRelease;
+exports.controlFolderName = controlFolderName;
 exports.planRollback = planRollback;
 exports.planList = planList;
 const crypto_1 = __nccwpck_require__(6982);
@@ -2641,8 +2725,17 @@ function planRelease(settings, expectedEntries, compression, now = new Date()) {
         incremental: false,
         cacheBase: '',
         nextDigest: '',
-        hardlinkRelease: settings.hardlinkReleases
+        hardlinkRelease: settings.hardlinkReleases,
+        controlFolder: controlFolderName()
     };
+}
+/**
+ * The name the upload's control members arrive under, beside the workspace's
+ * top-level entries: random per run, so that no workspace can hold it (a
+ * fixed name made a workspace entry of that name undeployable).
+ */
+function controlFolderName() {
+    return `.atomic-deploy-control-${(0, crypto_1.randomBytes)(8).toString('hex')}`;
 }
 function planRollback(settings, now = new Date()) {
     return {
@@ -2721,6 +2814,7 @@ function prepareScript(plan) {
         CACHE_BASE: plan.cacheBase,
         NEXT_DIGEST: plan.nextDigest,
         HARDLINK_RELEASE: plan.hardlinkRelease,
+        CONTROL_NAME: plan.controlFolder,
         SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
         SHARED_AUTO: plan.sharedAuto,
         HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
@@ -2839,7 +2933,7 @@ exports.SHELL_SOURCES = {
     "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
     "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
     "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
-    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may be newer than the stamp (BusyBox find compares whole\n# seconds; GNU find, nanoseconds), and the number of entries must match.\n# Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\nCONTROL_NAME=.atomic-deploy-control\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\nsha256_of() { sha256sum \"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif [ -n \"$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\" ]; then\n    printf 'files in the cache were changed after it was made'\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\"\n  mkdir \"$2\"\n  cp -a \"$1/.\" \"$2/\"\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n    remove_tree \"${1:?}/$rel\"\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ -n \"$CACHE_BASE\" ]; then\n    remove_listed \"$CACHE\" || return 1\n    cp -a \"$DELTA/.\" \"$CACHE/\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      awk -v drop=\"$CONTROL/drop\" '\n        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n",
+    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may be newer than the stamp (BusyBox find compares whole\n# seconds; GNU find, nanoseconds), and the number of entries must match.\n# Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\nsha256_of() { sha256sum \"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif [ -n \"$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\" ]; then\n    printf 'files in the cache were changed after it was made'\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data (the folder\n# CONTROL_NAME, a plan value random per run) is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\"\n  mkdir \"$2\"\n  cp -a \"$1/.\" \"$2/\"\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n    remove_tree \"${1:?}/$rel\"\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ -n \"$CACHE_BASE\" ]; then\n    remove_listed \"$CACHE\" || return 1\n    cp -a \"$DELTA/.\" \"$CACHE/\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      awk -v drop=\"$CONTROL/drop\" '\n        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n",
     "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
     "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
     "lib/fs.sh": "# lib/fs.sh: removing trees.\n\n# rm -rf that also gets through folders without write permission (uploaded\n# read-only, as node_modules caches and build outputs are, at any depth).\n# Only real folders inside the trees given are made writable: find follows no\n# symlink, not even one given here (chmod -R would follow that one, GNU's all\n# the way down), and a symlink given is removed itself, never its target. The\n# folder holding a tree is left as it is.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  for tree in \"$@\"; do\n    [ -L \"$tree\" ] || [ ! -d \"$tree\" ] ||\n      find \"$tree\" -type d ! -perm -700 -exec chmod u+rwx {} + 2>/dev/null || true\n  done\n  rm -rf \"$@\"\n}\n",
@@ -2855,7 +2949,7 @@ exports.SHELL_SOURCES = {
     "lib/steps.sh": "# lib/steps.sh: the steps more than one phase runs.\n# Needs every library file of a deploy phase.\n\nstep_require_lock() {\n  step lock 'Checking the deploy lock'\n  require_lock\n}\n\nstep_resume() {\n  step resume 'Checking the lock and the prepared release'\n  require_lock\n  read_previous\n  [ -d \"$RELEASE_PATH\" ] || fail switch \"the prepared release $RELEASE_PATH is missing\"\n}\n\nstep_switch() {\n  step switch 'Switching current to the new release'\n  switch_to \"$RELEASE_ID\"\n  result switched \"$RELEASE_ID\"\n  log_event deployed \"$RELEASE_ID\"\n  result current \"$RELEASE_ID\"\n}\n\nstep_prune() {\n  step prune 'Removing old releases'\n  prune_releases || say \"       warning: pruning did not finish; the deploy itself succeeded\"\n}\n",
     "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
     "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
-    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE SHARED_ENTRIES SHARED_AUTO HOOK_BEFORE_ACTIVATE\n# COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  mkdir -p \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    say \"       changes received; building the release from the cache\"\n    copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\"\n    remove_listed \"$STAGING\"\n    cp -a \"$DELTA/.\" \"$STAGING/\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  [ \"$found\" -eq \"$EXPECTED_ENTRIES\" ] ||\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache; then\n    # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the cache manifest after the changes is not what the runner expects\"\n    say \"       warning: the upload cache could not be updated; the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
+    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME SHARED_ENTRIES SHARED_AUTO\n# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  mkdir -p \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    say \"       changes received; building the release from the cache\"\n    copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\"\n    remove_listed \"$STAGING\"\n    cp -a \"$DELTA/.\" \"$STAGING/\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  [ \"$found\" -eq \"$EXPECTED_ENTRIES\" ] ||\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache; then\n    # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the cache manifest after the changes is not what the runner expects\"\n    say \"       warning: the upload cache could not be updated; the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
     "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
     "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
     "switch-and-finish.sh": "#!/bin/sh\n# atomic-deploy switch-and-finish script: one host and no after-activate, so\n# the switch and the finish share one round trip.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#   prune   remove old releases, as the release model decides\n#\n# The lock is freed on success. On failure it stays, so that the runner can\n# revert a switch that happened (it says so with @@switched).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  [ \"$status\" != 0 ] || release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nstep_prune\nfinished switch-and-finish\n",
@@ -3542,29 +3636,49 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.excludeMatcher = excludeMatcher;
 exports.listSource = listSource;
 exports.listSourceSync = listSourceSync;
+exports.escapedName = escapedName;
 exports.expectedFindLines = expectedFindLines;
+const buffer_1 = __nccwpck_require__(181);
 const fs_1 = __nccwpck_require__(9896);
 const path = __importStar(__nccwpck_require__(6928));
 const picomatch_1 = __importDefault(__nccwpck_require__(4006));
+const exclude_1 = __nccwpck_require__(7753);
+const control_characters_1 = __nccwpck_require__(6655);
 /**
- * Builds the exclude test. Patterns follow .gitignore habits: one without a
- * slash matches a name at any depth (`.git`, `*.log`); one with a slash is
- * anchored at the source root (`docs/drafts/**`); a trailing slash matches
- * folders only. An excluded folder is left out with everything in it.
+ * One exclude line as a test (its syntax: excludeLine). Matching is
+ * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
+ * `/**` matches what is inside a folder, not the folder itself, as git reads it.
  */
-function excludeMatcher(patterns) {
-    const tests = patterns.map((raw) => {
-        const directoryOnly = raw.endsWith('/');
-        const pattern = raw.replace(/^\/+/, '').replace(/\/+$/, '');
-        const anchored = raw.replace(/\/+$/, '').includes('/');
-        const isMatch = (0, picomatch_1.default)(pattern, { dot: true });
-        return (relPath, isDirectory) => {
+function excludeRule(line) {
+    const { negated, glob, directoryOnly, anchored } = (0, exclude_1.excludeLine)(line);
+    // The ! has been taken off already (or was escaped): picomatch must not read one as its own negation.
+    const options = { dot: true, nonegate: true };
+    const isMatch = (0, picomatch_1.default)(glob, options);
+    const isFolderItself = glob.endsWith('/**') ? (0, picomatch_1.default)(glob.slice(0, -3), options) : undefined;
+    return {
+        negated,
+        matches: (relPath, isDirectory) => {
             if (directoryOnly && !isDirectory)
                 return false;
-            return isMatch(anchored ? relPath : path.posix.basename(relPath));
-        };
-    });
-    return (relPath, isDirectory) => tests.some((test) => test(relPath, isDirectory));
+            if (!anchored)
+                return isMatch(path.posix.basename(relPath));
+            return isMatch(relPath) && !isFolderItself?.(relPath);
+        }
+    };
+}
+/**
+ * Builds the exclude test. The lines are read in order and, as in
+ * .gitignore, the last one that matches a path decides: a later `!pattern`
+ * re-includes what an earlier pattern left out. An excluded folder is left
+ * out with everything in it, and, as git does, nothing inside it can be
+ * re-included unless the folder itself is (`!folder/`).
+ */
+function excludeMatcher(patterns) {
+    const rules = patterns.map(excludeRule).reverse();
+    return (relPath, isDirectory) => {
+        const decisive = rules.find((rule) => rule.matches(relPath, isDirectory));
+        return decisive !== undefined && !decisive.negated;
+    };
 }
 /**
  * Lists what will be uploaded, folders before their contents, in a stable
@@ -3577,39 +3691,82 @@ function listSource(sourceDir, exclude) {
 /**
  * listSource's work. Synchronous calls on purpose: for ten thousand small
  * entries they are several times faster than the thread pool's round trips.
+ * Names are read as bytes, so that one that is not UTF-8 is reported rather
+ * than decoded into a name that does not exist on disk.
  */
 function listSourceSync(sourceDir, exclude) {
     const isExcluded = excludeMatcher(exclude);
-    const listing = { entries: [], bytes: 0, skipped: [] };
+    const listing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] };
     const walk = (relDir) => {
-        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true });
+        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }));
         dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const dirent of dirents) {
-            const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name;
+        for (const { dirent, name } of dirents) {
+            const relPath = relDir ? `${relDir}/${name}` : name;
             const isDirectory = dirent.isDirectory();
-            if (isExcluded(relPath, isDirectory))
+            if (isExcluded(relPath, isDirectory)) {
+                listing.excluded.push(relPath);
                 continue;
+            }
+            if (!(0, buffer_1.isUtf8)(dirent.name)) {
+                listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])));
+                continue;
+            }
             if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
                 listing.skipped.push(relPath);
                 continue;
             }
-            const stat = (0, fs_1.lstatSync)(path.join(sourceDir, relPath));
-            const mode = stat.mode & 0o7777;
-            if (isDirectory) {
-                listing.entries.push({ path: relPath, type: 'directory', size: 0, mode });
+            addEntry(listing, sourceDir, relPath, dirent);
+            if (isDirectory)
                 walk(relPath);
-            }
-            else if (dirent.isSymbolicLink()) {
-                listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode });
-            }
-            else {
-                listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
-                listing.bytes += stat.size;
-            }
         }
     };
     walk('');
     return listing;
+}
+function addEntry(listing, sourceDir, relPath, dirent) {
+    const stat = (0, fs_1.lstatSync)(path.join(sourceDir, relPath));
+    const mode = stat.mode & 0o7777;
+    if (dirent.isDirectory()) {
+        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode });
+    }
+    else if (dirent.isSymbolicLink()) {
+        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode });
+    }
+    else {
+        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
+        listing.bytes += stat.size;
+    }
+}
+/**
+ * A name for messages: its valid UTF-8 as text, every other byte, control
+ * characters and the backslash as `\xNN`, so that the name can be found and
+ * renamed (`printf 'caf\xe9'`) and cannot break the log line.
+ */
+function escapedName(name) {
+    let shown = '';
+    for (let i = 0; i < name.length;) {
+        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)));
+        const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8');
+        if (length === undefined || text === '\\' || (0, control_characters_1.hasControlCharacter)(text)) {
+            shown += `\\x${name[i].toString(16).padStart(2, '0')}`;
+            i += 1;
+        }
+        else {
+            shown += text;
+            i += length;
+        }
+    }
+    return shown;
+}
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+function decodes(bytes) {
+    try {
+        STRICT_UTF8.decode(bytes);
+        return true;
+    }
+    catch {
+        return false;
+    }
 }
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */
 function expectedFindLines(entries) {

@@ -87,9 +87,15 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'exclude',
-    description: 'Newline-separated glob patterns left out of the upload. A pattern without / matches a name at any depth; a trailing / matches folders only.',
-    default: '.git',
+    description:
+      'Newline-separated glob patterns left out of the upload, read as .gitignore reads them: a pattern without / matches a name at any depth, one with / is anchored at source, a trailing / matches folders only, and the last matching line decides, so a later !pattern puts back what an earlier one left out (not inside a folder left out, unless the folder is put back too). .git is always left out first (it holds the checkout token); a !.git line uploads it.',
     lines: true
+  },
+  {
+    name: 'allow-empty',
+    description: 'true: deploy even when source, after exclude, holds no file. Otherwise such a deploy is refused before connecting.',
+    default: 'false',
+    kind: 'switch'
   },
   {
     name: 'release-id',

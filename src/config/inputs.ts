@@ -1,16 +1,16 @@
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
-import picomatch from 'picomatch'
 import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings, UploadSettings } from './settings'
 import { InputError, shown } from './input-error'
 import { parseHostAddress, parsePort } from './host-address'
 import { checkPrivateKey, repairPrivateKey } from './ssh-key'
 import { checkReleaseId, defaultReleaseId } from './release-id'
-import { lines, parseSharedEntries } from './shared-paths'
+import { parseSharedEntries } from './shared-paths'
 import { parseFingerprint, pinnedKeys } from './known-hosts'
 import { inputDefault, inputSpec } from './input-spec'
 import { hasControlCharacter } from './control-characters'
+import { parseExclude } from './exclude'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -87,7 +87,8 @@ export function parseUploadSettings(read: InputReader, env: NodeJS.ProcessEnv, w
   const levelText = read('compression-level').trim()
   const settings: UploadSettings = {
     sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
-    exclude: parseExclude(value('exclude')),
+    exclude: parseExclude(read('exclude')),
+    allowEmpty: parseBoolean(value('allow-empty'), 'allow-empty'),
     compression: parseChoice<Compression>(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
     compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
     incremental: parseBoolean(value('incremental'), 'incremental')
@@ -199,18 +200,6 @@ function parseSourceDir(text: string, env: NodeJS.ProcessEnv): string {
     throw new InputError('source', `folder ${shown(text)} does not exist in ${workspace}. Build first, or point source at the build output.`)
   }
   return dir
-}
-
-function parseExclude(text: string): string[] {
-  const patterns = lines(text)
-  for (const pattern of patterns) {
-    try {
-      picomatch(pattern)
-    } catch (error) {
-      throw new InputError('exclude', `${shown(pattern)} is not a glob pattern (${(error as Error).message}).`)
-    }
-  }
-  return patterns
 }
 
 function parseHook(text: string, input: string): string {

@@ -76,8 +76,10 @@ export interface DeploySettings {
   deployPath: string
   /** Absolute folder on the runner whose contents are uploaded. */
   sourceDir: string
-  /** Glob patterns (picomatch) left out of the upload. */
+  /** Exclude lines in the order they apply (.gitignore's rules, picomatch globs): `.git` first, then the user's. */
   exclude: string[]
+  /** Deploy a source that holds no file (after exclude) rather than refuse it. */
+  allowEmpty: boolean
   /** Given by the user, or derived from time and commit. */
   releaseId: string
   /** The user asked for this id (rollback target), rather than the default. */
@@ -106,4 +108,4 @@ export interface DeploySettings {
 }
 
 /** What decides the upload stream: all `pack` needs, and a part of every deploy's settings. */
-export type UploadSettings = Pick<DeploySettings, 'sourceDir' | 'exclude' | 'compression' | 'compressionLevel' | 'incremental'>
+export type UploadSettings = Pick<DeploySettings, 'sourceDir' | 'exclude' | 'allowEmpty' | 'compression' | 'compressionLevel' | 'incremental'>

@@ -4,6 +4,7 @@ import { UploadSettings, WireCompression } from '../config/settings'
 import { formatBytes } from '../config/format'
 import { localCompressors } from '../upload/archive'
 import { ScriptResult } from '../ssh/protocol'
+import { controlFolderName } from '../remote/plan'
 import { UploadFields, openUpload, planUpload } from './prepare'
 import { Reporter } from './reporter'
 import { readSource } from './source'
@@ -38,7 +39,7 @@ export interface PackOutcome {
 /** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
 export async function packToFile(settings: UploadSettings, output: string, reporter: Reporter): Promise<PackOutcome> {
   const source = await readSource(settings, reporter)
-  const base: UploadFields = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '' }
+  const base: UploadFields = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder: controlFolderName() }
   const upload = planUpload(base, source, FRESH_SERVER, settings.compression, await localCompressors())
   reporter.info(`${upload.summary}, compression ${upload.plan.compression}`)
   const archive = await openUpload(upload, source)

@@ -20,7 +20,7 @@ export interface UploadSource {
 }
 
 /** The plan fields an upload settles: a deploy's plan has them, and so does the stand-in `pack` plans with. */
-export type UploadFields = Pick<DeployPlan, 'compression' | 'incremental' | 'cacheBase' | 'nextDigest'>
+export type UploadFields = Pick<DeployPlan, 'compression' | 'incremental' | 'cacheBase' | 'nextDigest' | 'controlFolder'>
 
 /**
  * How one host gets the release: the wire format, and a full or an
@@ -50,7 +50,6 @@ export interface Prepared {
   kind: 'full' | 'incremental'
 }
 
-const CONTROL = '.atomic-deploy-control'
 const PROGRESS_EVERY_MS = 2000
 
 /**
@@ -170,16 +169,16 @@ async function send(host: ScriptRunner, upload: UploadPlan, source: UploadSource
 
 /** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
 export function openUpload(upload: UploadPlan<UploadFields>, source: UploadSource): Promise<ArchiveStream> {
-  const control = upload.delta ? controlMembers(upload.delta) : undefined
+  const control = upload.delta ? controlMembers(upload.delta, upload.plan.controlFolder) : undefined
   return packArchive(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel)
 }
 
 /** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-function controlMembers(delta: Delta): ControlMembers {
+function controlMembers(delta: Delta, folder: string): ControlMembers {
   const lines = (items: string[]): Buffer => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8')
   const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])]
   return {
-    folder: CONTROL,
+    folder,
     files: [
       { name: 'remove', data: lines(delta.remove) },
       { name: 'drop', data: lines(dropped) },

@@ -1,18 +1,66 @@
 import { UploadSettings } from '../config/settings'
 import { formatBytes } from '../config/format'
-import { SourceListing, listSource } from '../upload/file-list'
+import { InputError } from '../config/input-error'
+import { EXCLUDED_FIRST } from '../config/exclude'
+import { SourceListing, listSourceSync } from '../upload/file-list'
 import { ManifestLine, manifestLines } from '../upload/manifest'
 import { Reporter } from './reporter'
 import { UploadSource } from './prepare'
 
 /**
- * Lists (and, for incremental uploads, hashes) the workspace. Started before
- * connecting, so that the work on the runner overlaps the SSH handshakes.
+ * Lists (and, for incremental uploads, hashes) the workspace. The listing is
+ * made and checked before this returns, so that a caller which starts it
+ * before connecting fails before connecting; the hashing runs while the
+ * connections are made.
  */
-export async function readSource(settings: UploadSettings, reporter: Reporter): Promise<UploadSource> {
-  const listing = await listSource(settings.sourceDir, settings.exclude)
+export function readSource(settings: UploadSettings, reporter: Reporter): Promise<UploadSource> {
+  const listing = listSourceSync(settings.sourceDir, settings.exclude)
+  refuseUnusable(listing, settings)
   reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
+  return withManifest(settings, listing, reporter)
+}
+
+/**
+ * Throws, naming the input and the fix, for a listing that must not be
+ * deployed: one with a name that is not UTF-8, or one with no file unless
+ * allow-empty is set.
+ */
+function refuseUnusable(listing: SourceListing, settings: UploadSettings): void {
+  refuseUndecodable(listing.undecodable, settings.sourceDir)
+  if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory')) return
+  const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release'
+  const excludedByUser = listing.excluded.filter((relPath) => !EXCLUDED_FIRST.includes(relPath))
+  if (excludedByUser.length === 0) {
+    throw new InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`)
+  }
+  const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '')
+  throw new InputError(
+    'exclude',
+    `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`
+  )
+}
+
+/**
+ * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
+ * incremental lists are UTF-8 text both ends digest, and the file list holds
+ * names as text. Refused, rather than uploaded under a name that does not exist.
+ */
+function refuseUndecodable(undecodable: string[], sourceDir: string): void {
+  if (undecodable.length === 0) return
+  const names =
+    undecodable
+      .slice(0, 5)
+      .map((name) => `"${name}"`)
+      .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '')
+  const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*')
+  throw new InputError(
+    'source',
+    `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`
+  )
+}
+
+async function withManifest(settings: UploadSettings, listing: SourceListing, reporter: Reporter): Promise<UploadSource> {
   return {
     sourceDir: settings.sourceDir,
     compressionLevel: settings.compressionLevel,

@@ -44,6 +44,8 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   nextDigest: string
   /** Build the release as a hard-linked copy of the cache (opt-in). */
   hardlinkRelease: boolean
+  /** The folder at the top of the upload that carries the incremental lists (controlFolderName). */
+  controlFolder: string
   /** Travels as data (one entry a line, `/` after a folder); the server computes the link targets. */
   shared: SharedEntry[]
   sharedAuto: boolean
@@ -121,8 +123,18 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     incremental: false,
     cacheBase: '',
     nextDigest: '',
-    hardlinkRelease: settings.hardlinkReleases
+    hardlinkRelease: settings.hardlinkReleases,
+    controlFolder: controlFolderName()
   }
+}
+
+/**
+ * The name the upload's control members arrive under, beside the workspace's
+ * top-level entries: random per run, so that no workspace can hold it (a
+ * fixed name made a workspace entry of that name undeployable).
+ */
+export function controlFolderName(): string {
+  return `.atomic-deploy-control-${randomBytes(8).toString('hex')}`
 }
 
 export function planRollback(settings: DeploySettings, now = new Date()): RollbackPlan {

@@ -30,6 +30,7 @@ export function prepareScript(plan: PreparePlan): string {
     CACHE_BASE: plan.cacheBase,
     NEXT_DIGEST: plan.nextDigest,
     HARDLINK_RELEASE: plan.hardlinkRelease,
+    CONTROL_NAME: plan.controlFolder,
     SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
     SHARED_AUTO: plan.sharedAuto,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,

@@ -1,6 +1,9 @@
-import { lstatSync, readdirSync } from 'fs'
+import { isUtf8 } from 'buffer'
+import { Dirent, lstatSync, readdirSync } from 'fs'
 import * as path from 'path'
 import picomatch from 'picomatch'
+import { excludeLine } from '../config/exclude'
+import { hasControlCharacter } from '../config/control-characters'
 
 export interface SourceEntry {
   /** Relative to the source folder, `/`-separated. */
@@ -17,26 +20,52 @@ export interface SourceListing {
   bytes: number
   /** Paths left out because they are neither file, folder nor symlink (sockets, fifos). */
   skipped: string[]
+  /** Paths the exclude patterns left out (a folder stands for everything in it). */
+  excluded: string[]
+  /** Names that are not valid UTF-8 and no pattern left out, escaped (escapedName); nothing below them was read. */
+  undecodable: string[]
+}
+
+/** One exclude line: its test, and whether it re-includes (`!pattern`) rather than excludes. */
+interface ExcludeRule {
+  negated: boolean
+  matches(relPath: string, isDirectory: boolean): boolean
 }
 
 /**
- * Builds the exclude test. Patterns follow .gitignore habits: one without a
- * slash matches a name at any depth (`.git`, `*.log`); one with a slash is
- * anchored at the source root (`docs/drafts/**`); a trailing slash matches
- * folders only. An excluded folder is left out with everything in it.
+ * One exclude line as a test (its syntax: excludeLine). Matching is
+ * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
+ * `/**` matches what is inside a folder, not the folder itself, as git reads it.
+ */
+function excludeRule(line: string): ExcludeRule {
+  const { negated, glob, directoryOnly, anchored } = excludeLine(line)
+  // The ! has been taken off already (or was escaped): picomatch must not read one as its own negation.
+  const options = { dot: true, nonegate: true }
+  const isMatch = picomatch(glob, options)
+  const isFolderItself = glob.endsWith('/**') ? picomatch(glob.slice(0, -3), options) : undefined
+  return {
+    negated,
+    matches: (relPath, isDirectory) => {
+      if (directoryOnly && !isDirectory) return false
+      if (!anchored) return isMatch(path.posix.basename(relPath))
+      return isMatch(relPath) && !isFolderItself?.(relPath)
+    }
+  }
+}
+
+/**
+ * Builds the exclude test. The lines are read in order and, as in
+ * .gitignore, the last one that matches a path decides: a later `!pattern`
+ * re-includes what an earlier pattern left out. An excluded folder is left
+ * out with everything in it, and, as git does, nothing inside it can be
+ * re-included unless the folder itself is (`!folder/`).
  */
 export function excludeMatcher(patterns: string[]): (relPath: string, isDirectory: boolean) => boolean {
-  const tests = patterns.map((raw) => {
-    const directoryOnly = raw.endsWith('/')
-    const pattern = raw.replace(/^\/+/, '').replace(/\/+$/, '')
-    const anchored = raw.replace(/\/+$/, '').includes('/')
-    const isMatch = picomatch(pattern, { dot: true })
-    return (relPath: string, isDirectory: boolean): boolean => {
-      if (directoryOnly && !isDirectory) return false
-      return isMatch(anchored ? relPath : path.posix.basename(relPath))
-    }
-  })
-  return (relPath, isDirectory) => tests.some((test) => test(relPath, isDirectory))
+  const rules = patterns.map(excludeRule).reverse()
+  return (relPath, isDirectory) => {
+    const decisive = rules.find((rule) => rule.matches(relPath, isDirectory))
+    return decisive !== undefined && !decisive.negated
+  }
 }
 
 /**
@@ -51,36 +80,81 @@ export function listSource(sourceDir: string, exclude: string[]): Promise<Source
 /**
  * listSource's work. Synchronous calls on purpose: for ten thousand small
  * entries they are several times faster than the thread pool's round trips.
+ * Names are read as bytes, so that one that is not UTF-8 is reported rather
+ * than decoded into a name that does not exist on disk.
  */
 export function listSourceSync(sourceDir: string, exclude: string[]): SourceListing {
   const isExcluded = excludeMatcher(exclude)
-  const listing: SourceListing = { entries: [], bytes: 0, skipped: [] }
+  const listing: SourceListing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] }
   const walk = (relDir: string): void => {
-    const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true })
+    const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }))
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    for (const dirent of dirents) {
-      const relPath = relDir ? `${relDir}/${dirent.name}` : dirent.name
+    for (const { dirent, name } of dirents) {
+      const relPath = relDir ? `${relDir}/${name}` : name
       const isDirectory = dirent.isDirectory()
-      if (isExcluded(relPath, isDirectory)) continue
+      if (isExcluded(relPath, isDirectory)) {
+        listing.excluded.push(relPath)
+        continue
+      }
+      if (!isUtf8(dirent.name)) {
+        listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])))
+        continue
+      }
       if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
         listing.skipped.push(relPath)
         continue
       }
-      const stat = lstatSync(path.join(sourceDir, relPath))
-      const mode = stat.mode & 0o7777
-      if (isDirectory) {
-        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
-        walk(relPath)
-      } else if (dirent.isSymbolicLink()) {
-        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
-      } else {
-        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
-        listing.bytes += stat.size
-      }
+      addEntry(listing, sourceDir, relPath, dirent)
+      if (isDirectory) walk(relPath)
     }
   }
   walk('')
   return listing
+}
+
+function addEntry(listing: SourceListing, sourceDir: string, relPath: string, dirent: Dirent<Buffer>): void {
+  const stat = lstatSync(path.join(sourceDir, relPath))
+  const mode = stat.mode & 0o7777
+  if (dirent.isDirectory()) {
+    listing.entries.push({ path: relPath, type: 'directory', size: 0, mode })
+  } else if (dirent.isSymbolicLink()) {
+    listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode })
+  } else {
+    listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode })
+    listing.bytes += stat.size
+  }
+}
+
+/**
+ * A name for messages: its valid UTF-8 as text, every other byte, control
+ * characters and the backslash as `\xNN`, so that the name can be found and
+ * renamed (`printf 'caf\xe9'`) and cannot break the log line.
+ */
+export function escapedName(name: Buffer): string {
+  let shown = ''
+  for (let i = 0; i < name.length;) {
+    const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)))
+    const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8')
+    if (length === undefined || text === '\\' || hasControlCharacter(text)) {
+      shown += `\\x${name[i].toString(16).padStart(2, '0')}`
+      i += 1
+    } else {
+      shown += text
+      i += length
+    }
+  }
+  return shown
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function decodes(bytes: Buffer): boolean {
+  try {
+    STRICT_UTF8.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */

@@ -10,7 +10,6 @@ STAGING="$STATE/staging/$RELEASE_ID"
 CACHE="$STATE/cache"
 MANIFEST="$STATE/cache.manifest"
 CACHE_STAMP="$STATE/cache.stamp"
-CONTROL_NAME=.atomic-deploy-control
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
 
@@ -31,7 +30,8 @@ cache_problem() {
   fi
 }
 
-# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
+# unpack_into DIR: the upload stream into DIR; its control data (the folder
+# CONTROL_NAME, a plan value random per run) is set aside in CONTROL.
 unpack_into() {
   rm -f "$STAGING.failed"
   # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.
