@@ -205,6 +205,21 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('works for a deploy path holding a backslash (GNU sha256sum escapes such names)', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = path.join(fs.mkdtempSync(path.join(tmp, `${shell.name}-backslash-`)), 'back\\slash\\n')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    write(ws, 'a.txt', 'a2')
+    fs.rmSync(path.join(ws, 'b/c.txt'))
+    const second = await deploy(runner, ws, root, 'r2')
+    expect(second.log).toContain('incremental upload')
+    expect(second.kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
   it('with hardlink-releases the release shares unchanged files with the cache, and changed ones do not leak into old releases', async () => {
     const runner = localRunner(shell)
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))

@@ -14,7 +14,9 @@ CONTROL_NAME=.atomic-deploy-control
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+# From stdin: GNU sha256sum escapes a file name holding a backslash or a
+# newline by putting a backslash before the digest; stdin is named "-".
+sha256_of() { sha256sum <"$1" | cut -d' ' -f1; }
 
 # Says why the cache cannot be used, or nothing when it can.
 cache_problem() {
@@ -88,8 +90,9 @@ update_cache() {
   fi
   {
     if [ -n "$CACHE_BASE" ]; then
-      awk -v drop="$CONTROL/drop" '
-        BEGIN { while ((getline line < drop) > 0) gone[line] = 1 }
+      # Through the environment: awk -v would read backslashes in the path as escapes.
+      DROP_LIST="$CONTROL/drop" awk '
+        BEGIN { drop = ENVIRON["DROP_LIST"]; while ((getline line < drop) > 0) gone[line] = 1 }
         { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, "", p); if (!(p in gone)) print }
       ' "$MANIFEST"
     fi
