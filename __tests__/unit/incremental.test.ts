@@ -205,6 +205,43 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('a file changed in the cache with its modification time put back is caught, and the release is right', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-ctime-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(runner, ws, root, 'r1')
+
+    // A second later (BusyBox stat has whole seconds), as `touch -r` would do it.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const cached = path.join(root, '.atomic-deploy/cache/b/c.txt')
+    const { atime, mtime } = fs.statSync(cached)
+    fs.writeFileSync(cached, 'c9')
+    fs.utimesSync(cached, atime, mtime)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(runner, ws, root, 'r2')
+    expect(next.kind).toBe('full')
+    expect(next.log).toContain('changed after it was made')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('with hardlink-releases, linking, shared links and pruning (which change the ctime of shared files) keep the cache usable', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-linked-`))
+    write(ws, 'same.txt', 'same')
+    write(ws, 'config.ini', 'seed')
+    const linked = { hardlinkRelease: true, keep: 2, shared: [{ path: 'config.ini', isDirectory: false }] }
+    for (let i = 1; i <= 5; i++) {
+      write(ws, 'changes.txt', `v${i}`)
+      const run = await deploy(runner, ws, root, `r${i}`, linked)
+      expect(run.kind, run.log).toBe(i === 1 ? 'full' : 'incremental')
+      expect(fs.readFileSync(path.join(root, 'current/changes.txt'), 'utf8')).toBe(`v${i}`)
+    }
+    expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r4', 'r5'])
+  })
+
   it('works for a deploy path holding a backslash (GNU sha256sum escapes such names)', async () => {
     const runner = localRunner(shell)
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))

@@ -2,14 +2,15 @@
 # The server keeps the last uploaded tree in .atomic-deploy/cache (never
 # served), its manifest, and a stamp made when the cache was complete. Before
 # use, the cache is checked: the manifest must be the one the runner diffed
-# against, no file may be newer than the stamp (BusyBox find compares whole
-# seconds; GNU find, nanoseconds), and the number of entries must match.
-# Anything else means a full upload.
+# against, no file may have changed after the stamp (see cache_changed), and
+# the number of entries must match. Anything else means a full upload.
 # Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.
 STAGING="$STATE/staging/$RELEASE_ID"
 CACHE="$STATE/cache"
 MANIFEST="$STATE/cache.manifest"
 CACHE_STAMP="$STATE/cache.stamp"
+# Present while the cache's files may also be files of releases (hardlink-releases).
+CACHE_LINKED="$STATE/cache.linked"
 CONTROL_NAME=.atomic-deploy-control
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
@@ -24,13 +25,35 @@ cache_problem() {
     printf 'there is no complete cache'
   elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
     printf 'the cache changed after its manifest was read'
-  elif [ -n "$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)" ]; then
-    printf 'files in the cache were changed after it was made'
+  elif changed=$(cache_changed) && [ -n "$changed" ]; then
+    printf '%s' "$changed"
   else
     entries=$(find "$CACHE" | wc -l)
     lines=$(wc -l <"$MANIFEST")
     [ $((entries - 1)) -eq "$lines" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) "$lines"
   fi
+}
+
+# Says whether files in the cache changed after its stamp. The change time
+# (ctime), not the modification time: a write can put the mtime back (touch
+# -r, cp -p), never the ctime. Compared with the stamp's own ctime, which the
+# last touch of update_cache set. A cache hard-linked into releases is checked
+# by mtime only: linking a file into a release, replacing it with a shared
+# link or pruning a release changes the ctime of the cache's file too.
+cache_changed() {
+  if [ -e "$CACHE_LINKED" ]; then
+    newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)
+  elif find "$CACHE_STAMP" -prune -newercc "$CACHE_STAMP" >/dev/null 2>&1; then
+    # GNU find: to the nanosecond.
+    newer=$(find "$CACHE" -newercc "$CACHE_STAMP" | head -n 1)
+  elif since=$(stat -c %Z "$CACHE_STAMP" 2>/dev/null); then
+    # BusyBox find has no -newercc; its stat counts whole seconds.
+    newer=$(find "$CACHE" -exec stat -c %Z {} + | awk -v since="$since" '$1 > since { print; exit }')
+  else
+    printf 'the server can read change times neither with find -newercc nor with stat -c %%Z'
+    return 0
+  fi
+  [ -z "$newer" ] || printf 'files in the cache were changed after it was made'
 }
 
 # unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
@@ -78,6 +101,11 @@ remove_listed() {
 update_cache() {
   # set -e is off in here (the caller tests the result): every step says so itself.
   rm -f "$CACHE_STAMP" || return 1
+  if [ "$HARDLINK_RELEASE" = 1 ]; then
+    : >"$CACHE_LINKED" || return 1
+  elif [ -z "$CACHE_BASE" ]; then
+    rm -f "$CACHE_LINKED" || return 1
+  fi
   if [ -n "$CACHE_BASE" ]; then
     remove_listed "$CACHE" || return 1
     cp -a "$DELTA/." "$CACHE/" || return 1
