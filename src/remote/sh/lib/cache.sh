@@ -80,19 +80,77 @@ unpack_into() {
 # copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
 copy_tree() {
   if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
-  remove_tree "$2"
-  mkdir "$2"
-  cp -a "$1/." "$2/"
+  remove_tree "$2" && mkdir "$2" && cp -a "$1/." "$2/"
 }
 
-# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line).
-remove_listed() {
+# check_listed: refuses a remove list naming a path outside the tree.
+check_listed() {
   [ -s "$CONTROL/remove" ] || return 0
   while IFS= read -r rel; do
     case "/$rel/" in
       */../* | */./* | //) fail upload "the upload names a path outside the release: $rel" ;;
     esac
-    remove_tree "${1:?}/$rel"
+  done <"$CONTROL/remove"
+}
+
+# build_from_cache: STAGING becomes the cached tree with this upload's changes.
+# Like every function below, it says itself when a step fails (the caller
+# tests it, so set -e is off in here).
+build_from_cache() {
+  copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE" && apply_delta "$STAGING"
+}
+
+# apply_delta DIR: the paths in CONTROL/remove go from DIR, then the delta is
+# copied in. Folders may be read-only (555, as module caches and build outputs
+# are): each one written into is opened (u+w) for the while; then cp -a gives
+# the folders of the delta their modes, and close_folders closes the others
+# again (parents of removed paths only). The list goes into CONTROL, so that
+# it is removed with it.
+apply_delta() {
+  {
+    listed_parents
+    (cd "$DELTA" && find . -type d)
+  } | open_folders "$1" >"$CONTROL/opened" &&
+    remove_listed "$1" &&
+    cp -a "$DELTA/." "$1/" &&
+    close_folders "$1" <"$CONTROL/opened"
+}
+
+# The folders holding the paths in CONTROL/remove (below the top), one a line.
+listed_parents() {
+  [ -s "$CONTROL/remove" ] || return 0
+  while IFS= read -r rel; do
+    case $rel in */*) printf '%s\n' "${rel%/*}" ;; esac
+  done <"$CONTROL/remove"
+}
+
+# open_folders DIR: makes writable each folder of DIR named on stdin that was
+# not, and prints its name. Symlinks are left alone (chmod would follow them).
+open_folders() {
+  while IFS= read -r rel; do
+    folder="$1/$rel"
+    if [ -d "$folder" ] && [ ! -L "$folder" ] && [ ! -w "$folder" ]; then
+      chmod u+w "$folder" || return 1
+      printf '%s\n' "$rel"
+    fi
+  done
+}
+
+# close_folders DIR: makes read-only again each folder of DIR named on stdin,
+# unless the delta holds it (cp -a gave it the workspace's mode).
+close_folders() {
+  while IFS= read -r rel; do
+    if [ -d "$DELTA/$rel" ] && [ ! -L "$DELTA/$rel" ]; then continue; fi
+    folder="$1/$rel"
+    if [ -d "$folder" ] && [ ! -L "$folder" ]; then chmod u-w "$folder" || return 1; fi
+  done
+}
+
+# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line, checked by check_listed).
+remove_listed() {
+  [ -s "$CONTROL/remove" ] || return 0
+  while IFS= read -r rel; do
+    remove_tree "${1:?}/$rel" || return 1
   done <"$CONTROL/remove"
 }
 
@@ -107,8 +165,7 @@ update_cache() {
     rm -f "$CACHE_LINKED" || return 1
   fi
   if [ -n "$CACHE_BASE" ]; then
-    remove_listed "$CACHE" || return 1
-    cp -a "$DELTA/." "$CACHE/" || return 1
+    apply_delta "$CACHE" || return 1
   else
     remove_tree "$CACHE" || return 1
     mkdir "$CACHE" || return 1
@@ -128,6 +185,7 @@ update_cache() {
   } | LC_ALL=C sort >"$MANIFEST.new"
   if [ "$(sha256_of "$MANIFEST.new")" != "$NEXT_DIGEST" ]; then
     rm -f "$MANIFEST.new"
+    say "its manifest after the changes is not what the runner expects"
     return 1
   fi
   mv "$MANIFEST.new" "$MANIFEST" || return 1
@@ -146,4 +204,10 @@ decompress() {
     zstd) zstd -dc ;;
     *) cat ;;
   esac
+}
+
+# What a cache step wrote to CONTROL/errors: all of it to the log, its last line printed.
+cache_errors() {
+  sed 's/^/       /' "$CONTROL/errors" >&2
+  if [ -s "$CONTROL/errors" ]; then tail -n 1 "$CONTROL/errors"; else printf 'no message'; fi
 }
