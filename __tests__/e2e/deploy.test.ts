@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { connectionInputs, makeWorkspace, runAction } from './run-action'
 import { LogLine, parseLogLines, parseObjects } from '../support/json'
+import { treeSnapshot } from '../support/tree'
 
 let server: TestServer
 
@@ -260,6 +261,67 @@ describe('deploy through dist/index.js against a real sshd', () => {
     const off = await runAction({ ...inputs, 'release-id': 'i3', incremental: 'false' })
     expect(off.code, off.stdout).toBe(0)
     expect(parseObjects(off.outputs.results, 'results')[0].bytesUploaded).toBeGreaterThan(900_000)
+  })
+
+  it('incremental deploys of a workspace with read-only folders (555, files 444, as module caches have) give the workspace each time', async () => {
+    const root = path.join(server.root, 'read-only')
+    const ws = makeWorkspace({
+      'index.html': 'v1',
+      'vendor/lib/a.php': 'a1',
+      'vendor/lib/b.php': 'b1',
+      'vendor/gone/x.txt': 'x',
+      'node_modules/pkg/index.js': 'i1',
+      'node_modules/pkg/sub/deep.js': 'd1'
+    })
+    const readOnly = (...rels: string[]): void => rels.forEach((rel) => fs.chmodSync(path.join(ws, rel), fs.statSync(path.join(ws, rel)).isDirectory() ? 0o555 : 0o444))
+    // Edits inside read-only folders, as a package manager makes them: open, change, close.
+    const inside = (dirs: string[], change: () => void): void => {
+      dirs.forEach((dir) => fs.chmodSync(path.join(ws, dir), 0o755))
+      change()
+      readOnly(...[...dirs].reverse())
+    }
+    readOnly('vendor/lib/a.php', 'vendor/lib/b.php', 'vendor/gone/x.txt', 'node_modules/pkg/index.js', 'node_modules/pkg/sub/deep.js')
+    readOnly('vendor/lib', 'vendor/gone', 'vendor', 'node_modules/pkg/sub', 'node_modules/pkg')
+    const inputs = { ...connectionInputs(server), path: root, source: ws }
+    const deployed = async (id: string): Promise<string> => {
+      const run = await runAction({ ...inputs, 'release-id': id })
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(treeSnapshot(path.join(root, 'releases', id))).toEqual(treeSnapshot(ws))
+      return run.stdout
+    }
+    await deployed('ro1')
+    const first = treeSnapshot(ws)
+
+    // A file changed, one removed and one added in a read-only folder; a read-only tree removed.
+    inside(['vendor', 'vendor/lib'], () => {
+      fs.chmodSync(path.join(ws, 'vendor/lib/a.php'), 0o644)
+      fs.writeFileSync(path.join(ws, 'vendor/lib/a.php'), 'a2')
+      fs.chmodSync(path.join(ws, 'vendor/lib/a.php'), 0o444)
+      fs.rmSync(path.join(ws, 'vendor/lib/b.php'))
+      fs.writeFileSync(path.join(ws, 'vendor/lib/c.php'), 'c1', { mode: 0o444 })
+      fs.chmodSync(path.join(ws, 'vendor/gone'), 0o755)
+      fs.rmSync(path.join(ws, 'vendor/gone'), { recursive: true })
+    })
+    fs.writeFileSync(path.join(ws, 'index.html'), 'v2')
+    const second = await deployed('ro2')
+    expect(second).toContain('incremental upload: ')
+    expect(second).not.toContain('sending everything instead')
+
+    // A read-only folder made writable, a read-only subtree removed, a new read-only folder.
+    inside(['node_modules/pkg'], () => {
+      fs.chmodSync(path.join(ws, 'node_modules/pkg/sub'), 0o755)
+      fs.rmSync(path.join(ws, 'node_modules/pkg/sub'), { recursive: true })
+    })
+    fs.chmodSync(path.join(ws, 'node_modules/pkg'), 0o755)
+    inside(['vendor'], () => {
+      fs.mkdirSync(path.join(ws, 'vendor/new'))
+      fs.writeFileSync(path.join(ws, 'vendor/new/n.php'), 'n', { mode: 0o444 })
+      fs.chmodSync(path.join(ws, 'vendor/new'), 0o555)
+    })
+    const third = await deployed('ro3')
+    expect(third).toContain('incremental upload: ')
+    expect(third).not.toContain('sending everything instead')
+    expect(treeSnapshot(path.join(root, 'releases/ro1'))).toEqual(first)
   })
 
   it('uses one SSH connection for the whole deploy', async () => {

@@ -32,11 +32,18 @@ const SHELLS = [
   { name: 'bash', command: ['bash', '-c'], PATH: process.env.PATH! }
 ]
 
+/** How the server runs: commands found first in `pathBefore`; as `user` instead of the test's own. */
+interface ServerOptions {
+  pathBefore?: string
+  user?: { uid: number; gid: number }
+}
+
 /** Runs remote scripts with a local shell, streaming stdin, as the SSH transport does. */
-function localRunner(shell: (typeof SHELLS)[number]): ScriptRunner {
+function localRunner(shell: (typeof SHELLS)[number], server: ServerOptions = {}): ScriptRunner {
+  const PATH = server.pathBefore ? `${server.pathBefore}:${shell.PATH}` : shell.PATH
   return {
     run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
-      const child = spawn(shell.command[0], [...shell.command.slice(1), script], { env: { PATH: shell.PATH, HOME: tmp }, cwd: tmp })
+      const child = spawn(shell.command[0], [...shell.command.slice(1), script], { env: { PATH, HOME: tmp }, cwd: tmp, ...server.user })
       let stdout = ''
       let stderr = ''
       child.stdout.setEncoding('utf8')
@@ -226,6 +233,129 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     // And it is usable again afterwards.
     write(ws, 'a.txt', 'a5')
     expect((await deploy(runner, ws, root, 'r5')).kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('a file changed in the cache with its modification time put back is caught, and the release is right', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-ctime-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(runner, ws, root, 'r1')
+
+    // A second later (BusyBox stat has whole seconds), as `touch -r` would do it.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const cached = path.join(root, '.atomic-deploy/cache/b/c.txt')
+    const { atime, mtime } = fs.statSync(cached)
+    fs.writeFileSync(cached, 'c9')
+    fs.utimesSync(cached, atime, mtime)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(runner, ws, root, 'r2')
+    expect(next.kind).toBe('full')
+    expect(next.log).toContain('changed after it was made')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('with hardlink-releases, linking, shared links and pruning (which change the ctime of shared files) keep the cache usable', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-linked-`))
+    write(ws, 'same.txt', 'same')
+    write(ws, 'config.ini', 'seed')
+    const linked = { hardlinkRelease: true, keep: 2, shared: [{ path: 'config.ini', isDirectory: false }] }
+    for (let i = 1; i <= 5; i++) {
+      write(ws, 'changes.txt', `v${i}`)
+      const run = await deploy(runner, ws, root, `r${i}`, linked)
+      expect(run.kind, run.log).toBe(i === 1 ? 'full' : 'incremental')
+      expect(fs.readFileSync(path.join(root, 'current/changes.txt'), 'utf8')).toBe(`v${i}`)
+    }
+    expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r4', 'r5'])
+  })
+
+  it('incremental deploys work on read-only folders (555, files 444) as a user that permissions bind', async () => {
+    // Root may write anywhere: the server runs as nobody when the tests run as root.
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined
+    if (user) fs.chmodSync(tmp, 0o755)
+    // BusyBox tar cannot unpack a read-only folder's files at all (it makes the folder read-only
+    // first), so not even the first, full upload works with it: BusyBox's sh, cp, rm, find, with GNU tar.
+    const gnuTar = fs.mkdtempSync(path.join(tmp, 'gnu-tar-'))
+    fs.symlinkSync('/bin/tar', path.join(gnuTar, 'tar'))
+    fs.chmodSync(gnuTar, 0o755)
+    const runner = localRunner(shell, { user, pathBefore: gnuTar })
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-read-only-`))
+    if (user) fs.chownSync(root, user.uid, user.gid)
+    write(ws, 'vendor/lib/a.php', 'a1', 0o444)
+    write(ws, 'vendor/lib/b.php', 'b1', 0o444)
+    write(ws, 'vendor/gone/x.txt', 'x', 0o444)
+    write(ws, 'top.txt', 't1')
+    const setModes = (mode: number, ...dirs: string[]): void => dirs.forEach((dir) => fs.chmodSync(path.join(ws, dir), mode))
+    setModes(0o555, 'vendor/lib', 'vendor/gone', 'vendor')
+    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // Changed, removed and new files in read-only folders, a read-only tree removed, a new read-only folder.
+    setModes(0o755, 'vendor', 'vendor/lib', 'vendor/gone')
+    fs.rmSync(path.join(ws, 'vendor/lib/a.php'))
+    write(ws, 'vendor/lib/a.php', 'a2', 0o444)
+    fs.rmSync(path.join(ws, 'vendor/lib/b.php'))
+    write(ws, 'vendor/lib/c.php', 'c1', 0o444)
+    fs.rmSync(path.join(ws, 'vendor/gone'), { recursive: true })
+    write(ws, 'vendor/new/n.php', 'n', 0o444)
+    setModes(0o555, 'vendor/new', 'vendor/lib', 'vendor')
+    const second = await deploy(runner, ws, root, 'r2')
+    expect(second.kind, second.log).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // Only a deletion in a read-only folder (which itself is not sent), and a read-only folder made writable.
+    setModes(0o755, 'vendor/new')
+    fs.rmSync(path.join(ws, 'vendor/new/n.php'))
+    setModes(0o555, 'vendor/new')
+    setModes(0o755, 'vendor/lib')
+    const third = await deploy(runner, ws, root, 'r3')
+    expect(third.kind, third.log).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    // And the cache is still what the next deploy needs.
+    write(ws, 'top.txt', 't2')
+    const fourth = await deploy(runner, ws, root, 'r4')
+    expect(fourth.kind, fourth.log).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('a failure while building the release from the cache falls back to a full upload in the same run, naming the error', async () => {
+    // A cp that fails to read the cache, as a damaged cache would make it.
+    const shim = fs.mkdtempSync(path.join(tmp, 'failing-cp-'))
+    const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
+    fs.writeFileSync(
+      path.join(shim, 'cp'),
+      `#!/bin/sh\ncase " $* " in *"/.atomic-deploy/cache/. "*) echo "cp: cannot read the cache (made to fail)" >&2; exit 1 ;; esac\nexec ${realCp} "$@"\n`,
+      { mode: 0o755 }
+    )
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-build-fails-`))
+    write(ws, 'a.txt', 'a1')
+    await deploy(localRunner(shell), ws, root, 'r1')
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r2')
+    expect(next.kind).toBe('full')
+    expect(next.log).toContain('cannot read the cache (made to fail); sending everything instead')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    expect((await deploy(localRunner(shell), ws, root, 'r3')).kind).toBe('incremental')
+  })
+
+  it('works for a deploy path holding a backslash (GNU sha256sum escapes such names)', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = path.join(fs.mkdtempSync(path.join(tmp, `${shell.name}-backslash-`)), 'back\\slash\\n')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    write(ws, 'a.txt', 'a2')
+    fs.rmSync(path.join(ws, 'b/c.txt'))
+    const second = await deploy(runner, ws, root, 'r2')
+    expect(second.log).toContain('incremental upload')
+    expect(second.kind).toBe('incremental')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 

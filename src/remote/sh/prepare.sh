@@ -92,22 +92,25 @@ step_upload() {
     [ -z "$problem" ] || fail cache "the upload cache cannot be used: $problem"
     mkdir "$DELTA"
     unpack_into "$DELTA"
+    check_listed
     say "       changes received; building the release from the cache"
-    copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE"
-    remove_listed "$STAGING"
-    cp -a "$DELTA/." "$STAGING/"
+    # Whatever goes wrong with the cache from here on, the runner sends everything instead.
+    build_from_cache 2>"$CONTROL/errors" || fail cache "the release could not be built from the upload cache: $(cache_errors)"
   else
     unpack_into "$STAGING"
   fi
   found=$(find "$STAGING" | wc -l)
   found=$((found - 1))
-  [ "$found" -eq "$EXPECTED_ENTRIES" ] ||
+  if [ "$found" -ne "$EXPECTED_ENTRIES" ]; then
+    [ -z "$CACHE_BASE" ] || fail cache "the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES"
     fail upload "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
+  fi
   say "       $found entries in the release"
-  if [ "$INCREMENTAL" = 1 ] && ! update_cache; then
-    # After a delta, a wrong manifest means the cache was not what it claimed: start over in full.
-    [ -z "$CACHE_BASE" ] || fail cache "the cache manifest after the changes is not what the runner expects"
-    say "       warning: the upload cache could not be updated; the next deploy uploads everything"
+  if [ "$INCREMENTAL" = 1 ] && ! update_cache 2>"$CONTROL/errors"; then
+    problem=$(cache_errors)
+    # After a delta, the release may hold what the cache wrongly claimed: start over in full.
+    [ -z "$CACHE_BASE" ] || fail cache "the upload cache could not be updated: $problem"
+    say "       warning: the upload cache could not be updated ($problem); the next deploy uploads everything"
   fi
   remove_tree "$DELTA" "$CONTROL"
 }
