@@ -5,6 +5,8 @@ const shared = { testTimeout: 120_000, hookTimeout: 120_000 }
 
 export default defineConfig({
   test: {
+    // One temporary folder for the whole run, removed at its end (see the file).
+    globalSetup: ['__tests__/support/global-setup.ts'],
     // End-to-end files each start their own sshd; two at a time suits a 2-core machine.
     maxWorkers: 2,
     projects: [
