@@ -39,7 +39,8 @@ function plan(deployPath: string, releaseId: string, expectedEntries: number): D
     incremental: false,
     cacheBase: '',
     nextDigest: '',
-    hardlinkRelease: false
+    hardlinkRelease: false,
+    controlFolder: '.atomic-deploy-control-test'
   }
 }
 

@@ -63,7 +63,8 @@ const deployPlan: DeployPlan = {
   incremental: false,
   cacheBase: '',
   nextDigest: '',
-  hardlinkRelease: false
+  hardlinkRelease: false,
+  controlFolder: '.atomic-deploy-control-0123456789abcdef'
 }
 
 function workspace(): string {
@@ -91,11 +92,11 @@ describe.each(RUNNER_TARS)('pack with %s as tar', (tar) => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2026-01-02T03:04:05Z'))
     const ws = workspace()
-    const settings: UploadSettings = { sourceDir: ws, exclude: ['.git'], compression, compressionLevel: undefined, incremental }
+    const settings: UploadSettings = { sourceDir: ws, exclude: ['.git'], compression, compressionLevel: undefined, incremental, allowEmpty: false }
     const server = recordingServer()
     const prepared = await uploadAndPrepare(server, deployPlan, await readSource(settings, quiet), () => undefined, compression)
     const file = path.join(tmp, `${tar}-${compression}-${incremental}.upload`)
-    const packed = await packToFile(settings, file, quiet)
+    const packed = await packToFile(settings, file, quiet, deployPlan.controlFolder)
     // Not two empty streams: a deploy always sends at least the tar end blocks.
     expect(server.received().length).toBeGreaterThan(0)
     expect(fs.readFileSync(file).equals(server.received())).toBe(true)

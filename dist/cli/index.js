@@ -1961,9 +1961,9 @@ const FRESH_SERVER = {
     stderr: ''
 };
 /** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
-async function packToFile(settings, output, reporter) {
+async function packToFile(settings, output, reporter, controlFolder = (0, plan_1.controlFolderName)()) {
     const source = await (0, source_1.readSource)(settings, reporter);
-    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder: (0, plan_1.controlFolderName)() };
+    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder };
     const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
     reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
     const archive = await (0, prepare_1.openUpload)(upload, source);
