@@ -11,6 +11,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { treeSnapshot } from '../support/tree'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { listSource, expectedFindLines } from '../../src/upload/file-list'
 import { manifestLines } from '../../src/upload/manifest'
 import { uploadAndPrepare } from '../../src/core/prepare'
@@ -75,28 +76,15 @@ function localRunner(shell: (typeof SHELLS)[number], server: ServerOptions = {})
 const snapshot = (root: string): string[] => treeSnapshot(root)
 
 function plan(root: string, id: string, expectedEntries: number): DeployPlan {
-  return {
-    mode: 'deploy',
-    deployPath: root,
+  return testDeployPlan(root, {
     releaseId: id,
     keep: 3,
-    shared: [],
-    sharedAuto: false,
-    beforeActivate: '',
-    afterActivate: '',
-    commandTimeoutSeconds: 0,
-    lockTimeoutSeconds: 0,
     lockToken: `token-${id}`,
     lockOwner: `{"token":"token-${id}"}`,
-    logFields: '"actor":"test"',
-    compression: 'none',
     expectedEntries,
     incremental: true,
-    cacheBase: '',
-    nextDigest: '',
-    hardlinkRelease: false,
     controlFolder: controlFolderName()
-  }
+  })
 }
 
 /** One deploy of the workspace as it is now; returns what was sent and how. */

@@ -9,6 +9,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { DeployPlan } from '../../src/remote/plan'
 import { finishScript, prepareScript, rollbackScript, switchScript } from '../../src/remote/scripts'
 import { expectedFindLines, listSource } from '../../src/upload/file-list'
@@ -20,28 +21,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-lock-'))
 const SHELLS = serverShells(tmp)
 
 function plan(deployPath: string, releaseId: string, expectedEntries: number): DeployPlan {
-  return {
-    mode: 'deploy',
-    deployPath,
-    releaseId,
-    keep: 5,
-    shared: [],
-    sharedAuto: false,
-    beforeActivate: '',
-    afterActivate: '',
-    commandTimeoutSeconds: 0,
-    lockTimeoutSeconds: 0,
-    lockToken: `token-${releaseId}`,
-    lockOwner: `{"token":"token-${releaseId}"}`,
-    logFields: '"actor":"test"',
-    compression: 'none',
-    expectedEntries,
-    incremental: false,
-    cacheBase: '',
-    nextDigest: '',
-    hardlinkRelease: false,
-    controlFolder: '.atomic-deploy-control-test'
-  }
+  return testDeployPlan(deployPath, { releaseId, lockToken: `token-${releaseId}`, lockOwner: `{"token":"token-${releaseId}"}`, expectedEntries })
 }
 
 async function upload(): Promise<{ data: Buffer; entries: number }> {

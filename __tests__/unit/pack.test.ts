@@ -9,6 +9,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { Readable } from 'stream'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { uploadAndPrepare } from '../../src/core/prepare'
 import { packToFile } from '../../src/core/pack'
 import { readSource } from '../../src/core/source'
@@ -44,28 +45,12 @@ function recordingServer(): ScriptRunner & { received: () => Buffer } {
   }
 }
 
-const deployPlan: DeployPlan = {
-  mode: 'deploy',
-  deployPath: '/srv/app',
-  releaseId: 'r1',
+const deployPlan: DeployPlan = testDeployPlan('/srv/app', {
   keep: 3,
-  shared: [],
-  sharedAuto: false,
-  beforeActivate: '',
-  afterActivate: '',
-  commandTimeoutSeconds: 0,
-  lockTimeoutSeconds: 0,
   lockToken: 'token',
   lockOwner: '{"token":"token"}',
-  logFields: '"actor":"test"',
-  compression: 'none',
-  expectedEntries: 0,
-  incremental: false,
-  cacheBase: '',
-  nextDigest: '',
-  hardlinkRelease: false,
   controlFolder: '.atomic-deploy-control-0123456789abcdef'
-}
+})
 
 function workspace(): string {
   const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))

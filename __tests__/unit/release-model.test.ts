@@ -11,6 +11,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { DeployPlan } from '../../src/remote/plan'
 import { finishScript, listScript, prepareScript, rollbackScript, switchScript } from '../../src/remote/scripts'
 import { RELEASE_ID_PATTERN } from '../../src/config/release-id'
@@ -55,29 +56,7 @@ function run(shell: Shell, script: string, input?: Buffer, env: Record<string, s
 }
 
 function plan(deployPath: string, overrides: Partial<DeployPlan> = {}): DeployPlan {
-  return {
-    mode: 'deploy',
-    deployPath,
-    releaseId: 'r1',
-    keep: 5,
-    shared: [],
-    sharedAuto: false,
-    beforeActivate: '',
-    afterActivate: '',
-    commandTimeoutSeconds: 0,
-    lockTimeoutSeconds: 0,
-    lockToken: 'token-1',
-    lockOwner: '{"token":"token-1"}',
-    logFields: '"actor":"test"',
-    compression: 'none',
-    expectedEntries: 0,
-    incremental: false,
-    cacheBase: '',
-    nextDigest: '',
-    hardlinkRelease: false,
-    controlFolder: '.atomic-deploy-control-test',
-    ...overrides
-  }
+  return testDeployPlan(deployPath, overrides)
 }
 
 /** A deploy as the runner does it: prepare (with a real upload), switch, finish. */

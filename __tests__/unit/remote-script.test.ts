@@ -9,6 +9,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { DeployPlan, WireCompression } from '../../src/remote/plan'
 import {
   abortScript,
@@ -50,32 +51,15 @@ const SHELLS: Shell[] = [
 ]
 
 function plan(deployPath: string, overrides: Partial<DeployPlan> = {}): DeployPlan {
-  return {
-    mode: 'deploy',
-    deployPath,
-    releaseId: 'r1',
+  return testDeployPlan(deployPath, {
     keep: 2,
     shared: [
       { path: 'storage', isDirectory: true },
       { path: 'config/.env', isDirectory: false }
     ],
-    beforeActivate: '',
-    afterActivate: '',
-    commandTimeoutSeconds: 0,
-    sharedAuto: false,
-    lockTimeoutSeconds: 0,
-    lockToken: 'token-1',
-    lockOwner: '{"token":"token-1"}',
     logFields: '"actor":"o\'ct\\"o"',
-    compression: 'none',
-    expectedEntries: 0,
-    incremental: false,
-    cacheBase: '',
-    nextDigest: '',
-    hardlinkRelease: false,
-    controlFolder: '.atomic-deploy-control-test',
     ...overrides
-  }
+  })
 }
 
 function workspace(files: Record<string, string>): string {

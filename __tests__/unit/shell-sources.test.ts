@@ -8,6 +8,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
+import { testDeployPlan } from '../support/deploy-plan'
 import { SHELL_SOURCES } from '../../src/remote/shell-sources.generated'
 import { PHASES, assemble, listScript, phaseOf, prepareScript } from '../../src/remote/scripts'
 import { EXIT } from '../../src/remote/exit-codes'
@@ -23,31 +24,15 @@ function filesUnder(dir: string): string[] {
   })
 }
 
-const plan: DeployPlan = {
-  mode: 'deploy',
-  deployPath: '/srv/it\'s "odd" $(touch canary)',
-  releaseId: 'r1',
+const plan: DeployPlan = testDeployPlan('/srv/it\'s "odd" $(touch canary)', {
   keep: 2,
   shared: [
     { path: 'storage', isDirectory: true },
     { path: 'config/.env', isDirectory: false }
   ],
-  sharedAuto: false,
   beforeActivate: 'echo "$RELEASE_ID" \'quoted\' `date`',
-  afterActivate: '',
-  commandTimeoutSeconds: 0,
-  lockTimeoutSeconds: 0,
-  lockToken: 'token-1',
-  lockOwner: '{"token":"token-1"}',
-  logFields: '"actor":"x"',
-  compression: 'none',
-  expectedEntries: 0,
-  incremental: false,
-  cacheBase: '',
-  nextDigest: '',
-  hardlinkRelease: false,
-  controlFolder: '.atomic-deploy-control-test'
-}
+  logFields: '"actor":"x"'
+})
 
 describe('the shell sources', () => {
   it('are embedded as they are on disk (run npm run build after editing src/remote/sh)', () => {

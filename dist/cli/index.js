@@ -2587,8 +2587,7 @@ function refuseUnusable(listing, settings) {
     if (excludedByUser.length === 0) {
         throw new input_error_1.InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`);
     }
-    const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '');
-    throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
+    throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${firstFew(excludedByUser)}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
 }
 /**
  * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
@@ -2598,12 +2597,13 @@ function refuseUnusable(listing, settings) {
 function refuseUndecodable(undecodable, sourceDir) {
     if (undecodable.length === 0)
         return;
-    const names = undecodable
-        .slice(0, 5)
-        .map((name) => `"${name}"`)
-        .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '');
+    const names = firstFew(undecodable.map((name) => `"${name}"`));
     const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*');
     throw new input_error_1.InputError('source', `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`);
+}
+/** The first five items, and how many more there are. */
+function firstFew(items) {
+    return items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '');
 }
 async function withManifest(settings, listing, reporter) {
     return {
@@ -2992,6 +2992,8 @@ class ConnectError extends Error {
     }
 }
 exports.ConnectError = ConnectError;
+/** ssh2's errors when the host key was refused, or the server has no key of the types asked for. */
+const HOST_KEY_REFUSED = /host denied|no matching host key format/i;
 /**
  * Connects and logs in. When the server shows a key other than the pinned
  * one, connects again asking for one other key type at a time (HostKeyCheck
@@ -3025,8 +3027,7 @@ async function openSsh(target, credentials, hostKey, timeoutSeconds, openSock) {
             const message = error.message;
             if (/no matching host key format/i.test(message))
                 check.noCommonKeyType();
-            const keyRefused = /host denied|no matching host key format/i.test(message);
-            if (keyRefused && check.hasNextAttempt())
+            if (HOST_KEY_REFUSED.test(message) && check.hasNextAttempt())
                 continue;
             throw explainConnectError(error, name, credentials, timeoutSeconds, check);
         }
@@ -3177,7 +3178,7 @@ function lineSplitter(onLine) {
 function explainConnectError(error, name, credentials, seconds, check) {
     const message = error.message;
     const code = error.code;
-    if (/verification failed|host denied|no matching host key format/i.test(message))
+    if (/verification failed/i.test(message) || HOST_KEY_REFUSED.test(message))
         return new ConnectError(check.refusal(), false);
     if (/authentication methods failed/i.test(message)) {
         const method = credentials.privateKey ? 'the key' : 'the password';
@@ -3745,7 +3746,7 @@ function addEntry(listing, sourceDir, relPath, dirent) {
 function escapedName(name) {
     let shown = '';
     for (let i = 0; i < name.length;) {
-        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)));
+        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && (0, buffer_1.isUtf8)(name.subarray(i, i + n)));
         const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8');
         if (length === undefined || text === '\\' || (0, control_characters_1.hasControlCharacter)(text)) {
             shown += `\\x${name[i].toString(16).padStart(2, '0')}`;
@@ -3757,16 +3758,6 @@ function escapedName(name) {
         }
     }
     return shown;
-}
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-function decodes(bytes) {
-    try {
-        STRICT_UTF8.decode(bytes);
-        return true;
-    }
-    catch {
-        return false;
-    }
 }
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */
 function expectedFindLines(entries) {

@@ -34,10 +34,9 @@ function refuseUnusable(listing: SourceListing, settings: UploadSettings): void 
   if (excludedByUser.length === 0) {
     throw new InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`)
   }
-  const shown = excludedByUser.slice(0, 5).join(', ') + (excludedByUser.length > 5 ? ` and ${excludedByUser.length - 5} more` : '')
   throw new InputError(
     'exclude',
-    `leaves no file of ${settings.sourceDir} to upload (left out: ${shown}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`
+    `leaves no file of ${settings.sourceDir} to upload (left out: ${firstFew(excludedByUser)}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`
   )
 }
 
@@ -48,16 +47,17 @@ function refuseUnusable(listing: SourceListing, settings: UploadSettings): void 
  */
 function refuseUndecodable(undecodable: string[], sourceDir: string): void {
   if (undecodable.length === 0) return
-  const names =
-    undecodable
-      .slice(0, 5)
-      .map((name) => `"${name}"`)
-      .join(', ') + (undecodable.length > 5 ? ` and ${undecodable.length - 5} more` : '')
+  const names = firstFew(undecodable.map((name) => `"${name}"`))
   const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*')
   throw new InputError(
     'source',
     `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`
   )
+}
+
+/** The first five items, and how many more there are. */
+function firstFew(items: string[]): string {
+  return items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '')
 }
 
 async function withManifest(settings: UploadSettings, listing: SourceListing, reporter: Reporter): Promise<UploadSource> {

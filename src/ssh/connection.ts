@@ -50,6 +50,9 @@ export class ConnectError extends Error {
   }
 }
 
+/** ssh2's errors when the host key was refused, or the server has no key of the types asked for. */
+const HOST_KEY_REFUSED = /host denied|no matching host key format/i
+
 /**
  * Connects and logs in. When the server shows a key other than the pinned
  * one, connects again asking for one other key type at a time (HostKeyCheck
@@ -81,8 +84,7 @@ async function openSsh(target: HostAddress, credentials: Credentials, hostKey: H
       ssh.dispose()
       const message = (error as Error).message
       if (/no matching host key format/i.test(message)) check.noCommonKeyType()
-      const keyRefused = /host denied|no matching host key format/i.test(message)
-      if (keyRefused && check.hasNextAttempt()) continue
+      if (HOST_KEY_REFUSED.test(message) && check.hasNextAttempt()) continue
       throw explainConnectError(error as Error, name, credentials, timeoutSeconds, check)
     }
     // A connection that dies later (reset, sshd killed) must not crash the run:
@@ -238,7 +240,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer): vo
 function explainConnectError(error: Error, name: string, credentials: Credentials, seconds: number, check: HostKeyCheck): ConnectError {
   const message = error.message
   const code = (error as NodeJS.ErrnoException).code
-  if (/verification failed|host denied|no matching host key format/i.test(message)) return new ConnectError(check.refusal(), false)
+  if (/verification failed/i.test(message) || HOST_KEY_REFUSED.test(message)) return new ConnectError(check.refusal(), false)
   if (/authentication methods failed/i.test(message)) {
     const method = credentials.privateKey ? 'the key' : 'the password'
     return new ConnectError(

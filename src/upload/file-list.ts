@@ -133,7 +133,7 @@ function addEntry(listing: SourceListing, sourceDir: string, relPath: string, di
 export function escapedName(name: Buffer): string {
   let shown = ''
   for (let i = 0; i < name.length;) {
-    const length = [1, 2, 3, 4].find((n) => i + n <= name.length && decodes(name.subarray(i, i + n)))
+    const length = [1, 2, 3, 4].find((n) => i + n <= name.length && isUtf8(name.subarray(i, i + n)))
     const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8')
     if (length === undefined || text === '\\' || hasControlCharacter(text)) {
       shown += `\\x${name[i].toString(16).padStart(2, '0')}`
@@ -144,17 +144,6 @@ export function escapedName(name: Buffer): string {
     }
   }
   return shown
-}
-
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
-
-function decodes(bytes: Buffer): boolean {
-  try {
-    STRICT_UTF8.decode(bytes)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */
