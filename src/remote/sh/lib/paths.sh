@@ -7,7 +7,6 @@
 #                              releases.log (lib/log.sh), staging/ and cache/
 #                              (lib/cache.sh)
 # Each library file names the paths it owns.
-# unlock and inspect never look into releases/, but it is named once, here.
-# shellcheck disable=SC2034
+# shellcheck disable=SC2034 # named once here for every phase; unlock and inspect never use it
 RELEASES="$DEPLOY_PATH/releases"
 STATE="$DEPLOY_PATH/.atomic-deploy"
