@@ -49,6 +49,8 @@ export interface SshdOptions {
    * bind-mounted there, so several servers can share one deploy path.
    */
   privateRootAt?: string
+  /** Start sshd with this umask (e.g. '077'): its sessions, and so the deploy scripts, inherit it. */
+  umask?: string
 }
 
 interface SshdCore {

@@ -27,6 +27,7 @@ export function testDeployPlan(deployPath: string, overrides: Partial<DeployPlan
     nextDigest: '',
     hardlinkRelease: false,
     controlFolder: '.atomic-deploy-control-test',
+    releaseMode: 0o755,
     ...overrides
   }
 }

@@ -5,7 +5,7 @@
  * every step of a sequence of edits, the release must equal the workspace
  * byte for byte, mode for mode, link for link.
  */
-import { execFileSync, spawn } from 'child_process'
+import { execFileSync } from 'child_process'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
@@ -16,8 +16,8 @@ import { listSource, expectedFindLines } from '../../src/upload/file-list'
 import { manifestLines } from '../../src/upload/manifest'
 import { uploadAndPrepare } from '../../src/core/prepare'
 import { DeployPlan, controlFolderName } from '../../src/remote/plan'
-import { RunOptions, ScriptRunner } from '../../src/ssh/connection'
-import { ScriptResult } from '../../src/ssh/protocol'
+import { ScriptRunner } from '../../src/ssh/connection'
+import { localRunner as runLocally } from '../support/local-runner'
 import { finishScript, switchScript } from '../../src/remote/scripts'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-incr-'))
@@ -39,38 +39,10 @@ interface ServerOptions {
   user?: { uid: number; gid: number }
 }
 
-/** Runs remote scripts with a local shell, streaming stdin, as the SSH transport does. */
+/** A local server (support/local-runner.ts) with one of these shells, at home in tmp. */
 function localRunner(shell: (typeof SHELLS)[number], server: ServerOptions = {}): ScriptRunner {
   const PATH = server.pathBefore ? `${server.pathBefore}:${shell.PATH}` : shell.PATH
-  return {
-    run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
-      const child = spawn(shell.command[0], [...shell.command.slice(1), script], { env: { PATH, HOME: tmp }, cwd: tmp, ...server.user })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.setEncoding('utf8')
-      child.stderr.setEncoding('utf8')
-      child.stdout.on('data', (c: string) => (stdout += c))
-      child.stderr.on('data', (c: string) => {
-        stderr += c
-        c.split('\n')
-          .filter(Boolean)
-          .forEach((line) => options.onLog?.(line))
-      })
-      child.stdin.on('error', () => undefined)
-      if (options.stdin) options.stdin.pipe(child.stdin)
-      else child.stdin.end()
-      return new Promise((resolve) =>
-        child.on('close', (code) => {
-          options.stdin?.unpipe(child.stdin)
-          const results = stdout.split('\n').flatMap((line): Array<[string, string]> => {
-            const m = /^@@(\S+) ?(.*)$/.exec(line)
-            return m ? [[m[1], m[2]]] : []
-          })
-          resolve({ code, results, stdout, stderr })
-        })
-      )
-    }
-  }
+  return runLocally({ command: shell.command, PATH, home: tmp, user: server.user })
 }
 
 const snapshot = (root: string): string[] => treeSnapshot(root)

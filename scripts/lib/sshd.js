@@ -56,6 +56,8 @@ const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']
  * @property {string} [parentDir] Make the server's temporary folder in here instead of os.tmpdir().
  * @property {string} [userKeyFile] Private key file (with `<file>.pub` beside it) the server accepts,
  *   instead of the key shared by every server of this process.
+ * @property {string} [umask] Start sshd with this umask (e.g. '077'); its sessions, and so the deploy
+ *   scripts, inherit it, as from a server's login defaults.
  */
 
 /** Thrown when no sshd binary is installed. */
@@ -192,6 +194,7 @@ async function startSshd(options = {}) {
     ].join('\n')
   )
   let log = ''
+  const sshdCommand = options.umask === undefined ? [sshd] : ['sh', '-c', 'umask "$1" && shift && exec "$@"', 'sh', options.umask, sshd]
   const child = options.privateRootAt
     ? spawn(
         'unshare',
@@ -200,7 +203,7 @@ async function startSshd(options = {}) {
       )
     : options.namespace
       ? spawn('ip', ['netns', 'exec', options.namespace, sshd, '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
-      : spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(sshdCommand[0], [...sshdCommand.slice(1), '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   const stderr = /** @type {import('stream').Readable} */ (child.stderr)
   stderr.on('data', (/** @type {Buffer} */ chunk) => {
     log += chunk.toString()

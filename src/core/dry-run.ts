@@ -58,7 +58,7 @@ export async function dryRunOn(
 ): Promise<DryRunOutcome> {
   const source = await sourceReady
   const { listing } = source
-  const base = planRelease(settings, expectedFindLines(listing.entries), 'none')
+  const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
   const settled = await settleLimit(hosts, settings.maxParallel, async (host, index) => {
     const upload = await planUploadOn(host, hostPlan(base, settings, index), source, settings.compression)
     const listed = await listOn(host, settings, base.releaseId)

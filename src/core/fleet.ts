@@ -93,7 +93,7 @@ export async function deployFleet(
 ): Promise<DeployOutcome> {
   const source = await sourceReady
   const { listing } = source
-  const base = planRelease(settings, expectedFindLines(listing.entries), 'none')
+  const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
   const fleet = hosts.map((host, index) => new HostDeploy(host, hostPlan(base, settings, index)))
   const log = logFor(hosts.length, reporter)
   reporter.rememberCleanup(cleanupFor(settings, base))

@@ -46,6 +46,8 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   hardlinkRelease: boolean
   /** The folder at the top of the upload that carries the incremental lists (controlFolderName). */
   controlFolder: string
+  /** Permission bits the release root gets: the workspace root's, whatever the server's umask. */
+  releaseMode: number
   /** Travels as data (one entry a line, `/` after a folder); the server computes the link targets. */
   shared: SharedEntry[]
   sharedAuto: boolean
@@ -108,7 +110,7 @@ export function planBase(settings: DeploySettings, now = new Date()): PlanBase {
 }
 
 /** The plan of a deploy, for every phase it runs. */
-export function planRelease(settings: DeploySettings, expectedEntries: number, compression: WireCompression, now = new Date()): DeployPlan {
+export function planRelease(settings: DeploySettings, expectedEntries: number, releaseMode: number, compression: WireCompression, now = new Date()): DeployPlan {
   return {
     ...planBase(settings, now),
     keep: settings.keep,
@@ -124,7 +126,8 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, c
     cacheBase: '',
     nextDigest: '',
     hardlinkRelease: settings.hardlinkReleases,
-    controlFolder: controlFolderName()
+    controlFolder: controlFolderName(),
+    releaseMode
   }
 }
 

@@ -31,6 +31,7 @@ export function prepareScript(plan: PreparePlan): string {
     NEXT_DIGEST: plan.nextDigest,
     HARDLINK_RELEASE: plan.hardlinkRelease,
     CONTROL_NAME: plan.controlFolder,
+    RELEASE_MODE: plan.releaseMode.toString(8).padStart(4, '0'),
     SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
     SHARED_AUTO: plan.sharedAuto,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'buffer'
-import { Dirent, lstatSync, readdirSync } from 'fs'
+import { Dirent, lstatSync, readdirSync, statSync } from 'fs'
 import * as path from 'path'
 import picomatch from 'picomatch'
 import { excludeLine } from '../config/exclude'
@@ -16,6 +16,8 @@ export interface SourceEntry {
 
 export interface SourceListing {
   entries: SourceEntry[]
+  /** Permission bits of the source folder itself, which the release root gets (folderMode). */
+  rootMode: number
   /** Total bytes of regular files. */
   bytes: number
   /** Paths left out because they are neither file, folder nor symlink (sockets, fifos). */
@@ -85,7 +87,7 @@ export function listSource(sourceDir: string, exclude: string[]): Promise<Source
  */
 export function listSourceSync(sourceDir: string, exclude: string[]): SourceListing {
   const isExcluded = excludeMatcher(exclude)
-  const listing: SourceListing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] }
+  const listing: SourceListing = { entries: [], rootMode: folderMode(sourceDir), bytes: 0, skipped: [], excluded: [], undecodable: [] }
   const walk = (relDir: string): void => {
     const dirents = readdirSync(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }))
     dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -110,6 +112,14 @@ export function listSourceSync(sourceDir: string, exclude: string[]): SourceList
   }
   walk('')
   return listing
+}
+
+/**
+ * A folder's permission bits. Windows has none to give (Node reports every
+ * folder there as 666, not even traversable): 755, as a checkout has on Linux.
+ */
+export function folderMode(dir: string): number {
+  return process.platform === 'win32' ? 0o755 : statSync(dir).mode & 0o7777
 }
 
 function addEntry(listing: SourceListing, sourceDir: string, relPath: string, dirent: Dirent<Buffer>): void {

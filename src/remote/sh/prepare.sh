@@ -14,7 +14,7 @@
 #
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
-# HARDLINK_RELEASE CONTROL_NAME SHARED_ENTRIES SHARED_AUTO
+# HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
 # HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
 set -eu
 
@@ -50,7 +50,7 @@ step_layout() {
   if [ -e "$DEPLOY_PATH" ] && [ ! -d "$DEPLOY_PATH" ]; then
     fail path "$DEPLOY_PATH exists and is not a folder"
   fi
-  mkdir -p "$DEPLOY_PATH" "$RELEASES" "$SHARED" "$STATE" 2>/dev/null ||
+  make_dirs "$DEPLOY_PATH" "$RELEASES" "$SHARED" "$STATE" 2>/dev/null ||
     fail path "cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access"
   for dir in "$DEPLOY_PATH" "$RELEASES" "$STATE"; do
     [ -w "$dir" ] || fail path "user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)"
@@ -169,5 +169,6 @@ step_check
 step_upload
 step_release
 step_shared
+give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

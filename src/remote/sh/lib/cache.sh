@@ -62,7 +62,10 @@ unpack_into() {
   # After the end of the archive, cat drains what the sender still writes
   # (padding, or members after a marker), so that no tar, runner or
   # server side, sees a broken pipe for a stream that arrived whole.
-  { decompress || : >"$STAGING.failed"; } | (cd "$1" && tar -xpof - && cat >/dev/null) ||
+  # umask 0: BusyBox tar applies the umask to the archive's modes (it has no
+  # -p). No folder takes a mode from it: the archive holds every folder (the
+  # listing names each one, a delta every parent of what it sends).
+  { decompress || : >"$STAGING.failed"; } | (cd "$1" && umask 0 && tar -xpof - && cat >/dev/null) ||
     fail upload "unpacking the upload failed (see the tar message above)"
   if [ -e "$STAGING.failed" ]; then
     rm -f "$STAGING.failed"

@@ -1,4 +1,9 @@
-# lib/fs.sh: removing trees.
+# lib/fs.sh: making and removing folders.
+
+# make_dirs DIR...: mkdir -p, with every folder it creates 755 whatever the
+# server's umask: the web server's user must get through the deploy folder,
+# releases/ and shared/ to reach current/. Folders already there keep their mode.
+make_dirs() { (umask 022 && mkdir -p "$@"); }
 
 # rm -rf that also gets through folders without write permission (uploaded
 # read-only, as node_modules caches and build outputs are, at any depth).

@@ -38,7 +38,7 @@ link_shared() {
   in_shared="$SHARED/$entry"
   check_real_parents "$RELEASE_PATH" "$entry"
   if [ ! -e "$in_shared" ] && [ ! -L "$in_shared" ]; then
-    mkdir -p "$(dirname "$in_shared")"
+    make_dirs "$(dirname "$in_shared")"
     if [ -e "$in_release" ] || [ -L "$in_release" ]; then
       if [ "$kind" = dir ] && [ ! -d "$in_release" ]; then
         fail shared "$entry is listed as a folder ('$entry/') but is a file in the release"
@@ -50,7 +50,7 @@ link_shared() {
       mv "$in_release" "$in_shared"
     elif [ "$kind" = dir ]; then
       say "       shared/$entry: created empty"
-      mkdir -p "$in_shared"
+      make_dirs "$in_shared"
     else
       fail shared "shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once"
     fi
@@ -62,7 +62,7 @@ link_shared() {
     fail shared "shared/$entry is a folder; list it with a trailing slash ('$entry/')"
   fi
   remove_tree "$in_release"
-  mkdir -p "$(dirname "$in_release")"
+  make_dirs "$(dirname "$in_release")"
   ln -s "$link_target" "$in_release"
   say "       $entry -> $link_target"
 }
@@ -82,7 +82,7 @@ link_shared_tree() {
     fi
     check_real_parents "$RELEASE_PATH" "$rel"
     remove_tree "$in_release"
-    mkdir -p "$(dirname "$in_release")"
+    make_dirs "$(dirname "$in_release")"
     ln -s "$(shared_link_target "$rel")" "$in_release"
     say "       $rel -> shared/$rel"
   done
