@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process'
 import * as fs from 'fs'
 import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,6 +27,12 @@ const currentTarget = (root: string): string => fs.readlinkSync(path.join(root, 
 const releasesOn = (root: string): string[] => fs.readdirSync(path.join(root, 'releases')).sort()
 
 describe('deploy through dist/index.js against a real sshd', () => {
+  it('deploys onto a disk-backed server tree, as users have, not tmpfs', () => {
+    // tmpfs makes copies nearly free and hides what a real disk costs; the tests must see a real one.
+    const type = execFileSync('stat', ['-f', '-c', '%T', server.root], { encoding: 'utf8' }).trim()
+    expect(['tmpfs', 'ramfs'], `${server.root} is on ${type}: point TMPDIR at a folder on disk`).not.toContain(type)
+  })
+
   it('first deploy uploads the tree, switches current and sets the outputs', async () => {
     const root = path.join(server.root, 'first')
     const ws = makeWorkspace({ 'index.html': 'v1', 'css/site.css': 'body{}', '.git/HEAD': 'ref', 'bin/run': '#!/bin/sh\n' })
