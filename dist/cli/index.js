@@ -2111,6 +2111,8 @@ function planUpload(base, source, inspected, compression, local) {
     const { entries, bytes } = source.listing;
     if (!source.manifest)
         return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') };
+    if (inspected.code !== 0)
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, inspectFailure(inspected)) };
     if (!tools.has('sha256sum')) {
         const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need');
         return { plan, kind: 'full', entries, removed: 0, bytes, summary };
@@ -2146,6 +2148,11 @@ function fullUpload(base, source, reason) {
     };
 }
 /** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+/** Why the server check did not answer; the tools it found are then unknown, not missing. */
+function inspectFailure(inspected) {
+    const why = (0, protocol_1.lastResult)(inspected, 'error') ?? (inspected.code === null ? 'no answer' : `exit status ${inspected.code}`);
+    return `checking the server's tools and upload cache failed (${why})`;
+}
 function fullSummary(source, reason) {
     const size = `${source.listing.entries.length} entries, ${(0, format_1.formatBytes)(source.listing.bytes)}`;
     return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`;

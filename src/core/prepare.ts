@@ -102,6 +102,7 @@ export function planUpload<P extends UploadFields>(base: P, source: UploadSource
   const plan: P = { ...base, compression: chooseCompression(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' }
   const { entries, bytes } = source.listing
   if (!source.manifest) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') }
+  if (inspected.code !== 0) return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, inspectFailure(inspected)) }
   if (!tools.has('sha256sum')) {
     const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need')
     return { plan, kind: 'full', entries, removed: 0, bytes, summary }
@@ -138,6 +139,12 @@ function fullUpload<P extends UploadFields>(base: P, source: UploadSource, reaso
 }
 
 /** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+/** Why the server check did not answer; the tools it found are then unknown, not missing. */
+function inspectFailure(inspected: ScriptResult): string {
+  const why = lastResult(inspected, 'error') ?? (inspected.code === null ? 'no answer' : `exit status ${inspected.code}`)
+  return `checking the server's tools and upload cache failed (${why})`
+}
+
 function fullSummary(source: UploadSource, reason: string): string {
   const size = `${source.listing.entries.length} entries, ${formatBytes(source.listing.bytes)}`
   return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`
