@@ -4,19 +4,25 @@
  * npm run demo: a complete atomic-deploy session on this machine, in about
  * five seconds. It starts a throwaway OpenSSH sshd on 127.0.0.1 (its own
  * host key, user key and pinned known_hosts, all in one temporary folder),
- * then runs the committed command-line bundle dist/cli/index.js against it:
+ * or, where no sshd is installed (or ATOMIC_DEPLOY_DEMO_EMBEDDED_SSHD=1 is
+ * set), the small SSH server of scripts/lib/embedded-sshd.js inside this
+ * process, then runs the committed command-line bundle dist/cli/index.js against it:
  * deploy examples/site, store a "visitor upload" in shared/, deploy an edited
  * copy, list, roll back, list. The server's tree is printed after every step
  * that changes it, with the CLI's own log and the time each call took.
  * Everything it made is removed at the end, after a failure, or on Ctrl-C.
  *
- * Needs: node and OpenSSH (sshd, ssh-keygen). Nothing else, no network.
+ * Needs: node and `npm ci` (for ssh2); OpenSSH's sshd and ssh-keygen when
+ * there, else nothing more. No network beyond 127.0.0.1.
  */
 const { spawn, spawnSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const sshd = require('./lib/sshd')
+
+/** Set to 1 to use the embedded SSH server even where OpenSSH's sshd is installed. */
+const FORCE_EMBEDDED = 'ATOMIC_DEPLOY_DEMO_EMBEDDED_SSHD'
 
 const REPO = path.resolve(__dirname, '..')
 const CLI = 'dist/cli/index.js'
@@ -26,7 +32,7 @@ const STEPS = 8
 
 /**
  * Everything cleanup needs to find, whatever moment it is called at.
- * @type {{ workdir?: string, serverStart?: Promise<any>, child?: import('child_process').ChildProcess, cleanup?: Promise<void> }}
+ * @type {{ workdir?: string, serverStart?: Promise<any>, embedded?: { killNow: () => void }, child?: import('child_process').ChildProcess, cleanup?: Promise<void> }}
  */
 const state = {}
 /** @type {{ label: string, ms: number }[]} */
@@ -224,17 +230,60 @@ function onSignal(signal, code) {
 
 // ---------------------------------------------------------------- the demo
 
-/** @returns {string | undefined} what is missing, with the line that installs it */
+/** @returns {string | undefined} what is missing, with the line that makes it */
 function missingTools() {
-  if (!sshd.locateSshd()) {
-    return 'The demo needs an OpenSSH server (sshd), and none is installed.\nInstall it with:\n\n  sudo apt-get install -y openssh-server\n\n(or your system\'s openssh-server package), then run npm run demo again.'
-  }
-  const keygen = spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' })
-  if (keygen.error && /** @type {NodeJS.ErrnoException} */ (keygen.error).code === 'ENOENT') {
-    return 'The demo needs ssh-keygen, and it is not installed.\nInstall it with:\n\n  sudo apt-get install -y openssh-client\n'
-  }
   if (!fs.existsSync(path.join(REPO, CLI))) return `${CLI} is missing: run npm run build first.`
   return undefined
+}
+
+/** @returns {string | undefined} why the demo uses its embedded SSH server; undefined when OpenSSH's sshd will do */
+function embeddedReason() {
+  if (process.env[FORCE_EMBEDDED] === '1') return `${FORCE_EMBEDDED}=1 is set`
+  if (!sshd.locateSshd()) return 'no OpenSSH server (sshd) is installed'
+  const keygen = spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' })
+  if (keygen.error && /** @type {NodeJS.ErrnoException} */ (keygen.error).code === 'ENOENT') return 'ssh-keygen (OpenSSH) is not installed'
+  return undefined
+}
+
+/**
+ * @typedef {object} DemoServer
+ * @property {string} name how the demo's lines call it
+ * @property {string} host
+ * @property {number} port
+ * @property {string} username
+ * @property {string} knownHosts
+ * @property {string} fingerprint
+ * @property {string} root where deploy roots go, as the server sees it
+ * @property {string} started the line that says it runs
+ * @property {() => Promise<void>} stop
+ */
+
+/**
+ * OpenSSH's sshd, as the end-to-end tests start it.
+ * @param {string} userKeyFile @returns {Promise<DemoServer>}
+ */
+async function startOpenSshd(userKeyFile) {
+  sshd.keygen(userKeyFile, 'ed25519')
+  const server = await sshd.startSshd({ parentDir: state.workdir, userKeyFile })
+  const asRoot = process.getuid?.() === 0 ? ' (a non-root user, created if missing, since this runs as root)' : ''
+  return { ...server, name: 'sshd', started: `sshd pid ${server.pid} listening on ${server.host}:${server.port}, logging in ${server.username}${asRoot}` }
+}
+
+/**
+ * The embedded SSH server, in this process; commands run as this process's user.
+ * @param {string} userKeyFile @returns {Promise<DemoServer>}
+ */
+async function startEmbeddedServer(userKeyFile) {
+  const embedded = require('./lib/embedded-sshd')
+  const pair = embedded.generateKeyPair()
+  fs.writeFileSync(userKeyFile, pair.privateKey, { mode: 0o600 })
+  fs.writeFileSync(`${userKeyFile}.pub`, `${pair.publicKey}\n`)
+  const root = path.join(/** @type {string} */ (state.workdir), 'srv')
+  fs.mkdirSync(root)
+  const server = await embedded.startEmbeddedSshd({ userPublicKey: pair.publicKey })
+  state.embedded = server
+  const started = `embedded SSH server (inside the demo, pid ${process.pid}) listening on ${server.host}:${server.port}, logging in ${server.username} (you)`
+  return { ...server, root, name: 'the embedded SSH server', started }
 }
 
 async function main() {
@@ -244,26 +293,30 @@ async function main() {
     return 1
   }
 
+  const embedded = embeddedReason()
   say('atomic-deploy demo')
-  say('Deploys examples/site over SSH to a throwaway sshd on 127.0.0.1, twice, then rolls back.')
+  if (embedded) {
+    say(`Using the embedded SSH server (scripts/lib/embedded-sshd.js, ssh2's Server) instead of OpenSSH's sshd: ${embedded}.`)
+    say('It listens on 127.0.0.1 only and runs each command as you, with /bin/sh -c. sudo apt-get install -y openssh-server for the real one.')
+  }
+  say(`Deploys examples/site over SSH to ${embedded ? 'that server' : 'a throwaway sshd'} on 127.0.0.1, twice, then rolls back.`)
   say('Every call below is the committed CLI bundle, dist/cli/index.js, run as a user would.')
 
-  // 1. sshd ------------------------------------------------------------
-  heading('Start a throwaway sshd')
+  // 1. the server -------------------------------------------------------
+  heading(embedded ? 'Start the embedded SSH server' : 'Start a throwaway sshd')
   let begin = Date.now()
   state.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-demo-'))
   // As root the server logs in a non-root user, who must reach the deploy root inside.
   fs.chmodSync(state.workdir, 0o755)
   sayRaw(`  temporary folder: $DEMO = ${state.workdir}`)
   const userKeyFile = path.join(state.workdir, 'user_key')
-  sshd.keygen(userKeyFile, 'ed25519')
-  state.serverStart = sshd.startSshd({ parentDir: state.workdir, userKeyFile })
+  state.serverStart = embedded ? startEmbeddedServer(userKeyFile) : startOpenSshd(userKeyFile)
   const server = await state.serverStart
   const knownHostsFile = path.join(state.workdir, 'known_hosts')
   fs.writeFileSync(knownHostsFile, server.knownHosts)
   const deployPath = path.join(server.root, 'site')
-  timings.push({ label: 'start sshd (keys, config, listen)', ms: Date.now() - begin })
-  say(`  sshd pid ${server.pid} listening on ${server.host}:${server.port}, logging in ${server.username}${process.getuid?.() === 0 ? ' (a non-root user, created if missing, since this runs as root)' : ''}`)
+  timings.push({ label: embedded ? 'start the embedded SSH server (keys, listen)' : 'start sshd (keys, config, listen)', ms: Date.now() - begin })
+  say(`  ${server.started}`)
   say(`  host key ${server.fingerprint}, pinned in $DEMO/known_hosts (host key checking stays on)`)
   say(`  deploy path on the server: ${deployPath}`)
   say(`  started in ${seconds(Date.now() - begin)}`)
@@ -347,8 +400,8 @@ async function main() {
   begin = Date.now()
   const workdir = state.workdir
   await cleanup()
-  timings.push({ label: 'stop sshd, remove $DEMO', ms: Date.now() - begin })
-  sayRaw(`  sshd pid ${server.pid} stopped; removed ${workdir}`)
+  timings.push({ label: `stop ${server.name}, remove $DEMO`, ms: Date.now() - begin })
+  sayRaw(`  ${embedded ? server.name : `sshd pid ${server.pid}`} stopped; removed ${workdir}`)
 
   say()
   say('Timings (wall time of each call, including node start-up and the SSH handshake)')
@@ -372,8 +425,9 @@ function bumpMinor(version) {
 onSignal('SIGINT', 130)
 onSignal('SIGTERM', 143)
 onSignal('SIGHUP', 129)
-// Last resort if the process ends some other way: no sshd, no folder left.
+// Last resort if the process ends some other way: no sshd, no command of the embedded server, no folder left.
 process.on('exit', () => {
+  state.embedded?.killNow()
   if (state.workdir && fs.existsSync(state.workdir)) {
     if (state.child && state.child.pid && state.child.exitCode === null) state.child.kill('SIGKILL')
     for (const entry of fs.readdirSync(state.workdir)) {
