@@ -103,10 +103,14 @@ function runCommand(channel, command, env, running) {
     running.delete(child)
     const sent = await Promise.race([Promise.all([flushed(channel), flushed(channel.stderr)]).then(() => true), channelClosed.then(() => false)])
     if (!sent) return
-    if (spawnError) channel.exit(127)
-    else if (signal) channel.exit(signal, false, '')
-    else channel.exit(code ?? 255)
-    channel.end()
+    try {
+      if (spawnError) channel.exit(127)
+      else if (signal) channel.exit(signal, false, '')
+      else channel.exit(code ?? 255)
+      channel.end()
+    } catch {
+      // The connection ended (stop(), or the client went away) before the channel said so: no one to tell.
+    }
   })
   return child
 }
