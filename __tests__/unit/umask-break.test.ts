@@ -78,7 +78,8 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     return ws
   }
 
-  it.each([0o2775, 0o1777, 0o700, 0o750])('a workspace root of mode %o gives the release root that mode', async (rootMode) => {
+  it.each(['2775', '1777', '700', '750'])('a workspace root of mode %s gives the release root that mode', async (rootModeText) => {
+    const rootMode = parseInt(rootModeText, 8)
     const ws = workspace(rootMode)
     const root = site('root')
     expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
@@ -137,6 +138,17 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
     expect(mode(root)).toBe('750')
     expect(mode(path.join(root, 'releases'))).toBe('755')
+  })
+
+  it('after an upgrade: releases/ and shared/ that an earlier version made 700 under umask 077 are opened to 755', async () => {
+    const ws = workspace(0o755)
+    const root = site('upgrade')
+    for (const dir of ['', 'releases', 'shared', '.atomic-deploy']) fs.mkdirSync(path.join(root, dir), { mode: 0o700 })
+    unprivileged.prepare(root)
+    expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
+    // The deploy path is the user's (left alone); releases/ and shared/ are the tool's, and still shut the web server out.
+    expect(mode(path.join(root, 'releases'))).toBe('755')
+    expect(mode(path.join(root, 'shared'))).toBe('755')
   })
 
   it('a deploy path with g+s (a www-data group): the release root keeps the setgid bit the kernel gave it, on every server', async () => {
