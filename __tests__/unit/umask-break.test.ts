@@ -111,6 +111,25 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect(treeSnapshot(path.join(root, '.atomic-deploy/cache')).sort()).toEqual(treeSnapshot(ws).sort())
   })
 
+  it('a shared .env (600) and a shared 700 folder seeded from the release keep their modes; shared/ parents made are 755', async () => {
+    const ws = workspace(0o755)
+    write(ws, '.env', 'SECRET=1', 0o600)
+    folder(ws, 'var', 0o755)
+    folder(ws, 'var/keys', 0o700)
+    write(ws, 'var/keys/k', 'k', 0o600)
+    const root = site('sharedsecret')
+    const shared = [
+      { path: '.env', isDirectory: false },
+      { path: 'var/keys', isDirectory: true }
+    ]
+    expect((await deploy(runnerFor('000'), ws, root, 'r1', { shared })).code).toBe(0)
+    expect(mode(path.join(root, 'shared/.env'))).toBe('600')
+    expect(mode(path.join(root, 'shared/var'))).toBe('755')
+    expect(mode(path.join(root, 'shared/var/keys'))).toBe('700')
+    expect(mode(path.join(root, 'shared/var/keys/k'))).toBe('600')
+    expect(mode(path.join(root, '.atomic-deploy/cache/.env'))).toBe('600')
+  })
+
   it('an incremental deploy that only changes the modes of the root and of a folder gives both', async () => {
     const ws = workspace(0o755)
     folder(ws, 'app', 0o755)
