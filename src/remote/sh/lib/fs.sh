@@ -1,9 +1,22 @@
 # lib/fs.sh: making and removing folders.
 
-# make_dirs DIR...: mkdir -p, with every folder it creates 755 whatever the
-# server's umask: the web server's user must get through the deploy folder,
-# releases/ and shared/ to reach current/. Folders already there keep their mode.
-make_dirs() { (umask 022 && mkdir -p "$@"); }
+# make_dirs DIR...: mkdir -p, with every folder it creates readable and
+# traversable by all, whatever the server's umask: the web server's user must
+# get through the deploy folder, releases/ and shared/ to reach current/. Only
+# the umask's write bits stay (002 still gives group-writable folders).
+# Folders already there keep their mode.
+make_dirs() { (umask "$(printf '%o' $((0$(umask) & 022)))" && mkdir -p "$@"); }
+
+# move_folder FROM TO: mv, also for a read-only folder going into another
+# folder (its '..' entry changes, which needs write permission on it); the
+# folder gets its mode back after the move.
+move_folder() {
+  if [ -d "$1" ] && [ ! -L "$1" ] && [ ! -w "$1" ]; then
+    chmod u+w "$1" && mv "$1" "$2" && chmod u-w "$2"
+  else
+    mv "$1" "$2"
+  fi
+}
 
 # rm -rf that also gets through folders without write permission (uploaded
 # read-only, as node_modules caches and build outputs are, at any depth).

@@ -14,7 +14,7 @@ prune_releases() {
   mkdir -p "$trash"
   pruned=
   for id in $(releases_to_prune "$CURRENT_ID" "$KEEP"); do
-    if ! mv "${RELEASES:?}/$id" "$trash/$id"; then
+    if ! move_folder "${RELEASES:?}/$id" "$trash/$id"; then
       say "       warning: could not move releases/$id out to remove it"
     elif remove_tree "$trash/$id"; then
       pruned="$pruned $id"

@@ -47,7 +47,7 @@ link_shared() {
         fail shared "$entry is a folder in the release; list it with a trailing slash ('$entry/')"
       fi
       say "       shared/$entry: seeded from this release (first deploy with it)"
-      mv "$in_release" "$in_shared"
+      move_folder "$in_release" "$in_shared"
     elif [ "$kind" = dir ]; then
       say "       shared/$entry: created empty"
       make_dirs "$in_shared"

