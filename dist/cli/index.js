@@ -2,3910 +2,7 @@
 /******/ (() => { // webpackBootstrap
 /******/ 	var __webpack_modules__ = ({
 
-/***/ 1484:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.UsageError = exports.COMMANDS = void 0;
-exports.envName = envName;
-exports.flagOptions = flagOptions;
-exports.parseCommandLine = parseCommandLine;
-exports.commandHelp = commandHelp;
-const fs = __importStar(__nccwpck_require__(9896));
-const util_1 = __nccwpck_require__(9023);
-const input_spec_1 = __nccwpck_require__(4575);
-exports.COMMANDS = {
-    deploy: 'Upload a new release, link shared paths, run hooks, switch current, prune.',
-    rollback: 'Switch current back to the previous good release, or to --release-id.',
-    list: 'Show the releases on the server (add --json for JSON).',
-    unlock: 'Free a deploy lock left behind, showing who held it.'
-};
-/** The environment variable that may carry an input: ATOMIC_DEPLOY_SSH_KEY for ssh-key. */
-function envName(input) {
-    return `ATOMIC_DEPLOY_${input.replace(/-/g, '_').toUpperCase()}`;
-}
-class UsageError extends Error {
-}
-exports.UsageError = UsageError;
-/** Inputs that make no sense as flags: the mode is the subcommand. */
-const FLAG_INPUTS = input_spec_1.INPUTS.filter((input) => input.name !== 'mode');
-/**
- * The flags parseArgs accepts, all read from the input spec: a switch for each
- * `kind: 'switch'` input, a repeatable value flag for every other, and
- * `--<name>-file` for each input marked `file`.
- */
-function flagOptions() {
-    const options = { help: { type: 'boolean' }, json: { type: 'boolean' } };
-    for (const input of FLAG_INPUTS) {
-        options[input.name] = (0, input_spec_1.isSwitch)(input) ? { type: 'boolean' } : { type: 'string', multiple: true };
-        if (input.file)
-            options[`${input.name}-file`] = { type: 'string' };
-    }
-    return options;
-}
-/**
- * Parses `atomic-deploy <command> [--flag value]...`. Every input is a flag of
- * the same name; secrets and key lists also come as `--<name>-file`; any of
- * them may instead be set as ATOMIC_DEPLOY_<NAME> (or ATOMIC_DEPLOY_<NAME>_FILE).
- */
-function parseCommandLine(argv, env) {
-    const [command, ...rest] = argv;
-    if (!command || command === '--help' || command === '-h' || command === 'help')
-        return { help: generalHelp() };
-    if (!(command in exports.COMMANDS))
-        throw new UsageError(`Unknown command '${command}'. Expected one of: ${Object.keys(exports.COMMANDS).join(', ')}.`);
-    const options = flagOptions();
-    let parsed;
-    try {
-        parsed = (0, util_1.parseArgs)({ args: rest, options, allowPositionals: false, strict: true });
-    }
-    catch (error) {
-        throw new UsageError(`${error.message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy ${command} --help'.`);
-    }
-    const values = parsed.values;
-    if (values.help)
-        return { help: commandHelp(command) };
-    const read = (name) => {
-        const flag = values[name];
-        if (Array.isArray(flag))
-            return flag.join('\n');
-        if (flag === true)
-            return 'true';
-        const file = values[`${name}-file`] ?? env[`${envName(name)}_FILE`];
-        if (typeof file === 'string' && file)
-            return readFile(file, name);
-        return env[envName(name)] ?? '';
-    };
-    // A secret given as a flag value shows in ps; from a file or the environment it does not.
-    const exposed = input_spec_1.INPUTS.filter((input) => input.secret && Array.isArray(values[input.name])).map((input) => input.name);
-    return {
-        command: command,
-        read: (name) => (name === 'mode' ? command : read(name)),
-        json: values.json === true,
-        warnings: exposed.map((name) => `--${name} on the command line is visible to other users of this machine (ps); prefer --${name}-file or ${envName(name)}.`)
-    };
-}
-function readFile(file, input) {
-    try {
-        return fs.readFileSync(file, 'utf8');
-    }
-    catch (error) {
-        throw new UsageError(`--${input}-file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}.`);
-    }
-}
-function generalHelp() {
-    return [
-        'Usage: atomic-deploy <command> [options]',
-        '',
-        'Zero-downtime releases over SSH: upload into releases/<id>, link shared paths,',
-        'run your commands, switch current with one rename(2), prune, roll back.',
-        '',
-        'Commands:',
-        ...Object.entries(exports.COMMANDS).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
-        `  ${'pack'.padEnd(10)}Write the upload a deploy sends to a file; no server needed.`,
-        '',
-        "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
-        'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',
-        'Exit codes: 0 success, 1 the deploy failed, 2 bad usage or input.'
-    ].join('\n');
-}
-function commandHelp(command) {
-    const rows = FLAG_INPUTS.flatMap((input) => {
-        const flag = (0, input_spec_1.isSwitch)(input) ? `--${input.name}` : `--${input.name} <value>`;
-        const marks = [input.required ? 'required' : '', input.default !== undefined && !(0, input_spec_1.isSwitch)(input) ? `default: ${input.default}` : ''].filter(Boolean);
-        const row = [`  ${flag}`, `      ${input.description}${marks.length ? ` (${marks.join('; ')})` : ''}`, `      env: ${envName(input.name)}`];
-        if (input.file)
-            row.push(`  --${input.name}-file <path>`, `      Read ${input.name} from a file (env: ${envName(input.name)}_FILE).`);
-        return row;
-    });
-    return [
-        `Usage: atomic-deploy ${command} [options]`,
-        '',
-        exports.COMMANDS[command],
-        '',
-        'Options:',
-        ...rows,
-        '  --json',
-        '      Print the outcome as JSON on stdout (release ids, releases, per-host results).',
-        '  --help',
-        '      Show this help.',
-        '',
-        'Example:',
-        `  atomic-deploy ${command} --host web1.example.com --username deploy \\`,
-        '    --ssh-key-file ~/.ssh/deploy_key --known-hosts-file known_hosts --path /var/www/app' + (command === 'deploy' ? ' --source dist' : '')
-    ].join('\n');
-}
-
-
-/***/ }),
-
-/***/ 2372:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.parsePackCommand = parsePackCommand;
-exports.packHelp = packHelp;
-const util_1 = __nccwpck_require__(9023);
-const input_spec_1 = __nccwpck_require__(4575);
-const inputs_1 = __nccwpck_require__(9058);
-const args_1 = __nccwpck_require__(1484);
-/** The inputs that shape the upload stream: the flags `pack` takes besides --output. */
-const PACK_INPUTS = ['source', 'exclude', 'compression', 'compression-level', 'incremental'];
-/**
- * Parses `atomic-deploy pack --output FILE [--source DIR] ...`: the upload
- * flags of deploy, with their environment variables, and the file to write.
- */
-function parsePackCommand(argv, env) {
-    const options = { help: { type: 'boolean' }, output: { type: 'string' } };
-    for (const name of PACK_INPUTS)
-        options[name] = { type: 'string', multiple: true };
-    let values;
-    try {
-        values = (0, util_1.parseArgs)({ args: argv, options, allowPositionals: false, strict: true }).values;
-    }
-    catch (error) {
-        throw new args_1.UsageError(`${error.message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy pack --help'.`);
-    }
-    if (values.help)
-        return { help: packHelp() };
-    const output = typeof values.output === 'string' ? values.output : '';
-    if (!output)
-        throw new args_1.UsageError("pack needs --output <file>, the file to write the upload to. See 'atomic-deploy pack --help'.");
-    const read = (name) => {
-        const flag = values[name];
-        return Array.isArray(flag) ? flag.join('\n') : (env[(0, args_1.envName)(name)] ?? '');
-    };
-    return { settings: (0, inputs_1.parseUploadSettings)(read, env), output };
-}
-function packHelp() {
-    const rows = input_spec_1.INPUTS.filter((input) => PACK_INPUTS.includes(input.name)).flatMap((input) => [
-        `  --${input.name} <value>`,
-        `      ${input.description}${input.default !== undefined ? ` (default: ${input.default})` : ''}`,
-        `      env: ${(0, args_1.envName)(input.name)}`
-    ]);
-    return [
-        'Usage: atomic-deploy pack --output <file> [options]',
-        '',
-        'Writes the upload a deploy sends (tar, compressed) to a file; no server needed.',
-        'It is the stream a first deploy sends to a server that has zstd, gzip and',
-        "sha256sum, packed by this machine's tar: list it with tar -tf <file>.",
-        '',
-        'Options:',
-        '  --output <file>',
-        '      The file to write (required).',
-        ...rows,
-        '  --help',
-        '      Show this help.',
-        '',
-        'Example:',
-        '  atomic-deploy pack --source dist --compression none --output upload.tar'
-    ].join('\n');
-}
-
-
-/***/ }),
-
-/***/ 6655:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.hasControlCharacter = hasControlCharacter;
-/**
- * True when text holds a C0 control character (NUL to US, 0x00-0x1f) or DEL
- * (0x7f), which the deploy path and shared paths may not contain.
- */
-function hasControlCharacter(text) {
-    for (let i = 0; i < text.length; i++) {
-        const code = text.charCodeAt(i);
-        if (code < 0x20 || code === 0x7f)
-            return true;
-    }
-    return false;
-}
-
-
-/***/ }),
-
-/***/ 7753:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __importDefault = (this && this.__importDefault) || function (mod) {
-    return (mod && mod.__esModule) ? mod : { "default": mod };
-};
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.EXCLUDED_FIRST = void 0;
-exports.excludeLine = excludeLine;
-exports.parseExclude = parseExclude;
-const picomatch_1 = __importDefault(__nccwpck_require__(4006));
-const input_error_1 = __nccwpck_require__(9748);
-const shared_paths_1 = __nccwpck_require__(8863);
-/**
- * Left out before the user's patterns, so that setting exclude never uploads
- * it by accident (actions/checkout keeps its token in .git/config); a
- * `!.git` line puts it back.
- */
-exports.EXCLUDED_FIRST = ['.git'];
-/** The parts of one line; `\!` at the start is a literal `!` (left to picomatch, which reads the escape). */
-function excludeLine(line) {
-    const negated = line.startsWith('!');
-    const raw = negated ? line.slice(1) : line;
-    return {
-        negated,
-        glob: raw.replace(/^\/+/, '').replace(/\/+$/, ''),
-        directoryOnly: raw.endsWith('/'),
-        anchored: raw.replace(/\/+$/, '').includes('/')
-    };
-}
-/** The patterns in the order they apply: EXCLUDED_FIRST, then the user's lines (blank lines and `#` comments dropped). */
-function parseExclude(text) {
-    const patterns = [...exports.EXCLUDED_FIRST, ...(0, shared_paths_1.lines)(text)];
-    for (const pattern of patterns) {
-        const { glob } = excludeLine(pattern);
-        if (glob === '')
-            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} names no path; write the name or glob to leave out, e.g. *.log or !keep.log.`);
-        try {
-            (0, picomatch_1.default)(glob);
-        }
-        catch (error) {
-            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} is not a glob pattern (${error.message}).`);
-        }
-    }
-    return patterns;
-}
-
-
-/***/ }),
-
-/***/ 7319:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-/** Text every layer shows the same way: sizes and fixed-width tables. */
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.formatBytes = formatBytes;
-exports.textTable = textTable;
-function formatBytes(bytes) {
-    if (bytes < 1024)
-        return `${bytes} B`;
-    if (bytes < 1024 * 1024)
-        return `${(bytes / 1024).toFixed(1)} KiB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-/** Rows of cells as fixed-width columns, the first row a header. */
-function textTable(rows) {
-    const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-    return rows
-        .map((row) => row
-        .map((cell, column) => cell.padEnd(widths[column]))
-        .join('  ')
-        .trimEnd())
-        .join('\n');
-}
-
-
-/***/ }),
-
-/***/ 1564:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.parseHostAddress = parseHostAddress;
-exports.parsePort = parsePort;
-exports.knownHostsName = knownHostsName;
-exports.describeHost = describeHost;
-const input_error_1 = __nccwpck_require__(9748);
-const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
-const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
-/** Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address. */
-function parseHostAddress(text, defaultPort, input = 'host') {
-    const value = text.trim();
-    if (!value)
-        throw new input_error_1.InputError(input, 'it is empty. Expected a server name or address, e.g. example.com or 203.0.113.7:2222.');
-    if (value.length > 262)
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} is too long for a host name (at most 253 characters, and a port).`);
-    let host = value;
-    let portText;
-    const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
-    if (bracketed) {
-        host = bracketed[1];
-        portText = bracketed[2];
-        if (!IPV6.test(host) || !host.includes(':')) {
-            throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} has brackets around something that is not an IPv6 address.`);
-        }
-    }
-    else if ((value.match(/:/g) ?? []).length === 1) {
-        ;
-        [host, portText] = value.split(':');
-    }
-    const isV6 = host.includes(':');
-    if (isV6 ? !IPV6.test(host) : !HOST_NAME.test(host)) {
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} is not a server name or address. Expected host, host:port or [ipv6]:port, with no spaces or shell characters.`);
-    }
-    const port = portText === undefined ? defaultPort : parsePort(portText, input);
-    return { host, port };
-}
-function parsePort(text, input = 'port') {
-    const port = /^\d{1,5}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-    if (!(port >= 1 && port <= 65535)) {
-        throw new input_error_1.InputError(input, `port ${(0, input_error_1.shown)(text)} is not a number from 1 to 65535.`);
-    }
-    return port;
-}
-/** How the host appears in known_hosts files: `name`, or `[name]:port` off port 22. */
-function knownHostsName(address) {
-    return address.port === 22 ? address.host : `[${address.host}]:${address.port}`;
-}
-/** For messages: `example.com:2222`, `[::1]:22`. */
-function describeHost(address) {
-    return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-
-/***/ }),
-
-/***/ 1115:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-/**
- * Host key types: the names a key carries in its blob (`ssh-ed25519`,
- * `ssh-rsa`), the SSH algorithms that present a key of each type, and the
- * words users copy from ssh and ssh-keygen output to name a type.
- */
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.DEFAULT_KEY_TYPES = void 0;
-exports.algorithmsFor = algorithmsFor;
-exports.checkableInOrder = checkableInOrder;
-exports.keyTypesNamed = keyTypesNamed;
-exports.knownTypeNames = knownTypeNames;
-/** Every type ssh2 can check, in ssh2's order of preference. */
-const HOST_KEY_TYPES = [
-    { keyType: 'ssh-ed25519', algorithms: ['ssh-ed25519'], word: 'ED25519' },
-    { keyType: 'ecdsa-sha2-nistp256', algorithms: ['ecdsa-sha2-nistp256'], word: 'ECDSA' },
-    { keyType: 'ecdsa-sha2-nistp384', algorithms: ['ecdsa-sha2-nistp384'], word: 'ECDSA' },
-    { keyType: 'ecdsa-sha2-nistp521', algorithms: ['ecdsa-sha2-nistp521'], word: 'ECDSA' },
-    // One RSA key serves all three algorithms; they differ only in the signature hash.
-    { keyType: 'ssh-rsa', algorithms: ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'], word: 'RSA' },
-    { keyType: 'ssh-dss', algorithms: ['ssh-dss'], word: 'DSA' }
-];
-/** The types a bare fingerprint may be of: ssh2's defaults, which leave out the weak DSA. */
-exports.DEFAULT_KEY_TYPES = HOST_KEY_TYPES.filter((t) => t.keyType !== 'ssh-dss').map((t) => t.keyType);
-/** Host key algorithms that present a key of these types, in ssh2's order of preference. */
-function algorithmsFor(keyTypes) {
-    return HOST_KEY_TYPES.filter((t) => keyTypes.includes(t.keyType)).flatMap((t) => t.algorithms);
-}
-/** The types ssh2 can check among these, in ssh2's order of preference. */
-function checkableInOrder(keyTypes) {
-    const wanted = new Set(keyTypes);
-    return HOST_KEY_TYPES.filter((t) => wanted.has(t.keyType)).map((t) => t.keyType);
-}
-/**
- * The key types a name stands for: a key type or algorithm as ssh prints it
- * (`ecdsa-sha2-nistp256`, `rsa-sha2-512`), or ssh-keygen's word (`ECDSA`: any
- * curve). Any case. Undefined for a name that is none of them.
- */
-function keyTypesNamed(name) {
-    const lower = name.toLowerCase();
-    const found = HOST_KEY_TYPES.filter((t) => t.keyType === lower || t.algorithms.includes(lower) || t.word.toLowerCase() === lower);
-    return found.length ? found.map((t) => t.keyType) : undefined;
-}
-/** The names keyTypesNamed knows, for an error message. */
-function knownTypeNames() {
-    const names = HOST_KEY_TYPES.flatMap((t) => [t.keyType, ...t.algorithms.filter((a) => a !== t.keyType)]);
-    const words = [...new Set(HOST_KEY_TYPES.map((t) => t.word))];
-    return `${names.join(', ')}, or ${words.join(', ')}`;
-}
-
-
-/***/ }),
-
-/***/ 9748:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.InputError = void 0;
-exports.shown = shown;
-/** A bad input, found before any connection is made. The message names the input and the fix. */
-class InputError extends Error {
-    input;
-    constructor(input, detail) {
-        super(`Invalid input '${input}': ${detail}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-exports.InputError = InputError;
-/** Shows a user value in a message without letting it span lines or run on. */
-function shown(value) {
-    const oneLine = JSON.stringify(value);
-    return oneLine.length > 80 ? `${oneLine.slice(0, 77)}..."` : oneLine;
-}
-
-
-/***/ }),
-
-/***/ 4575:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.OUTPUTS = exports.isSwitch = exports.INPUTS = void 0;
-exports.inputSpec = inputSpec;
-exports.inputDefault = inputDefault;
-exports.INPUTS = [
-    {
-        name: 'mode',
-        description: 'deploy (default); rollback (to the previous good release, or to release-id); list (releases as JSON and a table); unlock (free a lock left behind).',
-        default: 'deploy'
-    },
-    {
-        name: 'host',
-        description: 'Server name or address: host, host:port, or [ipv6]:port. Several servers, one a line or comma-separated, all get the same release and switch together.',
-        required: true,
-        lines: true
-    },
-    {
-        name: 'port',
-        description: 'SSH port, used when host names none.',
-        default: '22'
-    },
-    {
-        name: 'username',
-        description: 'SSH user on the server. It needs write access to path.',
-        required: true
-    },
-    {
-        name: 'ssh-key',
-        description: 'Private key text (OpenSSH or PEM), from a secret. Windows line ends and a missing final newline are repaired.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'ssh-key-passphrase',
-        description: 'Passphrase of ssh-key, from a secret.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'password',
-        description: 'Password for password login, from a secret, when no ssh-key is given.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'known-hosts',
-        description: 'known_hosts lines for the server (plain or hashed), as ssh-keyscan prints them. Either this or host-fingerprint pins the host key.',
-        lines: true,
-        file: true
-    },
-    {
-        name: 'host-fingerprint',
-        description: 'SHA256 fingerprint of the server host key, after its key type or not: ssh-ed25519 SHA256:abc..., ECDSA SHA256:abc... (ssh-keygen -lf prints both). A bare fingerprint is checked against each key type the server has.'
-    },
-    {
-        name: 'strict-host-key',
-        description: 'false skips host key checking (with a warning). Leave it true and pin the key with known-hosts or host-fingerprint.',
-        default: 'true'
-    },
-    {
-        name: 'path',
-        description: 'Absolute deploy root on the server; current, releases/ and shared/ live in it.',
-        required: true
-    },
-    {
-        name: 'source',
-        description: 'Folder to upload, relative to the workspace.',
-        default: '.'
-    },
-    {
-        name: 'exclude',
-        description: 'Newline-separated glob patterns left out of the upload, read as .gitignore reads them: a pattern without / matches a name at any depth, one with / is anchored at source, a trailing / matches folders only, and the last matching line decides, so a later !pattern puts back what an earlier one left out (not inside a folder left out, unless the folder is put back too). .git is always left out first (it holds the checkout token); a !.git line uploads it.',
-        lines: true
-    },
-    {
-        name: 'allow-empty',
-        description: 'true: deploy even when source, after exclude, holds no file. Otherwise such a deploy is refused before connecting.',
-        default: 'false',
-        kind: 'switch'
-    },
-    {
-        name: 'release-id',
-        description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).'
-    },
-    {
-        name: 'keep',
-        description: 'How many good releases to keep, the current one included.',
-        default: '5'
-    },
-    {
-        name: 'shared',
-        description: 'Newline-separated paths, relative to the release, that live in shared/ and are linked into every release. A trailing / marks a folder.',
-        lines: true
-    },
-    {
-        name: 'before-activate',
-        description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
-        lines: true
-    },
-    {
-        name: 'after-activate',
-        description: 'Shell commands run after the switch (reload php-fpm, nginx). On failure the deploy switches back when revert-on-failure is true.',
-        lines: true
-    },
-    {
-        name: 'revert-on-failure',
-        description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
-        default: 'true'
-    },
-    {
-        name: 'command-timeout',
-        description: 'Seconds each hook (before-activate, after-activate) may run; past that it and every process it started are stopped and the deploy fails. 0: no limit.',
-        default: '0'
-    },
-    {
-        name: 'incremental',
-        description: 'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
-        default: 'true'
-    },
-    {
-        name: 'hardlink-releases',
-        description: 'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
-        default: 'false'
-    },
-    {
-        name: 'compression',
-        description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
-        default: 'auto'
-    },
-    {
-        name: 'lock-timeout',
-        description: 'Seconds to wait for a deploy lock held by another run; 0 fails at once.',
-        default: '0'
-    },
-    {
-        name: 'retries',
-        description: 'Further connection attempts after a transient network failure (refused, timed out, reset), with backoff.',
-        default: '2'
-    },
-    {
-        name: 'max-parallel',
-        description: 'With several hosts: at most this many are worked on at once.',
-        default: '10'
-    },
-    {
-        name: 'before-activate-on',
-        description: 'With several hosts: all (default), or first, to run before-activate (a migration) on the first host only.',
-        default: 'all'
-    },
-    {
-        name: 'proxy-host',
-        description: 'Jump host (bastion), host[:port]. The connection to each server is tunnelled through it; no ssh binary is needed on the runner.'
-    },
-    {
-        name: 'proxy-username',
-        description: 'SSH user on the jump host (default: username).'
-    },
-    {
-        name: 'proxy-ssh-key',
-        description: 'Private key for the jump host, from a secret.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'proxy-ssh-key-passphrase',
-        description: 'Passphrase of proxy-ssh-key.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'proxy-password',
-        description: 'Password for the jump host, when no proxy-ssh-key is given.',
-        secret: true,
-        file: true
-    },
-    {
-        name: 'proxy-known-hosts',
-        description: 'known_hosts lines for the jump host; its key is checked like the target key.',
-        lines: true,
-        file: true
-    },
-    {
-        name: 'proxy-host-fingerprint',
-        description: 'SHA256 fingerprint of the jump host key, after its key type or not, as host-fingerprint.'
-    },
-    {
-        name: 'proxy-strict-host-key',
-        description: 'false skips host key checking of the jump host, with a warning.',
-        default: 'true'
-    },
-    {
-        name: 'shared-auto',
-        description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
-        default: 'false',
-        kind: 'switch'
-    },
-    {
-        name: 'compression-level',
-        description: 'Compression level: zstd 1-19, gzip 1-9. Default: 3 for zstd, 1 for gzip, the fast end, which npm run bench shows is where the time is saved.'
-    },
-    {
-        name: 'dry-run',
-        description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
-        default: 'false',
-        kind: 'switch'
-    },
-    {
-        name: 'connect-timeout',
-        description: 'Seconds to wait for the SSH connection and handshake.',
-        default: '30'
-    }
-];
-/** The input of that name; throws for a name the spec does not list (a mistake in the code, not in the input). */
-function inputSpec(name) {
-    const input = exports.INPUTS.find((candidate) => candidate.name === name);
-    if (!input)
-        throw new Error(`No input named '${name}' in src/config/input-spec.ts.`);
-    return input;
-}
-/** The default of an input that has one; throws for one that has none, so every default lives in INPUTS. */
-function inputDefault(name) {
-    const value = inputSpec(name).default;
-    if (value === undefined)
-        throw new Error(`Input '${name}' has no default in src/config/input-spec.ts.`);
-    return value;
-}
-const isSwitch = (input) => input.kind === 'switch';
-exports.isSwitch = isSwitch;
-exports.OUTPUTS = [
-    { name: 'release-id', description: 'The release now current.' },
-    { name: 'release-path', description: 'Absolute path of that release on the server.' },
-    {
-        name: 'previous-release-id',
-        description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
-    },
-    { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
-    { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
-];
-
-
-/***/ }),
-
-/***/ 9058:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.inputOrDefault = inputOrDefault;
-exports.parseSettings = parseSettings;
-exports.parseUploadSettings = parseUploadSettings;
-exports.parseDeployPath = parseDeployPath;
-exports.parseWholeNumber = parseWholeNumber;
-exports.parseBoolean = parseBoolean;
-const fs = __importStar(__nccwpck_require__(9896));
-const os = __importStar(__nccwpck_require__(857));
-const path = __importStar(__nccwpck_require__(6928));
-const input_error_1 = __nccwpck_require__(9748);
-const host_address_1 = __nccwpck_require__(1564);
-const ssh_key_1 = __nccwpck_require__(4471);
-const release_id_1 = __nccwpck_require__(7674);
-const shared_paths_1 = __nccwpck_require__(8863);
-const known_hosts_1 = __nccwpck_require__(8374);
-const input_spec_1 = __nccwpck_require__(4575);
-const control_characters_1 = __nccwpck_require__(6655);
-const exclude_1 = __nccwpck_require__(7753);
-/**
- * The input's value, or its default from the input spec (src/config/input-spec.ts)
- * when it is empty: the one place a default is applied. Trimmed, except
- * multi-line inputs, whose lines are the reader's business.
- */
-function inputOrDefault(read, name) {
-    const text = (0, input_spec_1.inputSpec)(name).lines ? read(name) : read(name).trim();
-    return text === '' ? (0, input_spec_1.inputDefault)(name) : text;
-}
-/** Folders that must never become a deploy root. */
-const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']);
-function parseSettings(read, env, now = new Date(), options = {}) {
-    const get = (name) => read(name).trim();
-    const value = (name) => inputOrDefault(read, name);
-    const mode = parseChoice(value('mode'), 'mode', ['deploy', 'rollback', 'list', 'unlock']);
-    const port = (0, host_address_1.parsePort)(value('port'));
-    const targets = parseHostList(required(get, 'host'), port);
-    const provenance = readProvenance(env);
-    const releaseIdText = get('release-id');
-    const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), value('strict-host-key'), targets, '');
-    const settings = {
-        mode,
-        targets,
-        credentials: parseCredentials(read, required(get, 'username')),
-        hostKey,
-        proxy: parseProxy(read, get, value),
-        maxParallel: parseWholeNumber(value('max-parallel'), 'max-parallel', 1, 100),
-        beforeActivateOn: parseChoice(value('before-activate-on'), 'before-activate-on', ['all', 'first']),
-        connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
-        retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
-        deployPath: parseDeployPath(required(get, 'path')),
-        ...parseUploadSettings(read, env, mode === 'deploy'),
-        releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
-        releaseIdGiven: releaseIdText !== '',
-        keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
-        shared: (0, shared_paths_1.parseSharedEntries)(read('shared')),
-        sharedAuto: parseBoolean(value('shared-auto'), 'shared-auto'),
-        dryRun: parseBoolean(value('dry-run'), 'dry-run'),
-        beforeActivate: parseHook(read('before-activate'), 'before-activate'),
-        afterActivate: parseHook(read('after-activate'), 'after-activate'),
-        revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
-        commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
-        hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
-        lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
-        provenance
-    };
-    if (settings.dryRun && settings.mode !== 'deploy') {
-        throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
-    }
-    return settings;
-}
-/**
- * The inputs that decide the upload stream, for a deploy and for `pack`;
- * `withSource` false (modes that upload nothing) leaves the source unread.
- */
-function parseUploadSettings(read, env, withSource = true) {
-    const value = (name) => inputOrDefault(read, name);
-    const levelText = read('compression-level').trim();
-    const settings = {
-        sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
-        exclude: (0, exclude_1.parseExclude)(read('exclude')),
-        allowEmpty: parseBoolean(value('allow-empty'), 'allow-empty'),
-        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
-        compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
-        incremental: parseBoolean(value('incremental'), 'incremental')
-    };
-    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
-        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
-    }
-    return settings;
-}
-function required(get, name) {
-    const value = get(name);
-    if (!value)
-        throw new input_error_1.InputError(name, `it is required and was not given (in the action: '${name}:' under 'with:'; on the command line: --${name}).`);
-    return value;
-}
-/** `host` may hold several servers, one a line or separated by commas. */
-function parseHostList(text, port) {
-    const entries = text
-        .split(/[\n,]/)
-        .map((entry) => entry.trim())
-        .filter(Boolean);
-    const targets = entries.map((entry) => (0, host_address_1.parseHostAddress)(entry, port));
-    const seen = new Set();
-    for (const target of targets) {
-        const key = `${target.host}:${target.port}`;
-        if (seen.has(key))
-            throw new input_error_1.InputError('host', `${(0, input_error_1.shown)(key)} is listed twice.`);
-        seen.add(key);
-    }
-    return targets;
-}
-function parseCredentials(read, username, prefix = '') {
-    const input = (name) => `${prefix}${name}`;
-    if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
-        throw new input_error_1.InputError(input('username'), `${(0, input_error_1.shown)(username)} is not a user name. Expected letters, digits and . _ - @.`);
-    }
-    const keyText = read(input('ssh-key'));
-    const passphrase = read(input('ssh-key-passphrase')) || undefined;
-    const password = read(input('password')) || undefined;
-    if (!keyText.trim() && !password) {
-        throw new input_error_1.InputError(input('ssh-key'), `no credentials: set ${input('ssh-key')} (a private key, from a secret) or ${input('password')}.`);
-    }
-    if (!keyText.trim())
-        return { username, password };
-    const privateKey = (0, ssh_key_1.repairPrivateKey)(keyText);
-    (0, ssh_key_1.checkPrivateKey)(privateKey, passphrase, input('ssh-key'));
-    return { username, privateKey, passphrase, password };
-}
-function parseHostKeyPolicy(knownHosts, fingerprint, strictText, targets, prefix) {
-    if (knownHosts.trim()) {
-        const policy = { mode: 'known-hosts', knownHosts };
-        // Throws now, before connecting, when no usable line is for one of the hosts.
-        for (const target of targets)
-            (0, known_hosts_1.pinnedKeys)(policy, target, `${prefix}known-hosts`);
-        return policy;
-    }
-    if (fingerprint) {
-        if (targets.length > 1) {
-            throw new input_error_1.InputError(`${prefix}host-fingerprint`, 'pins one key, but several hosts are listed; use known-hosts with a line for each host.');
-        }
-        return { mode: 'fingerprint', ...(0, known_hosts_1.parseFingerprint)(fingerprint, `${prefix}host-fingerprint`) };
-    }
-    const strict = parseBoolean(strictText, `${prefix}strict-host-key`);
-    return strict ? { mode: 'unpinned' } : { mode: 'insecure' };
-}
-/** The jump host: `proxy-host` turns it on; its key and host key are checked like the target's. */
-function parseProxy(read, get, value) {
-    const hostText = get('proxy-host');
-    if (!hostText)
-        return undefined;
-    const address = (0, host_address_1.parseHostAddress)(hostText, 22, 'proxy-host');
-    const credentials = parseCredentials(read, get('proxy-username') || required(get, 'username'), 'proxy-');
-    const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), value('proxy-strict-host-key'), [address], 'proxy-');
-    return { address, credentials, hostKey };
-}
-/** The same in every job of one workflow run attempt, unique across runs and re-runs. */
-function runReleaseId(env) {
-    const sha = env.GITHUB_SHA && /^[0-9a-f]{7,}$/i.test(env.GITHUB_SHA) ? `-${env.GITHUB_SHA.slice(0, 7).toLowerCase()}` : '';
-    return (0, release_id_1.checkReleaseId)(`run${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT || '1'}${sha}`, 'release-id');
-}
-/** Absolute, normalised, and not a system folder. */
-function parseDeployPath(text) {
-    const fail = (why) => {
-        throw new input_error_1.InputError('path', `${(0, input_error_1.shown)(text)} ${why}. Expected the absolute deploy root on the server, e.g. /var/www/myapp.`);
-    };
-    if (!text.startsWith('/'))
-        fail('is not an absolute path');
-    if ((0, control_characters_1.hasControlCharacter)(text))
-        fail('contains a control character');
-    const segments = text.split('/').filter((s) => s !== '');
-    if (segments.some((s) => s === '.' || s === '..'))
-        fail("contains '.' or '..'");
-    if (segments.some((s) => Buffer.byteLength(s) > 255))
-        fail('has a part longer than 255 bytes');
-    const normalised = `/${segments.join('/')}`;
-    if (Buffer.byteLength(normalised) > 3000)
-        fail('is longer than 3000 bytes, too long to hold releases');
-    if (SYSTEM_DIRECTORIES.has(normalised))
-        fail('is a system folder, not a place for an application');
-    return normalised;
-}
-function parseSourceDir(text, env) {
-    const workspace = env.GITHUB_WORKSPACE || process.cwd();
-    const dir = path.resolve(workspace, text);
-    let stat;
-    try {
-        stat = fs.statSync(dir);
-    }
-    catch {
-        stat = undefined;
-    }
-    if (!stat?.isDirectory()) {
-        throw new input_error_1.InputError('source', `folder ${(0, input_error_1.shown)(text)} does not exist in ${workspace}. Build first, or point source at the build output.`);
-    }
-    return dir;
-}
-function parseHook(text, input) {
-    if (text.includes('\0'))
-        throw new input_error_1.InputError(input, 'contains a NUL character.');
-    if (Buffer.byteLength(text) > 64 * 1024) {
-        throw new input_error_1.InputError(input, 'is longer than 64 KiB; put the commands in a script inside the release and call it.');
-    }
-    return text.replace(/\r\n?/g, '\n').trim();
-}
-function parseWholeNumber(text, input, min, max) {
-    const value = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
-    if (!(value >= min && value <= max)) {
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not a whole number from ${min} to ${max}.`);
-    }
-    return value;
-}
-function parseBoolean(text, input) {
-    if (/^(true|yes|on)$/i.test(text))
-        return true;
-    if (/^(false|no|off)$/i.test(text))
-        return false;
-    throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not true or false.`);
-}
-function parseChoice(text, input, choices) {
-    if (choices.includes(text))
-        return text;
-    throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not one of ${choices.join(', ')}.`);
-}
-/** Where the deploy comes from, read from GitHub's variables, else GitLab's or Jenkins's. */
-function readProvenance(env) {
-    const server = env.GITHUB_SERVER_URL || 'https://github.com';
-    const githubRun = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-        ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
-        : undefined;
-    const first = (...values) => values.find((value) => value) || undefined;
-    return {
-        sha: first(env.GITHUB_SHA, env.CI_COMMIT_SHA, env.GIT_COMMIT),
-        ref: first(env.GITHUB_REF, env.CI_COMMIT_REF_NAME, env.GIT_BRANCH),
-        actor: first(env.GITHUB_ACTOR, env.GITLAB_USER_LOGIN, env.BUILD_USER_ID),
-        runUrl: first(githubRun, env.CI_JOB_URL, env.BUILD_URL),
-        runner: `${os.hostname()} pid ${process.pid}`
-    };
-}
-
-
-/***/ }),
-
-/***/ 8374:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.parseFingerprint = parseFingerprint;
-exports.fingerprintOf = fingerprintOf;
-exports.keyTypeOf = keyTypeOf;
-exports.parseKnownHosts = parseKnownHosts;
-exports.pinnedKeys = pinnedKeys;
-/** Host keys as the user pins them: known_hosts lines and SHA256 fingerprints, parsed and checked before connecting. */
-const crypto_1 = __nccwpck_require__(6982);
-const input_error_1 = __nccwpck_require__(9748);
-const host_address_1 = __nccwpck_require__(1564);
-const host_key_types_1 = __nccwpck_require__(1115);
-const FINGERPRINT = 'SHA256:([A-Za-z0-9+/]{43})=?';
-/**
- * Reads `SHA256:...`, `<type> SHA256:...` (the type as ssh prints it, or
- * ssh-keygen's word), or a whole `ssh-keygen -l` line, which ends in the word.
- */
-function parseFingerprint(text, input = 'host-fingerprint') {
-    const trimmed = text.trim();
-    const typed = new RegExp(`^(?:(\\S+)\\s+)?${FINGERPRINT}$`).exec(trimmed);
-    const keygenLine = new RegExp(`^\\d+\\s+${FINGERPRINT}(?:\\s.*)?\\s\\((\\S+)\\)$`).exec(trimmed);
-    const [fingerprint, keyType] = typed ? [typed[2], typed[1]] : keygenLine ? [keygenLine[1], keygenLine[2]] : [];
-    if (!fingerprint) {
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, after the key type or not: 'ssh-ed25519 SHA256:...', 'ECDSA SHA256:...', as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`);
-    }
-    if (keyType !== undefined && !(0, host_key_types_1.keyTypesNamed)(keyType)) {
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(keyType)} is not a host key type. Name the type before the fingerprint as one of ${(0, host_key_types_1.knownTypeNames)()}; or give the fingerprint alone.`);
-    }
-    return keyType === undefined ? { fingerprint: `SHA256:${fingerprint}` } : { fingerprint: `SHA256:${fingerprint}`, keyType };
-}
-function fingerprintOf(keyBlob) {
-    return `SHA256:${(0, crypto_1.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
-/** The algorithm name at the start of an SSH public key blob. */
-function keyTypeOf(keyBlob) {
-    if (keyBlob.length < 4)
-        return 'unknown';
-    const length = keyBlob.readUInt32BE(0);
-    return keyBlob.subarray(4, 4 + length).toString('latin1');
-}
-function parseKnownHosts(text, input = 'known-hosts') {
-    const keys = [];
-    for (const rawLine of text.split(/\r?\n/)) {
-        const line = rawLine.trim();
-        if (!line || line.startsWith('#'))
-            continue;
-        const fields = line.split(/\s+/);
-        const marker = fields[0].startsWith('@') ? fields.shift() : undefined;
-        if (marker === '@cert-authority' || fields.length < 3)
-            continue;
-        const [hosts, keyType, base64] = fields;
-        const keyBlob = Buffer.from(base64, 'base64');
-        if (keyTypeOf(keyBlob) !== keyType) {
-            throw new input_error_1.InputError(input, `the line for ${(0, input_error_1.shown)(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`);
-        }
-        keys.push({ matchesHost: hostMatcher(hosts), keyType, keyBlob, revoked: marker === '@revoked' });
-    }
-    if (keys.length === 0) {
-        throw new input_error_1.InputError(input, "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.");
-    }
-    return keys;
-}
-function hostMatcher(field) {
-    const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(field);
-    if (hashed) {
-        const salt = Buffer.from(hashed[1], 'base64');
-        return (name) => (0, crypto_1.createHmac)('sha1', salt).update(name).digest('base64') === hashed[2];
-    }
-    const patterns = field.split(',');
-    return (name) => {
-        let matched = false;
-        for (const pattern of patterns) {
-            const negated = pattern.startsWith('!');
-            if (wildcardToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-                if (negated)
-                    return false;
-                matched = true;
-            }
-        }
-        return matched;
-    };
-}
-function wildcardToRegExp(pattern) {
-    const body = pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.');
-    return new RegExp(`^${body}$`, 'i');
-}
-/**
- * The usable known_hosts keys for one server; throws, naming the input, when
- * no line is for it (so the mistake shows before connecting).
- */
-function pinnedKeys(policy, address, input = 'known-hosts') {
-    if (policy.mode !== 'known-hosts')
-        return [];
-    const name = (0, host_address_1.knownHostsName)(address);
-    const pinned = parseKnownHosts(policy.knownHosts, input).filter((k) => k.matchesHost(name));
-    if (!pinned.some((k) => !k.revoked)) {
-        throw new input_error_1.InputError(input, `no line is for ${name}. Run 'ssh-keyscan ${address.port === 22 ? '' : `-p ${address.port} `}${address.host}' and add its output.`);
-    }
-    return pinned;
-}
-
-
-/***/ }),
-
-/***/ 7674:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.RELEASE_ID_PATTERN = void 0;
-exports.checkReleaseId = checkReleaseId;
-exports.defaultReleaseId = defaultReleaseId;
-const input_error_1 = __nccwpck_require__(9748);
-/** Release ids are folder names; a leading dot or dash is kept for our own temporary names and options. */
-exports.RELEASE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-function checkReleaseId(id, input = 'release-id') {
-    if (!exports.RELEASE_ID_PATTERN.test(id)) {
-        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(id)} is not a usable release id. Expected 1 to 128 of A-Z a-z 0-9 . _ - , not starting with . or -, e.g. 20260101120000-1a2b3c4.`);
-    }
-    return id;
-}
-/** UTC `YYYYMMDDHHMMSS`, then `-` and the short commit sha when known. */
-function defaultReleaseId(now, sha) {
-    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const shortSha = sha && /^[0-9a-f]{7,}$/i.test(sha) ? `-${sha.slice(0, 7).toLowerCase()}` : '';
-    return stamp + shortSha;
-}
-
-
-/***/ }),
-
-/***/ 8863:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.parseSharedEntries = parseSharedEntries;
-exports.lines = lines;
-const input_error_1 = __nccwpck_require__(9748);
-const control_characters_1 = __nccwpck_require__(6655);
-/** Parses the `shared` input: one relative path a line, a trailing `/` marks a directory. */
-function parseSharedEntries(text) {
-    const entries = lines(text).map(parseSharedEntry);
-    for (const a of entries) {
-        for (const b of entries) {
-            if (a === b)
-                continue;
-            if (a.path === b.path)
-                throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(a.path)} is listed twice.`);
-            if (b.path.startsWith(`${a.path}/`)) {
-                throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(b.path)} lies inside ${(0, input_error_1.shown)(a.path)}; list only the outer one.`);
-            }
-        }
-    }
-    return entries;
-}
-function parseSharedEntry(line) {
-    const isDirectory = line.endsWith('/');
-    const path = line.replace(/\/+$/, '');
-    const segments = path.split('/');
-    const problem = line.startsWith('/')
-        ? 'is absolute'
-        : segments.some((s) => s === '..' || s === '.')
-            ? "contains '.' or '..'"
-            : segments.some((s) => s === '' || (0, control_characters_1.hasControlCharacter)(s))
-                ? 'has an empty part or a control character'
-                : segments[0].startsWith('-')
-                    ? "starts with '-'"
-                    : segments.some((s) => Buffer.byteLength(s) > 255) || Buffer.byteLength(path) > 1000
-                        ? 'is too long (a part over 255 bytes, or over 1000 bytes in all)'
-                        : undefined;
-    if (problem) {
-        throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`);
-    }
-    return { path, isDirectory };
-}
-/** Non-empty, trimmed lines; `#` starts a comment line. */
-function lines(text) {
-    return text
-        .split(/\r?\n/)
-        .map((line) => line.trim())
-        .filter((line) => line && !line.startsWith('#'));
-}
-
-
-/***/ }),
-
-/***/ 4904:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.quote = quote;
-/**
- * The one way a value enters the remote script: as a single-quoted POSIX
- * shell word. Inside single quotes nothing is special except the quote
- * itself, which is closed, escaped and reopened.
- */
-function quote(value) {
-    const text = String(value);
-    if (text.includes('\0'))
-        throw new Error('a NUL character cannot be passed to the remote shell');
-    return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-
-/***/ }),
-
-/***/ 4471:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.repairPrivateKey = repairPrivateKey;
-exports.checkPrivateKey = checkPrivateKey;
-const ssh2_1 = __nccwpck_require__(5472);
-const input_error_1 = __nccwpck_require__(9748);
-/**
- * Repairs what pasting a key into a secret store does to it: Windows line
- * ends, surrounding blank lines, a missing final newline, or `\n` typed out
- * literally. The key material itself is never changed.
- */
-function repairPrivateKey(text) {
-    let key = text.replace(/\r\n?/g, '\n').trim();
-    if (!key.includes('\n') && key.includes('\\n'))
-        key = key.replace(/\\n/g, '\n');
-    key = key
-        .split('\n')
-        .map((line) => line.trim())
-        .join('\n');
-    return `${key}\n`;
-}
-/**
- * Checks that the key can be used, and says exactly what is wrong when it
- * cannot. Never includes key material in the message.
- */
-function checkPrivateKey(key, passphrase, input = 'ssh-key') {
-    if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) AAAA/.test(key)) {
-        throw new input_error_1.InputError(input, 'this is a public key (one line starting with its type). Give the private key, the file without .pub.');
-    }
-    if (key.startsWith('PuTTY-User-Key-File')) {
-        throw new input_error_1.InputError(input, "this is a PuTTY .ppk key. Convert it with 'puttygen key.ppk -O private-openssh -o key' and give that file's text.");
-    }
-    if (!/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n/.test(key) || !/\n-----END [A-Z0-9 ]*PRIVATE KEY-----\n$/.test(key)) {
-        throw new input_error_1.InputError(input, "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line.");
-    }
-    const parsed = ssh2_1.utils.parseKey(key, passphrase);
-    if (!(parsed instanceof Error))
-        return;
-    const reason = parsed.message;
-    if (/no passphrase given/i.test(reason)) {
-        throw new input_error_1.InputError(`${input}-passphrase`, `the key is encrypted; set ${input}-passphrase to its passphrase.`);
-    }
-    if (/passphrase|decrypt/i.test(reason)) {
-        throw new input_error_1.InputError(`${input}-passphrase`, 'the passphrase does not open the key; check the secret that holds it.');
-    }
-    throw new input_error_1.InputError(input, `the key could not be read (${reason}). Supported: OpenSSH and PEM keys of type ed25519, ecdsa and rsa; 'ssh-keygen -p -f key' rewrites an old key in a supported form.`);
-}
-
-
-/***/ }),
-
-/***/ 6992:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.cleanupFor = cleanupFor;
-exports.abortUnfinished = abortUnfinished;
-const plan_1 = __nccwpck_require__(2680);
-const scripts_1 = __nccwpck_require__(2303);
-const connection_1 = __nccwpck_require__(6925);
-const errors_1 = __nccwpck_require__(43);
-const parallel_1 = __nccwpck_require__(3447);
-/** What the post step needs to undo this deploy, should the job be cancelled. */
-function cleanupFor(settings, plan) {
-    return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields };
-}
-/**
- * Undoes a deploy that never finished, on every host it may have reached:
- * stops what is left of it, removes its release unless it became current,
- * and frees its lock (only its own). Used by the action's post step;
- * `connect` opens each connection (tests pass one that returns fakes).
- */
-async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.connectRemote) {
-    const plan = {
-        ...(0, plan_1.planBase)(settings),
-        deployPath: cleanup.deployPath,
-        releaseId: cleanup.releaseId,
-        lockToken: cleanup.lockToken,
-        logFields: cleanup.logFields
-    };
-    const settled = await (0, parallel_1.settleLimit)(cleanup.hosts, settings.maxParallel, async (target) => {
-        const host = await connect(settings, target);
-        try {
-            const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
-            if (result.code !== 0)
-                throw (0, errors_1.remoteFailure)(result, host.name);
-        }
-        finally {
-            host.close();
-        }
-    });
-    const failures = settled.flatMap((s) => (s.ok ? [] : [s.error.message]));
-    if (failures.length)
-        throw new Error(failures.join('\n'));
-}
-
-
-/***/ }),
-
-/***/ 3788:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.chooseCompression = chooseCompression;
-/** auto: zstd where both ends have it, else gzip where both have it, else none. */
-function chooseCompression(wanted, local, remote) {
-    if (wanted !== 'auto') {
-        if (!local.has(wanted))
-            throw new Error(`compression: ${wanted} is not installed on this machine; install it or use compression: auto.`);
-        return wanted;
-    }
-    for (const candidate of ['zstd', 'gzip']) {
-        if (local.has(candidate) && remote.has(candidate))
-            return candidate;
-    }
-    return 'none';
-}
-
-
-/***/ }),
-
-/***/ 1975:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.dryRunOn = dryRunOn;
-const plan_1 = __nccwpck_require__(2680);
-const scripts_1 = __nccwpck_require__(2303);
-const file_list_1 = __nccwpck_require__(9977);
-const format_1 = __nccwpck_require__(7319);
-const maintenance_1 = __nccwpck_require__(8209);
-const prepare_1 = __nccwpck_require__(8357);
-const phases_1 = __nccwpck_require__(3272);
-const source_1 = __nccwpck_require__(5045);
-const parallel_1 = __nccwpck_require__(3447);
-const errors_1 = __nccwpck_require__(43);
-/**
- * Reads the workspace as a deploy does, and asks each server what a deploy
- * would find there: the same inspect round trip (tools, upload cache) and the
- * list script. Nothing is uploaded and nothing on the servers changes. Prints
- * the plan and the exact scripts a deploy with these settings would send.
- */
-async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
-    const source = await sourceReady;
-    const { listing } = source;
-    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
-    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host, index) => {
-        const upload = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source, settings.compression);
-        const listed = await (0, maintenance_1.listOn)(host, settings, base.releaseId);
-        const info = {
-            host: host.name,
-            current: listed.current,
-            wouldPrune: (0, maintenance_1.reported)(listed, 'wouldPrune'),
-            upload: {
-                kind: upload.kind,
-                entries: upload.entries.length,
-                removed: upload.removed,
-                bytes: upload.bytes,
-                compression: upload.plan.compression,
-                summary: upload.summary
-            },
-            scripts: { prepare: (0, scripts_1.prepareScript)(upload.plan), ...(0, phases_1.activationScripts)(hosts.length, upload.plan) }
-        };
-        return { info, releases: listed.releases };
-    });
-    const failed = settled.flatMap((s, i) => (s.ok ? [] : [`  ${hosts[i].name}: ${s.error.message}`]));
-    if (failed.length === 1 && hosts.length === 1)
-        throw settled[0].error;
-    if (failed.length > 0)
-        throw new errors_1.DeployError(`The dry run failed on ${failed.length} of ${hosts.length} hosts:\n${failed.join('\n')}`, [], 'dry run');
-    const perHost = settled.map((s) => s.value);
-    reporter.info('DRY RUN: nothing is uploaded and nothing on the servers changes.');
-    reporter.info(`release: ${base.releaseId}`);
-    reporter.info(`upload:  ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)} from ${settings.sourceDir}`);
-    for (const { info } of perHost) {
-        reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`);
-        reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`);
-    }
-    const first = perHost[0].info;
-    for (const { info } of perHost) {
-        const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script);
-        if (same) {
-            reporter.info(`The scripts for ${info.host} are the same as for ${first.host}.`);
-            continue;
-        }
-        for (const [phase, script] of Object.entries(info.scripts)) {
-            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
-                script
-                    .trimEnd()
-                    .split('\n')
-                    .forEach((line) => reporter.info(line));
-                return Promise.resolve();
-            });
-        }
-    }
-    return {
-        releaseId: base.releaseId,
-        files: listing.entries.length,
-        bytes: listing.bytes,
-        hosts: perHost.map((h) => h.info),
-        scripts: first.scripts,
-        releases: perHost[0].releases
-    };
-}
-
-
-/***/ }),
-
-/***/ 43:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.DeployError = exports.RemoteError = void 0;
-exports.failedStep = failedStep;
-exports.remoteFailure = remoteFailure;
-const protocol_1 = __nccwpck_require__(7329);
-const exit_codes_1 = __nccwpck_require__(5852);
-/** A deploy that failed on the server; the message says where, what, and what to do. */
-class RemoteError extends Error {
-    step;
-    exitCode;
-    constructor(message, step, exitCode) {
-        super(message);
-        this.step = step;
-        this.exitCode = exitCode;
-        this.name = 'RemoteError';
-    }
-}
-exports.RemoteError = RemoteError;
-/** A deploy that failed somewhere; `results` says which host is on which release. */
-class DeployError extends Error {
-    results;
-    step;
-    constructor(message, results, step) {
-        super(message);
-        this.results = results;
-        this.step = step;
-        this.name = 'DeployError';
-    }
-}
-exports.DeployError = DeployError;
-/** The step a failure happened in, for summaries: before connecting when no server was reached. */
-function failedStep(error) {
-    return error instanceof RemoteError || error instanceof DeployError ? error.step : 'before connecting';
-}
-/** The error for a script that did not succeed: host, step, what the script said, and what to do. */
-function remoteFailure(result, hostName) {
-    const step = (0, protocol_1.lastResult)(result, 'step') ?? 'start';
-    const error = (0, protocol_1.lastResult)(result, 'error');
-    if (result.code === null && result.signal) {
-        const signal = result.signal.startsWith('SIG') ? result.signal : `SIG${result.signal}`;
-        return new RemoteError(`${hostName}: the remote script was killed (${signal}) during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
-    }
-    if (result.code === null) {
-        return new RemoteError(`${hostName}: the connection was lost during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
-    }
-    const detail = error ?? `the remote script exited with status ${result.code}. ${tail(result.stderr)}`.trim();
-    const hint = exit_codes_1.EXIT_HINTS[result.code] ?? '';
-    return new RemoteError(`${hostName}, step ${step}: ${detail}. ${hint}`.trim(), step, result.code);
-}
-function tail(text) {
-    const lines = text.trim().split('\n').filter(Boolean);
-    return lines.length ? `Last output: ${lines.slice(-5).join(' | ')}` : '';
-}
-
-
-/***/ }),
-
-/***/ 7994:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.deployFleet = deployFleet;
-const protocol_1 = __nccwpck_require__(7329);
-const plan_1 = __nccwpck_require__(2680);
-const file_list_1 = __nccwpck_require__(9977);
-const scripts_1 = __nccwpck_require__(2303);
-const prepare_1 = __nccwpck_require__(8357);
-const errors_1 = __nccwpck_require__(43);
-const results_1 = __nccwpck_require__(3524);
-const phases_1 = __nccwpck_require__(3272);
-const abort_1 = __nccwpck_require__(6992);
-const source_1 = __nccwpck_require__(5045);
-const parallel_1 = __nccwpck_require__(3447);
-/** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
-class HostDeploy {
-    host;
-    plan;
-    started = Date.now();
-    previous = '';
-    /** prepare reported the release that was current ('' then means none), so the run knows current here. */
-    previousKnown = false;
-    switched = false;
-    /** A switch ended without an answer: whether current moved is not known. */
-    switchUnknown = false;
-    /** The run cannot tell which release is current here (the result's releaseId is then ''). */
-    currentUnknown = false;
-    /** A script was rejected or ended without an answer: the connection is gone. */
-    lost = false;
-    /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
-    mayHoldLock = false;
-    settled = false;
-    bytesSent = 0;
-    pruned = [];
-    result;
-    constructor(host, plan) {
-        this.host = host;
-        this.plan = plan;
-        this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 };
-    }
-    async run(script, options) {
-        const phase = (0, scripts_1.phaseOf)(script);
-        if (phase === 'prepare')
-            this.mayHoldLock = true;
-        let result;
-        try {
-            result = await this.host.run(script, options);
-        }
-        catch (error) {
-            // A rejected run never started on the server (the connection was already gone).
-            this.lost = true;
-            throw error;
-        }
-        if (result.code === null)
-            this.lost = true;
-        // These scripts free the lock on every exit; a failed prepare frees what it took.
-        else if (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0))
-            this.mayHoldLock = false;
-        return result;
-    }
-    settle(status, releaseId, error) {
-        const text = [error, this.lockHint(status)].filter(Boolean).join(' ');
-        this.settled = true;
-        this.result = {
-            host: this.host.name,
-            releaseId,
-            previousReleaseId: this.previous,
-            status,
-            ...(text ? { error: text } : {}),
-            seconds: (Date.now() - this.started) / 1000,
-            bytesUploaded: this.bytesSent
-        };
-    }
-    /** Said once, when the connection went away while this run may hold the lock. */
-    lockHint(status) {
-        if (!this.lost || !this.mayHoldLock || status === 'deployed')
-            return '';
-        return `The connection to ${this.host.name} was lost, so this run's lock may still be held there: free it with mode: unlock.`;
-    }
-}
-/**
- * Deploys one release to every host, in two phases, so that no host switches
- * unless every host is ready, and a failure after the switch puts every host
- * back where it was:
- *   1. prepare on every host (upload, shared, before-activate);
- *   2. switch every host, then after-activate on each, then prune.
- */
-async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
-    const source = await sourceReady;
-    const { listing } = source;
-    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
-    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index)));
-    const log = logFor(hosts.length, reporter);
-    reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
-    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
-    const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
-    if (failedToPrepare.length > 0) {
-        const why = `not switched: ${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`;
-        // Every host is told to undo: a host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
-        await Promise.all(fleet.map(async (m, i) => {
-            const outcome = prepared[i];
-            const undone = await undo(m, log);
-            m.settle(outcome.ok ? 'not-switched' : 'failed', m.previous, [outcome.ok ? why : outcome.error.message, undone].filter(Boolean).join('. '));
-        }));
-        reporter.rememberCleanup(undefined);
-        throw fleetFailure(fleet, 'prepare', 'nothing was switched');
-    }
-    await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log));
-    reporter.rememberCleanup(undefined);
-    const first = fleet[0];
-    return {
-        releaseId: base.releaseId,
-        previousReleaseId: first.previous,
-        results: fleet.map((m) => m.result),
-        pruned: first.pruned,
-        files: listing.entries.length,
-        bytes: listing.bytes,
-        bytesSent: fleet.reduce((sum, m) => sum + m.bytesSent, 0),
-        compression: first.plan.compression
-    };
-}
-/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
-async function activate(fleet, settings, log) {
-    // With one host and no after-activate, switching and pruning can share one round trip.
-    const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
-    const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
-    const switched = await Promise.all(fleet.map((m) => m.run(script(m), { onLog: log(m) }).catch((error) => error)));
-    const failures = new Map();
-    fleet.forEach((m, i) => {
-        const outcome = switched[i];
-        if (outcome instanceof Error) {
-            failures.set(m, outcome.message);
-            return;
-        }
-        // A host counts as switched once its script said so, even if it failed later in that step.
-        m.switched = (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
-        m.switchUnknown = !m.switched && outcome.code === null;
-        if (outcome.code !== 0)
-            failures.set(m, (0, errors_1.remoteFailure)(outcome, m.host.name).message);
-    });
-    if (oneStep && failures.size === 1 && prunedLate(fleet[0], switched[0])) {
-        // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
-        const only = fleet[0];
-        log(only)(`warning: ${failures.get(only)} The release is live; pruning and unlocking are tried once more.`);
-        await finishOn(only, log);
-        only.settle('deployed', only.plan.releaseId);
-        return;
-    }
-    if (failures.size > 0) {
-        const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`;
-        await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)));
-        throw fleetFailure(fleet, 'switch', activateSummary(fleet));
-    }
-    if (oneStep) {
-        const only = fleet[0];
-        only.mayHoldLock = false;
-        only.pruned = ((0, protocol_1.lastResult)(switched[0], 'pruned') ?? '').split(' ').filter(Boolean);
-        only.settle('deployed', only.plan.releaseId);
-        return;
-    }
-    const noHook = { code: 0, results: [], stdout: '', stderr: '' };
-    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
-    const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
-    if (failedAfter.length > 0) {
-        const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
-        if (settings.revertOnFailure) {
-            const why = `after-activate failed on ${failedAfter.map((m) => m.host.name).join(', ')}`;
-            await Promise.all(fleet.map((m) => putBack(m, log, reasons.get(m), why)));
-            throw fleetFailure(fleet, 'after-activate', activateSummary(fleet));
-        }
-        const notes = new Map(await Promise.all(failedAfter.map(async (m) => {
-            const marked = await m.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
-            return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
-        })));
-        await Promise.all(fleet.map((m) => finishOn(m, log)));
-        fleet.forEach((m) => (reasons.has(m) ? m.settle('bad', m.plan.releaseId, [reasons.get(m), notes.get(m)].filter(Boolean).join(' ')) : m.settle('deployed', m.plan.releaseId)));
-        throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`);
-    }
-    await Promise.all(fleet.map((m) => finishOn(m, log)));
-    fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
-}
-/** The one-step switch reported the switch, then failed in its prune. */
-function prunedLate(member, outcome) {
-    return member.switched && !(outcome instanceof Error) && (0, protocol_1.lastResult)(outcome, 'step') === 'prune';
-}
-async function prepareOn(member, settings, source, log) {
-    const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, source, log(member), settings.compression);
-    member.plan = prepared.plan;
-    member.bytesSent = prepared.bytesSent;
-    const previous = (0, protocol_1.lastResult)(prepared.result, 'previous');
-    member.previous = previous ?? '';
-    member.previousKnown = previous !== undefined;
-    if (prepared.result.code !== 0)
-        throw (0, errors_1.remoteFailure)(prepared.result, member.host.name);
-}
-async function runStep(member, script, log) {
-    const result = await member.run(script, { onLog: log(member) });
-    if (result.code === null)
-        throw (0, errors_1.remoteFailure)(result, member.host.name);
-    return result;
-}
-/**
- * After a failure: a host that switched goes back to the release that was
- * current before (the new one marked bad); one that did not is aborted.
- * Settles the host's result whatever happens, and never rejects.
- */
-async function putBack(member, log, failure, elsewhere) {
-    const id = member.plan.releaseId;
-    const reason = failure ?? `switched back: ${elsewhere}`;
-    if (member.switchUnknown) {
-        const undone = await undo(member, log);
-        const note = `Whether current moved to ${id} on ${member.host.name} is unknown: the connection was lost during the switch. Check the host, then deploy again or roll back.`;
-        member.currentUnknown = true;
-        member.settle('failed', '', [failure, note, undone].filter(Boolean).join(' '));
-        return;
-    }
-    if (!member.switched) {
-        const undone = await undo(member, log);
-        member.settle(failure ? 'failed' : 'not-switched', member.previous, [failure ?? `not switched: ${elsewhere}`, undone].filter(Boolean).join('. '));
-        return;
-    }
-    let result;
-    try {
-        result = await member.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
-    }
-    catch (error) {
-        member.settle('failed', id, `${reason}. Switching back did not start (${error.message}): ${id} is still current there, not marked bad.`);
-        return;
-    }
-    if (result.code === null) {
-        const note = `Switching back was cut off (${(0, errors_1.remoteFailure)(result, member.host.name).message}); whether current is ${id} or ${member.previous || 'nothing'} there is unknown.`;
-        member.currentUnknown = true;
-        member.settle('failed', '', `${reason}. ${note}`);
-        return;
-    }
-    const now = (0, protocol_1.lastResult)(result, 'current');
-    if (result.code !== 0) {
-        const failedToo = `Switching back failed too: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
-        if (now !== undefined && now !== id)
-            member.settle('reverted', now, `${reason}. ${failedToo}; current is ${now || 'nothing'}.`);
-        else
-            member.settle('failed', id, `${reason}. ${failedToo}; ${id} is still current there.`);
-        return;
-    }
-    const current = now ?? member.previous;
-    member.settle(current === id ? 'bad' : 'reverted', current, reason);
-}
-/** Frees the lock and removes the unused release; returns what went wrong, in words, or ''. Never rejects. */
-async function undo(member, log) {
-    try {
-        const result = await member.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
-        return result.code === 0 ? '' : `Undoing the prepared release failed: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
-    }
-    catch {
-        // The connection is gone; the result says so, and whether the lock may be left (see settle).
-        return '';
-    }
-}
-/** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
-async function finishOn(member, log) {
-    try {
-        const result = await member.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
-        member.pruned = ((0, protocol_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
-        if (result.code !== 0)
-            log(member)(`warning: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`);
-    }
-    catch (error) {
-        log(member)(`warning: pruning and unlocking did not finish: ${error.message}`);
-    }
-}
-function afterFailureText(outcome, m) {
-    return outcome.ok ? (0, errors_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message;
-}
-/** What a failed activation left, host by host, claiming only what the hosts reported. */
-function activateSummary(fleet) {
-    const id = fleet[0].plan.releaseId;
-    const names = (members) => members.map((m) => m.host.name).join(', ');
-    const where = (members) => (fleet.length > 1 && members.length < fleet.length ? ` on ${names(members)}` : '');
-    const back = fleet.filter((m) => m.result.status === 'reverted');
-    const stayed = fleet.filter((m) => m.result.status === 'bad');
-    const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
-    const unknown = fleet.filter((m) => m.currentUnknown);
-    const parts = [];
-    if (back.length)
-        parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`);
-    if (stayed.length)
-        parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`);
-    if (stuck.length)
-        parts.push(`${id} is still current${where(stuck)}, as switching back failed`);
-    if (unknown.length)
-        parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`);
-    return parts.length ? parts.join('; ') : 'nothing was switched';
-}
-/** The error for a failed fleet deploy: one host reads like one error; several get a line each. */
-function fleetFailure(fleet, step, summary) {
-    const results = fleet.map((m) => m.result);
-    if (fleet.length === 1) {
-        const only = fleet[0];
-        const error = only.result.error ?? '';
-        return new errors_1.DeployError(`${error.replace(/\.$/, '')}; ${summary}.`, results, step);
-    }
-    const current = (m) => {
-        if (m.currentUnknown)
-            return 'unknown';
-        // A host that failed before prepare said what was current, and was never switched: the run knows only that.
-        if (!m.previousKnown && !m.switched)
-            return 'unchanged';
-        return m.result.releaseId || '(none)';
-    };
-    const lines = fleet.map((m) => `  ${m.host.name}: ${m.result.status}, current ${current(m)}${m.result.error ? ` (${m.result.error})` : ''}`);
-    return new errors_1.DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step);
-}
-/** With several hosts, every remote line names its host. */
-function logFor(count, reporter) {
-    return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line));
-}
-
-
-/***/ }),
-
-/***/ 8209:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.listOn = listOn;
-exports.reported = reported;
-exports.unlockOn = unlockOn;
-const plan_1 = __nccwpck_require__(2680);
-const scripts_1 = __nccwpck_require__(2303);
-const protocol_1 = __nccwpck_require__(7329);
-const errors_1 = __nccwpck_require__(43);
-const releases_1 = __nccwpck_require__(630);
-/**
- * Runs the list script, which changes nothing and takes no lock. Given
- * `wouldDeploy`, the would-be new release id (NEW_RELEASE_ID, with keep as
- * KEEP), the server also says what a deploy of it would prune.
- */
-async function listOn(host, settings, wouldDeploy = '') {
-    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planList)(settings, wouldDeploy)));
-    if (result.code !== 0)
-        throw (0, errors_1.remoteFailure)(result, host.name);
-    const wouldPrune = (0, protocol_1.lastResult)(result, 'would-prune');
-    return {
-        host: host.name,
-        releases: (0, releases_1.parseReleases)(result),
-        current: (0, protocol_1.lastResult)(result, 'current') ?? '',
-        lockHolder: (0, protocol_1.lastResult)(result, 'lock'),
-        rollbackTarget: (0, protocol_1.lastResult)(result, 'rollback-target'),
-        wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
-    };
-}
-const REPORTED = {
-    rollbackTarget: { key: protocol_1.RESULT_KEYS.rollbackTarget, what: 'the release a rollback would switch to' },
-    wouldPrune: { key: protocol_1.RESULT_KEYS.wouldPrune, what: 'the releases this deploy would prune' }
-};
-/** A value only the server can decide: its absence is an error, never a guess made on the runner. */
-function reported(listing, name) {
-    const value = listing[name];
-    if (value !== undefined && value !== null)
-        return value;
-    const { key, what } = REPORTED[name];
-    throw new errors_1.RemoteError(`${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`, 'list', 0);
-}
-/** Removes a lock left behind; returns who held it ('' when there was none). */
-async function unlockOn(host, settings, reporter) {
-    const result = await host.run((0, scripts_1.unlockScript)((0, plan_1.planBase)(settings)), { onLog: reporter.info });
-    if (result.code !== 0)
-        throw (0, errors_1.remoteFailure)(result, host.name);
-    return (0, protocol_1.lastResult)(result, 'unlocked') ?? '';
-}
-
-
-/***/ }),
-
-/***/ 1341:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.packToFile = packToFile;
-const fs = __importStar(__nccwpck_require__(9896));
-const promises_1 = __nccwpck_require__(9786);
-const format_1 = __nccwpck_require__(7319);
-const archive_1 = __nccwpck_require__(478);
-const plan_1 = __nccwpck_require__(2680);
-const prepare_1 = __nccwpck_require__(8357);
-const source_1 = __nccwpck_require__(5045);
-/**
- * What `pack` plans against: the inspect answer of a server with every tool
- * and no upload cache yet, as a first deploy finds most servers. So the
- * file is the stream such a deploy sends, chosen by the deploy's own code.
- */
-const FRESH_SERVER = {
-    code: 0,
-    results: [
-        ['has', 'zstd'],
-        ['has', 'gzip'],
-        ['has', 'sha256sum'],
-        ['cache-miss', 'there is no upload cache yet']
-    ],
-    stdout: '',
-    stderr: ''
-};
-/** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
-async function packToFile(settings, output, reporter, controlFolder = (0, plan_1.controlFolderName)()) {
-    const source = await (0, source_1.readSource)(settings, reporter);
-    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder };
-    const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
-    reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
-    const archive = await (0, prepare_1.openUpload)(upload, source);
-    try {
-        await Promise.all([(0, promises_1.pipeline)(archive.stream, fs.createWriteStream(output)), archive.finished]);
-    }
-    catch (error) {
-        archive.abort();
-        fs.rmSync(output, { force: true });
-        throw error;
-    }
-    const bytes = archive.bytesSent();
-    reporter.info(`wrote ${output} (${(0, format_1.formatBytes)(bytes)})`);
-    return { output, compression: upload.plan.compression, kind: upload.kind, entries: upload.entries.length, bytes };
-}
-
-
-/***/ }),
-
-/***/ 3447:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.mapLimit = mapLimit;
-exports.settleLimit = settleLimit;
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
-async function mapLimit(items, limit, work) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await work(items[index], index);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
-}
-/** Like Promise.allSettled, but limited, and with the errors typed. */
-function settleLimit(items, limit, work) {
-    return mapLimit(items, limit, (item, index) => work(item, index).then((value) => ({ ok: true, value }), (error) => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) })));
-}
-
-
-/***/ }),
-
-/***/ 3272:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.hostPlan = hostPlan;
-exports.switchesAndFinishesAtOnce = switchesAndFinishesAtOnce;
-exports.activationScripts = activationScripts;
-const scripts_1 = __nccwpck_require__(2303);
-/**
- * The rules for what a deploy sends each host besides the upload, in one
- * place, so that the dry run prints what the deploy (fleet.ts) sends.
- */
-/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
-function hostPlan(base, settings, index) {
-    return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate };
-}
-/** With one host and no after-activate, switching and pruning share one round trip. */
-function switchesAndFinishesAtOnce(hostCount, plan) {
-    return hostCount === 1 && !plan.afterActivate;
-}
-/** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
-function activationScripts(hostCount, plan) {
-    if (switchesAndFinishesAtOnce(hostCount, plan))
-        return { 'switch-and-finish': (0, scripts_1.switchAndFinishScript)(plan) };
-    return {
-        switch: (0, scripts_1.switchScript)(plan),
-        ...(plan.afterActivate ? { 'after-activate': (0, scripts_1.afterActivateScript)(plan) } : {}),
-        finish: (0, scripts_1.finishScript)(plan)
-    };
-}
-
-
-/***/ }),
-
-/***/ 8357:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.uploadAndPrepare = uploadAndPrepare;
-exports.planUploadOn = planUploadOn;
-exports.inspectServer = inspectServer;
-exports.serverTools = serverTools;
-exports.planUpload = planUpload;
-exports.openUpload = openUpload;
-const archive_1 = __nccwpck_require__(478);
-const manifest_1 = __nccwpck_require__(6019);
-const scripts_1 = __nccwpck_require__(2303);
-const exit_codes_1 = __nccwpck_require__(5852);
-const protocol_1 = __nccwpck_require__(7329);
-const format_1 = __nccwpck_require__(7319);
-const compression_1 = __nccwpck_require__(3788);
-const PROGRESS_EVERY_MS = 2000;
-/**
- * Uploads and prepares the release on one host, as planUploadOn plans it.
- * If the server then finds its cache unusable after all, this starts over
- * with a full upload, on the same connection.
- */
-async function uploadAndPrepare(host, plan, source, log, 
-/** The compression setting; without it, the plan's own (never auto). */
-compression = plan.compression) {
-    const upload = await planUploadOn(host, plan, source, compression);
-    log(`       ${upload.summary}`);
-    const attempt = await send(host, upload, source, log);
-    if (upload.kind !== 'incremental' || attempt.result.code !== exit_codes_1.EXIT.cache)
-        return attempt;
-    log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
-    return send(host, fullUpload(upload.plan, source, ''), source, log);
-}
-/**
- * Plans the upload for one host: one round trip to see its tools and upload
- * cache (which changes nothing on the server), then planUpload. The deploy and
- * the dry run both plan through here, so the dry run shows what a deploy sends.
- */
-async function planUploadOn(host, plan, source, compression) {
-    const inspected = await inspectServer(host, plan);
-    return planUpload(plan, source, inspected, compression, await (0, archive_1.localCompressors)());
-}
-/** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
-function inspectServer(host, plan) {
-    return host.run((0, scripts_1.inspectScript)(plan));
-}
-function serverTools(inspected) {
-    return new Set((0, protocol_1.allResults)(inspected, 'has'));
-}
-/**
- * From what the inspect script found: the compression (auto picks what both
- * ends have), then a delta against the server's cache when incremental uploads
- * are on and the cache is usable, else everything.
- */
-function planUpload(base, source, inspected, compression, local) {
-    const tools = serverTools(inspected);
-    const plan = { ...base, compression: (0, compression_1.chooseCompression)(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' };
-    const { entries, bytes } = source.listing;
-    if (!source.manifest)
-        return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') };
-    if (!tools.has('sha256sum')) {
-        const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need');
-        return { plan, kind: 'full', entries, removed: 0, bytes, summary };
-    }
-    const cached = cachedManifest(inspected);
-    if (cached === undefined)
-        return fullUpload(plan, source, (0, protocol_1.lastResult)(inspected, 'cache-miss') ?? 'the upload cache could not be read');
-    const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(cached), source.manifest, entries);
-    const sent = delta.upload.reduce((sum, e) => sum + e.size, 0);
-    return {
-        plan: { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(cached), nextDigest: delta.nextDigest },
-        kind: 'incremental',
-        entries: delta.upload,
-        removed: delta.remove.length,
-        bytes: sent,
-        delta,
-        summary: `incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(sent)})`
-    };
-}
-/** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
-function fullUpload(base, source, reason) {
-    const { entries, bytes } = source.listing;
-    const next = (0, manifest_1.manifestText)(source.manifest);
-    const delta = { upload: entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
-    return {
-        plan: { ...base, incremental: true, cacheBase: '', nextDigest: delta.nextDigest },
-        kind: 'full',
-        entries,
-        removed: 0,
-        bytes,
-        delta,
-        summary: fullSummary(source, reason)
-    };
-}
-/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
-function fullSummary(source, reason) {
-    const size = `${source.listing.entries.length} entries, ${(0, format_1.formatBytes)(source.listing.bytes)}`;
-    return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`;
-}
-function cachedManifest(result) {
-    if (result.code !== 0 || (0, protocol_1.lastResult)(result, 'cache-ok') === undefined)
-        return undefined;
-    return (0, protocol_1.manifestBlock)(result);
-}
-async function send(host, upload, source, log) {
-    const { plan } = upload;
-    const archive = await openUpload(upload, source);
-    const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
-    // Progress is for the upload only; the server's work after it has its own lines.
-    archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
-    try {
-        const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
-        if (result.code !== 0)
-            archive.abort();
-        else
-            await archive.finished;
-        return { result, plan, bytesSent: archive.bytesSent(), kind: upload.kind };
-    }
-    finally {
-        clearInterval(progress);
-    }
-}
-/** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
-function openUpload(upload, source) {
-    const control = upload.delta ? controlMembers(upload.delta, upload.plan.controlFolder) : undefined;
-    return (0, archive_1.packArchive)(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel);
-}
-/** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
-function controlMembers(delta, folder) {
-    const lines = (items) => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8');
-    const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
-    return {
-        folder,
-        files: [
-            { name: 'remove', data: lines(delta.remove) },
-            { name: 'drop', data: lines(dropped) },
-            { name: 'add', data: lines(delta.add.map((line) => line.text)) }
-        ]
-    };
-}
-
-
-/***/ }),
-
-/***/ 630:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.parseReleases = parseReleases;
-exports.releasesTable = releasesTable;
-const protocol_1 = __nccwpck_require__(7329);
-const format_1 = __nccwpck_require__(7319);
-/**
- * Builds the release list for display (the `releases` output and the table)
- * from what the list script printed: folders on disk, the log, and current.
- * It decides nothing: which release a rollback goes to and what a deploy
- * prunes, the server reports itself (see maintenance.ts).
- */
-function parseReleases(result) {
-    const current = (0, protocol_1.lastResult)(result, 'current') ?? '';
-    const onDisk = (0, protocol_1.allResults)(result, 'release');
-    const events = (0, protocol_1.allResults)(result, 'log').flatMap(parseLogLine);
-    const position = new Map();
-    const deployedBy = new Map();
-    const bad = new Map();
-    const logged = new Set(events.map((event) => event.id));
-    events.forEach((event, index) => {
-        if (event.event === 'deployed') {
-            position.set(event.id, index);
-            deployedBy.set(event.id, event);
-            bad.set(event.id, false);
-        }
-        else if (event.event === 'rolled-back') {
-            bad.set(event.id, false);
-        }
-        else if (['failed', 'reverted', 'marked-bad'].includes(event.event)) {
-            bad.set(event.id, true);
-        }
-    });
-    return onDisk
-        .map((id) => {
-        const deployed = deployedBy.get(id);
-        return {
-            id,
-            created: deployed?.time,
-            sha: deployed?.sha,
-            actor: deployed?.actor,
-            run: deployed?.run,
-            current: id === current,
-            bad: bad.get(id) ?? false,
-            logged: logged.has(id)
-        };
-    })
-        .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1));
-}
-/** One line of the releases log; a line that is not an event the log writes is passed over. */
-function parseLogLine(line) {
-    let event;
-    try {
-        event = JSON.parse(line);
-    }
-    catch {
-        return [];
-    }
-    return isLogEvent(event) ? [event] : [];
-}
-function isLogEvent(value) {
-    if (typeof value !== 'object' || value === null)
-        return false;
-    const fields = value;
-    return typeof fields.id === 'string' && typeof fields.event === 'string';
-}
-/** The releases as a fixed-width table for the log. */
-function releasesTable(releases) {
-    if (releases.length === 0)
-        return '(no releases)';
-    return (0, format_1.textTable)([
-        ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
-        ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
-    ]);
-}
-
-
-/***/ }),
-
-/***/ 3229:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.consoleReporter = consoleReporter;
-/** A reporter for plain terminals and tests. */
-function consoleReporter(write = (line) => process.stderr.write(`${line}\n`)) {
-    return {
-        info: write,
-        warning: (line) => write(`warning: ${line}`),
-        group: async (title, work) => {
-            write(`== ${title}`);
-            return work();
-        },
-        rememberCleanup: () => undefined
-    };
-}
-
-
-/***/ }),
-
-/***/ 3524:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.describeFleet = describeFleet;
-exports.resultsTable = resultsTable;
-const format_1 = __nccwpck_require__(7319);
-/** One host by name, several by count: for headings. */
-function describeFleet(hosts) {
-    return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`;
-}
-/** Which host is on which release, for the log (the job summary has the same as Markdown). */
-function resultsTable(results) {
-    return (0, format_1.textTable)([
-        ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
-        ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, format_1.formatBytes)(r.bytesUploaded)])
-    ]);
-}
-
-
-/***/ }),
-
-/***/ 1224:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.rollbackOn = rollbackOn;
-const plan_1 = __nccwpck_require__(2680);
-const scripts_1 = __nccwpck_require__(2303);
-const protocol_1 = __nccwpck_require__(7329);
-const errors_1 = __nccwpck_require__(43);
-/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
-async function rollbackOn(host, settings, reporter) {
-    const plan = (0, plan_1.planRollback)(settings);
-    const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
-    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
-    if (result.code !== 0)
-        throw (0, errors_1.remoteFailure)(result, host.name);
-    return { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
-}
-
-
-/***/ }),
-
-/***/ 7951:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.runMode = runMode;
-const connection_1 = __nccwpck_require__(6925);
-const settle_1 = __nccwpck_require__(1599);
-const fleet_1 = __nccwpck_require__(7994);
-const source_1 = __nccwpck_require__(5045);
-const errors_1 = __nccwpck_require__(43);
-const results_1 = __nccwpck_require__(3524);
-const rollback_1 = __nccwpck_require__(1224);
-const maintenance_1 = __nccwpck_require__(8209);
-const parallel_1 = __nccwpck_require__(3447);
-const host_address_1 = __nccwpck_require__(1564);
-const dry_run_1 = __nccwpck_require__(1975);
-/**
- * The core entry point shared by every front end: one connection per host,
- * one mode, then the release list. It settles, or fails naming its step:
- * never does the process end with the mode unfinished. `connect` opens each
- * connection; tests pass one that returns fakes.
- */
-function runMode(settings, reporter, connect = connection_1.connectRemote) {
-    const steps = (0, settle_1.trackSteps)(reporter);
-    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter, connect), steps.current);
-}
-async function runModeOnce(settings, reporter, connect) {
-    const started = Date.now();
-    // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
-    const source = settings.mode === 'deploy' ? (0, source_1.readSource)(settings, reporter) : undefined;
-    source?.catch(() => undefined);
-    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
-        reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
-        return connectAll(settings, reporter, connect);
-    });
-    try {
-        const outcome = {
-            mode: settings.mode,
-            host: hosts.map((h) => h.name).join(', '),
-            releaseId: '',
-            previousReleaseId: '',
-            releases: [],
-            results: [],
-            seconds: 0
-        };
-        if (settings.dryRun && settings.mode === 'deploy') {
-            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter, source);
-            outcome.releaseId = outcome.dryRun.hosts[0].current;
-            outcome.releases = outcome.dryRun.releases;
-            outcome.seconds = (Date.now() - started) / 1000;
-            return outcome;
-        }
-        if (settings.mode === 'deploy') {
-            outcome.deploy = await (0, fleet_1.deployFleet)(hosts, settings, reporter, source);
-            outcome.results = outcome.deploy.results;
-            outcome.releaseId = outcome.deploy.releaseId;
-            outcome.previousReleaseId = outcome.deploy.previousReleaseId;
-        }
-        else {
-            outcome.results = await perHost(hosts, settings, reporter);
-            outcome.releaseId = outcome.results[0].releaseId;
-            outcome.previousReleaseId = outcome.results[0].previousReleaseId;
-            if (settings.mode === 'unlock')
-                outcome.unlockedHolder = outcome.results[0].lockHolder ?? '';
-        }
-        const listed = await listAfter(hosts[0], settings, reporter);
-        outcome.releases = listed?.releases ?? [];
-        if (listed && (settings.mode === 'list' || settings.mode === 'unlock')) {
-            // Where a rollback would go is the server's decision, reported by its list script.
-            outcome.releaseId = listed.current;
-            outcome.previousReleaseId = (0, maintenance_1.reported)(listed, 'rollbackTarget');
-        }
-        if (settings.mode === 'list' && listed?.lockHolder)
-            reporter.info(`locked by ${listed.lockHolder}`);
-        if (outcome.results.length > 1)
-            reporter.info((0, results_1.resultsTable)(outcome.results));
-        outcome.seconds = (Date.now() - started) / 1000;
-        return outcome;
-    }
-    finally {
-        hosts.forEach((host) => host.close());
-    }
-}
-/**
- * The release list for the outputs. For list and unlock it is the result, so
- * a failure fails the mode; after a deploy or rollback that finished, the
- * mode's own outcome stands and a listing that fails is only a warning.
- */
-async function listAfter(host, settings, reporter) {
-    if (settings.mode === 'list' || settings.mode === 'unlock')
-        return (0, maintenance_1.listOn)(host, settings);
-    try {
-        return await (0, maintenance_1.listOn)(host, settings);
-    }
-    catch (error) {
-        reporter.warning(`${settings.mode} finished, but the release list could not be read from ${host.name} (${error.message}); the releases output is empty.`);
-        return undefined;
-    }
-}
-/** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
-async function connectAll(settings, reporter, connect) {
-    if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
-        reporter.warning('Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.');
-    }
-    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connect(settings, target, reporter.warning));
-    const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]));
-    if (failures.length === 0)
-        return connected.map((c) => c.value);
-    connected.forEach((c) => c.ok && c.value.close());
-    if (settings.targets.length === 1)
-        throw failures[0];
-    const message = failures.map((error) => `  ${error.message}`).join('\n');
-    throw new connection_1.ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false);
-}
-/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts, settings, reporter) {
-    const log = (host) => (hosts.length > 1 ? (line) => reporter.info(`[${host.name}] ${line}`) : reporter.info);
-    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host) => {
-        const started = Date.now();
-        const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
-        if (settings.mode === 'rollback') {
-            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) });
-            return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
-        }
-        if (settings.mode === 'unlock') {
-            const holder = await (0, maintenance_1.unlockOn)(host, settings, { ...reporter, info: log(host) });
-            return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', lockHolder: holder || undefined, seconds: (Date.now() - started) / 1000 };
-        }
-        return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
-    });
-    const results = settled.map((s, i) => s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
-    const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]));
-    if (failed.length === 1 && hosts.length === 1)
-        throw failed[0];
-    if (failed.length > 0) {
-        const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`);
-        throw new errors_1.DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode);
-    }
-    if (settings.mode === 'rollback' && new Set(results.map((r) => r.releaseId)).size > 1) {
-        reporter.warning(`The hosts rolled back to different releases (${results.map((r) => `${r.host}: ${r.releaseId}`).join(', ')}); give release-id to roll them all to one.`);
-    }
-    reporter.info(`${settings.mode} done on ${(0, results_1.describeFleet)(hosts)}`);
-    return results;
-}
-
-
-/***/ }),
-
-/***/ 1599:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.failIfUnsettled = failIfUnsettled;
-exports.trackSteps = trackSteps;
-/**
- * Node exits, with status 0, once nothing is left to wait for, even while a
- * promise is pending (a stream or connection that closed without the event
- * its reader waits for). A run must never end that way: when the event loop
- * runs dry before `work` settles, the returned promise rejects, naming the
- * step the run was in, and the front end fails the step as for any error.
- */
-function failIfUnsettled(work, currentStep) {
-    return new Promise((resolve, reject) => {
-        const onBeforeExit = () => {
-            reject(new Error(`The run stopped during "${currentStep()}" without a result: a connection or stream closed without saying how it ended, so the mode did not finish. ` +
-                'Check what the servers hold (mode: list) before deploying again.'));
-        };
-        process.once('beforeExit', onBeforeExit);
-        work.then(resolve, reject).finally(() => process.removeListener('beforeExit', onBeforeExit));
-    });
-}
-/** Wraps a reporter to remember the step the run is in: the last group or `----->` banner. */
-function trackSteps(reporter) {
-    let step = 'start';
-    return {
-        current: () => step,
-        reporter: {
-            ...reporter,
-            info: (line) => {
-                if (line.startsWith('-----> '))
-                    step = line.slice(7);
-                reporter.info(line);
-            },
-            group: (title, work) => {
-                step = title;
-                return reporter.group(title, work);
-            }
-        }
-    };
-}
-
-
-/***/ }),
-
-/***/ 5045:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.readSource = readSource;
-const format_1 = __nccwpck_require__(7319);
-const input_error_1 = __nccwpck_require__(9748);
-const exclude_1 = __nccwpck_require__(7753);
-const file_list_1 = __nccwpck_require__(9977);
-const manifest_1 = __nccwpck_require__(6019);
-/**
- * Lists (and, for incremental uploads, hashes) the workspace. The listing is
- * made and checked before this returns, so that a caller which starts it
- * before connecting fails before connecting; the hashing runs while the
- * connections are made.
- */
-function readSource(settings, reporter) {
-    const listing = (0, file_list_1.listSourceSync)(settings.sourceDir, settings.exclude);
-    refuseUnusable(listing, settings);
-    reporter.info(`Uploading ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)}, from ${settings.sourceDir}`);
-    for (const skipped of listing.skipped)
-        reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
-    return withManifest(settings, listing, reporter);
-}
-/**
- * Throws, naming the input and the fix, for a listing that must not be
- * deployed: one with a name that is not UTF-8, or one with no file unless
- * allow-empty is set.
- */
-function refuseUnusable(listing, settings) {
-    refuseUndecodable(listing.undecodable, settings.sourceDir);
-    if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory'))
-        return;
-    const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release';
-    const excludedByUser = listing.excluded.filter((relPath) => !exclude_1.EXCLUDED_FIRST.includes(relPath));
-    if (excludedByUser.length === 0) {
-        throw new input_error_1.InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`);
-    }
-    throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${firstFew(excludedByUser)}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
-}
-/**
- * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
- * incremental lists are UTF-8 text both ends digest, and the file list holds
- * names as text. Refused, rather than uploaded under a name that does not exist.
- */
-function refuseUndecodable(undecodable, sourceDir) {
-    if (undecodable.length === 0)
-        return;
-    const names = firstFew(undecodable.map((name) => `"${name}"`));
-    const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*');
-    throw new input_error_1.InputError('source', `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`);
-}
-/** The first five items, and how many more there are. */
-function firstFew(items) {
-    return items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '');
-}
-async function withManifest(settings, listing, reporter) {
-    return {
-        sourceDir: settings.sourceDir,
-        compressionLevel: settings.compressionLevel,
-        listing,
-        manifest: await manifestFor(settings, listing, reporter)
-    };
-}
-/** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
-async function manifestFor(settings, listing, reporter) {
-    if (!settings.incremental)
-        return undefined;
-    if (listing.entries.some((entry) => entry.path.includes('\n'))) {
-        reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.');
-        return undefined;
-    }
-    return (0, manifest_1.manifestLines)(settings.sourceDir, listing.entries);
-}
-
-
-/***/ }),
-
-/***/ 5852:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.EXIT_HINTS = exports.EXIT = void 0;
-/**
- * Exit codes of the remote script, one per kind of failure (as in Mina), so
- * that the TypeScript side can say what happened and what to do. The shell
- * side names them in src/remote/sh/lib/exit-codes.sh (`fail release-exists
- * ...` for releaseExists); __tests__/unit/exit-codes.test.ts keeps the two equal.
- */
-exports.EXIT = {
-    path: 10,
-    locked: 11,
-    releaseExists: 12,
-    currentNotLink: 13,
-    upload: 14,
-    shared: 15,
-    beforeActivate: 16,
-    switch: 17,
-    afterActivate: 18,
-    lockLost: 19,
-    missingTool: 20,
-    noRollbackTarget: 21,
-    unknownRelease: 22,
-    /** The upload cache is not usable: the runner sends everything instead. */
-    cache: 23
-};
-/** What to tell the user for each code, after the remote error text. */
-exports.EXIT_HINTS = {
-    [exports.EXIT.path]: 'Check that path is right and that the SSH user may write there.',
-    [exports.EXIT.locked]: 'Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.',
-    [exports.EXIT.releaseExists]: 'Release ids must be new: leave release-id empty for a fresh one, or pick another.',
-    [exports.EXIT.currentNotLink]: "Move the real folder aside on the server (e.g. 'mv current current.old'); atomic-deploy will then manage current as a symlink.",
-    [exports.EXIT.upload]: 'The upload did not arrive whole: check free disk space on the server and the connection, then deploy again.',
-    [exports.EXIT.shared]: 'Fix the shared entry on the server or in the shared input; nothing was switched.',
-    [exports.EXIT.beforeActivate]: 'before-activate failed; the new release was removed and current is unchanged.',
-    [exports.EXIT.switch]: 'The current symlink could not be switched; current still points to the release it had.',
-    [exports.EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
-    [exports.EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
-    [exports.EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
-    [exports.EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
-};
-
-
-/***/ }),
-
-/***/ 2680:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.planBase = planBase;
-exports.planRelease = planRelease;
-exports.controlFolderName = controlFolderName;
-exports.planRollback = planRollback;
-exports.planList = planList;
-const crypto_1 = __nccwpck_require__(6982);
-/** The common part of every plan: a fresh lock token, and who this run is. */
-function planBase(settings, now = new Date()) {
-    const { provenance } = settings;
-    const lockToken = (0, crypto_1.randomBytes)(12).toString('hex');
-    const lockOwner = JSON.stringify({
-        token: lockToken,
-        release: settings.releaseId,
-        actor: provenance.actor,
-        run: provenance.runUrl,
-        runner: provenance.runner,
-        since: now.toISOString().replace(/\.\d+Z$/, 'Z')
-    });
-    return {
-        mode: settings.mode,
-        deployPath: settings.deployPath,
-        releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
-        lockToken,
-        lockOwner,
-        logFields: logFields(settings)
-    };
-}
-/** The plan of a deploy, for every phase it runs. */
-function planRelease(settings, expectedEntries, compression, now = new Date()) {
-    return {
-        ...planBase(settings, now),
-        keep: settings.keep,
-        shared: settings.shared,
-        sharedAuto: settings.sharedAuto,
-        beforeActivate: settings.beforeActivate,
-        afterActivate: settings.afterActivate,
-        commandTimeoutSeconds: settings.commandTimeoutSeconds,
-        lockTimeoutSeconds: settings.lockTimeoutSeconds,
-        compression,
-        expectedEntries,
-        incremental: false,
-        cacheBase: '',
-        nextDigest: '',
-        hardlinkRelease: settings.hardlinkReleases,
-        controlFolder: controlFolderName()
-    };
-}
-/**
- * The name the upload's control members arrive under, beside the workspace's
- * top-level entries: random per run, so that no workspace can hold it (a
- * fixed name made a workspace entry of that name undeployable).
- */
-function controlFolderName() {
-    return `.atomic-deploy-control-${(0, crypto_1.randomBytes)(8).toString('hex')}`;
-}
-function planRollback(settings, now = new Date()) {
-    return {
-        ...planBase(settings, now),
-        lockTimeoutSeconds: settings.lockTimeoutSeconds,
-        commandTimeoutSeconds: settings.commandTimeoutSeconds,
-        beforeActivate: settings.beforeActivate,
-        afterActivate: settings.afterActivate
-    };
-}
-/** `newReleaseId`: a would-be deploy whose prune the list should report (the dry run's release id). */
-function planList(settings, newReleaseId = '', now = new Date()) {
-    return { ...planBase(settings, now), keep: settings.keep, newReleaseId };
-}
-function logFields(settings) {
-    const { provenance, credentials } = settings;
-    const fields = {
-        sha: provenance.sha,
-        ref: provenance.ref,
-        actor: provenance.actor,
-        run: provenance.runUrl,
-        user: credentials.username
-    };
-    return Object.entries(fields)
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`)
-        .join(',');
-}
-
-
-/***/ }),
-
-/***/ 2303:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.PHASES = void 0;
-exports.prepareScript = prepareScript;
-exports.switchScript = switchScript;
-exports.afterActivateScript = afterActivateScript;
-exports.revertScript = revertScript;
-exports.markBadScript = markBadScript;
-exports.finishScript = finishScript;
-exports.switchAndFinishScript = switchAndFinishScript;
-exports.abortScript = abortScript;
-exports.rollbackScript = rollbackScript;
-exports.inspectScript = inspectScript;
-exports.listScript = listScript;
-exports.unlockScript = unlockScript;
-exports.phaseOf = phaseOf;
-exports.assemble = assemble;
-const shell_quote_1 = __nccwpck_require__(4904);
-const shell_sources_generated_1 = __nccwpck_require__(8053);
-/**
- * The server script is real shell: one file per phase under src/remote/sh,
- * each opening with an overview of its steps, over a library in sh/lib/.
- * A script for the server is its phase file with the library files it
- * includes inlined, after the values of the plan, each assigned once and
- * quoted. Nothing else is generated.
- *
- * A deploy is a short series of phases over one connection, so that several
- * hosts can all be prepared before any switches, and all switch before any
- * runs after-activate. The lock is held from `prepare` until `finish`,
- * `revert` or `abort` frees it.
- */
-exports.PHASES = ['prepare', 'switch', 'after-activate', 'revert', 'mark-bad', 'finish', 'switch-and-finish', 'abort', 'rollback', 'inspect', 'list', 'unlock'];
-/** prepare: layout, lock, checks, upload, release, shared, before-activate. */
-function prepareScript(plan) {
-    return assemble('prepare', plan, {
-        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
-        COMPRESSION: plan.compression,
-        EXPECTED_ENTRIES: plan.expectedEntries,
-        INCREMENTAL: plan.incremental,
-        CACHE_BASE: plan.cacheBase,
-        NEXT_DIGEST: plan.nextDigest,
-        HARDLINK_RELEASE: plan.hardlinkRelease,
-        CONTROL_NAME: plan.controlFolder,
-        SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
-        SHARED_AUTO: plan.sharedAuto,
-        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
-        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
-    });
-}
-/** switch: current -> the new release (read back), logged as deployed. */
-function switchScript(plan) {
-    return assemble('switch', plan, {});
-}
-/** after-activate: the hook, with the new release current. */
-function afterActivateScript(plan) {
-    return assemble('after-activate', plan, { HOOK_AFTER_ACTIVATE: plan.afterActivate, COMMAND_TIMEOUT: plan.commandTimeoutSeconds });
-}
-/** revert: current -> the release before (`revertTo`), the new one marked bad. */
-function revertScript(plan, revertTo) {
-    return assemble('revert', plan, { REVERT_TO: revertTo });
-}
-function markBadScript(plan) {
-    return assemble('mark-bad', plan, {});
-}
-/** finish: prune, unlock. */
-function finishScript(plan) {
-    return assemble('finish', plan, { KEEP: plan.keep });
-}
-/** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
-function switchAndFinishScript(plan) {
-    return assemble('switch-and-finish', plan, { KEEP: plan.keep });
-}
-/** abort: remove the prepared release, unlock (only this run's lock). */
-function abortScript(plan) {
-    return assemble('abort', plan, {});
-}
-/** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
-function rollbackScript(plan) {
-    return assemble('rollback', plan, {
-        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
-        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
-        HOOK_AFTER_ACTIVATE: plan.afterActivate,
-        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
-    });
-}
-/** Which tools the server has, and the upload cache's manifest when the cache is usable; changes nothing. */
-function inspectScript(plan) {
-    return assemble('inspect', plan, {});
-}
-/** What is on the server, the rollback target, and what a deploy of `plan.newReleaseId` would prune; changes nothing. */
-function listScript(plan) {
-    return assemble('list', plan, { KEEP: plan.keep, NEW_RELEASE_ID: plan.newReleaseId });
-}
-/** Frees a lock left behind, saying who held it and since when. */
-function unlockScript(plan) {
-    return assemble('unlock', plan, {});
-}
-/** The phase a script was made for, from its header line (`# atomic-deploy <phase> script ...`); fakes and logs use it. */
-function phaseOf(script) {
-    return /^# atomic-deploy (\S+) script/m.exec(script)?.[1];
-}
-/** The file of a phase with its library inlined, and the values assigned after its overview. */
-function assemble(phase, plan, values) {
-    const source = shell_sources_generated_1.SHELL_SOURCES[`${phase}.sh`];
-    if (source === undefined)
-        throw new Error(`no shell source for phase ${phase}`);
-    const all = {
-        DEPLOY_PATH: plan.deployPath,
-        RELEASE_ID: plan.releaseId,
-        DEPLOY_MODE: plan.mode,
-        LOCK_TOKEN: plan.lockToken,
-        LOCK_OWNER: plan.lockOwner,
-        LOG_FIELDS: plan.logFields,
-        ...values
-    };
-    const overview = /^#!\/bin\/sh\n((?:#.*\n)*)/.exec(source);
-    if (!overview)
-        throw new Error(`${phase}.sh must open with #!/bin/sh and its overview`);
-    const assignments = Object.entries(all).map(([name, value]) => `${name}=${(0, shell_quote_1.quote)(typeof value === 'boolean' ? (value ? 1 : 0) : value)}`);
-    return [
-        '#!/bin/sh',
-        overview[1].trimEnd(),
-        '',
-        '# ---- values: generated, each assigned once, single-quoted ----------------',
-        ...assignments,
-        '',
-        inline(source.slice(overview[0].length).trim(), phase),
-        ''
-    ].join('\n');
-}
-const INCLUDE = /^# shellcheck source=(lib\/[\w.-]+\.sh)\n\. "\$ATOMIC_DEPLOY_LIB\/(lib\/[\w.-]+\.sh)"$/gm;
-/** Replaces each `. "$ATOMIC_DEPLOY_LIB/lib/x.sh"` (with its shellcheck line) by the file. */
-function inline(text, phase) {
-    const inlined = text.replace(INCLUDE, (_line, directive, file) => {
-        const lib = shell_sources_generated_1.SHELL_SOURCES[file];
-        if (directive !== file || lib === undefined)
-            throw new Error(`${phase}.sh includes ${file}, which is not in src/remote/sh (or its shellcheck line names another file)`);
-        return `# ---- ${file} ${'-'.repeat(Math.max(0, 70 - file.length))}\n${lib.trim()}\n# ---- end of ${file}`;
-    });
-    if (inlined.includes('$ATOMIC_DEPLOY_LIB'))
-        throw new Error(`${phase}.sh has an include the assembler cannot inline`);
-    return inlined;
-}
-
-
-/***/ }),
-
-/***/ 8053:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-// Generated from src/remote/sh by scripts/embed-shell.js (npm run build). Do not edit by hand.
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.SHELL_SOURCES = void 0;
-/** The server script's sources, by path under src/remote/sh. */
-exports.SHELL_SOURCES = {
-    "abort.sh": "#!/bin/sh\n# atomic-deploy abort script: undoes a deploy that never finished (another\n# host failed, or the job was cancelled and this is its post step).\n#\n#   abort  stop what is left of this run, remove its release unless it\n#          became current, log it failed, and free its lock (only its own)\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_abort() {\n  step abort 'Removing the prepared release and freeing the lock'\n  if ! own_lock; then\n    say \"       nothing left to undo here: this run holds no lock (a prepare that failed on the server has already removed what it built)\"\n    return 0\n  fi\n  HOLDING_LOCK=1\n  stop_lock_holder_processes\n  read_current\n  if [ \"$CURRENT_ID\" != \"$RELEASE_ID\" ]; then\n    remove_tree \"$RELEASE_PATH\" \"$STAGING\"\n    log_event failed \"$RELEASE_ID\"\n    say \"       removed $RELEASE_ID\"\n  fi\n  release_lock\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_abort\nfinished abort\n",
-    "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
-    "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
-    "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
-    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may have changed after the stamp (see cache_changed), and\n# the number of entries must match. Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\n# Present while the cache's files may also be files of releases (hardlink-releases).\nCACHE_LINKED=\"$STATE/cache.linked\"\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\n# From stdin: GNU sha256sum escapes a file name holding a backslash or a\n# newline by putting a backslash before the digest; stdin is named \"-\".\nsha256_of() { sha256sum <\"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif changed=$(cache_changed) && [ -n \"$changed\" ]; then\n    printf '%s' \"$changed\"\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# Says whether files in the cache changed after its stamp. The change time\n# (ctime), not the modification time: a write can put the mtime back (touch\n# -r, cp -p), never the ctime. Compared with the stamp's own ctime, which the\n# last touch of update_cache set. A cache hard-linked into releases is checked\n# by mtime only: linking a file into a release, replacing it with a shared\n# link or pruning a release changes the ctime of the cache's file too.\ncache_changed() {\n  if [ -e \"$CACHE_LINKED\" ]; then\n    newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\n  elif find \"$CACHE_STAMP\" -prune -newercc \"$CACHE_STAMP\" >/dev/null 2>&1; then\n    # GNU find: to the nanosecond.\n    newer=$(find \"$CACHE\" -newercc \"$CACHE_STAMP\" | head -n 1)\n  elif since=$(stat -c %Z \"$CACHE_STAMP\" 2>/dev/null); then\n    # BusyBox find has no -newercc; its stat counts whole seconds.\n    newer=$(find \"$CACHE\" -exec stat -c %Z {} + | awk -v since=\"$since\" '$1 > since { print; exit }')\n  else\n    printf 'the server can read change times neither with find -newercc nor with stat -c %%Z'\n    return 0\n  fi\n  [ -z \"$newer\" ] || printf 'files in the cache were changed after it was made'\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\" && mkdir \"$2\" && cp -a \"$1/.\" \"$2/\"\n}\n\n# check_listed: refuses a remove list naming a path outside the tree.\ncheck_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n  done <\"$CONTROL/remove\"\n}\n\n# build_from_cache: STAGING becomes the cached tree with this upload's changes.\n# Like every function below, it says itself when a step fails (the caller\n# tests it, so set -e is off in here).\nbuild_from_cache() {\n  copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\" && apply_delta \"$STAGING\"\n}\n\n# apply_delta DIR: the paths in CONTROL/remove go from DIR, then the delta is\n# copied in. Folders may be read-only (555, as module caches and build outputs\n# are): each one written into is opened (u+w) for the while; then cp -a gives\n# the folders of the delta their modes, and close_folders closes the others\n# again (parents of removed paths only). The list goes into CONTROL, so that\n# it is removed with it.\napply_delta() {\n  {\n    listed_parents\n    (cd \"$DELTA\" && find . -type d)\n  } | open_folders \"$1\" >\"$CONTROL/opened\" &&\n    remove_listed \"$1\" &&\n    cp -a \"$DELTA/.\" \"$1/\" &&\n    close_folders \"$1\" <\"$CONTROL/opened\"\n}\n\n# The folders holding the paths in CONTROL/remove (below the top), one a line.\nlisted_parents() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case $rel in */*) printf '%s\\n' \"${rel%/*}\" ;; esac\n  done <\"$CONTROL/remove\"\n}\n\n# open_folders DIR: makes writable each folder of DIR named on stdin that was\n# not, and prints its name. Symlinks are left alone (chmod would follow them).\nopen_folders() {\n  while IFS= read -r rel; do\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ] && [ ! -w \"$folder\" ]; then\n      chmod u+w \"$folder\" || return 1\n      printf '%s\\n' \"$rel\"\n    fi\n  done\n}\n\n# close_folders DIR: makes read-only again each folder of DIR named on stdin,\n# unless the delta holds it (cp -a gave it the workspace's mode).\nclose_folders() {\n  while IFS= read -r rel; do\n    if [ -d \"$DELTA/$rel\" ] && [ ! -L \"$DELTA/$rel\" ]; then continue; fi\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ]; then chmod u-w \"$folder\" || return 1; fi\n  done\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line, checked by check_listed).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    remove_tree \"${1:?}/$rel\" || return 1\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ \"$HARDLINK_RELEASE\" = 1 ]; then\n    : >\"$CACHE_LINKED\" || return 1\n  elif [ -z \"$CACHE_BASE\" ]; then\n    rm -f \"$CACHE_LINKED\" || return 1\n  fi\n  if [ -n \"$CACHE_BASE\" ]; then\n    apply_delta \"$CACHE\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      # Through the environment: awk -v would read backslashes in the path as escapes.\n      DROP_LIST=\"$CONTROL/drop\" awk '\n        BEGIN { drop = ENVIRON[\"DROP_LIST\"]; while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    say \"its manifest after the changes is not what the runner expects\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n\n# What a cache step wrote to CONTROL/errors: all of it to the log, its last line printed.\ncache_errors() {\n  sed 's/^/       /' \"$CONTROL/errors\" >&2\n  if [ -s \"$CONTROL/errors\" ]; then tail -n 1 \"$CONTROL/errors\"; else printf 'no message'; fi\n}\n",
-    "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
-    "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
-    "lib/fs.sh": "# lib/fs.sh: removing trees.\n\n# rm -rf that also gets through folders without write permission (uploaded\n# read-only, as node_modules caches and build outputs are, at any depth).\n# Only real folders inside the trees given are made writable: find follows no\n# symlink, not even one given here (chmod -R would follow that one, GNU's all\n# the way down), and a symlink given is removed itself, never its target. The\n# folder holding a tree is left as it is.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  for tree in \"$@\"; do\n    [ -L \"$tree\" ] || [ ! -d \"$tree\" ] ||\n      find \"$tree\" -type d ! -perm -700 -exec chmod u+rwx {} + 2>/dev/null || true\n  done\n  rm -rf \"$@\"\n}\n",
-    "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -ec \"$hook_text\"; fi\n    exec sh -ec \"$hook_text\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
-    "lib/lock.sh": "# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries\n# this run's token, so only the run holding the lock may continue or free it.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for\n# stop_lock_holder_processes).\nHOLDING_LOCK=0\nLOCK=\"$STATE/lock\"\n# A lock whose owner's pids cannot be checked is stale after this long.\nLOCK_STALE_SECONDS=7200\n# A lock with no owner (its run could not write the file: a full disk) is\n# stale after this long: a run writes its owner file within a second.\nLOCK_OWNERLESS_STALE_SECONDS=300\n\n# The owner file records this script's pid and process group, and the pid of\n# the SSH connection that runs it: when both are gone, the lock is stale.\n# The owner file appears a moment after the lock folder: give it that moment.\nlock_holder() {\n  [ -s \"$LOCK/owner\" ] || sleep 1\n  cat \"$LOCK/owner\" 2>/dev/null || printf 'unknown (the lock has no owner file)'\n}\nown_lock() { [ -f \"$LOCK/owner\" ] && grep -qF \"\\\"token\\\":\\\"$LOCK_TOKEN\\\"\" \"$LOCK/owner\"; }\njson_number() { printf '%s' \"$1\" | sed -n \"s/.*\\\"$2\\\":\\([0-9][0-9]*\\).*/\\1/p\"; }\n\n# A process that has exited but not been reaped yet (state Z) counts as gone.\nis_alive() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 1\n  if [ -d /proc/1 ]; then\n    [ -d \"/proc/$1\" ] || return 1\n    [ \"$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' \"/proc/$1/stat\" 2>/dev/null)\" != Z ]\n  else\n    kill -0 \"$1\" 2>/dev/null || ps -p \"$1\" >/dev/null 2>&1\n  fi\n}\n\n# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.\nproc_field() {\n  sed -n \"s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p\" \"/proc/$1/stat\" 2>/dev/null | tr -d ' '\n}\n\n# The sshd process that holds this connection (0 when it cannot be told).\nconnection_pid() {\n  p=$$\n  while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do\n    case $(cat \"/proc/$p/comm\" 2>/dev/null) in\n      sshd*) printf '%s' \"$p\" && return 0 ;;\n    esac\n    p=$(proc_field \"$p\" 4)\n  done\n  printf 0\n}\n\n# Written aside, read back, then renamed: a reader never sees a half-written\n# owner, and a write the disk could not take (BusyBox sed still exits 0) is\n# caught. Fails, leaving the owner file as it was, when it could not be written.\nwrite_lock_owner() {\n  owner_line=$(printf '{\"pid\":%s,\"pgid\":%s,\"sshd\":%s,\"epoch\":%s,%s' \"$$\" \"$(proc_field $$ 5 || true)\" \"$(connection_pid)\" \\\n    \"$(date +%s)\" \"${LOCK_OWNER#?}\" | sed 's/\"pgid\":,/\"pgid\":0,/')\n  if printf '%s\\n' \"$owner_line\" >\"$LOCK/owner.$$\" &&\n    [ \"$(cat \"$LOCK/owner.$$\" 2>/dev/null)\" = \"$owner_line\" ] &&\n    mv -f \"$LOCK/owner.$$\" \"$LOCK/owner\"; then\n    return 0\n  fi\n  rm -f \"$LOCK/owner.$$\"\n  return 1\n}\n\nlock_owner_pid() { json_number \"$(cat \"$LOCK/owner\" 2>/dev/null || true)\" pid; }\n\n# A lock folder whose owner file is missing or names no pid (written empty),\n# older than LOCK_OWNERLESS_STALE_SECONDS (by its mtime: its last entry made).\nlock_is_old_and_ownerless() {\n  [ -z \"$(lock_owner_pid)\" ] || return 1\n  made=$(date -r \"$LOCK\" +%s 2>/dev/null) || return 1\n  [ $(($(date +%s) - made)) -gt \"$LOCK_OWNERLESS_STALE_SECONDS\" ]\n}\n\nlock_is_stale() {\n  if lock_is_old_and_ownerless; then return 0; fi\n  owner=$(cat \"$LOCK/owner\" 2>/dev/null) || return 1\n  pid=$(json_number \"$owner\" pid)\n  [ -n \"$pid\" ] || return 1\n  if is_alive \"$pid\"; then return 1; fi\n  # A hook runs in a session of its own and may outlive a killed script.\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  if [ -n \"$hook\" ] && is_alive \"$hook\"; then return 1; fi\n  sshd=$(json_number \"$owner\" sshd)\n  if [ \"${sshd:-0}\" -gt 0 ]; then\n    if is_alive \"$sshd\"; then return 1; fi\n    return 0\n  fi\n  since=$(json_number \"$owner\" epoch)\n  [ $(($(date +%s) - ${since:-0})) -gt \"$LOCK_STALE_SECONDS\" ]\n}\n\n# Takes over a stale lock under a second lock, so that two runs that both\n# saw it stale cannot remove each other's fresh lock.\ntake_over_stale_lock() {\n  mkdir \"$LOCK.takeover\" 2>/dev/null || return 0\n  if lock_is_old_and_ownerless; then\n    say \"       the lock has had no owner file for over $((LOCK_OWNERLESS_STALE_SECONDS / 60)) minutes (its run could not write one: a full disk?); taking it over\"\n    rm -rf \"$LOCK\"\n  elif lock_is_stale; then\n    say \"       the lock was stale (its deploy is gone); taking it over from $(lock_holder)\"\n    rm -rf \"$LOCK\"\n  fi\n  rmdir \"$LOCK.takeover\"\n}\n\ntake_lock() {\n  waited=0\n  takeovers=0\n  until mkdir \"$LOCK\" 2>/dev/null; do\n    [ -d \"$LOCK\" ] || fail path \"cannot create the lock $LOCK as $(id -un)\"\n    if [ \"$takeovers\" -lt 3 ] && lock_is_stale; then\n      takeovers=$((takeovers + 1))\n      take_over_stale_lock\n      continue\n    fi\n    if [ \"$waited\" -ge \"$LOCK_TIMEOUT\" ]; then\n      fail locked \"the deploy lock $LOCK is held by $(lock_holder)\"\n    fi\n    [ \"$waited\" -gt 0 ] || say \"waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)\"\n    sleep 1\n    waited=$((waited + 1))\n  done\n  if ! write_lock_owner; then\n    rm -rf \"$LOCK\"\n    fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again\"\n  fi\n  HOLDING_LOCK=1\n}\n\n# The post step of a cancelled job: stop what is left of that run on the server.\nstop_lock_holder_processes() {\n  group=$(json_number \"$(lock_holder)\" pgid)\n  [ -n \"$group\" ] && [ \"$group\" -gt 1 ] && is_alive \"$group\" || return 0\n  # Never our own group (over SSH every session has its own; by hand it may not).\n  [ \"$group\" != \"$(proc_field $$ 5)\" ] || return 0\n  say \"       stopping the unfinished deploy's processes (group $group)\"\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  kill -s TERM -- \"-$group\" 2>/dev/null || true\n  [ -z \"$hook\" ] || stop_group \"$hook\"\n  sleep 1\n  kill -s KILL -- \"-$group\" 2>/dev/null || true\n}\n\nrequire_lock() {\n  own_lock || fail lock-lost \"this run no longer holds the deploy lock; it is held by $(lock_holder)\"\n  HOLDING_LOCK=1\n  write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock still names this run\"\n}\n\nrelease_lock() {\n  if [ \"$HOLDING_LOCK\" = 1 ] && own_lock; then rm -rf \"$LOCK\"; fi\n  HOLDING_LOCK=0\n}\n",
-    "lib/log.sh": "# lib/log.sh: the releases log, .atomic-deploy/releases.log, one JSON object a\n# line, appended only here. Events: prepared (the release is complete in\n# releases/), deployed (it became current), rolled-back (a rollback made it\n# current), failed (its deploy failed before the switch), reverted (switched\n# away from after a failure), marked-bad (it failed, or was rolled back from).\n# Needs lib/paths.sh. LOG_FIELDS: JSON members (no braces) of this run.\nLOG=\"$STATE/releases.log\"\n\n# log_event EVENT ID\nlog_event() {\n  printf '{\"event\":\"%s\",\"id\":\"%s\",\"time\":\"%s\",%s}\\n' \"$1\" \"$2\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$LOG_FIELDS\" >>\"$LOG\"\n}\n\n# The log keeps the entries of releases still on disk and the newest 500 lines.\ntrim_log() {\n  [ -f \"$LOG\" ] || return 0\n  total=$(wc -l <\"$LOG\")\n  [ \"$total\" -gt 1000 ] || return 0\n  on_disk=\" \"\n  for dir in \"$RELEASES\"/*; do on_disk=\"$on_disk${dir##*/} \"; done\n  awk -v keep=\"$on_disk\" -v total=\"$total\" '\n    { id = \"\" }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    index(keep, \" \" id \" \") || NR > total - 500\n  ' \"$LOG\" >\"$LOG.tmp\" && mv \"$LOG.tmp\" \"$LOG\"\n}\n",
-    "lib/output.sh": "# lib/output.sh: what a phase tells the runner and the person reading.\n# Step banners, notes and errors go to stderr; stdout carries only\n# `@@key value` lines (the keys are listed in src/ssh/protocol.ts).\n\nresult() { printf '@@%s %s\\n' \"$1\" \"$2\"; }\nsay() { printf '%s\\n' \"$*\" >&2; }\n\n# step NAME DESCRIPTION: announces a step, as `-----> Description`.\nstep() {\n  result step \"$1\"\n  printf -- '-----> %s\\n' \"$2\" >&2\n}\n\n# fail KIND MESSAGE...: says what happened (and what to do), then exits\n# with the code of KIND (lib/exit-codes.sh).\nfail() {\n  code=$(exit_code \"$1\")\n  shift\n  printf 'error: %s\\n' \"$*\" >&2\n  result error \"$*\"\n  exit \"$code\"\n}\n\n# Every phase ends through its on_exit; a signal exits with the usual 128+n.\ntrap_exits() {\n  trap on_exit EXIT\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  trap 'exit 141' PIPE\n}\n\n# The last line of a phase that ran to its end.\nfinished() { result finished \"$1\"; }\n",
-    "lib/paths.sh": "# lib/paths.sh: the deploy folder.\n#\n#   current -> releases/<id>   relative link, only ever replaced by rename(2)\n#   releases/<id>/             complete trees, one per release\n#   shared/                    persists across releases (lib/shared.sh)\n#   .atomic-deploy/            the tool's own state: lock/ (lib/lock.sh),\n#                              releases.log (lib/log.sh), staging/ and cache/\n#                              (lib/cache.sh)\n# Each library file names the paths it owns.\n# shellcheck disable=SC2034 # named once here for every phase; unlock and inspect never use it\nRELEASES=\"$DEPLOY_PATH/releases\"\nSTATE=\"$DEPLOY_PATH/.atomic-deploy\"\n",
-    "lib/prune.sh": "# lib/prune.sh: removing old releases, as the release model (lib/releases.sh)\n# decides: current and the keep-1 highest-ranked good releases stay.\n# Needs lib/output.sh, lib/paths.sh, lib/current.sh, lib/releases.sh,\n# lib/log.sh, lib/fs.sh. KEEP: good releases to keep, current included.\n\n# A release leaves releases/ by one rename into the trash before it is\n# deleted, so a prune that is killed half-way never leaves a partial tree\n# where the model (or a rollback) would take it for a release. What a killed\n# prune left in the trash goes at the next one.\nprune_releases() {\n  read_current\n  trash=\"$STATE/trash\"\n  if [ -d \"$trash\" ]; then remove_tree \"$trash\"; fi\n  mkdir -p \"$trash\"\n  pruned=\n  for id in $(releases_to_prune \"$CURRENT_ID\" \"$KEEP\"); do\n    if ! mv \"${RELEASES:?}/$id\" \"$trash/$id\"; then\n      say \"       warning: could not move releases/$id out to remove it\"\n    elif remove_tree \"$trash/$id\"; then\n      pruned=\"$pruned $id\"\n    else\n      pruned=\"$pruned $id\"\n      say \"       warning: releases/$id is out of releases/, but parts of it could not be removed from $trash\"\n    fi\n  done\n  rmdir \"$trash\" 2>/dev/null || true\n  say \"       kept: $(kept_releases \"$CURRENT_ID\" \"$KEEP\")\"\n  say \"       removed:${pruned:- none}\"\n  result pruned \"${pruned# }\"\n  trim_log\n}\n",
-    "lib/release.sh": "# lib/release.sh: the release this run works on (a rollback may choose it later).\n# Needs lib/paths.sh.\nRELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n",
-    "lib/releases.sh": "# lib/releases.sh: the release model. The one place that decides which\n# releases a deploy keeps, which one a rollback goes to, and in what order;\n# prune, rollback and list all ask it. Order comes from the releases log,\n# never from folder times (tar restores them).\n#\n#   rank    where a release last became current: the line of its last\n#           deployed or rolled-back event (0: it never became current)\n#   good    deployed, and not failed, reverted or marked bad since (a later\n#           rollback to it makes it good again)\n#   bad     deployed, then failed, reverted or marked bad\n#   never   prepared (or failed) but never switched to\n#\n# Only names that match the release-id pattern and are folders in releases/\n# count; anything else in releases/ is not ours and is never touched.\n# Needs lib/paths.sh.\n\n# Like src/config/release-id.ts: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}\nis_release_id() {\n  case $1 in\n    [A-Za-z0-9_]*) ;;\n    *) return 1 ;;\n  esac\n  case $1 in\n    *[!A-Za-z0-9._-]*) return 1 ;;\n  esac\n  [ \"${#1}\" -le 128 ]\n}\n\n# A release the model may count: a release id that is a folder in releases/.\nis_release_on_disk() {\n  is_release_id \"$1\" && [ -d \"$RELEASES/$1\" ] && [ ! -L \"$RELEASES/$1\" ]\n}\n\n# Every release the log names, highest rank first: \"rank state id\" lines.\nrelease_ranking() {\n  [ -f \"$LOG\" ] || return 0\n  awk '\n    { event = \"\"; id = \"\" }\n    match($0, /\"event\":\"[^\"]*\"/) { event = substr($0, RSTART + 9, RLENGTH - 10) }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    id == \"\" { next }\n    { named[id] = 1 }\n    event == \"deployed\" { deployed[id] = 1; rank[id] = NR; bad[id] = 0 }\n    event == \"rolled-back\" && (id in deployed) { rank[id] = NR; bad[id] = 0 }\n    event == \"failed\" || event == \"reverted\" || event == \"marked-bad\" { bad[id] = 1 }\n    END {\n      for (id in named) {\n        state = !(id in deployed) ? \"never\" : bad[id] ? \"bad\" : \"good\"\n        print (id in rank ? rank[id] : 0), state, id\n      }\n    }\n  ' \"$LOG\" | sort -k1,1nr -k3,3\n}\n\n# The state of one release: good, bad, never, or unknown (the log does not name it).\nrelease_state() {\n  state=$(release_ranking | awk -v id=\"$1\" '$3 == id { print $2 }')\n  printf '%s' \"${state:-unknown}\"\n}\n\n# Good releases on disk, highest rank first, one a line.\ngood_releases() {\n  release_ranking | while read -r _rank state id; do\n    if [ \"$state\" = good ] && is_release_on_disk \"$id\"; then printf '%s\\n' \"$id\"; fi\n  done\n}\n\n# rollback_target CURRENT: the highest-ranked good release other than CURRENT ('' when none).\nrollback_target() {\n  for id in $(good_releases); do\n    if [ \"$id\" != \"$1\" ]; then\n      printf '%s' \"$id\"\n      return 0\n    fi\n  done\n}\n\n# kept_releases CURRENT KEEP: CURRENT and the highest-ranked good releases\n# besides it, KEEP good ones in all. A bad current release stays (it is\n# live) but takes no slot, so the release a rollback needs is never pushed\n# out by a failed one. CURRENT may be a release the log does not know yet\n# (the dry run's would-be release): it counts as good, as its deploy will.\nkept_releases() {\n  kept=$1\n  slots=$2\n  case $(release_state \"$1\") in\n    good | unknown) slots=$((slots - 1)) ;;\n  esac\n  for id in $(good_releases); do\n    [ \"$slots\" -gt 0 ] || break\n    [ \"$id\" != \"$1\" ] || continue\n    kept=\"$kept $id\"\n    slots=$((slots - 1))\n  done\n  printf '%s' \"$kept\"\n}\n\n# releases_to_prune CURRENT KEEP: what a deploy that made CURRENT current\n# removes: every release the log names that is on disk and not kept.\n# Releases never switched to, failed, reverted or bad take no kept slot.\nreleases_to_prune() {\n  keep_list=\" $(kept_releases \"$1\" \"$2\") \"\n  release_ranking | while read -r _rank _state id; do\n    is_release_on_disk \"$id\" || continue\n    case $keep_list in *\" $id \"*) continue ;; esac\n    printf '%s\\n' \"$id\"\n  done | sort\n}\n\n# Release folders on disk, space-separated (for messages).\nrelease_dirs() {\n  for dir in \"$RELEASES\"/*; do\n    if [ -d \"$dir\" ] && is_release_id \"${dir##*/}\"; then printf '%s ' \"${dir##*/}\"; fi\n  done\n  return 0\n}\n",
-    "lib/shared.sh": "# lib/shared.sh: paths that persist across releases, linked from shared/.\n# SHARED_ENTRIES is data: one entry a line, relative to the release, a\n# trailing / for a folder (e.g. \"storage/\" and \"config/.env\"). SHARED_AUTO=1\n# also links whatever else is in shared/ (DeployHQ's mode).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSHARED=\"$DEPLOY_PATH/shared\"\n\n# Links every entry of SHARED_ENTRIES, then (with SHARED_AUTO=1) all of shared/.\nlink_shared_paths() {\n  linked=0\n  while IFS= read -r line; do\n    [ -n \"$line\" ] || continue\n    case $line in\n      */) link_shared \"${line%/}\" dir ;;\n      *) link_shared \"$line\" file ;;\n    esac\n    linked=1\n  done <<ENTRIES\n$SHARED_ENTRIES\nENTRIES\n  if [ \"$SHARED_AUTO\" = 1 ]; then\n    link_shared_tree ''\n    linked=1\n  fi\n  [ \"$linked\" = 1 ] || say '       no shared paths'\n}\n\n# link_shared PATH dir|file: make releases/<id>/PATH a link to shared/PATH.\n# Seeds shared/PATH from the release on first use, never overwrites it.\nlink_shared() {\n  entry=$1\n  kind=$2\n  case /$entry/ in\n    //* | */../* | */./*) fail shared \"shared entry '$entry' must be a path inside the release, without '.' or '..'\" ;;\n  esac\n  link_target=$(shared_link_target \"$entry\")\n  in_release=\"$RELEASE_PATH/$entry\"\n  in_shared=\"$SHARED/$entry\"\n  check_real_parents \"$RELEASE_PATH\" \"$entry\"\n  if [ ! -e \"$in_shared\" ] && [ ! -L \"$in_shared\" ]; then\n    mkdir -p \"$(dirname \"$in_shared\")\"\n    if [ -e \"$in_release\" ] || [ -L \"$in_release\" ]; then\n      if [ \"$kind\" = dir ] && [ ! -d \"$in_release\" ]; then\n        fail shared \"$entry is listed as a folder ('$entry/') but is a file in the release\"\n      fi\n      if [ \"$kind\" = file ] && [ -d \"$in_release\" ]; then\n        fail shared \"$entry is a folder in the release; list it with a trailing slash ('$entry/')\"\n      fi\n      say \"       shared/$entry: seeded from this release (first deploy with it)\"\n      mv \"$in_release\" \"$in_shared\"\n    elif [ \"$kind\" = dir ]; then\n      say \"       shared/$entry: created empty\"\n      mkdir -p \"$in_shared\"\n    else\n      fail shared \"shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once\"\n    fi\n  fi\n  if [ \"$kind\" = dir ] && [ ! -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is not a folder, but the shared input lists it as one ('$entry/')\"\n  fi\n  if [ \"$kind\" = file ] && [ -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is a folder; list it with a trailing slash ('$entry/')\"\n  fi\n  remove_tree \"$in_release\"\n  mkdir -p \"$(dirname \"$in_release\")\"\n  ln -s \"$link_target\" \"$in_release\"\n  say \"       $entry -> $link_target\"\n}\n\n# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into\n# the release with the same structure. Where the release has a folder of the\n# same name, it descends instead, so the release keeps its own files there.\nlink_shared_tree() {\n  for item in \"$SHARED/$1\"* \"$SHARED/$1\".[!.]* \"$SHARED/$1\"..?*; do\n    [ -e \"$item\" ] || [ -L \"$item\" ] || continue\n    rel=${item#\"$SHARED/\"}\n    in_release=\"$RELEASE_PATH/$rel\"\n    [ ! -L \"$in_release\" ] || continue\n    if [ -d \"$in_release\" ] && [ -d \"$item\" ] && [ ! -L \"$item\" ]; then\n      link_shared_tree \"$rel/\"\n      continue\n    fi\n    check_real_parents \"$RELEASE_PATH\" \"$rel\"\n    remove_tree \"$in_release\"\n    mkdir -p \"$(dirname \"$in_release\")\"\n    ln -s \"$(shared_link_target \"$rel\")\" \"$in_release\"\n    say \"       $rel -> shared/$rel\"\n  done\n}\n\n# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.\nshared_link_target() {\n  up=../..\n  rest=$1\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    up=\"$up/..\"\n    rest=${rest#*/}\n  done\n  printf '%s/shared/%s' \"$up\" \"$1\"\n}\n\n# Refuses a shared entry whose parent folders in the release are symlinks:\n# removing the release's copy must never reach outside the release.\ncheck_real_parents() {\n  parent=$1\n  rest=$2\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    parent=\"$parent/${rest%%/*}\"\n    rest=${rest#*/}\n    if [ -L \"$parent\" ]; then\n      fail shared \"cannot link shared path $2: $parent is a symlink in the release\"\n    fi\n  done\n}\n",
-    "lib/steps.sh": "# lib/steps.sh: the steps more than one phase runs.\n# Needs every library file of a deploy phase.\n\nstep_require_lock() {\n  step lock 'Checking the deploy lock'\n  require_lock\n}\n\nstep_resume() {\n  step resume 'Checking the lock and the prepared release'\n  require_lock\n  read_previous\n  [ -d \"$RELEASE_PATH\" ] || fail switch \"the prepared release $RELEASE_PATH is missing\"\n}\n\nstep_switch() {\n  step switch 'Switching current to the new release'\n  switch_to \"$RELEASE_ID\"\n  result switched \"$RELEASE_ID\"\n  log_event deployed \"$RELEASE_ID\"\n  result current \"$RELEASE_ID\"\n}\n\nstep_prune() {\n  step prune 'Removing old releases'\n  prune_releases || say \"       warning: pruning did not finish; the deploy itself succeeded\"\n}\n",
-    "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
-    "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
-    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME SHARED_ENTRIES SHARED_AUTO\n# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  mkdir -p \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    check_listed\n    say \"       changes received; building the release from the cache\"\n    # Whatever goes wrong with the cache from here on, the runner sends everything instead.\n    build_from_cache 2>\"$CONTROL/errors\" || fail cache \"the release could not be built from the upload cache: $(cache_errors)\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  if [ \"$found\" -ne \"$EXPECTED_ENTRIES\" ]; then\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES\"\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  fi\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache 2>\"$CONTROL/errors\"; then\n    problem=$(cache_errors)\n    # After a delta, the release may hold what the cache wrongly claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the upload cache could not be updated: $problem\"\n    say \"       warning: the upload cache could not be updated ($problem); the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
-    "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
-    "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
-    "switch-and-finish.sh": "#!/bin/sh\n# atomic-deploy switch-and-finish script: one host and no after-activate, so\n# the switch and the finish share one round trip.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#   prune   remove old releases, as the release model decides\n#\n# The lock is freed on success. On failure it stays, so that the runner can\n# revert a switch that happened (it says so with @@switched).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  [ \"$status\" != 0 ] || release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nstep_prune\nfinished switch-and-finish\n",
-    "switch.sh": "#!/bin/sh\n# atomic-deploy switch script: makes the prepared release current.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#\n# The lock stays taken for after-activate, finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nfinished switch\n",
-    "unlock.sh": "#!/bin/sh\n# atomic-deploy unlock script: frees a lock left behind, saying who held it\n# and whether its deploy is gone.\n#\n#   unlock  remove the lock (and a takeover lock), naming its holder\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n\nstep_unlock() {\n  step unlock 'Freeing the deploy lock'\n  if [ ! -d \"$LOCK\" ]; then\n    say \"       there is no lock at $LOCK\"\n    result unlocked ''\n    return 0\n  fi\n  holder=$(lock_holder)\n  if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi\n  say \"       removing the lock held by $holder ($state)\"\n  rm -rf \"$LOCK\" \"$LOCK.takeover\"\n  result unlocked \"$holder\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_unlock\nfinished unlock\n"
-};
-
-
-/***/ }),
-
-/***/ 6925:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.RemoteHost = exports.ConnectError = exports.connectRemote = void 0;
-exports.settleOnClose = settleOnClose;
-const string_decoder_1 = __nccwpck_require__(3193);
-const node_ssh_1 = __nccwpck_require__(1227);
-const host_key_1 = __nccwpck_require__(9769);
-const host_address_1 = __nccwpck_require__(1564);
-const shell_quote_1 = __nccwpck_require__(4904);
-const protocol_1 = __nccwpck_require__(7329);
-/** The real connector: an SSH connection (through the jump host when one is set), with retries. */
-const connectRemote = (settings, target, log) => RemoteHost.connect(settings, target, log);
-exports.connectRemote = connectRemote;
-/** After the script exits, how long to wait for its output to drain before closing the channel. */
-const DRAIN_AFTER_EXIT_MS = 2000;
-/** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */
-const MAX_SCRIPT_BYTES = 120 * 1024;
-class ConnectError extends Error {
-    transient;
-    constructor(message, 
-    /** A network failure that may pass: worth another try. */
-    transient) {
-        super(message);
-        this.transient = transient;
-        this.name = 'ConnectError';
-    }
-}
-exports.ConnectError = ConnectError;
-/** ssh2's errors when the host key was refused, or the server has no key of the types asked for. */
-const HOST_KEY_REFUSED = /host denied|no matching host key format/i;
-/**
- * Connects and logs in. When the server shows a key other than the pinned
- * one, connects again asking for one other key type at a time (HostKeyCheck
- * says which), and refuses only once every type the pin may be of was seen.
- * `openSock` makes a fresh tunnel for each attempt when there is a jump host.
- */
-async function openSsh(target, credentials, hostKey, timeoutSeconds, openSock) {
-    const check = new host_key_1.HostKeyCheck(hostKey, target);
-    const name = `${credentials.username}@${(0, host_address_1.describeHost)(target)}`;
-    for (;;) {
-        const serverHostKey = check.nextAlgorithms();
-        const config = {
-            host: target.host,
-            port: target.port,
-            username: credentials.username,
-            privateKey: credentials.privateKey,
-            passphrase: credentials.passphrase,
-            password: credentials.password,
-            readyTimeout: timeoutSeconds * 1000,
-            keepaliveInterval: 15000,
-            hostVerifier: (key) => check.verify(key),
-            ...(openSock ? { sock: await openSock() } : {}),
-            ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {})
-        };
-        const ssh = new node_ssh_1.NodeSSH();
-        try {
-            await ssh.connect(config);
-        }
-        catch (error) {
-            ssh.dispose();
-            const message = error.message;
-            if (/no matching host key format/i.test(message))
-                check.noCommonKeyType();
-            if (HOST_KEY_REFUSED.test(message) && check.hasNextAttempt())
-                continue;
-            throw explainConnectError(error, name, credentials, timeoutSeconds, check);
-        }
-        // A connection that dies later (reset, sshd killed) must not crash the run:
-        // the running script's channel closes without an exit code, and the flow
-        // reports the connection as lost.
-        ssh.connection?.on('error', () => undefined);
-        return ssh;
-    }
-}
-/** A TCP stream to the target, opened by the jump host. */
-function forwardTo(proxy, target, name) {
-    return new Promise((resolve, reject) => {
-        proxy.connection.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
-            if (error) {
-                const refusedByPolicy = /prohibited/i.test(error.message);
-                reject(new ConnectError(`Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`, !refusedByPolicy));
-            }
-            else
-                resolve(stream);
-        });
-    });
-}
-/** One SSH connection to one server, reused for every script of a run. */
-class RemoteHost {
-    ssh;
-    name;
-    proxy;
-    constructor(ssh, name, proxy) {
-        this.ssh = ssh;
-        this.name = name;
-        this.proxy = proxy;
-    }
-    /**
-     * Connects to one target (through the jump host when one is set), retrying
-     * transient network failures with backoff; never retries a refused key.
-     */
-    static async connect(settings, target, log = () => undefined) {
-        const attempts = settings.retries + 1;
-        for (let attempt = 1;; attempt++) {
-            try {
-                return await RemoteHost.connectOnce(settings, target);
-            }
-            catch (error) {
-                if (!(error instanceof ConnectError) || !error.transient || attempt >= attempts)
-                    throw error;
-                const delay = Math.min(1000 * 2 ** (attempt - 1), 8000);
-                log(`${error.message} Retrying in ${delay / 1000} s (attempt ${attempt + 1} of ${attempts}).`);
-                await new Promise((resolve) => setTimeout(resolve, delay));
-            }
-        }
-    }
-    static async connectOnce(settings, target) {
-        const name = `${settings.credentials.username}@${(0, host_address_1.describeHost)(target)}`;
-        const proxy = settings.proxy ? await openSsh(settings.proxy.address, settings.proxy.credentials, settings.proxy.hostKey, settings.connectTimeoutSeconds) : undefined;
-        try {
-            const openSock = proxy ? () => forwardTo(proxy, target, name) : undefined;
-            const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, openSock);
-            return new RemoteHost(ssh, name, proxy);
-        }
-        catch (error) {
-            proxy?.dispose();
-            throw error;
-        }
-    }
-    /** Runs a script with `sh -c` on the server; never rejects for a non-zero exit, only for a lost connection. */
-    async run(script, options = {}) {
-        if (Buffer.byteLength(script) > MAX_SCRIPT_BYTES) {
-            throw new Error('The remote script is too long to pass to the server; shorten the hooks or move them into a script file in the release.');
-        }
-        const results = [];
-        const chunks = [];
-        const stdout = lineSplitter((line) => {
-            const parsed = (0, protocol_1.parseResultLine)(line);
-            if (parsed)
-                results.push(parsed);
-        });
-        let stderr = '';
-        const stderrLines = lineSplitter((line) => options.onLog?.(line));
-        const executed = this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
-            stdin: options.stdin,
-            onStdout: (chunk) => {
-                chunks.push(chunk);
-                stdout.push(chunk);
-            },
-            onStderr: (chunk) => {
-                stderr += chunk.toString('utf8');
-                stderrLines.push(chunk);
-            },
-            onChannel: (channel) => closeAfterExit(channel, options.stdin)
-        });
-        const response = await settleOnClose(this.ssh.connection, executed);
-        stdout.end();
-        stderrLines.end();
-        return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
-    }
-    close() {
-        this.ssh.dispose();
-        this.proxy?.dispose();
-    }
-}
-exports.RemoteHost = RemoteHost;
-/**
- * The script's outcome, or a lost connection's (code null) when the
- * connection closes first: a channel does not always close with its
- * connection, and a promise left pending would let the process exit 0 with
- * the deploy unfinished.
- */
-function settleOnClose(connection, executed) {
-    if (!connection)
-        return executed;
-    return new Promise((resolve, reject) => {
-        const onClose = () => resolve({ code: null, signal: null });
-        connection.once('close', onClose);
-        executed.then(resolve, reject).finally(() => connection.removeListener('close', onClose));
-    });
-}
-/**
- * A hook that starts a background process without redirecting its output
- * keeps the channel open after the script ends. Once the script has exited,
- * give its output a moment to drain, then close the channel ourselves.
- */
-function closeAfterExit(channel, stdin) {
-    channel.on('exit', () => {
-        stdin?.unpipe(channel);
-        setTimeout(() => channel.close(), DRAIN_AFTER_EXIT_MS).unref();
-    });
-    channel.on('close', () => stdin?.unpipe(channel));
-    channel.on('error', () => undefined);
-}
-function lineSplitter(onLine) {
-    let pending = '';
-    const decoder = new string_decoder_1.StringDecoder('utf8');
-    return {
-        push(chunk) {
-            pending += decoder.write(chunk);
-            const lines = pending.split('\n');
-            pending = lines.pop() ?? '';
-            lines.forEach(onLine);
-        },
-        end() {
-            if (pending)
-                onLine(pending);
-            pending = '';
-        }
-    };
-}
-function explainConnectError(error, name, credentials, seconds, check) {
-    const message = error.message;
-    const code = error.code;
-    if (/verification failed/i.test(message) || HOST_KEY_REFUSED.test(message))
-        return new ConnectError(check.refusal(), false);
-    if (/authentication methods failed/i.test(message)) {
-        const method = credentials.privateKey ? 'the key' : 'the password';
-        return new ConnectError(`SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${credentials.username}/.ssh/authorized_keys on the server, and that the user name is right.`, false);
-    }
-    if (code === 'ECONNREFUSED')
-        return new ConnectError(`Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`, true);
-    if (code === 'ENOTFOUND')
-        return new ConnectError(`Cannot connect to ${name}: the host name does not resolve. Check host.`, false);
-    if (code === 'EAI_AGAIN')
-        return new ConnectError(`Cannot connect to ${name}: the host name could not be looked up just now.`, true);
-    if (/timed out/i.test(message) || code === 'ETIMEDOUT') {
-        return new ConnectError(`Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`, true);
-    }
-    if (code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-        return new ConnectError(`Cannot connect to ${name}: ${message}.`, true);
-    }
-    return new ConnectError(`Cannot connect to ${name}: ${message}`, false);
-}
-
-
-/***/ }),
-
-/***/ 9769:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.HostKeyCheck = void 0;
-const host_address_1 = __nccwpck_require__(1564);
-const known_hosts_1 = __nccwpck_require__(8374);
-const host_key_types_1 = __nccwpck_require__(1115);
-/**
- * Decides whether the key a server offers is the one the user pinned, and
- * remembers what was offered so that a refusal can show it.
- *
- * A server shows one host key per connection, of the type the client prefers
- * among those it has; a pin of another type would be refused although the
- * server holds it. So the connection is steered: the first attempt asks for
- * every type the pin may be of, and after a refusal each further attempt asks
- * for one type not yet seen, until the pinned key shows or every type has.
- */
-class HostKeyCheck {
-    policy;
-    address;
-    /** The keys the server showed, one per type (the latest), in the order the types were seen. */
-    offered = [];
-    pinned;
-    /** Key types the pin may be of; empty when nothing steers the connection (no pin, or no checking). */
-    candidates;
-    /** Key types the server has none of (an attempt that asked only for them found no common type). */
-    lacking = new Set();
-    asked = [];
-    attempts = 0;
-    revokedSeen = false;
-    constructor(policy, address) {
-        this.policy = policy;
-        this.address = address;
-        this.pinned = (0, known_hosts_1.pinnedKeys)(policy, address);
-        this.candidates = candidateTypes(policy, this.pinned);
-    }
-    /** Whether another connection could still show the pinned key. */
-    hasNextAttempt() {
-        if (this.attempts === 0)
-            return true;
-        return !this.revokedSeen && this.unseen().length > 0;
-    }
-    /**
-     * Host key algorithms for the next connection (ssh2's `algorithms.serverHostKey`),
-     * and counts the attempt; undefined: ssh2's own list, as nothing steers it.
-     */
-    nextAlgorithms() {
-        this.asked = this.attempts === 0 ? this.unseen() : this.unseen().slice(0, 1);
-        this.attempts++;
-        return this.candidates.length ? (0, host_key_types_1.algorithmsFor)(this.asked) : undefined;
-    }
-    /** The attempt just made found no key type in common: the server has none of those asked for. */
-    noCommonKeyType() {
-        for (const keyType of this.asked)
-            this.lacking.add(keyType);
-    }
-    verify(keyBlob) {
-        const offered = { keyType: (0, known_hosts_1.keyTypeOf)(keyBlob), fingerprint: (0, known_hosts_1.fingerprintOf)(keyBlob) };
-        const seen = this.offered.findIndex((o) => o.keyType === offered.keyType);
-        if (seen === -1)
-            this.offered.push(offered);
-        else
-            this.offered[seen] = offered;
-        switch (this.policy.mode) {
-            case 'insecure':
-                return true;
-            case 'unpinned':
-                return false;
-            case 'fingerprint':
-                return offered.fingerprint === this.policy.fingerprint && this.candidates.includes(offered.keyType);
-            case 'known-hosts':
-                // As ssh does: a revoked key ends the check, whatever other keys the server has.
-                if (this.pinned.some((k) => k.revoked && k.keyBlob.equals(keyBlob))) {
-                    this.revokedSeen = true;
-                    return false;
-                }
-                return this.pinned.some((k) => !k.revoked && k.keyBlob.equals(keyBlob));
-        }
-    }
-    /** The message for a refused host key: which host, what it offered, how to pin it. */
-    refusal() {
-        const host = (0, host_address_1.describeHost)(this.address);
-        const scan = `ssh-keyscan ${this.address.port === 22 ? '' : `-p ${this.address.port} `}${this.address.host}`;
-        if (this.policy.mode === 'unpinned') {
-            const first = this.offered[0];
-            const offered = first ? `${first.keyType} key ${first.fingerprint}` : 'no key';
-            return (`Host key of ${host} is not pinned; the server offered ${offered}. ` +
-                `Set known-hosts to the output of '${scan}' (checked on a machine you trust), or host-fingerprint: ${first ? `${first.keyType} ${first.fingerprint}` : 'SHA256:...'}. ` +
-                `strict-host-key: false skips the check, which lets anyone in the middle read your deploy.`);
-        }
-        const expected = this.policy.mode === 'fingerprint'
-            ? `host-fingerprint ${this.policy.keyType ? `${this.policy.keyType} ` : ''}${this.policy.fingerprint}`
-            : `known-hosts keys (${this.pinned.map((k) => `${k.revoked ? 'revoked ' : ''}${k.keyType} ${(0, known_hosts_1.fingerprintOf)(k.keyBlob)}`).join(', ')})`;
-        return (`Host key of ${host} does not match: the server offered ${this.offeredText()}, expected ${expected}. ` +
-            `If the server was rebuilt or its key rotated, check it and update the pin ('${scan}'); otherwise someone may be in the middle.`);
-    }
-    /** Every key seen, one per type; or, when none showed, the types the server lacks. */
-    offeredText() {
-        if (this.offered.length)
-            return this.offered.map((o) => `${o.keyType} key ${o.fingerprint}`).join(', ');
-        return this.lacking.size ? `no ${[...this.lacking].join(' or ')} key` : 'no key';
-    }
-    /** Candidate types neither shown nor missing on the server yet. */
-    unseen() {
-        return this.candidates.filter((t) => !this.lacking.has(t) && !this.offered.some((o) => o.keyType === t));
-    }
-}
-exports.HostKeyCheck = HostKeyCheck;
-/** The key types a pin may be of, in ssh2's order of preference. */
-function candidateTypes(policy, pinned) {
-    switch (policy.mode) {
-        case 'fingerprint':
-            return policy.keyType ? ((0, host_key_types_1.keyTypesNamed)(policy.keyType) ?? []) : host_key_types_1.DEFAULT_KEY_TYPES;
-        case 'known-hosts':
-            return (0, host_key_types_1.checkableInOrder)(pinned.filter((k) => !k.revoked).map((k) => k.keyType));
-        default:
-            return [];
-    }
-}
-
-
-/***/ }),
-
-/***/ 7329:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.MANIFEST_ENDS = exports.MANIFEST_FOLLOWS = exports.RESULT_KEYS = void 0;
-exports.lastResult = lastResult;
-exports.allResults = allResults;
-exports.parseResultLine = parseResultLine;
-exports.manifestBlock = manifestBlock;
-/**
- * The result protocol between the remote scripts and the runner. A script
- * writes step banners and errors to stderr, and on stdout only lines of the
- * form `@@<key> <value>`; these are every key it may write.
- */
-exports.RESULT_KEYS = {
-    /** The step that is running (the last one names where a failure happened). */
-    step: 'step',
-    /** Why the script failed, in words for the user. */
-    error: 'error',
-    /** The release that was current when the script started ('' on a first deploy). */
-    previous: 'previous',
-    /** The new release is current now (written by the switch, read back). */
-    switched: 'switched',
-    /** The release current when the script ended. */
-    current: 'current',
-    /** Space-separated ids of the releases a prune removed. */
-    pruned: 'pruned',
-    /** The phase ran to its end. */
-    finished: 'finished',
-    /** A tool the server has (zstd, gzip, sha256sum); one line each. */
-    has: 'has',
-    /** Why the upload cache cannot be used. */
-    cacheMiss: 'cache-miss',
-    /** The upload cache is usable; the value is its manifest's digest. */
-    cacheOk: 'cache-ok',
-    /** A release folder on the server; one line each. */
-    release: 'release',
-    /** A line of the releases log; one line each, in order. */
-    log: 'log',
-    /** Who holds the deploy lock. */
-    lock: 'lock',
-    /** unlock: who held the lock that was removed ('' when there was none). */
-    unlocked: 'unlocked',
-    /** list: the release a rollback would switch to ('' when there is none). */
-    rollbackTarget: 'rollback-target',
-    /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
-    wouldPrune: 'would-prune'
-};
-/** The manifest block of the inspect script sits between these two stdout lines. */
-exports.MANIFEST_FOLLOWS = '@@manifest-follows';
-exports.MANIFEST_ENDS = '@@manifest-ends';
-/** The last value the script gave for `key`. */
-function lastResult(result, key) {
-    return result.results.filter(([k]) => k === key).pop()?.[1];
-}
-/** Every value the script gave for `key`, in order. */
-function allResults(result, key) {
-    return result.results.filter(([k]) => k === key).map(([, value]) => value);
-}
-/** Parses one stdout line; undefined when it is not a result line. */
-function parseResultLine(line) {
-    const match = /^@@(\S+) ?(.*)$/.exec(line);
-    return match ? [match[1], match[2]] : undefined;
-}
-/** The text between the manifest markers on stdout, when both are there. */
-function manifestBlock(result) {
-    const start = result.stdout.indexOf(`${exports.MANIFEST_FOLLOWS}\n`);
-    const end = result.stdout.lastIndexOf(`${exports.MANIFEST_ENDS}\n`);
-    return start < 0 || end < start ? undefined : result.stdout.slice(start + exports.MANIFEST_FOLLOWS.length + 1, end);
-}
-
-
-/***/ }),
-
-/***/ 478:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.TAR_ARGS = void 0;
-exports.localCompressors = localCompressors;
-exports.packArchive = packArchive;
-const child_process_1 = __nccwpck_require__(5317);
-const stream_1 = __nccwpck_require__(2203);
-const io = __importStar(__nccwpck_require__(4994));
-const control_records_1 = __nccwpck_require__(3002);
-/** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
-const COMPRESSORS = {
-    zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
-    gzip: { command: 'gzip', args: ['-c'], level: 1 }
-};
-/** Which compressors this machine has, for choosing the wire format. */
-async function localCompressors() {
-    const found = new Set(['none']);
-    for (const name of ['zstd', 'gzip']) {
-        if (await io.which(name, false))
-            found.add(name);
-    }
-    return found;
-}
-/**
- * Arguments for the system tar, GNU or bsdtar alike: every option before the
- * first name (bsdtar reads no option after one), and no name on the command
- * line at all: they come NUL-separated on stdin, so no list meets a length limit.
- */
-const TAR_ARGS = (sourceDir) => ['-c', '-f', '-', '-C', sourceDir, '--no-recursion', '--null', '-T', '-'];
-exports.TAR_ARGS = TAR_ARGS;
-/**
- * Streams a tar of exactly the listed entries, packed by the system tar
- * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
- * after the control members when there are any.
- */
-async function packArchive(sourceDir, entries, compression, control, level) {
-    const tar = (0, child_process_1.spawn)(await io.which('tar', true), (0, exports.TAR_ARGS)(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const children = [tar];
-    // The upload is control members + tar, through the compressor when there is one.
-    const plain = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
-    let output = plain;
-    if (compression !== 'none') {
-        const { command, args, level: defaultLevel } = COMPRESSORS[compression];
-        const compressor = (0, child_process_1.spawn)(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-        compressor.stdin.on('error', () => undefined);
-        plain.pipe(compressor.stdin);
-        children.push(compressor);
-        output = compressor.stdout;
-    }
-    // Written before the pipe starts, so the control members come first.
-    if (control)
-        plain.write((0, control_records_1.controlRecords)(control.folder, control.files));
-    tar.stdout.pipe(plain);
-    let bytes = 0;
-    const stream = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
-    output.on('data', (chunk) => {
-        bytes += chunk.length;
-    });
-    output.pipe(stream);
-    writeNames(tar, entries);
-    const finished = Promise.all(children.map(waitForExit)).then(() => undefined);
-    // A packer that fails ends the stream early (the server then reports a short
-    // upload); the error itself is reported through `finished`, never thrown here.
-    stream.on('error', () => undefined);
-    finished.catch((error) => stream.destroy(error));
-    return {
-        stream,
-        bytesSent: () => bytes,
-        finished,
-        abort: () => children.forEach((child) => child.kill('SIGTERM'))
-    };
-}
-function writeNames(tar, entries) {
-    // "./" keeps a name that starts with "-" from being read as an option.
-    tar.stdin.on('error', () => undefined);
-    tar.stdin.end(Buffer.from(entries.map((entry) => `./${entry.path}\0`).join(''), 'utf8'));
-}
-function waitForExit(child) {
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-        stderr += chunk.toString();
-    });
-    return new Promise((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', (code, signal) => {
-            if (code === 0)
-                resolve();
-            else
-                reject(new Error(`${child.spawnfile} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
-        });
-    });
-}
-
-
-/***/ }),
-
-/***/ 3002:
-/***/ ((__unused_webpack_module, exports) => {
-
-"use strict";
-
-/**
- * The incremental upload's control lists travel as the first members of the
- * upload's tar stream, ahead of what the system tar packs from the workspace.
- * GNU tar and bsdtar disagree on how to pack from two folders in one call
- * (bsdtar stops reading options at the first name, and neither honours `-C`
- * in a NUL-separated name list), so these few members are written here, as
- * plain ustar records with no end-of-archive marker: the system tar's
- * output, which follows, ends the archive. Nothing is written to disk.
- */
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.controlRecords = controlRecords;
-const BLOCK = 512;
-/** The control folder and its files, as tar records. */
-function controlRecords(folder, files) {
-    const parts = [header(`${folder}/`, '5', 0o755, 0)];
-    for (const file of files) {
-        parts.push(header(`${folder}/${file.name}`, '0', 0o644, file.data.length), file.data, Buffer.alloc(padding(file.data.length)));
-    }
-    return Buffer.concat(parts);
-}
-function padding(size) {
-    return (BLOCK - (size % BLOCK)) % BLOCK;
-}
-/** A ustar header block (POSIX.1-1988): names up to 100 bytes, which is all the control members need. */
-function header(name, type, mode, size) {
-    const block = Buffer.alloc(BLOCK);
-    if (Buffer.byteLength(name) > 100)
-        throw new Error(`control member name too long for a ustar header: ${name}`);
-    block.write(name, 0, 100, 'utf8');
-    octal(block, 100, 8, mode);
-    octal(block, 108, 8, 0); // uid
-    octal(block, 116, 8, 0); // gid
-    octal(block, 124, 12, size);
-    octal(block, 136, 12, Math.floor(Date.now() / 1000));
-    block.write(type, 156, 1, 'latin1');
-    block.write('ustar\u000000', 257, 8, 'latin1');
-    // The checksum is the byte sum of the header with its own field read as spaces.
-    block.fill(' ', 148, 156, 'latin1');
-    const sum = block.reduce((total, byte) => total + byte, 0);
-    block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
-    return block;
-}
-/** A zero-padded octal number ending in NUL, filling the field. */
-function octal(block, offset, length, value) {
-    block.write(`${value.toString(8).padStart(length - 1, '0')}\u0000`, offset, length, 'latin1');
-}
-
-
-/***/ }),
-
-/***/ 9977:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-var __importDefault = (this && this.__importDefault) || function (mod) {
-    return (mod && mod.__esModule) ? mod : { "default": mod };
-};
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.excludeMatcher = excludeMatcher;
-exports.listSource = listSource;
-exports.listSourceSync = listSourceSync;
-exports.escapedName = escapedName;
-exports.expectedFindLines = expectedFindLines;
-const buffer_1 = __nccwpck_require__(181);
-const fs_1 = __nccwpck_require__(9896);
-const path = __importStar(__nccwpck_require__(6928));
-const picomatch_1 = __importDefault(__nccwpck_require__(4006));
-const exclude_1 = __nccwpck_require__(7753);
-const control_characters_1 = __nccwpck_require__(6655);
-/**
- * One exclude line as a test (its syntax: excludeLine). Matching is
- * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
- * `/**` matches what is inside a folder, not the folder itself, as git reads it.
- */
-function excludeRule(line) {
-    const { negated, glob, directoryOnly, anchored } = (0, exclude_1.excludeLine)(line);
-    // The ! has been taken off already (or was escaped): picomatch must not read one as its own negation.
-    const options = { dot: true, nonegate: true };
-    const isMatch = (0, picomatch_1.default)(glob, options);
-    const isFolderItself = glob.endsWith('/**') ? (0, picomatch_1.default)(glob.slice(0, -3), options) : undefined;
-    return {
-        negated,
-        matches: (relPath, isDirectory) => {
-            if (directoryOnly && !isDirectory)
-                return false;
-            if (!anchored)
-                return isMatch(path.posix.basename(relPath));
-            return isMatch(relPath) && !isFolderItself?.(relPath);
-        }
-    };
-}
-/**
- * Builds the exclude test. The lines are read in order and, as in
- * .gitignore, the last one that matches a path decides: a later `!pattern`
- * re-includes what an earlier pattern left out. An excluded folder is left
- * out with everything in it, and, as git does, nothing inside it can be
- * re-included unless the folder itself is (`!folder/`).
- */
-function excludeMatcher(patterns) {
-    const rules = patterns.map(excludeRule).reverse();
-    return (relPath, isDirectory) => {
-        const decisive = rules.find((rule) => rule.matches(relPath, isDirectory));
-        return decisive !== undefined && !decisive.negated;
-    };
-}
-/**
- * Lists what will be uploaded, folders before their contents, in a stable
- * order, as a promise (a failure to read is its rejection); the work is
- * listSourceSync's.
- */
-function listSource(sourceDir, exclude) {
-    return new Promise((resolve) => resolve(listSourceSync(sourceDir, exclude)));
-}
-/**
- * listSource's work. Synchronous calls on purpose: for ten thousand small
- * entries they are several times faster than the thread pool's round trips.
- * Names are read as bytes, so that one that is not UTF-8 is reported rather
- * than decoded into a name that does not exist on disk.
- */
-function listSourceSync(sourceDir, exclude) {
-    const isExcluded = excludeMatcher(exclude);
-    const listing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] };
-    const walk = (relDir) => {
-        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }));
-        dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const { dirent, name } of dirents) {
-            const relPath = relDir ? `${relDir}/${name}` : name;
-            const isDirectory = dirent.isDirectory();
-            if (isExcluded(relPath, isDirectory)) {
-                listing.excluded.push(relPath);
-                continue;
-            }
-            if (!(0, buffer_1.isUtf8)(dirent.name)) {
-                listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])));
-                continue;
-            }
-            if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
-                listing.skipped.push(relPath);
-                continue;
-            }
-            addEntry(listing, sourceDir, relPath, dirent);
-            if (isDirectory)
-                walk(relPath);
-        }
-    };
-    walk('');
-    return listing;
-}
-function addEntry(listing, sourceDir, relPath, dirent) {
-    const stat = (0, fs_1.lstatSync)(path.join(sourceDir, relPath));
-    const mode = stat.mode & 0o7777;
-    if (dirent.isDirectory()) {
-        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode });
-    }
-    else if (dirent.isSymbolicLink()) {
-        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode });
-    }
-    else {
-        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
-        listing.bytes += stat.size;
-    }
-}
-/**
- * A name for messages: its valid UTF-8 as text, every other byte, control
- * characters and the backslash as `\xNN`, so that the name can be found and
- * renamed (`printf 'caf\xe9'`) and cannot break the log line.
- */
-function escapedName(name) {
-    let shown = '';
-    for (let i = 0; i < name.length;) {
-        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && (0, buffer_1.isUtf8)(name.subarray(i, i + n)));
-        const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8');
-        if (length === undefined || text === '\\' || (0, control_characters_1.hasControlCharacter)(text)) {
-            shown += `\\x${name[i].toString(16).padStart(2, '0')}`;
-            i += 1;
-        }
-        else {
-            shown += text;
-            i += length;
-        }
-    }
-    return shown;
-}
-/** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */
-function expectedFindLines(entries) {
-    return entries.reduce((sum, entry) => sum + 1 + (entry.path.match(/\n/g)?.length ?? 0), 0);
-}
-
-
-/***/ }),
-
-/***/ 6019:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.manifestLines = manifestLines;
-exports.sortLines = sortLines;
-exports.manifestText = manifestText;
-exports.manifestDigest = manifestDigest;
-exports.parseManifest = parseManifest;
-exports.diffManifests = diffManifests;
-const crypto_1 = __nccwpck_require__(6982);
-const fs_1 = __nccwpck_require__(9896);
-const path = __importStar(__nccwpck_require__(6928));
-const TYPE_CODE = { file: 'f', directory: 'd', symlink: 'l' };
-async function manifestLines(sourceDir, entries) {
-    const lines = [];
-    for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i];
-        const full = path.join(sourceDir, entry.path);
-        const hash = entry.type === 'file' ? await hashFile(full, entry.size) : entry.type === 'symlink' ? sha256(Buffer.from((0, fs_1.readlinkSync)(full))) : '-';
-        lines.push({ path: entry.path, text: `${hash} ${TYPE_CODE[entry.type]} ${entry.mode.toString(8)} ${entry.size} ${entry.path}` });
-        // Let other work (an SSH handshake, say) move between batches.
-        if (i % 512 === 511)
-            await new Promise((resolve) => setImmediate(resolve));
-    }
-    return sortLines(lines);
-}
-function sortLines(lines) {
-    return lines.sort((a, b) => Buffer.compare(Buffer.from(a.text), Buffer.from(b.text)));
-}
-function manifestText(lines) {
-    return lines.map((line) => `${line.text}\n`).join('');
-}
-function manifestDigest(text) {
-    return sha256(Buffer.from(text));
-}
-function parseManifest(text) {
-    return text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => ({ path: line.split(' ').slice(4).join(' '), text: line }));
-}
-function diffManifests(previous, current, entries) {
-    const before = new Map(previous.map((line) => [line.path, line.text]));
-    const now = new Map(current.map((line) => [line.path, line.text]));
-    const byPath = new Map(entries.map((entry) => [entry.path, entry]));
-    const upload = [];
-    const remove = [];
-    const add = [];
-    for (const line of current) {
-        const old = before.get(line.path);
-        if (old === line.text)
-            continue;
-        add.push(line);
-        upload.push(byPath.get(line.path));
-        // A folder whose mode changed is updated in place; anything else is replaced.
-        if (old !== undefined && !(isFolder(old) && isFolder(line.text)))
-            remove.push(line.path);
-    }
-    for (const line of previous) {
-        if (!now.has(line.path))
-            remove.push(line.path);
-    }
-    // tar makes missing parent folders with default modes: send every parent of
-    // an uploaded entry too, so its mode comes out as in the workspace.
-    const uploading = new Set(upload.map((entry) => entry.path));
-    for (const entry of [...upload]) {
-        for (let parent = path.posix.dirname(entry.path); parent !== '.'; parent = path.posix.dirname(parent)) {
-            if (uploading.has(parent))
-                break;
-            uploading.add(parent);
-            upload.push(byPath.get(parent));
-        }
-    }
-    upload.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const next = manifestText(current);
-    return { upload, remove, add, next, nextDigest: manifestDigest(next) };
-}
-function isFolder(text) {
-    return text.split(' ')[1] === 'd';
-}
-function sha256(data) {
-    return (0, crypto_1.createHash)('sha256').update(data).digest('hex');
-}
-/**
- * Small files in one synchronous read (several times faster than the thread
- * pool for thousands of them); big ones streamed, so memory stays flat.
- */
-async function hashFile(file, size) {
-    if (size <= 4 * 1024 * 1024)
-        return sha256((0, fs_1.readFileSync)(file));
-    return new Promise((resolve, reject) => {
-        const hash = (0, crypto_1.createHash)('sha256');
-        (0, fs_1.createReadStream)(file)
-            .on('error', reject)
-            .on('data', (chunk) => hash.update(chunk))
-            .on('end', () => resolve(hash.digest('hex')));
-    });
-}
-
-
-/***/ }),
-
-/***/ 5207:
+/***/ 8647:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 "use strict";
@@ -4136,7 +233,7 @@ function getCmdPath() {
 
 /***/ }),
 
-/***/ 4994:
+/***/ 8882:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 "use strict";
@@ -4192,7 +289,7 @@ exports.which = which;
 exports.findInPath = findInPath;
 const assert_1 = __nccwpck_require__(2613);
 const path = __importStar(__nccwpck_require__(6928));
-const ioUtil = __importStar(__nccwpck_require__(5207));
+const ioUtil = __importStar(__nccwpck_require__(8647));
 /**
  * Copies a file or folder.
  * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
@@ -4455,7 +552,7 @@ function copyFile(srcFile, destFile, force) {
 
 /***/ }),
 
-/***/ 6656:
+/***/ 6400:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -4475,16 +572,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 8951:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __nccwpck_require__(6656);
-var types = __nccwpck_require__(254);
+var errors = __nccwpck_require__(6400);
+var types = __nccwpck_require__(590);
 
-var Reader = __nccwpck_require__(1996);
-var Writer = __nccwpck_require__(9816);
+var Reader = __nccwpck_require__(924);
+var Writer = __nccwpck_require__(7544);
 
 
 // --- Exports
@@ -4509,16 +606,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 1996:
+/***/ 924:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
+var Buffer = (__nccwpck_require__(9027).Buffer);
 
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var ASN1 = __nccwpck_require__(590);
+var errors = __nccwpck_require__(6400);
 
 
 // --- Globals
@@ -4778,7 +875,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 254:
+/***/ 590:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -4821,15 +918,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9816:
+/***/ 7544:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var Buffer = (__nccwpck_require__(9027).Buffer);
+var ASN1 = __nccwpck_require__(590);
+var errors = __nccwpck_require__(6400);
 
 
 // --- Globals
@@ -5145,7 +1242,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 2733:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -5153,7 +1250,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(7703);
+var Ber = __nccwpck_require__(8951);
 
 
 
@@ -5172,13 +1269,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 686:
+/***/ 6046:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-var crypto_hash_sha512 = (__nccwpck_require__(668).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__nccwpck_require__(8156).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -5736,20 +1833,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4982:
+/***/ 8198:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const binding = __nccwpck_require__(7318);
+const binding = __nccwpck_require__(1284);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 6543:
+/***/ 1327:
 /***/ ((module) => {
 
 "use strict";
@@ -5785,7 +1882,7 @@ module.exports = isStream;
 
 /***/ }),
 
-/***/ 6512:
+/***/ 48:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -5793,7 +1890,7 @@ module.exports = isStream;
 const fs = __nccwpck_require__(9896);
 const path = __nccwpck_require__(6928);
 const {promisify} = __nccwpck_require__(9023);
-const semver = __nccwpck_require__(9318);
+const semver = __nccwpck_require__(4390);
 
 const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
 
@@ -5949,14 +2046,14 @@ module.exports.sync = (input, options) => {
 
 /***/ }),
 
-/***/ 4006:
+/***/ 6310:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const pico = __nccwpck_require__(8016);
-const utils = __nccwpck_require__(4059);
+const pico = __nccwpck_require__(3936);
+const utils = __nccwpck_require__(3211);
 
 function picomatch(glob, options, returnState = false) {
   // default to os.platform()
@@ -5974,7 +2071,7 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 5595:
+/***/ 667:
 /***/ ((module) => {
 
 "use strict";
@@ -6166,14 +2263,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8265:
+/***/ 3721:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const constants = __nccwpck_require__(5595);
-const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(667);
+const utils = __nccwpck_require__(3211);
 
 /**
  * Constants
@@ -7599,16 +3696,16 @@ module.exports = parse;
 
 /***/ }),
 
-/***/ 8016:
+/***/ 3936:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const scan = __nccwpck_require__(1781);
-const parse = __nccwpck_require__(8265);
-const utils = __nccwpck_require__(4059);
-const constants = __nccwpck_require__(5595);
+const scan = __nccwpck_require__(117);
+const parse = __nccwpck_require__(3721);
+const utils = __nccwpck_require__(3211);
+const constants = __nccwpck_require__(667);
 const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
 
 /**
@@ -7968,13 +4065,13 @@ module.exports = picomatch;
 
 /***/ }),
 
-/***/ 1781:
+/***/ 117:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const utils = __nccwpck_require__(4059);
+const utils = __nccwpck_require__(3211);
 const {
   CHAR_ASTERISK,             /* * */
   CHAR_AT,                   /* @ */
@@ -7991,7 +4088,7 @@ const {
   CHAR_RIGHT_CURLY_BRACE,    /* } */
   CHAR_RIGHT_PARENTHESES,    /* ) */
   CHAR_RIGHT_SQUARE_BRACKET  /* ] */
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(667);
 
 const isPathSeparator = code => {
   return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
@@ -8379,7 +4476,7 @@ module.exports = scan;
 
 /***/ }),
 
-/***/ 4059:
+/***/ 3211:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -8391,7 +4488,7 @@ const {
   REGEX_REMOVE_BACKSLASH,
   REGEX_SPECIAL_CHARS,
   REGEX_SPECIAL_CHARS_GLOBAL
-} = __nccwpck_require__(5595);
+} = __nccwpck_require__(667);
 
 exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
 exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
@@ -8459,7 +4556,7 @@ exports.basename = (path, { windows } = {}) => {
 
 /***/ }),
 
-/***/ 2803:
+/***/ 9027:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -8544,7 +4641,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 9318:
+/***/ 4390:
 /***/ ((module, exports) => {
 
 exports = module.exports = SemVer
@@ -10399,7 +6496,7 @@ function coerce (version, options) {
 
 /***/ }),
 
-/***/ 4646:
+/***/ 9830:
 /***/ ((module) => {
 
 module.exports = shellescape;
@@ -10423,7 +6520,7 @@ function shellescape(a) {
 
 /***/ }),
 
-/***/ 5683:
+/***/ 9379:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -10437,8 +6534,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __nccwpck_require__(4020);
-const { bufferSlice } = __nccwpck_require__(2184);
+} = __nccwpck_require__(9044);
+const { bufferSlice } = __nccwpck_require__(4408);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -10726,7 +6823,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 4969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -10738,14 +6835,14 @@ const { resolve } = __nccwpck_require__(6928);
 const { readFile } = __nccwpck_require__(9896);
 const { execFile, spawn } = __nccwpck_require__(5317);
 
-const { isParsedKey, parseKey } = __nccwpck_require__(1789);
+const { isParsedKey, parseKey } = __nccwpck_require__(7517);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 
 function once(cb) {
   let called = false;
@@ -11857,7 +7954,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6297:
+/***/ 9353:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -11893,11 +7990,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const Protocol = __nccwpck_require__(7841);
-const { parseKey } = __nccwpck_require__(1789);
-const { SFTP } = __nccwpck_require__(4996);
+} = __nccwpck_require__(9044);
+const { init: cryptoInit } = __nccwpck_require__(408);
+const Protocol = __nccwpck_require__(3393);
+const { parseKey } = __nccwpck_require__(7517);
+const { SFTP } = __nccwpck_require__(7396);
 const {
   bufferCopy,
   makeBufferParser,
@@ -11905,23 +8002,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 
-const { AgentContext, createAgent, isAgent } = __nccwpck_require__(3849);
+const { AgentContext, createAgent, isAgent } = __nccwpck_require__(4969);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(9379);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(1289);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -14041,7 +10138,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 137:
+/***/ 2729:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -14069,7 +10166,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __nccwpck_require__(6297);
+        Client = __nccwpck_require__(9353);
 
       const client = new Client();
       let triedForward = false;
@@ -14133,7 +10230,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 5472:
+/***/ 3328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -14146,33 +10243,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __nccwpck_require__(3849);
+} = __nccwpck_require__(4969);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __nccwpck_require__(137);
-const { parseKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(2729);
+const { parseKey } = __nccwpck_require__(7517);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __nccwpck_require__(4996);
+} = __nccwpck_require__(7396);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __nccwpck_require__(6297),
+  Client: __nccwpck_require__(9353),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __nccwpck_require__(2605),
+  Server: __nccwpck_require__(3389),
   utils: {
     parseKey,
-    ...__nccwpck_require__(3489),
+    ...__nccwpck_require__(2113),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -14185,7 +10282,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3489:
+/***/ 2113:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -14199,10 +10296,10 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(2733);
+const bcrypt_pbkdf = (__nccwpck_require__(6046).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
+const { CIPHER_INFO } = __nccwpck_require__(408);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -14775,7 +10872,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7841:
+/***/ 3393:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -14821,7 +10918,7 @@ module.exports = {
 
 const { inspect } = __nccwpck_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(2888);
+const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(408);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -14829,18 +10926,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(9044);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __nccwpck_require__(4637);
+} = __nccwpck_require__(797);
 const {
   parseKey,
-} = __nccwpck_require__(1789);
-const MESSAGE_HANDLERS = __nccwpck_require__(9244);
+} = __nccwpck_require__(7517);
+const MESSAGE_HANDLERS = __nccwpck_require__(6316);
 const {
   bufferCopy,
   bufferFill,
@@ -14848,15 +10945,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(2752);
 
-const MODULE_VER = (__nccwpck_require__(8342)/* .version */ .rE);
+const MODULE_VER = (__nccwpck_require__(5856)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -16919,7 +13016,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4996:
+/***/ 7396:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -16941,7 +13038,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -20521,7 +16618,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __nccwpck_require__(3208);
+} = __nccwpck_require__(6200);
 
 const kMinPoolSpace = 128;
 
@@ -20979,7 +17076,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4020:
+/***/ 9044:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -20989,10 +17086,10 @@ const crypto = __nccwpck_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __nccwpck_require__(4982)();
+  cpuInfo = __nccwpck_require__(8198)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(2888);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(408);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -21343,7 +17440,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 2888:
+/***/ 408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -21359,7 +17456,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __nccwpck_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2184);
+const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(4408);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -21376,7 +17473,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(490);
+  binding = __nccwpck_require__(7168);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -22930,7 +19027,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __nccwpck_require__(7830)();
+        POLY1305_WASM_MODULE = await __nccwpck_require__(1878)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -22953,7 +19050,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7830:
+/***/ 1878:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -23000,7 +19097,7 @@ else {}
 
 /***/ }),
 
-/***/ 9244:
+/***/ 6316:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -23008,8 +19105,8 @@ else {}
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__nccwpck_require__(4637).HANDLERS),
-  __nccwpck_require__(9964),
+  (__nccwpck_require__(797).HANDLERS),
+  __nccwpck_require__(8268),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -23024,7 +19121,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9964:
+/***/ 8268:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -23036,18 +19133,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(9044);
 
 const {
   parseKey,
-} = __nccwpck_require__(1789);
+} = __nccwpck_require__(7517);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -24317,7 +20414,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4637:
+/***/ 797:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -24334,7 +20431,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(2733);
 
 const {
   COMPAT,
@@ -24346,14 +20443,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(9044);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __nccwpck_require__(2888);
-const { parseDERKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(408);
+const { parseDERKey } = __nccwpck_require__(7517);
 const {
   bufferFill,
   bufferParser,
@@ -24362,13 +20459,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(2752);
 
 let MESSAGE_HANDLERS;
 
@@ -26112,7 +22209,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __nccwpck_require__(9244);
+          MESSAGE_HANDLERS = __nccwpck_require__(6316);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -26120,7 +22217,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __nccwpck_require__(9244);
+        MESSAGE_HANDLERS = __nccwpck_require__(6316);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -26233,7 +22330,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1789:
+/***/ 7517:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -26256,18 +22353,18 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(2733);
+const bcrypt_pbkdf = (__nccwpck_require__(6046).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
-const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(4020);
+const { CIPHER_INFO } = __nccwpck_require__(408);
+const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(9044);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(4408);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -27725,7 +23822,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3208:
+/***/ 6200:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -27848,13 +23945,13 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2184:
+/***/ 4408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(2733).Ber);
 
 let DISCONNECT_REASON;
 
@@ -28025,7 +24122,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __nccwpck_require__(4020));
+      ({ DISCONNECT_REASON } = __nccwpck_require__(9044));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -28212,7 +24309,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4592:
+/***/ 2752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -28475,7 +24572,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2605:
+/***/ 3389:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -28504,13 +24601,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const { KexInit } = __nccwpck_require__(4637);
-const { parseKey } = __nccwpck_require__(1789);
-const Protocol = __nccwpck_require__(7841);
-const { SFTP } = __nccwpck_require__(4996);
-const { writeUInt32BE } = __nccwpck_require__(2184);
+} = __nccwpck_require__(9044);
+const { init: cryptoInit } = __nccwpck_require__(408);
+const { KexInit } = __nccwpck_require__(797);
+const { parseKey } = __nccwpck_require__(7517);
+const Protocol = __nccwpck_require__(3393);
+const { SFTP } = __nccwpck_require__(7396);
+const { writeUInt32BE } = __nccwpck_require__(4408);
 
 const {
   Channel,
@@ -28518,7 +24615,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(9379);
 
 const {
   ChannelManager,
@@ -28526,7 +24623,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(1289);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -29863,13 +25960,13 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 2137:
+/***/ 1289:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
 
 
-const { SFTP } = __nccwpck_require__(4996);
+const { SFTP } = __nccwpck_require__(7396);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -30207,7 +26304,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 668:
+/***/ 8156:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 (function(nacl) {
@@ -32602,7 +28699,4003 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 7318:
+/***/ 5578:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.UsageError = exports.COMMANDS = void 0;
+exports.envName = envName;
+exports.flagOptions = flagOptions;
+exports.parseCommandLine = parseCommandLine;
+exports.commandHelp = commandHelp;
+const fs = __importStar(__nccwpck_require__(9896));
+const util_1 = __nccwpck_require__(9023);
+const input_spec_1 = __nccwpck_require__(5905);
+exports.COMMANDS = {
+    deploy: 'Upload a new release, link shared paths, run hooks, switch current, prune.',
+    rollback: 'Switch current back to the previous good release, or to --release-id.',
+    list: 'Show the releases on the server (add --json for JSON).',
+    unlock: 'Free a deploy lock left behind, showing who held it.'
+};
+/** The environment variable that may carry an input: ATOMIC_DEPLOY_SSH_KEY for ssh-key. */
+function envName(input) {
+    return `ATOMIC_DEPLOY_${input.replace(/-/g, '_').toUpperCase()}`;
+}
+class UsageError extends Error {
+}
+exports.UsageError = UsageError;
+/** Inputs that make no sense as flags: the mode is the subcommand. */
+const FLAG_INPUTS = input_spec_1.INPUTS.filter((input) => input.name !== 'mode');
+/**
+ * The flags parseArgs accepts, all read from the input spec: a switch for each
+ * `kind: 'switch'` input, a repeatable value flag for every other, and
+ * `--<name>-file` for each input marked `file`.
+ */
+function flagOptions() {
+    const options = { help: { type: 'boolean' }, json: { type: 'boolean' } };
+    for (const input of FLAG_INPUTS) {
+        options[input.name] = (0, input_spec_1.isSwitch)(input) ? { type: 'boolean' } : { type: 'string', multiple: true };
+        if (input.file)
+            options[`${input.name}-file`] = { type: 'string' };
+    }
+    return options;
+}
+/**
+ * Parses `atomic-deploy <command> [--flag value]...`. Every input is a flag of
+ * the same name, except secrets: they come only as `--<name>-file` or in the
+ * environment; key lists also come as `--<name>-file`; any input may instead
+ * be set as ATOMIC_DEPLOY_<NAME> (or ATOMIC_DEPLOY_<NAME>_FILE).
+ */
+function parseCommandLine(argv, env) {
+    const [command, ...rest] = argv;
+    if (!command || command === '--help' || command === '-h' || command === 'help')
+        return { help: generalHelp() };
+    if (!(command in exports.COMMANDS))
+        throw new UsageError(`Unknown command '${command}'. Expected one of: ${Object.keys(exports.COMMANDS).join(', ')}.`);
+    const options = flagOptions();
+    let parsed;
+    try {
+        parsed = (0, util_1.parseArgs)({ args: rest, options, allowPositionals: false, strict: true });
+    }
+    catch (error) {
+        throw new UsageError(`${error.message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy ${command} --help'.`);
+    }
+    const values = parsed.values;
+    if (values.help)
+        return { help: commandHelp(command) };
+    refuseSecretFlags(values);
+    const read = (name) => {
+        const flag = values[name];
+        if (Array.isArray(flag))
+            return flag.join('\n');
+        if (flag === true)
+            return 'true';
+        const file = values[`${name}-file`] ?? env[`${envName(name)}_FILE`];
+        if (typeof file === 'string' && file)
+            return readFile(file, name);
+        return env[envName(name)] ?? '';
+    };
+    return {
+        command: command,
+        read: (name) => (name === 'mode' ? command : read(name)),
+        json: values.json === true
+    };
+}
+/**
+ * A flag's value is in the process's argv, which every user of the machine
+ * can read (ps), and often in shell history: a secret (`secret` in the input
+ * spec) given as one is refused, before anything else is read.
+ */
+function refuseSecretFlags(values) {
+    const given = input_spec_1.INPUTS.find((input) => input.secret && values[input.name] !== undefined);
+    if (given) {
+        throw new UsageError(`--${given.name} would put a secret on the command line, where other users of this machine can read it (ps). Give it as ${secretWays(given.name, given.file === true)} instead.`);
+    }
+}
+/** The ways a secret may be given on the command line. */
+function secretWays(name, file) {
+    return file ? `--${name}-file <path> or the environment variable ${envName(name)} (or ${envName(name)}_FILE)` : `the environment variable ${envName(name)}`;
+}
+function readFile(file, input) {
+    try {
+        return fs.readFileSync(file, 'utf8');
+    }
+    catch (error) {
+        throw new UsageError(`--${input}-file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}.`);
+    }
+}
+/** A secret has no flag of its own name: only its file flag, and the environment. */
+function secretHelp(input) {
+    const env = input.file ? `env: ${envName(input.name)} or ${envName(input.name)}_FILE` : `env: ${envName(input.name)}`;
+    const head = input.file ? `  --${input.name}-file <path>` : `  (${input.name}: environment only)`;
+    return [head, `      ${input.description} Never as --${input.name}: the command line is visible to other users (ps).`, `      ${env}`];
+}
+function generalHelp() {
+    return [
+        'Usage: atomic-deploy <command> [options]',
+        '',
+        'Zero-downtime releases over SSH: upload into releases/<id>, link shared paths,',
+        'run your commands, switch current with one rename(2), prune, roll back.',
+        '',
+        'Commands:',
+        ...Object.entries(exports.COMMANDS).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
+        `  ${'pack'.padEnd(10)}Write the upload a deploy sends to a file; no server needed.`,
+        '',
+        "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
+        'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',
+        'Secrets (keys, passphrases, passwords) are never flags: give them as files',
+        '(--ssh-key-file) or environment variables (ATOMIC_DEPLOY_SSH_KEY).',
+        'Exit codes: 0 success, 1 the deploy failed, 2 bad usage or input.'
+    ].join('\n');
+}
+function commandHelp(command) {
+    const rows = FLAG_INPUTS.flatMap((input) => {
+        if (input.secret)
+            return secretHelp(input);
+        const flag = (0, input_spec_1.isSwitch)(input) ? `--${input.name}` : `--${input.name} <value>`;
+        const marks = [input.required ? 'required' : '', input.default !== undefined && !(0, input_spec_1.isSwitch)(input) ? `default: ${input.default}` : ''].filter(Boolean);
+        const row = [`  ${flag}`, `      ${input.description}${marks.length ? ` (${marks.join('; ')})` : ''}`, `      env: ${envName(input.name)}`];
+        if (input.file)
+            row.push(`  --${input.name}-file <path>`, `      Read ${input.name} from a file (env: ${envName(input.name)}_FILE).`);
+        return row;
+    });
+    return [
+        `Usage: atomic-deploy ${command} [options]`,
+        '',
+        exports.COMMANDS[command],
+        '',
+        'Options:',
+        ...rows,
+        '  --json',
+        '      Print the outcome as JSON on stdout (release ids, releases, per-host results).',
+        '  --help',
+        '      Show this help.',
+        '',
+        'Example:',
+        `  atomic-deploy ${command} --host web1.example.com --username deploy \\`,
+        '    --ssh-key-file ~/.ssh/deploy_key --known-hosts-file known_hosts --path /var/www/app' + (command === 'deploy' ? ' --source dist' : '')
+    ].join('\n');
+}
+
+
+/***/ }),
+
+/***/ 7750:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parsePackCommand = parsePackCommand;
+exports.packHelp = packHelp;
+const util_1 = __nccwpck_require__(9023);
+const input_spec_1 = __nccwpck_require__(5905);
+const inputs_1 = __nccwpck_require__(3192);
+const args_1 = __nccwpck_require__(5578);
+/** The inputs that shape the upload stream: the flags `pack` takes besides --output. */
+const PACK_INPUTS = ['source', 'exclude', 'compression', 'compression-level', 'incremental'];
+/**
+ * Parses `atomic-deploy pack --output FILE [--source DIR] ...`: the upload
+ * flags of deploy, with their environment variables, and the file to write.
+ */
+function parsePackCommand(argv, env) {
+    const options = { help: { type: 'boolean' }, output: { type: 'string' } };
+    for (const name of PACK_INPUTS)
+        options[name] = { type: 'string', multiple: true };
+    let values;
+    try {
+        values = (0, util_1.parseArgs)({ args: argv, options, allowPositionals: false, strict: true }).values;
+    }
+    catch (error) {
+        throw new args_1.UsageError(`${error.message.replace(/\. To specify.*$/s, '')}. See 'atomic-deploy pack --help'.`);
+    }
+    if (values.help)
+        return { help: packHelp() };
+    const output = typeof values.output === 'string' ? values.output : '';
+    if (!output)
+        throw new args_1.UsageError("pack needs --output <file>, the file to write the upload to. See 'atomic-deploy pack --help'.");
+    const read = (name) => {
+        const flag = values[name];
+        return Array.isArray(flag) ? flag.join('\n') : (env[(0, args_1.envName)(name)] ?? '');
+    };
+    return { settings: (0, inputs_1.parseUploadSettings)(read, env), output };
+}
+function packHelp() {
+    const rows = input_spec_1.INPUTS.filter((input) => PACK_INPUTS.includes(input.name)).flatMap((input) => [
+        `  --${input.name} <value>`,
+        `      ${input.description}${input.default !== undefined ? ` (default: ${input.default})` : ''}`,
+        `      env: ${(0, args_1.envName)(input.name)}`
+    ]);
+    return [
+        'Usage: atomic-deploy pack --output <file> [options]',
+        '',
+        'Writes the upload a deploy sends (tar, compressed) to a file; no server needed.',
+        'It is the stream a first deploy sends to a server that has zstd, gzip and',
+        "sha256sum, packed by this machine's tar: list it with tar -tf <file>.",
+        '',
+        'Options:',
+        '  --output <file>',
+        '      The file to write (required).',
+        ...rows,
+        '  --help',
+        '      Show this help.',
+        '',
+        'Example:',
+        '  atomic-deploy pack --source dist --compression none --output upload.tar'
+    ].join('\n');
+}
+
+
+/***/ }),
+
+/***/ 4197:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.hasControlCharacter = hasControlCharacter;
+/**
+ * True when text holds a C0 control character (NUL to US, 0x00-0x1f) or DEL
+ * (0x7f), which the deploy path and shared paths may not contain.
+ */
+function hasControlCharacter(text) {
+    for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code < 0x20 || code === 0x7f)
+            return true;
+    }
+    return false;
+}
+
+
+/***/ }),
+
+/***/ 5535:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __importDefault = (this && this.__importDefault) || function (mod) {
+    return (mod && mod.__esModule) ? mod : { "default": mod };
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.EXCLUDED_FIRST = void 0;
+exports.excludeLine = excludeLine;
+exports.parseExclude = parseExclude;
+const picomatch_1 = __importDefault(__nccwpck_require__(6310));
+const input_error_1 = __nccwpck_require__(2098);
+const shared_paths_1 = __nccwpck_require__(4993);
+/**
+ * Left out before the user's patterns, so that setting exclude never uploads
+ * it by accident (actions/checkout keeps its token in .git/config); a
+ * `!.git` line puts it back.
+ */
+exports.EXCLUDED_FIRST = ['.git'];
+/** The parts of one line; `\!` at the start is a literal `!` (left to picomatch, which reads the escape). */
+function excludeLine(line) {
+    const negated = line.startsWith('!');
+    const raw = negated ? line.slice(1) : line;
+    return {
+        negated,
+        glob: raw.replace(/^\/+/, '').replace(/\/+$/, ''),
+        directoryOnly: raw.endsWith('/'),
+        anchored: raw.replace(/\/+$/, '').includes('/')
+    };
+}
+/** The patterns in the order they apply: EXCLUDED_FIRST, then the user's lines (blank lines and `#` comments dropped). */
+function parseExclude(text) {
+    const patterns = [...exports.EXCLUDED_FIRST, ...(0, shared_paths_1.lines)(text)];
+    for (const pattern of patterns) {
+        const { glob } = excludeLine(pattern);
+        if (glob === '')
+            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} names no path; write the name or glob to leave out, e.g. *.log or !keep.log.`);
+        try {
+            (0, picomatch_1.default)(glob);
+        }
+        catch (error) {
+            throw new input_error_1.InputError('exclude', `${(0, input_error_1.shown)(pattern)} is not a glob pattern (${error.message}).`);
+        }
+    }
+    return patterns;
+}
+
+
+/***/ }),
+
+/***/ 8150:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/** Text every layer shows the same way: sizes and fixed-width tables. */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.formatBytes = formatBytes;
+exports.textTable = textTable;
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    if (bytes < 1024 * 1024)
+        return `${(bytes / 1024).toFixed(1)} KiB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+/** Rows of cells as fixed-width columns, the first row a header. */
+function textTable(rows) {
+    const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+    return rows
+        .map((row) => row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd())
+        .join('\n');
+}
+
+
+/***/ }),
+
+/***/ 5254:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseHostAddress = parseHostAddress;
+exports.parsePort = parsePort;
+exports.knownHostsName = knownHostsName;
+exports.describeHost = describeHost;
+const input_error_1 = __nccwpck_require__(2098);
+const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
+const IPV6 = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/;
+/** Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address. */
+function parseHostAddress(text, defaultPort, input = 'host') {
+    const value = text.trim();
+    if (!value)
+        throw new input_error_1.InputError(input, 'it is empty. Expected a server name or address, e.g. example.com or 203.0.113.7:2222.');
+    if (value.length > 262)
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} is too long for a host name (at most 253 characters, and a port).`);
+    let host = value;
+    let portText;
+    const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
+    if (bracketed) {
+        host = bracketed[1];
+        portText = bracketed[2];
+        if (!IPV6.test(host) || !host.includes(':')) {
+            throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} has brackets around something that is not an IPv6 address.`);
+        }
+    }
+    else if ((value.match(/:/g) ?? []).length === 1) {
+        ;
+        [host, portText] = value.split(':');
+    }
+    const isV6 = host.includes(':');
+    if (isV6 ? !IPV6.test(host) : !HOST_NAME.test(host)) {
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(value)} is not a server name or address. Expected host, host:port or [ipv6]:port, with no spaces or shell characters.`);
+    }
+    const port = portText === undefined ? defaultPort : parsePort(portText, input);
+    return { host, port };
+}
+function parsePort(text, input = 'port') {
+    const port = /^\d{1,5}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+    if (!(port >= 1 && port <= 65535)) {
+        throw new input_error_1.InputError(input, `port ${(0, input_error_1.shown)(text)} is not a number from 1 to 65535.`);
+    }
+    return port;
+}
+/** How the host appears in known_hosts files: `name`, or `[name]:port` off port 22. */
+function knownHostsName(address) {
+    return address.port === 22 ? address.host : `[${address.host}]:${address.port}`;
+}
+/** For messages: `example.com:2222`, `[::1]:22`. */
+function describeHost(address) {
+    return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+
+/***/ }),
+
+/***/ 1433:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * Host key types: the names a key carries in its blob (`ssh-ed25519`,
+ * `ssh-rsa`), the SSH algorithms that present a key of each type, and the
+ * words users copy from ssh and ssh-keygen output to name a type.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.DEFAULT_KEY_TYPES = void 0;
+exports.algorithmsFor = algorithmsFor;
+exports.checkableInOrder = checkableInOrder;
+exports.keyTypesNamed = keyTypesNamed;
+exports.knownTypeNames = knownTypeNames;
+/** Every type ssh2 can check, in ssh2's order of preference. */
+const HOST_KEY_TYPES = [
+    { keyType: 'ssh-ed25519', algorithms: ['ssh-ed25519'], word: 'ED25519' },
+    { keyType: 'ecdsa-sha2-nistp256', algorithms: ['ecdsa-sha2-nistp256'], word: 'ECDSA' },
+    { keyType: 'ecdsa-sha2-nistp384', algorithms: ['ecdsa-sha2-nistp384'], word: 'ECDSA' },
+    { keyType: 'ecdsa-sha2-nistp521', algorithms: ['ecdsa-sha2-nistp521'], word: 'ECDSA' },
+    // One RSA key serves all three algorithms; they differ only in the signature hash.
+    { keyType: 'ssh-rsa', algorithms: ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'], word: 'RSA' },
+    { keyType: 'ssh-dss', algorithms: ['ssh-dss'], word: 'DSA' }
+];
+/** The types a bare fingerprint may be of: ssh2's defaults, which leave out the weak DSA. */
+exports.DEFAULT_KEY_TYPES = HOST_KEY_TYPES.filter((t) => t.keyType !== 'ssh-dss').map((t) => t.keyType);
+/** Host key algorithms that present a key of these types, in ssh2's order of preference. */
+function algorithmsFor(keyTypes) {
+    return HOST_KEY_TYPES.filter((t) => keyTypes.includes(t.keyType)).flatMap((t) => t.algorithms);
+}
+/** The types ssh2 can check among these, in ssh2's order of preference. */
+function checkableInOrder(keyTypes) {
+    const wanted = new Set(keyTypes);
+    return HOST_KEY_TYPES.filter((t) => wanted.has(t.keyType)).map((t) => t.keyType);
+}
+/**
+ * The key types a name stands for: a key type or algorithm as ssh prints it
+ * (`ecdsa-sha2-nistp256`, `rsa-sha2-512`), or ssh-keygen's word (`ECDSA`: any
+ * curve). Any case. Undefined for a name that is none of them.
+ */
+function keyTypesNamed(name) {
+    const lower = name.toLowerCase();
+    const found = HOST_KEY_TYPES.filter((t) => t.keyType === lower || t.algorithms.includes(lower) || t.word.toLowerCase() === lower);
+    return found.length ? found.map((t) => t.keyType) : undefined;
+}
+/** The names keyTypesNamed knows, for an error message. */
+function knownTypeNames() {
+    const names = HOST_KEY_TYPES.flatMap((t) => [t.keyType, ...t.algorithms.filter((a) => a !== t.keyType)]);
+    const words = [...new Set(HOST_KEY_TYPES.map((t) => t.word))];
+    return `${names.join(', ')}, or ${words.join(', ')}`;
+}
+
+
+/***/ }),
+
+/***/ 2098:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.InputError = void 0;
+exports.shown = shown;
+/** A bad input, found before any connection is made. The message names the input and the fix. */
+class InputError extends Error {
+    input;
+    constructor(input, detail) {
+        super(`Invalid input '${input}': ${detail}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+exports.InputError = InputError;
+/** Shows a user value in a message without letting it span lines or run on. */
+function shown(value) {
+    const oneLine = JSON.stringify(value);
+    return oneLine.length > 80 ? `${oneLine.slice(0, 77)}..."` : oneLine;
+}
+
+
+/***/ }),
+
+/***/ 5905:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.OUTPUTS = exports.isSwitch = exports.INPUTS = void 0;
+exports.inputSpec = inputSpec;
+exports.inputDefault = inputDefault;
+exports.INPUTS = [
+    {
+        name: 'mode',
+        description: 'deploy (default); rollback (to the previous good release, or to release-id); list (releases as JSON and a table); unlock (free a lock left behind).',
+        default: 'deploy'
+    },
+    {
+        name: 'host',
+        description: 'Server name or address: host, host:port, or [ipv6]:port. Several servers, one a line or comma-separated, all get the same release and switch together.',
+        required: true,
+        lines: true
+    },
+    {
+        name: 'port',
+        description: 'SSH port, used when host names none.',
+        default: '22'
+    },
+    {
+        name: 'username',
+        description: 'SSH user on the server. It needs write access to path.',
+        required: true
+    },
+    {
+        name: 'ssh-key',
+        description: 'Private key text (OpenSSH or PEM), from a secret. Windows line ends and a missing final newline are repaired.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'ssh-key-passphrase',
+        description: 'Passphrase of ssh-key, from a secret.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'password',
+        description: 'Password for password login, from a secret, when no ssh-key is given.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'known-hosts',
+        description: 'known_hosts lines for the server (plain or hashed), as ssh-keyscan prints them. Either this or host-fingerprint pins the host key.',
+        lines: true,
+        file: true
+    },
+    {
+        name: 'host-fingerprint',
+        description: 'SHA256 fingerprint of the server host key, after its key type or not: ssh-ed25519 SHA256:abc..., ECDSA SHA256:abc... (ssh-keygen -lf prints both). A bare fingerprint is checked against each key type the server has.'
+    },
+    {
+        name: 'strict-host-key',
+        description: 'false skips host key checking (with a warning). Leave it true and pin the key with known-hosts or host-fingerprint.',
+        default: 'true'
+    },
+    {
+        name: 'path',
+        description: 'Absolute deploy root on the server; current, releases/ and shared/ live in it.',
+        required: true
+    },
+    {
+        name: 'source',
+        description: 'Folder to upload, relative to the workspace.',
+        default: '.'
+    },
+    {
+        name: 'exclude',
+        description: 'Newline-separated glob patterns left out of the upload, read as .gitignore reads them: a pattern without / matches a name at any depth, one with / is anchored at source, a trailing / matches folders only, and the last matching line decides, so a later !pattern puts back what an earlier one left out (not inside a folder left out, unless the folder is put back too). .git is always left out first (it holds the checkout token); a !.git line uploads it.',
+        lines: true
+    },
+    {
+        name: 'allow-empty',
+        description: 'true: deploy even when source, after exclude, holds no file. Otherwise such a deploy is refused before connecting.',
+        default: 'false',
+        kind: 'switch'
+    },
+    {
+        name: 'release-id',
+        description: 'deploy: name of the new release. Default in Actions: run<run id>.<attempt>-<short sha>, the same in every job of a run, so matrix jobs agree; on the command line: UTC time YYYYMMDDHHMMSS and the short commit sha (from GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT). rollback: the release to switch to (default: the previous good one).'
+    },
+    {
+        name: 'keep',
+        description: 'How many good releases to keep, the current one included.',
+        default: '5'
+    },
+    {
+        name: 'shared',
+        description: 'Newline-separated paths, relative to the release, that live in shared/ and are linked into every release. A trailing / marks a folder.',
+        lines: true
+    },
+    {
+        name: 'before-activate',
+        description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
+        lines: true
+    },
+    {
+        name: 'after-activate',
+        description: 'Shell commands run after the switch (reload php-fpm, nginx). On failure the deploy switches back when revert-on-failure is true.',
+        lines: true
+    },
+    {
+        name: 'revert-on-failure',
+        description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
+        default: 'true'
+    },
+    {
+        name: 'command-timeout',
+        description: 'Seconds each hook (before-activate, after-activate) may run; past that it and every process it started are stopped and the deploy fails. 0: no limit.',
+        default: '0'
+    },
+    {
+        name: 'incremental',
+        description: 'true: the server keeps the last upload (pristine, never served) and only new and changed files are sent. A missing or inconsistent cache means a full upload, never a wrong release.',
+        default: 'true'
+    },
+    {
+        name: 'hardlink-releases',
+        description: 'true: build each release as a hard-linked copy of the upload cache instead of a full copy. Much faster for big trees, but only safe if the app never writes into files of its release (a write would change older releases too).',
+        default: 'false'
+    },
+    {
+        name: 'compression',
+        description: 'Compression on the wire: auto (zstd, else gzip, whichever both ends have), zstd, gzip or none.',
+        default: 'auto'
+    },
+    {
+        name: 'lock-timeout',
+        description: 'Seconds to wait for a deploy lock held by another run; 0 fails at once.',
+        default: '0'
+    },
+    {
+        name: 'retries',
+        description: 'Further connection attempts after a transient network failure (refused, timed out, reset), with backoff.',
+        default: '2'
+    },
+    {
+        name: 'max-parallel',
+        description: 'With several hosts: at most this many are worked on at once.',
+        default: '10'
+    },
+    {
+        name: 'before-activate-on',
+        description: 'With several hosts: all (default), or first, to run before-activate (a migration) on the first host only.',
+        default: 'all'
+    },
+    {
+        name: 'proxy-host',
+        description: 'Jump host (bastion), host[:port]. The connection to each server is tunnelled through it; no ssh binary is needed on the runner.'
+    },
+    {
+        name: 'proxy-username',
+        description: 'SSH user on the jump host (default: username).'
+    },
+    {
+        name: 'proxy-ssh-key',
+        description: 'Private key for the jump host, from a secret.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'proxy-ssh-key-passphrase',
+        description: 'Passphrase of proxy-ssh-key.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'proxy-password',
+        description: 'Password for the jump host, when no proxy-ssh-key is given.',
+        secret: true,
+        file: true
+    },
+    {
+        name: 'proxy-known-hosts',
+        description: 'known_hosts lines for the jump host; its key is checked like the target key.',
+        lines: true,
+        file: true
+    },
+    {
+        name: 'proxy-host-fingerprint',
+        description: 'SHA256 fingerprint of the jump host key, after its key type or not, as host-fingerprint.'
+    },
+    {
+        name: 'proxy-strict-host-key',
+        description: 'false skips host key checking of the jump host, with a warning.',
+        default: 'true'
+    },
+    {
+        name: 'shared-auto',
+        description: 'true: also link every entry of the server shared/ folder into the release with the same structure, descending into folders the release also has (as DeployHQ does).',
+        default: 'false',
+        kind: 'switch'
+    },
+    {
+        name: 'compression-level',
+        description: 'Compression level: zstd 1-19, gzip 1-9. Default: 3 for zstd, 1 for gzip, the fast end, which npm run bench shows is where the time is saved.'
+    },
+    {
+        name: 'dry-run',
+        description: 'true: connect, print the plan (hosts, release id, files and bytes, releases that would be pruned) and the exact remote scripts, and change nothing.',
+        default: 'false',
+        kind: 'switch'
+    },
+    {
+        name: 'connect-timeout',
+        description: 'Seconds to wait for the SSH connection and handshake.',
+        default: '30'
+    }
+];
+/** The input of that name; throws for a name the spec does not list (a mistake in the code, not in the input). */
+function inputSpec(name) {
+    const input = exports.INPUTS.find((candidate) => candidate.name === name);
+    if (!input)
+        throw new Error(`No input named '${name}' in src/config/input-spec.ts.`);
+    return input;
+}
+/** The default of an input that has one; throws for one that has none, so every default lives in INPUTS. */
+function inputDefault(name) {
+    const value = inputSpec(name).default;
+    if (value === undefined)
+        throw new Error(`Input '${name}' has no default in src/config/input-spec.ts.`);
+    return value;
+}
+const isSwitch = (input) => input.kind === 'switch';
+exports.isSwitch = isSwitch;
+exports.OUTPUTS = [
+    { name: 'release-id', description: 'The release now current.' },
+    { name: 'release-path', description: 'Absolute path of that release on the server.' },
+    {
+        name: 'previous-release-id',
+        description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
+    },
+    { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
+    { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+];
+
+
+/***/ }),
+
+/***/ 3192:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.MAX_HOOKS_SENT_BYTES = void 0;
+exports.inputOrDefault = inputOrDefault;
+exports.parseSettings = parseSettings;
+exports.parseUploadSettings = parseUploadSettings;
+exports.parseDeployPath = parseDeployPath;
+exports.parseWholeNumber = parseWholeNumber;
+exports.parseBoolean = parseBoolean;
+const fs = __importStar(__nccwpck_require__(9896));
+const os = __importStar(__nccwpck_require__(857));
+const path = __importStar(__nccwpck_require__(6928));
+const shell_quote_1 = __nccwpck_require__(1082);
+const input_error_1 = __nccwpck_require__(2098);
+const host_address_1 = __nccwpck_require__(5254);
+const ssh_key_1 = __nccwpck_require__(7565);
+const release_id_1 = __nccwpck_require__(4352);
+const shared_paths_1 = __nccwpck_require__(4993);
+const known_hosts_1 = __nccwpck_require__(7784);
+const input_spec_1 = __nccwpck_require__(5905);
+const control_characters_1 = __nccwpck_require__(4197);
+const exclude_1 = __nccwpck_require__(5535);
+/**
+ * The input's value, or its default from the input spec (src/config/input-spec.ts)
+ * when it is empty: the one place a default is applied. Trimmed, except
+ * multi-line inputs, whose lines are the reader's business.
+ */
+function inputOrDefault(read, name) {
+    const text = (0, input_spec_1.inputSpec)(name).lines ? read(name) : read(name).trim();
+    return text === '' ? (0, input_spec_1.inputDefault)(name) : text;
+}
+/** Folders that must never become a deploy root. */
+const SYSTEM_DIRECTORIES = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']);
+function parseSettings(read, env, now = new Date(), options = {}) {
+    const get = (name) => read(name).trim();
+    const value = (name) => inputOrDefault(read, name);
+    const mode = parseChoice(value('mode'), 'mode', ['deploy', 'rollback', 'list', 'unlock']);
+    const port = (0, host_address_1.parsePort)(value('port'));
+    const targets = parseHostList(required(get, 'host'), port);
+    const provenance = readProvenance(env);
+    const releaseIdText = get('release-id');
+    const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), value('strict-host-key'), targets, '');
+    const settings = {
+        mode,
+        targets,
+        credentials: parseCredentials(read, required(get, 'username')),
+        hostKey,
+        proxy: parseProxy(read, get, value),
+        maxParallel: parseWholeNumber(value('max-parallel'), 'max-parallel', 1, 100),
+        beforeActivateOn: parseChoice(value('before-activate-on'), 'before-activate-on', ['all', 'first']),
+        connectTimeoutSeconds: parseWholeNumber(value('connect-timeout'), 'connect-timeout', 1, 3600),
+        retries: parseWholeNumber(value('retries'), 'retries', 0, 10),
+        deployPath: parseDeployPath(required(get, 'path')),
+        ...parseUploadSettings(read, env, mode === 'deploy'),
+        releaseId: releaseIdText ? (0, release_id_1.checkReleaseId)(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : (0, release_id_1.defaultReleaseId)(now, provenance.sha),
+        releaseIdGiven: releaseIdText !== '',
+        keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
+        shared: (0, shared_paths_1.parseSharedEntries)(read('shared')),
+        sharedAuto: parseBoolean(value('shared-auto'), 'shared-auto'),
+        dryRun: parseBoolean(value('dry-run'), 'dry-run'),
+        beforeActivate: parseHook(read('before-activate'), 'before-activate'),
+        afterActivate: parseHook(read('after-activate'), 'after-activate'),
+        revertOnFailure: parseBoolean(value('revert-on-failure'), 'revert-on-failure'),
+        commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
+        hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
+        lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
+        provenance
+    };
+    checkHooksAsSent(settings.beforeActivate, settings.afterActivate);
+    if (settings.dryRun && settings.mode !== 'deploy') {
+        throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
+    }
+    return settings;
+}
+/**
+ * The inputs that decide the upload stream, for a deploy and for `pack`;
+ * `withSource` false (modes that upload nothing) leaves the source unread.
+ */
+function parseUploadSettings(read, env, withSource = true) {
+    const value = (name) => inputOrDefault(read, name);
+    const levelText = read('compression-level').trim();
+    const settings = {
+        sourceDir: withSource ? parseSourceDir(value('source'), env) : '',
+        exclude: (0, exclude_1.parseExclude)(read('exclude')),
+        allowEmpty: parseBoolean(value('allow-empty'), 'allow-empty'),
+        compression: parseChoice(value('compression'), 'compression', ['auto', 'gzip', 'zstd', 'none']),
+        compressionLevel: levelText ? parseWholeNumber(levelText, 'compression-level', 1, 19) : undefined,
+        incremental: parseBoolean(value('incremental'), 'incremental')
+    };
+    if (settings.compressionLevel !== undefined && settings.compression === 'gzip' && settings.compressionLevel > 9) {
+        throw new input_error_1.InputError('compression-level', `${settings.compressionLevel} is above gzip's highest level, 9.`);
+    }
+    return settings;
+}
+function required(get, name) {
+    const value = get(name);
+    if (!value)
+        throw new input_error_1.InputError(name, `it is required and was not given (in the action: '${name}:' under 'with:'; on the command line: --${name}).`);
+    return value;
+}
+/** `host` may hold several servers, one a line or separated by commas. */
+function parseHostList(text, port) {
+    const entries = text
+        .split(/[\n,]/)
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+    const targets = entries.map((entry) => (0, host_address_1.parseHostAddress)(entry, port));
+    const seen = new Set();
+    for (const target of targets) {
+        const key = `${target.host}:${target.port}`;
+        if (seen.has(key))
+            throw new input_error_1.InputError('host', `${(0, input_error_1.shown)(key)} is listed twice.`);
+        seen.add(key);
+    }
+    return targets;
+}
+function parseCredentials(read, username, prefix = '') {
+    const input = (name) => `${prefix}${name}`;
+    if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
+        throw new input_error_1.InputError(input('username'), `${(0, input_error_1.shown)(username)} is not a user name. Expected letters, digits and . _ - @.`);
+    }
+    const keyText = read(input('ssh-key'));
+    const passphrase = read(input('ssh-key-passphrase')) || undefined;
+    const password = read(input('password')) || undefined;
+    if (!keyText.trim() && !password) {
+        throw new input_error_1.InputError(input('ssh-key'), `no credentials: set ${input('ssh-key')} (a private key, from a secret) or ${input('password')}.`);
+    }
+    if (!keyText.trim())
+        return { username, password };
+    const privateKey = (0, ssh_key_1.repairPrivateKey)(keyText);
+    (0, ssh_key_1.checkPrivateKey)(privateKey, passphrase, input('ssh-key'));
+    return { username, privateKey, passphrase, password };
+}
+function parseHostKeyPolicy(knownHosts, fingerprint, strictText, targets, prefix) {
+    if (knownHosts.trim()) {
+        const policy = { mode: 'known-hosts', knownHosts };
+        // Throws now, before connecting, when no usable line is for one of the hosts.
+        for (const target of targets)
+            (0, known_hosts_1.pinnedKeys)(policy, target, `${prefix}known-hosts`);
+        return policy;
+    }
+    if (fingerprint) {
+        if (targets.length > 1) {
+            throw new input_error_1.InputError(`${prefix}host-fingerprint`, 'pins one key, but several hosts are listed; use known-hosts with a line for each host.');
+        }
+        return { mode: 'fingerprint', ...(0, known_hosts_1.parseFingerprint)(fingerprint, `${prefix}host-fingerprint`) };
+    }
+    const strict = parseBoolean(strictText, `${prefix}strict-host-key`);
+    return strict ? { mode: 'unpinned' } : { mode: 'insecure' };
+}
+/** The jump host: `proxy-host` turns it on; its key and host key are checked like the target's. */
+function parseProxy(read, get, value) {
+    const hostText = get('proxy-host');
+    if (!hostText)
+        return undefined;
+    const address = (0, host_address_1.parseHostAddress)(hostText, 22, 'proxy-host');
+    const credentials = parseCredentials(read, get('proxy-username') || required(get, 'username'), 'proxy-');
+    const hostKey = parseHostKeyPolicy(read('proxy-known-hosts'), get('proxy-host-fingerprint'), value('proxy-strict-host-key'), [address], 'proxy-');
+    return { address, credentials, hostKey };
+}
+/** The same in every job of one workflow run attempt, unique across runs and re-runs. */
+function runReleaseId(env) {
+    const sha = env.GITHUB_SHA && /^[0-9a-f]{7,}$/i.test(env.GITHUB_SHA) ? `-${env.GITHUB_SHA.slice(0, 7).toLowerCase()}` : '';
+    return (0, release_id_1.checkReleaseId)(`run${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT || '1'}${sha}`, 'release-id');
+}
+/** Absolute, normalised, and not a system folder. */
+function parseDeployPath(text) {
+    const fail = (why) => {
+        throw new input_error_1.InputError('path', `${(0, input_error_1.shown)(text)} ${why}. Expected the absolute deploy root on the server, e.g. /var/www/myapp.`);
+    };
+    if (!text.startsWith('/'))
+        fail('is not an absolute path');
+    if ((0, control_characters_1.hasControlCharacter)(text))
+        fail('contains a control character');
+    const segments = text.split('/').filter((s) => s !== '');
+    if (segments.some((s) => s === '.' || s === '..'))
+        fail("contains '.' or '..'");
+    if (segments.some((s) => Buffer.byteLength(s) > 255))
+        fail('has a part longer than 255 bytes');
+    const normalised = `/${segments.join('/')}`;
+    if (Buffer.byteLength(normalised) > 3000)
+        fail('is longer than 3000 bytes, too long to hold releases');
+    if (SYSTEM_DIRECTORIES.has(normalised))
+        fail('is a system folder, not a place for an application');
+    return normalised;
+}
+function parseSourceDir(text, env) {
+    const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const dir = path.resolve(workspace, text);
+    let stat;
+    try {
+        stat = fs.statSync(dir);
+    }
+    catch {
+        stat = undefined;
+    }
+    if (!stat?.isDirectory()) {
+        throw new input_error_1.InputError('source', `folder ${(0, input_error_1.shown)(text)} does not exist in ${workspace}. Build first, or point source at the build output.`);
+    }
+    return dir;
+}
+function parseHook(text, input) {
+    if (text.includes('\0'))
+        throw new input_error_1.InputError(input, 'contains a NUL character.');
+    return text.replace(/\r\n?/g, '\n').trim();
+}
+/**
+ * The hooks travel in the script, quoted (a single quote becomes four
+ * bytes), and a rollback's script carries both. The script goes on stdin, so
+ * no argv limit applies; this cap keeps it a script rather than a payload,
+ * and is checked here, on what is really sent, so that it fails before any
+ * connection.
+ */
+exports.MAX_HOOKS_SENT_BYTES = 256 * 1024;
+function checkHooksAsSent(beforeActivate, afterActivate) {
+    const sent = (hook) => Buffer.byteLength((0, shell_quote_1.quote)(hook));
+    const before = sent(beforeActivate);
+    const after = sent(afterActivate);
+    if (before + after <= exports.MAX_HOOKS_SENT_BYTES)
+        return;
+    const [input, other] = before >= after ? ['before-activate', 'after-activate'] : ['after-activate', 'before-activate'];
+    const detail = `is ${Math.ceil(Math.max(before, after) / 1024)} KiB as sent to the server (quoted: each ' counts 4 bytes), and the two hooks together may be at most ${exports.MAX_HOOKS_SENT_BYTES / 1024} KiB`;
+    throw new input_error_1.InputError(input, `${detail}${Math.min(before, after) > 2 ? ` (${other} is ${Math.ceil(Math.min(before, after) / 1024)} KiB)` : ''}; put the commands in a script inside the release and call it.`);
+}
+function parseWholeNumber(text, input, min, max) {
+    const value = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max)) {
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not a whole number from ${min} to ${max}.`);
+    }
+    return value;
+}
+function parseBoolean(text, input) {
+    if (/^(true|yes|on)$/i.test(text))
+        return true;
+    if (/^(false|no|off)$/i.test(text))
+        return false;
+    throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not true or false.`);
+}
+function parseChoice(text, input, choices) {
+    if (choices.includes(text))
+        return text;
+    throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not one of ${choices.join(', ')}.`);
+}
+/** Where the deploy comes from, read from GitHub's variables, else GitLab's or Jenkins's. */
+function readProvenance(env) {
+    const server = env.GITHUB_SERVER_URL || 'https://github.com';
+    const githubRun = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+        ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
+        : undefined;
+    const first = (...values) => values.find((value) => value) || undefined;
+    return {
+        sha: first(env.GITHUB_SHA, env.CI_COMMIT_SHA, env.GIT_COMMIT),
+        ref: first(env.GITHUB_REF, env.CI_COMMIT_REF_NAME, env.GIT_BRANCH),
+        actor: first(env.GITHUB_ACTOR, env.GITLAB_USER_LOGIN, env.BUILD_USER_ID),
+        runUrl: first(githubRun, env.CI_JOB_URL, env.BUILD_URL),
+        runner: `${os.hostname()} pid ${process.pid}`
+    };
+}
+
+
+/***/ }),
+
+/***/ 7784:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseFingerprint = parseFingerprint;
+exports.fingerprintOf = fingerprintOf;
+exports.keyTypeOf = keyTypeOf;
+exports.parseKnownHosts = parseKnownHosts;
+exports.pinnedKeys = pinnedKeys;
+/** Host keys as the user pins them: known_hosts lines and SHA256 fingerprints, parsed and checked before connecting. */
+const crypto_1 = __nccwpck_require__(6982);
+const input_error_1 = __nccwpck_require__(2098);
+const host_address_1 = __nccwpck_require__(5254);
+const host_key_types_1 = __nccwpck_require__(1433);
+const FINGERPRINT = 'SHA256:([A-Za-z0-9+/]{43})=?';
+/**
+ * Reads `SHA256:...`, `<type> SHA256:...` (the type as ssh prints it, or
+ * ssh-keygen's word), or a whole `ssh-keygen -l` line, which ends in the word.
+ */
+function parseFingerprint(text, input = 'host-fingerprint') {
+    const trimmed = text.trim();
+    const typed = new RegExp(`^(?:(\\S+)\\s+)?${FINGERPRINT}$`).exec(trimmed);
+    const keygenLine = new RegExp(`^\\d+\\s+${FINGERPRINT}(?:\\s.*)?\\s\\((\\S+)\\)$`).exec(trimmed);
+    const [fingerprint, keyType] = typed ? [typed[2], typed[1]] : keygenLine ? [keygenLine[1], keygenLine[2]] : [];
+    if (!fingerprint) {
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(text)} is not a SHA256 fingerprint. Expected SHA256: and 43 base64 characters, after the key type or not: 'ssh-ed25519 SHA256:...', 'ECDSA SHA256:...', as 'ssh-keygen -lf <(ssh-keyscan host)' prints.`);
+    }
+    if (keyType !== undefined && !(0, host_key_types_1.keyTypesNamed)(keyType)) {
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(keyType)} is not a host key type. Name the type before the fingerprint as one of ${(0, host_key_types_1.knownTypeNames)()}; or give the fingerprint alone.`);
+    }
+    return keyType === undefined ? { fingerprint: `SHA256:${fingerprint}` } : { fingerprint: `SHA256:${fingerprint}`, keyType };
+}
+function fingerprintOf(keyBlob) {
+    return `SHA256:${(0, crypto_1.createHash)('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+/** The algorithm name at the start of an SSH public key blob. */
+function keyTypeOf(keyBlob) {
+    if (keyBlob.length < 4)
+        return 'unknown';
+    const length = keyBlob.readUInt32BE(0);
+    return keyBlob.subarray(4, 4 + length).toString('latin1');
+}
+function parseKnownHosts(text, input = 'known-hosts') {
+    const keys = [];
+    for (const rawLine of text.split(/\r?\n/)) {
+        const line = rawLine.trim();
+        if (!line || line.startsWith('#'))
+            continue;
+        const fields = line.split(/\s+/);
+        const marker = fields[0].startsWith('@') ? fields.shift() : undefined;
+        if (marker === '@cert-authority' || fields.length < 3)
+            continue;
+        const [hosts, keyType, base64] = fields;
+        const keyBlob = Buffer.from(base64, 'base64');
+        if (keyTypeOf(keyBlob) !== keyType) {
+            throw new input_error_1.InputError(input, `the line for ${(0, input_error_1.shown)(hosts)} has a damaged key. Paste the lines exactly as 'ssh-keyscan' prints them.`);
+        }
+        keys.push({ matchesHost: hostMatcher(hosts), keyType, keyBlob, revoked: marker === '@revoked' });
+    }
+    if (keys.length === 0) {
+        throw new input_error_1.InputError(input, "no key lines found. Expected lines such as 'example.com ssh-ed25519 AAAA...', as 'ssh-keyscan example.com' prints.");
+    }
+    return keys;
+}
+function hostMatcher(field) {
+    const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(field);
+    if (hashed) {
+        const salt = Buffer.from(hashed[1], 'base64');
+        return (name) => (0, crypto_1.createHmac)('sha1', salt).update(name).digest('base64') === hashed[2];
+    }
+    const patterns = field.split(',');
+    return (name) => {
+        let matched = false;
+        for (const pattern of patterns) {
+            const negated = pattern.startsWith('!');
+            if (wildcardToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+                if (negated)
+                    return false;
+                matched = true;
+            }
+        }
+        return matched;
+    };
+}
+function wildcardToRegExp(pattern) {
+    const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${body}$`, 'i');
+}
+/**
+ * The usable known_hosts keys for one server; throws, naming the input, when
+ * no line is for it (so the mistake shows before connecting).
+ */
+function pinnedKeys(policy, address, input = 'known-hosts') {
+    if (policy.mode !== 'known-hosts')
+        return [];
+    const name = (0, host_address_1.knownHostsName)(address);
+    const pinned = parseKnownHosts(policy.knownHosts, input).filter((k) => k.matchesHost(name));
+    if (!pinned.some((k) => !k.revoked)) {
+        throw new input_error_1.InputError(input, `no line is for ${name}. Run 'ssh-keyscan ${address.port === 22 ? '' : `-p ${address.port} `}${address.host}' and add its output.`);
+    }
+    return pinned;
+}
+
+
+/***/ }),
+
+/***/ 4352:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RELEASE_ID_PATTERN = void 0;
+exports.checkReleaseId = checkReleaseId;
+exports.defaultReleaseId = defaultReleaseId;
+const input_error_1 = __nccwpck_require__(2098);
+/** Release ids are folder names; a leading dot or dash is kept for our own temporary names and options. */
+exports.RELEASE_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+function checkReleaseId(id, input = 'release-id') {
+    if (!exports.RELEASE_ID_PATTERN.test(id)) {
+        throw new input_error_1.InputError(input, `${(0, input_error_1.shown)(id)} is not a usable release id. Expected 1 to 128 of A-Z a-z 0-9 . _ - , not starting with . or -, e.g. 20260101120000-1a2b3c4.`);
+    }
+    return id;
+}
+/** UTC `YYYYMMDDHHMMSS`, then `-` and the short commit sha when known. */
+function defaultReleaseId(now, sha) {
+    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const shortSha = sha && /^[0-9a-f]{7,}$/i.test(sha) ? `-${sha.slice(0, 7).toLowerCase()}` : '';
+    return stamp + shortSha;
+}
+
+
+/***/ }),
+
+/***/ 4993:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseSharedEntries = parseSharedEntries;
+exports.lines = lines;
+const input_error_1 = __nccwpck_require__(2098);
+const control_characters_1 = __nccwpck_require__(4197);
+/** Parses the `shared` input: one relative path a line, a trailing `/` marks a directory. */
+function parseSharedEntries(text) {
+    const entries = lines(text).map(parseSharedEntry);
+    for (const a of entries) {
+        for (const b of entries) {
+            if (a === b)
+                continue;
+            if (a.path === b.path)
+                throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(a.path)} is listed twice.`);
+            if (b.path.startsWith(`${a.path}/`)) {
+                throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(b.path)} lies inside ${(0, input_error_1.shown)(a.path)}; list only the outer one.`);
+            }
+        }
+    }
+    return entries;
+}
+function parseSharedEntry(line) {
+    const isDirectory = line.endsWith('/');
+    const path = line.replace(/\/+$/, '');
+    const segments = path.split('/');
+    const problem = line.startsWith('/')
+        ? 'is absolute'
+        : segments.some((s) => s === '..' || s === '.')
+            ? "contains '.' or '..'"
+            : segments.some((s) => s === '' || (0, control_characters_1.hasControlCharacter)(s))
+                ? 'has an empty part or a control character'
+                : segments[0].startsWith('-')
+                    ? "starts with '-'"
+                    : segments.some((s) => Buffer.byteLength(s) > 255) || Buffer.byteLength(path) > 1000
+                        ? 'is too long (a part over 255 bytes, or over 1000 bytes in all)'
+                        : undefined;
+    if (problem) {
+        throw new input_error_1.InputError('shared', `${(0, input_error_1.shown)(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`);
+    }
+    return { path, isDirectory };
+}
+/** Non-empty, trimmed lines; `#` starts a comment line. */
+function lines(text) {
+    return text
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line && !line.startsWith('#'));
+}
+
+
+/***/ }),
+
+/***/ 1082:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.quote = quote;
+/**
+ * The one way a value enters the remote script: as a single-quoted POSIX
+ * shell word. Inside single quotes nothing is special except the quote
+ * itself, which is closed, escaped and reopened.
+ */
+function quote(value) {
+    const text = String(value);
+    if (text.includes('\0'))
+        throw new Error('a NUL character cannot be passed to the remote shell');
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+
+/***/ }),
+
+/***/ 7565:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.repairPrivateKey = repairPrivateKey;
+exports.checkPrivateKey = checkPrivateKey;
+const ssh2_1 = __nccwpck_require__(3328);
+const input_error_1 = __nccwpck_require__(2098);
+/**
+ * Repairs what pasting a key into a secret store does to it: Windows line
+ * ends, surrounding blank lines, a missing final newline, or `\n` typed out
+ * literally. The key material itself is never changed.
+ */
+function repairPrivateKey(text) {
+    let key = text.replace(/\r\n?/g, '\n').trim();
+    if (!key.includes('\n') && key.includes('\\n'))
+        key = key.replace(/\\n/g, '\n');
+    key = key
+        .split('\n')
+        .map((line) => line.trim())
+        .join('\n');
+    return `${key}\n`;
+}
+/**
+ * Checks that the key can be used, and says exactly what is wrong when it
+ * cannot. Never includes key material in the message.
+ */
+function checkPrivateKey(key, passphrase, input = 'ssh-key') {
+    if (/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+|sk-\S+) AAAA/.test(key)) {
+        throw new input_error_1.InputError(input, 'this is a public key (one line starting with its type). Give the private key, the file without .pub.');
+    }
+    if (key.startsWith('PuTTY-User-Key-File')) {
+        throw new input_error_1.InputError(input, "this is a PuTTY .ppk key. Convert it with 'puttygen key.ppk -O private-openssh -o key' and give that file's text.");
+    }
+    if (!/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\n/.test(key) || !/\n-----END [A-Z0-9 ]*PRIVATE KEY-----\n$/.test(key)) {
+        throw new input_error_1.InputError(input, "expected the whole private key text, from its '-----BEGIN ... PRIVATE KEY-----' line to its '-----END ... PRIVATE KEY-----' line.");
+    }
+    const parsed = ssh2_1.utils.parseKey(key, passphrase);
+    if (!(parsed instanceof Error))
+        return;
+    const reason = parsed.message;
+    if (/no passphrase given/i.test(reason)) {
+        throw new input_error_1.InputError(`${input}-passphrase`, `the key is encrypted; set ${input}-passphrase to its passphrase.`);
+    }
+    if (/passphrase|decrypt/i.test(reason)) {
+        throw new input_error_1.InputError(`${input}-passphrase`, 'the passphrase does not open the key; check the secret that holds it.');
+    }
+    throw new input_error_1.InputError(input, `the key could not be read (${reason}). Supported: OpenSSH and PEM keys of type ed25519, ecdsa and rsa; 'ssh-keygen -p -f key' rewrites an old key in a supported form.`);
+}
+
+
+/***/ }),
+
+/***/ 8726:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.cleanupFor = cleanupFor;
+exports.abortUnfinished = abortUnfinished;
+const plan_1 = __nccwpck_require__(4214);
+const scripts_1 = __nccwpck_require__(3469);
+const connection_1 = __nccwpck_require__(4479);
+const errors_1 = __nccwpck_require__(7109);
+const parallel_1 = __nccwpck_require__(7337);
+/** What the post step needs to undo this deploy, should the job be cancelled. */
+function cleanupFor(settings, plan) {
+    return { hosts: settings.targets, deployPath: plan.deployPath, releaseId: plan.releaseId, lockToken: plan.lockToken, logFields: plan.logFields };
+}
+/**
+ * Undoes a deploy that never finished, on every host it may have reached:
+ * stops what is left of it, removes its release unless it became current,
+ * and frees its lock (only its own). Used by the action's post step;
+ * `connect` opens each connection (tests pass one that returns fakes).
+ */
+async function abortUnfinished(settings, cleanup, reporter, connect = connection_1.connectRemote) {
+    const plan = {
+        ...(0, plan_1.planBase)(settings),
+        deployPath: cleanup.deployPath,
+        releaseId: cleanup.releaseId,
+        lockToken: cleanup.lockToken,
+        logFields: cleanup.logFields
+    };
+    const settled = await (0, parallel_1.settleLimit)(cleanup.hosts, settings.maxParallel, async (target) => {
+        const host = await connect(settings, target);
+        try {
+            const result = await host.run((0, scripts_1.abortScript)(plan), { onLog: reporter.info });
+            if (result.code !== 0)
+                throw (0, errors_1.remoteFailure)(result, host.name);
+        }
+        finally {
+            host.close();
+        }
+    });
+    const failures = settled.flatMap((s) => (s.ok ? [] : [s.error.message]));
+    if (failures.length)
+        throw new Error(failures.join('\n'));
+}
+
+
+/***/ }),
+
+/***/ 9322:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.chooseCompression = chooseCompression;
+/** auto: zstd where both ends have it, else gzip where both have it, else none. */
+function chooseCompression(wanted, local, remote) {
+    if (wanted !== 'auto') {
+        if (!local.has(wanted))
+            throw new Error(`compression: ${wanted} is not installed on this machine; install it or use compression: auto.`);
+        return wanted;
+    }
+    for (const candidate of ['zstd', 'gzip']) {
+        if (local.has(candidate) && remote.has(candidate))
+            return candidate;
+    }
+    return 'none';
+}
+
+
+/***/ }),
+
+/***/ 5093:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.dryRunOn = dryRunOn;
+const plan_1 = __nccwpck_require__(4214);
+const scripts_1 = __nccwpck_require__(3469);
+const file_list_1 = __nccwpck_require__(7459);
+const format_1 = __nccwpck_require__(8150);
+const maintenance_1 = __nccwpck_require__(8867);
+const prepare_1 = __nccwpck_require__(5671);
+const phases_1 = __nccwpck_require__(4014);
+const source_1 = __nccwpck_require__(4827);
+const parallel_1 = __nccwpck_require__(7337);
+const errors_1 = __nccwpck_require__(7109);
+/**
+ * Reads the workspace as a deploy does, and asks each server what a deploy
+ * would find there: the same inspect round trip (tools, upload cache) and the
+ * list script. Nothing is uploaded and nothing on the servers changes. Prints
+ * the plan and the exact scripts a deploy with these settings would send.
+ */
+async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
+    const source = await sourceReady;
+    const { listing } = source;
+    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
+    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host, index) => {
+        const upload = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source, settings.compression);
+        const listed = await (0, maintenance_1.listOn)(host, settings, base.releaseId);
+        const info = {
+            host: host.name,
+            current: listed.current,
+            wouldPrune: (0, maintenance_1.reported)(listed, 'wouldPrune'),
+            upload: {
+                kind: upload.kind,
+                entries: upload.entries.length,
+                removed: upload.removed,
+                bytes: upload.bytes,
+                compression: upload.plan.compression,
+                summary: upload.summary
+            },
+            scripts: { prepare: (0, scripts_1.prepareScript)(upload.plan), ...(0, phases_1.activationScripts)(hosts.length, upload.plan) }
+        };
+        return { info, releases: listed.releases };
+    });
+    const failed = settled.flatMap((s, i) => (s.ok ? [] : [`  ${hosts[i].name}: ${s.error.message}`]));
+    if (failed.length === 1 && hosts.length === 1)
+        throw settled[0].error;
+    if (failed.length > 0)
+        throw new errors_1.DeployError(`The dry run failed on ${failed.length} of ${hosts.length} hosts:\n${failed.join('\n')}`, [], 'dry run');
+    const perHost = settled.map((s) => s.value);
+    reporter.info('DRY RUN: nothing is uploaded and nothing on the servers changes.');
+    reporter.info(`release: ${base.releaseId}`);
+    reporter.info(`upload:  ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)} from ${settings.sourceDir}`);
+    for (const { info } of perHost) {
+        reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`);
+        reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`);
+    }
+    const first = perHost[0].info;
+    for (const { info } of perHost) {
+        const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script);
+        if (same) {
+            reporter.info(`The scripts for ${info.host} are the same as for ${first.host}.`);
+            continue;
+        }
+        for (const [phase, script] of Object.entries(info.scripts)) {
+            await reporter.group(`Remote script: ${phase} on ${info.host} (sent to sh on stdin over the connection)`, () => {
+                script
+                    .trimEnd()
+                    .split('\n')
+                    .forEach((line) => reporter.info(line));
+                return Promise.resolve();
+            });
+        }
+    }
+    return {
+        releaseId: base.releaseId,
+        files: listing.entries.length,
+        bytes: listing.bytes,
+        hosts: perHost.map((h) => h.info),
+        scripts: first.scripts,
+        releases: perHost[0].releases
+    };
+}
+
+
+/***/ }),
+
+/***/ 7109:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.DeployError = exports.RemoteError = void 0;
+exports.failedStep = failedStep;
+exports.remoteFailure = remoteFailure;
+const protocol_1 = __nccwpck_require__(1459);
+const exit_codes_1 = __nccwpck_require__(9098);
+/** A deploy that failed on the server; the message says where, what, and what to do. */
+class RemoteError extends Error {
+    step;
+    exitCode;
+    constructor(message, step, exitCode) {
+        super(message);
+        this.step = step;
+        this.exitCode = exitCode;
+        this.name = 'RemoteError';
+    }
+}
+exports.RemoteError = RemoteError;
+/** A deploy that failed somewhere; `results` says which host is on which release. */
+class DeployError extends Error {
+    results;
+    step;
+    constructor(message, results, step) {
+        super(message);
+        this.results = results;
+        this.step = step;
+        this.name = 'DeployError';
+    }
+}
+exports.DeployError = DeployError;
+/** The step a failure happened in, for summaries: before connecting when no server was reached. */
+function failedStep(error) {
+    return error instanceof RemoteError || error instanceof DeployError ? error.step : 'before connecting';
+}
+/** The error for a script that did not succeed: host, step, what the script said, and what to do. */
+function remoteFailure(result, hostName) {
+    const step = (0, protocol_1.lastResult)(result, 'step') ?? 'start';
+    const error = (0, protocol_1.lastResult)(result, 'error');
+    if (result.code === null && result.signal) {
+        const signal = result.signal.startsWith('SIG') ? result.signal : `SIG${result.signal}`;
+        return new RemoteError(`${hostName}: the remote script was killed (${signal}) during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
+    }
+    if (result.code === null) {
+        return new RemoteError(`${hostName}: the connection was lost during step ${step}. ${tail(result.stderr)}`.trim(), step, null);
+    }
+    const detail = error ?? `the remote script exited with status ${result.code}. ${tail(result.stderr)}`.trim();
+    const hint = exit_codes_1.EXIT_HINTS[result.code] ?? '';
+    return new RemoteError(`${hostName}, step ${step}: ${detail}. ${hint}`.trim(), step, result.code);
+}
+function tail(text) {
+    const lines = text.trim().split('\n').filter(Boolean);
+    return lines.length ? `Last output: ${lines.slice(-5).join(' | ')}` : '';
+}
+
+
+/***/ }),
+
+/***/ 5200:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.deployFleet = deployFleet;
+const protocol_1 = __nccwpck_require__(1459);
+const plan_1 = __nccwpck_require__(4214);
+const file_list_1 = __nccwpck_require__(7459);
+const scripts_1 = __nccwpck_require__(3469);
+const prepare_1 = __nccwpck_require__(5671);
+const errors_1 = __nccwpck_require__(7109);
+const results_1 = __nccwpck_require__(6842);
+const phases_1 = __nccwpck_require__(4014);
+const abort_1 = __nccwpck_require__(8726);
+const source_1 = __nccwpck_require__(4827);
+const parallel_1 = __nccwpck_require__(7337);
+/** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
+class HostDeploy {
+    host;
+    plan;
+    started = Date.now();
+    previous = '';
+    /** prepare reported the release that was current ('' then means none), so the run knows current here. */
+    previousKnown = false;
+    switched = false;
+    /** A switch ended without an answer: whether current moved is not known. */
+    switchUnknown = false;
+    /** The run cannot tell which release is current here (the result's releaseId is then ''). */
+    currentUnknown = false;
+    /** A script was rejected or ended without an answer: the connection is gone. */
+    lost = false;
+    /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
+    mayHoldLock = false;
+    settled = false;
+    bytesSent = 0;
+    pruned = [];
+    result;
+    constructor(host, plan) {
+        this.host = host;
+        this.plan = plan;
+        this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 };
+    }
+    async run(script, options) {
+        const phase = (0, scripts_1.phaseOf)(script);
+        if (phase === 'prepare')
+            this.mayHoldLock = true;
+        let result;
+        try {
+            result = await this.host.run(script, options);
+        }
+        catch (error) {
+            // A rejected run never started on the server (the connection was already gone).
+            this.lost = true;
+            throw error;
+        }
+        if (result.code === null)
+            this.lost = true;
+        // These scripts free the lock on every exit; a failed prepare frees what it took.
+        else if (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0))
+            this.mayHoldLock = false;
+        return result;
+    }
+    settle(status, releaseId, error) {
+        const text = [error, this.lockHint(status)].filter(Boolean).join(' ');
+        this.settled = true;
+        this.result = {
+            host: this.host.name,
+            releaseId,
+            previousReleaseId: this.previous,
+            status,
+            ...(text ? { error: text } : {}),
+            seconds: (Date.now() - this.started) / 1000,
+            bytesUploaded: this.bytesSent
+        };
+    }
+    /** Said once, when the connection went away while this run may hold the lock. */
+    lockHint(status) {
+        if (!this.lost || !this.mayHoldLock || status === 'deployed')
+            return '';
+        return `The connection to ${this.host.name} was lost, so this run's lock may still be held there: free it with mode: unlock.`;
+    }
+}
+/**
+ * Deploys one release to every host, in two phases, so that no host switches
+ * unless every host is ready, and a failure after the switch puts every host
+ * back where it was:
+ *   1. prepare on every host (upload, shared, before-activate);
+ *   2. switch every host, then after-activate on each, then prune.
+ */
+async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
+    const source = await sourceReady;
+    const { listing } = source;
+    const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), 'none');
+    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index)));
+    const log = logFor(hosts.length, reporter);
+    reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
+    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
+    const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
+    if (failedToPrepare.length > 0) {
+        const why = `not switched: ${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`;
+        // Every host is told to undo: a host whose server side finished but whose runner side failed (tar) holds a lock and a release too.
+        await Promise.all(fleet.map(async (m, i) => {
+            const outcome = prepared[i];
+            const undone = await undo(m, log);
+            m.settle(outcome.ok ? 'not-switched' : 'failed', m.previous, [outcome.ok ? why : outcome.error.message, undone].filter(Boolean).join('. '));
+        }));
+        reporter.rememberCleanup(undefined);
+        throw fleetFailure(fleet, 'prepare', 'nothing was switched');
+    }
+    await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log));
+    reporter.rememberCleanup(undefined);
+    const first = fleet[0];
+    return {
+        releaseId: base.releaseId,
+        previousReleaseId: first.previous,
+        results: fleet.map((m) => m.result),
+        pruned: first.pruned,
+        files: listing.entries.length,
+        bytes: listing.bytes,
+        bytesSent: fleet.reduce((sum, m) => sum + m.bytesSent, 0),
+        compression: first.plan.compression
+    };
+}
+/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
+async function activate(fleet, settings, log) {
+    // With one host and no after-activate, switching and pruning can share one round trip.
+    const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
+    const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
+    const switched = await Promise.all(fleet.map((m) => m.run(script(m), { onLog: log(m) }).catch((error) => error)));
+    const failures = new Map();
+    fleet.forEach((m, i) => {
+        const outcome = switched[i];
+        if (outcome instanceof Error) {
+            failures.set(m, outcome.message);
+            return;
+        }
+        // A host counts as switched once its script said so, even if it failed later in that step.
+        m.switched = (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
+        m.switchUnknown = !m.switched && outcome.code === null;
+        if (outcome.code !== 0)
+            failures.set(m, (0, errors_1.remoteFailure)(outcome, m.host.name).message);
+    });
+    if (oneStep && failures.size === 1 && prunedLate(fleet[0], switched[0])) {
+        // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
+        const only = fleet[0];
+        log(only)(`warning: ${failures.get(only)} The release is live; pruning and unlocking are tried once more.`);
+        await finishOn(only, log);
+        only.settle('deployed', only.plan.releaseId);
+        return;
+    }
+    if (failures.size > 0) {
+        const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`;
+        await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)));
+        throw fleetFailure(fleet, 'switch', activateSummary(fleet));
+    }
+    if (oneStep) {
+        const only = fleet[0];
+        only.mayHoldLock = false;
+        only.pruned = ((0, protocol_1.lastResult)(switched[0], 'pruned') ?? '').split(' ').filter(Boolean);
+        only.settle('deployed', only.plan.releaseId);
+        return;
+    }
+    const noHook = { code: 0, results: [], stdout: '', stderr: '' };
+    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
+    const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
+    if (failedAfter.length > 0) {
+        const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
+        if (settings.revertOnFailure) {
+            const why = `after-activate failed on ${failedAfter.map((m) => m.host.name).join(', ')}`;
+            await Promise.all(fleet.map((m) => putBack(m, log, reasons.get(m), why)));
+            throw fleetFailure(fleet, 'after-activate', activateSummary(fleet));
+        }
+        const notes = new Map(await Promise.all(failedAfter.map(async (m) => {
+            const marked = await m.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
+            return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
+        })));
+        await Promise.all(fleet.map((m) => finishOn(m, log)));
+        fleet.forEach((m) => (reasons.has(m) ? m.settle('bad', m.plan.releaseId, [reasons.get(m), notes.get(m)].filter(Boolean).join(' ')) : m.settle('deployed', m.plan.releaseId)));
+        throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`);
+    }
+    await Promise.all(fleet.map((m) => finishOn(m, log)));
+    fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
+}
+/** The one-step switch reported the switch, then failed in its prune. */
+function prunedLate(member, outcome) {
+    return member.switched && !(outcome instanceof Error) && (0, protocol_1.lastResult)(outcome, 'step') === 'prune';
+}
+async function prepareOn(member, settings, source, log) {
+    const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, source, log(member), settings.compression);
+    member.plan = prepared.plan;
+    member.bytesSent = prepared.bytesSent;
+    const previous = (0, protocol_1.lastResult)(prepared.result, 'previous');
+    member.previous = previous ?? '';
+    member.previousKnown = previous !== undefined;
+    if (prepared.result.code !== 0)
+        throw (0, errors_1.remoteFailure)(prepared.result, member.host.name);
+}
+async function runStep(member, script, log) {
+    const result = await member.run(script, { onLog: log(member) });
+    if (result.code === null)
+        throw (0, errors_1.remoteFailure)(result, member.host.name);
+    return result;
+}
+/**
+ * After a failure: a host that switched goes back to the release that was
+ * current before (the new one marked bad); one that did not is aborted.
+ * Settles the host's result whatever happens, and never rejects.
+ */
+async function putBack(member, log, failure, elsewhere) {
+    const id = member.plan.releaseId;
+    const reason = failure ?? `switched back: ${elsewhere}`;
+    if (member.switchUnknown) {
+        const undone = await undo(member, log);
+        const note = `Whether current moved to ${id} on ${member.host.name} is unknown: the connection was lost during the switch. Check the host, then deploy again or roll back.`;
+        member.currentUnknown = true;
+        member.settle('failed', '', [failure, note, undone].filter(Boolean).join(' '));
+        return;
+    }
+    if (!member.switched) {
+        const undone = await undo(member, log);
+        member.settle(failure ? 'failed' : 'not-switched', member.previous, [failure ?? `not switched: ${elsewhere}`, undone].filter(Boolean).join('. '));
+        return;
+    }
+    let result;
+    try {
+        result = await member.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
+    }
+    catch (error) {
+        member.settle('failed', id, `${reason}. Switching back did not start (${error.message}): ${id} is still current there, not marked bad.`);
+        return;
+    }
+    if (result.code === null) {
+        const note = `Switching back was cut off (${(0, errors_1.remoteFailure)(result, member.host.name).message}); whether current is ${id} or ${member.previous || 'nothing'} there is unknown.`;
+        member.currentUnknown = true;
+        member.settle('failed', '', `${reason}. ${note}`);
+        return;
+    }
+    const now = (0, protocol_1.lastResult)(result, 'current');
+    if (result.code !== 0) {
+        const failedToo = `Switching back failed too: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
+        if (now !== undefined && now !== id)
+            member.settle('reverted', now, `${reason}. ${failedToo}; current is ${now || 'nothing'}.`);
+        else
+            member.settle('failed', id, `${reason}. ${failedToo}; ${id} is still current there.`);
+        return;
+    }
+    const current = now ?? member.previous;
+    member.settle(current === id ? 'bad' : 'reverted', current, reason);
+}
+/** Frees the lock and removes the unused release; returns what went wrong, in words, or ''. Never rejects. */
+async function undo(member, log) {
+    try {
+        const result = await member.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
+        return result.code === 0 ? '' : `Undoing the prepared release failed: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
+    }
+    catch {
+        // The connection is gone; the result says so, and whether the lock may be left (see settle).
+        return '';
+    }
+}
+/** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
+async function finishOn(member, log) {
+    try {
+        const result = await member.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
+        member.pruned = ((0, protocol_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
+        if (result.code !== 0)
+            log(member)(`warning: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`);
+    }
+    catch (error) {
+        log(member)(`warning: pruning and unlocking did not finish: ${error.message}`);
+    }
+}
+function afterFailureText(outcome, m) {
+    return outcome.ok ? (0, errors_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message;
+}
+/** What a failed activation left, host by host, claiming only what the hosts reported. */
+function activateSummary(fleet) {
+    const id = fleet[0].plan.releaseId;
+    const names = (members) => members.map((m) => m.host.name).join(', ');
+    const where = (members) => (fleet.length > 1 && members.length < fleet.length ? ` on ${names(members)}` : '');
+    const back = fleet.filter((m) => m.result.status === 'reverted');
+    const stayed = fleet.filter((m) => m.result.status === 'bad');
+    const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
+    const unknown = fleet.filter((m) => m.currentUnknown);
+    const parts = [];
+    if (back.length)
+        parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`);
+    if (stayed.length)
+        parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`);
+    if (stuck.length)
+        parts.push(`${id} is still current${where(stuck)}, as switching back failed`);
+    if (unknown.length)
+        parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`);
+    return parts.length ? parts.join('; ') : 'nothing was switched';
+}
+/** The error for a failed fleet deploy: one host reads like one error; several get a line each. */
+function fleetFailure(fleet, step, summary) {
+    const results = fleet.map((m) => m.result);
+    if (fleet.length === 1) {
+        const only = fleet[0];
+        const error = only.result.error ?? '';
+        return new errors_1.DeployError(`${error.replace(/\.$/, '')}; ${summary}.`, results, step);
+    }
+    const current = (m) => {
+        if (m.currentUnknown)
+            return 'unknown';
+        // A host that failed before prepare said what was current, and was never switched: the run knows only that.
+        if (!m.previousKnown && !m.switched)
+            return 'unchanged';
+        return m.result.releaseId || '(none)';
+    };
+    const lines = fleet.map((m) => `  ${m.host.name}: ${m.result.status}, current ${current(m)}${m.result.error ? ` (${m.result.error})` : ''}`);
+    return new errors_1.DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step);
+}
+/** With several hosts, every remote line names its host. */
+function logFor(count, reporter) {
+    return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line));
+}
+
+
+/***/ }),
+
+/***/ 8867:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.listOn = listOn;
+exports.reported = reported;
+exports.unlockOn = unlockOn;
+const plan_1 = __nccwpck_require__(4214);
+const scripts_1 = __nccwpck_require__(3469);
+const protocol_1 = __nccwpck_require__(1459);
+const errors_1 = __nccwpck_require__(7109);
+const releases_1 = __nccwpck_require__(4696);
+/**
+ * Runs the list script, which changes nothing and takes no lock. Given
+ * `wouldDeploy`, the would-be new release id (NEW_RELEASE_ID, with keep as
+ * KEEP), the server also says what a deploy of it would prune.
+ */
+async function listOn(host, settings, wouldDeploy = '') {
+    const result = await host.run((0, scripts_1.listScript)((0, plan_1.planList)(settings, wouldDeploy)));
+    if (result.code !== 0)
+        throw (0, errors_1.remoteFailure)(result, host.name);
+    const wouldPrune = (0, protocol_1.lastResult)(result, 'would-prune');
+    return {
+        host: host.name,
+        releases: (0, releases_1.parseReleases)(result),
+        current: (0, protocol_1.lastResult)(result, 'current') ?? '',
+        lockHolder: (0, protocol_1.lastResult)(result, 'lock'),
+        rollbackTarget: (0, protocol_1.lastResult)(result, 'rollback-target'),
+        wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
+    };
+}
+const REPORTED = {
+    rollbackTarget: { key: protocol_1.RESULT_KEYS.rollbackTarget, what: 'the release a rollback would switch to' },
+    wouldPrune: { key: protocol_1.RESULT_KEYS.wouldPrune, what: 'the releases this deploy would prune' }
+};
+/** A value only the server can decide: its absence is an error, never a guess made on the runner. */
+function reported(listing, name) {
+    const value = listing[name];
+    if (value !== undefined && value !== null)
+        return value;
+    const { key, what } = REPORTED[name];
+    throw new errors_1.RemoteError(`${listing.host}, step list: the server script did not report ${what} (no @@${key} line), and the runner does not guess it. The list script that this version of atomic-deploy sends is expected to print that line; please report this as a bug.`, 'list', 0);
+}
+/** Removes a lock left behind; returns who held it ('' when there was none). */
+async function unlockOn(host, settings, reporter) {
+    const result = await host.run((0, scripts_1.unlockScript)((0, plan_1.planBase)(settings)), { onLog: reporter.info });
+    if (result.code !== 0)
+        throw (0, errors_1.remoteFailure)(result, host.name);
+    return (0, protocol_1.lastResult)(result, 'unlocked') ?? '';
+}
+
+
+/***/ }),
+
+/***/ 5683:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.packToFile = packToFile;
+const fs = __importStar(__nccwpck_require__(9896));
+const promises_1 = __nccwpck_require__(9786);
+const format_1 = __nccwpck_require__(8150);
+const archive_1 = __nccwpck_require__(6812);
+const plan_1 = __nccwpck_require__(4214);
+const prepare_1 = __nccwpck_require__(5671);
+const source_1 = __nccwpck_require__(4827);
+/**
+ * What `pack` plans against: the inspect answer of a server with every tool
+ * and no upload cache yet, as a first deploy finds most servers. So the
+ * file is the stream such a deploy sends, chosen by the deploy's own code.
+ */
+const FRESH_SERVER = {
+    code: 0,
+    results: [
+        ['has', 'zstd'],
+        ['has', 'gzip'],
+        ['has', 'sha256sum'],
+        ['cache-miss', 'there is no upload cache yet']
+    ],
+    stdout: '',
+    stderr: ''
+};
+/** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
+async function packToFile(settings, output, reporter, controlFolder = (0, plan_1.controlFolderName)()) {
+    const source = await (0, source_1.readSource)(settings, reporter);
+    const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder };
+    const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
+    reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
+    const archive = await (0, prepare_1.openUpload)(upload, source);
+    try {
+        await Promise.all([(0, promises_1.pipeline)(archive.stream, fs.createWriteStream(output)), archive.finished]);
+    }
+    catch (error) {
+        archive.abort();
+        fs.rmSync(output, { force: true });
+        throw error;
+    }
+    const bytes = archive.bytesSent();
+    reporter.info(`wrote ${output} (${(0, format_1.formatBytes)(bytes)})`);
+    return { output, compression: upload.plan.compression, kind: upload.kind, entries: upload.entries.length, bytes };
+}
+
+
+/***/ }),
+
+/***/ 7337:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.mapLimit = mapLimit;
+exports.settleLimit = settleLimit;
+/** Runs `work` over `items`, at most `limit` at a time, keeping the order of the results. */
+async function mapLimit(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await work(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+/** Like Promise.allSettled, but limited, and with the errors typed. */
+function settleLimit(items, limit, work) {
+    return mapLimit(items, limit, (item, index) => work(item, index).then((value) => ({ ok: true, value }), (error) => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) })));
+}
+
+
+/***/ }),
+
+/***/ 4014:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.hostPlan = hostPlan;
+exports.switchesAndFinishesAtOnce = switchesAndFinishesAtOnce;
+exports.activationScripts = activationScripts;
+const scripts_1 = __nccwpck_require__(3469);
+/**
+ * The rules for what a deploy sends each host besides the upload, in one
+ * place, so that the dry run prints what the deploy (fleet.ts) sends.
+ */
+/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
+function hostPlan(base, settings, index) {
+    return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate };
+}
+/** With one host and no after-activate, switching and pruning share one round trip. */
+function switchesAndFinishesAtOnce(hostCount, plan) {
+    return hostCount === 1 && !plan.afterActivate;
+}
+/** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
+function activationScripts(hostCount, plan) {
+    if (switchesAndFinishesAtOnce(hostCount, plan))
+        return { 'switch-and-finish': (0, scripts_1.switchAndFinishScript)(plan) };
+    return {
+        switch: (0, scripts_1.switchScript)(plan),
+        ...(plan.afterActivate ? { 'after-activate': (0, scripts_1.afterActivateScript)(plan) } : {}),
+        finish: (0, scripts_1.finishScript)(plan)
+    };
+}
+
+
+/***/ }),
+
+/***/ 5671:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.uploadAndPrepare = uploadAndPrepare;
+exports.planUploadOn = planUploadOn;
+exports.inspectServer = inspectServer;
+exports.serverTools = serverTools;
+exports.planUpload = planUpload;
+exports.openUpload = openUpload;
+const archive_1 = __nccwpck_require__(6812);
+const manifest_1 = __nccwpck_require__(6749);
+const scripts_1 = __nccwpck_require__(3469);
+const exit_codes_1 = __nccwpck_require__(9098);
+const protocol_1 = __nccwpck_require__(1459);
+const format_1 = __nccwpck_require__(8150);
+const compression_1 = __nccwpck_require__(9322);
+const PROGRESS_EVERY_MS = 2000;
+/**
+ * Uploads and prepares the release on one host, as planUploadOn plans it.
+ * If the server then finds its cache unusable after all, this starts over
+ * with a full upload, on the same connection.
+ */
+async function uploadAndPrepare(host, plan, source, log, 
+/** The compression setting; without it, the plan's own (never auto). */
+compression = plan.compression) {
+    const upload = await planUploadOn(host, plan, source, compression);
+    log(`       ${upload.summary}`);
+    const attempt = await send(host, upload, source, log);
+    if (upload.kind !== 'incremental' || attempt.result.code !== exit_codes_1.EXIT.cache)
+        return attempt;
+    log(`       ${(0, protocol_1.lastResult)(attempt.result, 'error') ?? 'the upload cache was not usable'}; sending everything instead`);
+    return send(host, fullUpload(upload.plan, source, ''), source, log);
+}
+/**
+ * Plans the upload for one host: one round trip to see its tools and upload
+ * cache (which changes nothing on the server), then planUpload. The deploy and
+ * the dry run both plan through here, so the dry run shows what a deploy sends.
+ */
+async function planUploadOn(host, plan, source, compression) {
+    const inspected = await inspectServer(host, plan);
+    return planUpload(plan, source, inspected, compression, await (0, archive_1.localCompressors)());
+}
+/** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
+function inspectServer(host, plan) {
+    return host.run((0, scripts_1.inspectScript)(plan));
+}
+function serverTools(inspected) {
+    return new Set((0, protocol_1.allResults)(inspected, 'has'));
+}
+/**
+ * From what the inspect script found: the compression (auto picks what both
+ * ends have), then a delta against the server's cache when incremental uploads
+ * are on and the cache is usable, else everything.
+ */
+function planUpload(base, source, inspected, compression, local) {
+    const tools = serverTools(inspected);
+    const plan = { ...base, compression: (0, compression_1.chooseCompression)(compression, local, tools), incremental: false, cacheBase: '', nextDigest: '' };
+    const { entries, bytes } = source.listing;
+    if (!source.manifest)
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary: fullSummary(source, '') };
+    if (!tools.has('sha256sum')) {
+        const summary = fullSummary(source, 'the server has no sha256sum, which incremental uploads need');
+        return { plan, kind: 'full', entries, removed: 0, bytes, summary };
+    }
+    const cached = cachedManifest(inspected);
+    if (cached === undefined)
+        return fullUpload(plan, source, (0, protocol_1.lastResult)(inspected, 'cache-miss') ?? 'the upload cache could not be read');
+    const delta = (0, manifest_1.diffManifests)((0, manifest_1.parseManifest)(cached), source.manifest, entries);
+    const sent = delta.upload.reduce((sum, e) => sum + e.size, 0);
+    return {
+        plan: { ...plan, incremental: true, cacheBase: (0, manifest_1.manifestDigest)(cached), nextDigest: delta.nextDigest },
+        kind: 'incremental',
+        entries: delta.upload,
+        removed: delta.remove.length,
+        bytes: sent,
+        delta,
+        summary: `incremental upload: ${delta.upload.length} new or changed, ${delta.remove.length} removed or replaced (${(0, format_1.formatBytes)(sent)})`
+    };
+}
+/** Everything, and the server's cache made anew from it; `reason` says why the cache is not used. */
+function fullUpload(base, source, reason) {
+    const { entries, bytes } = source.listing;
+    const next = (0, manifest_1.manifestText)(source.manifest);
+    const delta = { upload: entries, remove: [], add: source.manifest, next, nextDigest: (0, manifest_1.manifestDigest)(next) };
+    return {
+        plan: { ...base, incremental: true, cacheBase: '', nextDigest: delta.nextDigest },
+        kind: 'full',
+        entries,
+        removed: 0,
+        bytes,
+        delta,
+        summary: fullSummary(source, reason)
+    };
+}
+/** `full upload: <why> (<n> entries, <bytes>)`; the why only when incremental uploads were wanted. */
+function fullSummary(source, reason) {
+    const size = `${source.listing.entries.length} entries, ${(0, format_1.formatBytes)(source.listing.bytes)}`;
+    return reason ? `full upload: ${reason} (${size})` : `full upload (${size})`;
+}
+function cachedManifest(result) {
+    if (result.code !== 0 || (0, protocol_1.lastResult)(result, 'cache-ok') === undefined)
+        return undefined;
+    return (0, protocol_1.manifestBlock)(result);
+}
+async function send(host, upload, source, log) {
+    const { plan } = upload;
+    const archive = await openUpload(upload, source);
+    const progress = setInterval(() => log(`       sent ${(0, format_1.formatBytes)(archive.bytesSent())}`), PROGRESS_EVERY_MS);
+    // Progress is for the upload only; the server's work after it has its own lines.
+    archive.finished.then(() => clearInterval(progress), () => clearInterval(progress));
+    try {
+        const result = await host.run((0, scripts_1.prepareScript)(plan), { stdin: archive.stream, onLog: log });
+        if (result.code !== 0)
+            archive.abort();
+        else
+            await archive.finished;
+        return { result, plan, bytesSent: archive.bytesSent(), kind: upload.kind };
+    }
+    finally {
+        clearInterval(progress);
+    }
+}
+/** The stream an upload sends: the control members when it carries the cache's lists, then the tar of its entries, compressed. */
+function openUpload(upload, source) {
+    const control = upload.delta ? controlMembers(upload.delta, upload.plan.controlFolder) : undefined;
+    return (0, archive_1.packArchive)(source.sourceDir, upload.entries, upload.plan.compression, control, source.compressionLevel);
+}
+/** The lists an upload carries for the server: paths to remove, manifest lines to drop and to add. */
+function controlMembers(delta, folder) {
+    const lines = (items) => Buffer.from(items.map((item) => `${item}\n`).join(''), 'utf8');
+    const dropped = [...new Set([...delta.remove, ...delta.add.map((line) => line.path)])];
+    return {
+        folder,
+        files: [
+            { name: 'remove', data: lines(delta.remove) },
+            { name: 'drop', data: lines(dropped) },
+            { name: 'add', data: lines(delta.add.map((line) => line.text)) }
+        ]
+    };
+}
+
+
+/***/ }),
+
+/***/ 4696:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseReleases = parseReleases;
+exports.releasesTable = releasesTable;
+const protocol_1 = __nccwpck_require__(1459);
+const format_1 = __nccwpck_require__(8150);
+/**
+ * Builds the release list for display (the `releases` output and the table)
+ * from what the list script printed: folders on disk, the log, and current.
+ * It decides nothing: which release a rollback goes to and what a deploy
+ * prunes, the server reports itself (see maintenance.ts).
+ */
+function parseReleases(result) {
+    const current = (0, protocol_1.lastResult)(result, 'current') ?? '';
+    const onDisk = (0, protocol_1.allResults)(result, 'release');
+    const events = (0, protocol_1.allResults)(result, 'log').flatMap(parseLogLine);
+    const position = new Map();
+    const deployedBy = new Map();
+    const bad = new Map();
+    const logged = new Set(events.map((event) => event.id));
+    events.forEach((event, index) => {
+        if (event.event === 'deployed') {
+            position.set(event.id, index);
+            deployedBy.set(event.id, event);
+            bad.set(event.id, false);
+        }
+        else if (event.event === 'rolled-back') {
+            bad.set(event.id, false);
+        }
+        else if (['failed', 'reverted', 'marked-bad'].includes(event.event)) {
+            bad.set(event.id, true);
+        }
+    });
+    return onDisk
+        .map((id) => {
+        const deployed = deployedBy.get(id);
+        return {
+            id,
+            created: deployed?.time,
+            sha: deployed?.sha,
+            actor: deployed?.actor,
+            run: deployed?.run,
+            current: id === current,
+            bad: bad.get(id) ?? false,
+            logged: logged.has(id)
+        };
+    })
+        .sort((a, b) => (position.get(b.id) ?? -1) - (position.get(a.id) ?? -1) || (a.id < b.id ? 1 : -1));
+}
+/** One line of the releases log; a line that is not an event the log writes is passed over. */
+function parseLogLine(line) {
+    let event;
+    try {
+        event = JSON.parse(line);
+    }
+    catch {
+        return [];
+    }
+    return isLogEvent(event) ? [event] : [];
+}
+function isLogEvent(value) {
+    if (typeof value !== 'object' || value === null)
+        return false;
+    const fields = value;
+    return typeof fields.id === 'string' && typeof fields.event === 'string';
+}
+/** The releases as a fixed-width table for the log. */
+function releasesTable(releases) {
+    if (releases.length === 0)
+        return '(no releases)';
+    return (0, format_1.textTable)([
+        ['', 'release', 'deployed (UTC)', 'commit', 'actor', 'state'],
+        ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
+    ]);
+}
+
+
+/***/ }),
+
+/***/ 4603:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.consoleReporter = consoleReporter;
+/** A reporter for plain terminals and tests. */
+function consoleReporter(write = (line) => process.stderr.write(`${line}\n`)) {
+    return {
+        info: write,
+        warning: (line) => write(`warning: ${line}`),
+        group: async (title, work) => {
+            write(`== ${title}`);
+            return work();
+        },
+        rememberCleanup: () => undefined
+    };
+}
+
+
+/***/ }),
+
+/***/ 6842:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.describeFleet = describeFleet;
+exports.resultsTable = resultsTable;
+const format_1 = __nccwpck_require__(8150);
+/** One host by name, several by count: for headings. */
+function describeFleet(hosts) {
+    return hosts.length === 1 ? hosts[0].name : `${hosts.length} hosts`;
+}
+/** Which host is on which release, for the log (the job summary has the same as Markdown). */
+function resultsTable(results) {
+    return (0, format_1.textTable)([
+        ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
+        ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, format_1.formatBytes)(r.bytesUploaded)])
+    ]);
+}
+
+
+/***/ }),
+
+/***/ 658:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.rollbackOn = rollbackOn;
+const plan_1 = __nccwpck_require__(4214);
+const scripts_1 = __nccwpck_require__(3469);
+const protocol_1 = __nccwpck_require__(1459);
+const errors_1 = __nccwpck_require__(7109);
+/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
+async function rollbackOn(host, settings, reporter) {
+    const plan = (0, plan_1.planRollback)(settings);
+    const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
+    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
+    if (result.code !== 0)
+        throw (0, errors_1.remoteFailure)(result, host.name);
+    return { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+}
+
+
+/***/ }),
+
+/***/ 537:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.runMode = runMode;
+const connection_1 = __nccwpck_require__(4479);
+const settle_1 = __nccwpck_require__(5889);
+const fleet_1 = __nccwpck_require__(5200);
+const source_1 = __nccwpck_require__(4827);
+const errors_1 = __nccwpck_require__(7109);
+const results_1 = __nccwpck_require__(6842);
+const rollback_1 = __nccwpck_require__(658);
+const maintenance_1 = __nccwpck_require__(8867);
+const parallel_1 = __nccwpck_require__(7337);
+const host_address_1 = __nccwpck_require__(5254);
+const dry_run_1 = __nccwpck_require__(5093);
+/**
+ * The core entry point shared by every front end: one connection per host,
+ * one mode, then the release list. It settles, or fails naming its step:
+ * never does the process end with the mode unfinished. `connect` opens each
+ * connection; tests pass one that returns fakes.
+ */
+function runMode(settings, reporter, connect = connection_1.connectRemote) {
+    const steps = (0, settle_1.trackSteps)(reporter);
+    return (0, settle_1.failIfUnsettled)(runModeOnce(settings, steps.reporter, connect), steps.current);
+}
+async function runModeOnce(settings, reporter, connect) {
+    const started = Date.now();
+    // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
+    const source = settings.mode === 'deploy' ? (0, source_1.readSource)(settings, reporter) : undefined;
+    source?.catch(() => undefined);
+    const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
+        reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
+        return connectAll(settings, reporter, connect);
+    });
+    try {
+        const outcome = {
+            mode: settings.mode,
+            host: hosts.map((h) => h.name).join(', '),
+            releaseId: '',
+            previousReleaseId: '',
+            releases: [],
+            results: [],
+            seconds: 0
+        };
+        if (settings.dryRun && settings.mode === 'deploy') {
+            outcome.dryRun = await (0, dry_run_1.dryRunOn)(hosts, settings, reporter, source);
+            outcome.releaseId = outcome.dryRun.hosts[0].current;
+            outcome.releases = outcome.dryRun.releases;
+            outcome.seconds = (Date.now() - started) / 1000;
+            return outcome;
+        }
+        if (settings.mode === 'deploy') {
+            outcome.deploy = await (0, fleet_1.deployFleet)(hosts, settings, reporter, source);
+            outcome.results = outcome.deploy.results;
+            outcome.releaseId = outcome.deploy.releaseId;
+            outcome.previousReleaseId = outcome.deploy.previousReleaseId;
+        }
+        else {
+            outcome.results = await perHost(hosts, settings, reporter);
+            outcome.releaseId = outcome.results[0].releaseId;
+            outcome.previousReleaseId = outcome.results[0].previousReleaseId;
+            if (settings.mode === 'unlock')
+                outcome.unlockedHolder = outcome.results[0].lockHolder ?? '';
+        }
+        const listed = await listAfter(hosts[0], settings, reporter);
+        outcome.releases = listed?.releases ?? [];
+        if (listed && (settings.mode === 'list' || settings.mode === 'unlock')) {
+            // Where a rollback would go is the server's decision, reported by its list script.
+            outcome.releaseId = listed.current;
+            outcome.previousReleaseId = (0, maintenance_1.reported)(listed, 'rollbackTarget');
+        }
+        if (settings.mode === 'list' && listed?.lockHolder)
+            reporter.info(`locked by ${listed.lockHolder}`);
+        if (outcome.results.length > 1)
+            reporter.info((0, results_1.resultsTable)(outcome.results));
+        outcome.seconds = (Date.now() - started) / 1000;
+        return outcome;
+    }
+    finally {
+        hosts.forEach((host) => host.close());
+    }
+}
+/**
+ * The release list for the outputs. For list and unlock it is the result, so
+ * a failure fails the mode; after a deploy or rollback that finished, the
+ * mode's own outcome stands and a listing that fails is only a warning.
+ */
+async function listAfter(host, settings, reporter) {
+    if (settings.mode === 'list' || settings.mode === 'unlock')
+        return (0, maintenance_1.listOn)(host, settings);
+    try {
+        return await (0, maintenance_1.listOn)(host, settings);
+    }
+    catch (error) {
+        reporter.warning(`${settings.mode} finished, but the release list could not be read from ${host.name} (${error.message}); the releases output is empty.`);
+        return undefined;
+    }
+}
+/** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
+async function connectAll(settings, reporter, connect) {
+    if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
+        reporter.warning('Host key checking is off (strict-host-key: false): anyone between the runner and the server could read or change this deploy. Pin the key with known-hosts or host-fingerprint.');
+    }
+    const connected = await (0, parallel_1.settleLimit)(settings.targets, settings.maxParallel, (target) => connect(settings, target, reporter.warning));
+    const failures = connected.flatMap((c) => (c.ok ? [] : [c.error]));
+    if (failures.length === 0)
+        return connected.map((c) => c.value);
+    connected.forEach((c) => c.ok && c.value.close());
+    if (settings.targets.length === 1)
+        throw failures[0];
+    const message = failures.map((error) => `  ${error.message}`).join('\n');
+    throw new connection_1.ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false);
+}
+/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
+async function perHost(hosts, settings, reporter) {
+    const log = (host) => (hosts.length > 1 ? (line) => reporter.info(`[${host.name}] ${line}`) : reporter.info);
+    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host) => {
+        const started = Date.now();
+        const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
+        if (settings.mode === 'rollback') {
+            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) });
+            return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
+        }
+        if (settings.mode === 'unlock') {
+            const holder = await (0, maintenance_1.unlockOn)(host, settings, { ...reporter, info: log(host) });
+            return { ...base, releaseId: '', previousReleaseId: '', status: 'unlocked', lockHolder: holder || undefined, seconds: (Date.now() - started) / 1000 };
+        }
+        return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
+    });
+    const results = settled.map((s, i) => s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
+    const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]));
+    if (failed.length === 1 && hosts.length === 1)
+        throw failed[0];
+    if (failed.length > 0) {
+        const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`);
+        throw new errors_1.DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode);
+    }
+    if (settings.mode === 'rollback' && new Set(results.map((r) => r.releaseId)).size > 1) {
+        reporter.warning(`The hosts rolled back to different releases (${results.map((r) => `${r.host}: ${r.releaseId}`).join(', ')}); give release-id to roll them all to one.`);
+    }
+    reporter.info(`${settings.mode} done on ${(0, results_1.describeFleet)(hosts)}`);
+    return results;
+}
+
+
+/***/ }),
+
+/***/ 5889:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.failIfUnsettled = failIfUnsettled;
+exports.trackSteps = trackSteps;
+/**
+ * Node exits, with status 0, once nothing is left to wait for, even while a
+ * promise is pending (a stream or connection that closed without the event
+ * its reader waits for). A run must never end that way: when the event loop
+ * runs dry before `work` settles, the returned promise rejects, naming the
+ * step the run was in, and the front end fails the step as for any error.
+ */
+function failIfUnsettled(work, currentStep) {
+    return new Promise((resolve, reject) => {
+        const onBeforeExit = () => {
+            reject(new Error(`The run stopped during "${currentStep()}" without a result: a connection or stream closed without saying how it ended, so the mode did not finish. ` +
+                'Check what the servers hold (mode: list) before deploying again.'));
+        };
+        process.once('beforeExit', onBeforeExit);
+        work.then(resolve, reject).finally(() => process.removeListener('beforeExit', onBeforeExit));
+    });
+}
+/** Wraps a reporter to remember the step the run is in: the last group or `----->` banner. */
+function trackSteps(reporter) {
+    let step = 'start';
+    return {
+        current: () => step,
+        reporter: {
+            ...reporter,
+            info: (line) => {
+                if (line.startsWith('-----> '))
+                    step = line.slice(7);
+                reporter.info(line);
+            },
+            group: (title, work) => {
+                step = title;
+                return reporter.group(title, work);
+            }
+        }
+    };
+}
+
+
+/***/ }),
+
+/***/ 4827:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.readSource = readSource;
+const format_1 = __nccwpck_require__(8150);
+const input_error_1 = __nccwpck_require__(2098);
+const exclude_1 = __nccwpck_require__(5535);
+const file_list_1 = __nccwpck_require__(7459);
+const manifest_1 = __nccwpck_require__(6749);
+/**
+ * Lists (and, for incremental uploads, hashes) the workspace. The listing is
+ * made and checked before this returns, so that a caller which starts it
+ * before connecting fails before connecting; the hashing runs while the
+ * connections are made.
+ */
+function readSource(settings, reporter) {
+    const listing = (0, file_list_1.listSourceSync)(settings.sourceDir, settings.exclude);
+    refuseUnusable(listing, settings);
+    reporter.info(`Uploading ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)}, from ${settings.sourceDir}`);
+    for (const skipped of listing.skipped)
+        reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
+    return withManifest(settings, listing, reporter);
+}
+/**
+ * Throws, naming the input and the fix, for a listing that must not be
+ * deployed: one with a name that is not UTF-8, or one with no file unless
+ * allow-empty is set.
+ */
+function refuseUnusable(listing, settings) {
+    refuseUndecodable(listing.undecodable, settings.sourceDir);
+    if (settings.allowEmpty || listing.entries.some((entry) => entry.type !== 'directory'))
+        return;
+    const allow = 'or set allow-empty: true (--allow-empty) to deploy an empty release';
+    const excludedByUser = listing.excluded.filter((relPath) => !exclude_1.EXCLUDED_FIRST.includes(relPath));
+    if (excludedByUser.length === 0) {
+        throw new input_error_1.InputError('source', `${settings.sourceDir} holds no file to upload. Build first, or point source at the build output, ${allow}.`);
+    }
+    throw new input_error_1.InputError('exclude', `leaves no file of ${settings.sourceDir} to upload (left out: ${firstFew(excludedByUser)}). Lines apply in order and the last match decides: put a !pattern after the line it makes an exception to, ${allow}.`);
+}
+/**
+ * Names that are not UTF-8 cannot travel byte for byte: the manifest and the
+ * incremental lists are UTF-8 text both ends digest, and the file list holds
+ * names as text. Refused, rather than uploaded under a name that does not exist.
+ */
+function refuseUndecodable(undecodable, sourceDir) {
+    if (undecodable.length === 0)
+        return;
+    const names = firstFew(undecodable.map((name) => `"${name}"`));
+    const pattern = undecodable[0].replace(/(\\x[0-9a-f]{2})+/g, '*');
+    throw new input_error_1.InputError('source', `names in ${sourceDir} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): ${names}. Rename them to UTF-8 (convmv -f latin1 -t utf-8 renames Latin-1 names), or leave them out with an exclude line, where * matches the bad bytes: ${pattern}`);
+}
+/** The first five items, and how many more there are. */
+function firstFew(items) {
+    return items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '');
+}
+async function withManifest(settings, listing, reporter) {
+    return {
+        sourceDir: settings.sourceDir,
+        compressionLevel: settings.compressionLevel,
+        listing,
+        manifest: await manifestFor(settings, listing, reporter)
+    };
+}
+/** The manifest that makes an incremental upload possible, or undefined when it is off or cannot work. */
+async function manifestFor(settings, listing, reporter) {
+    if (!settings.incremental)
+        return undefined;
+    if (listing.entries.some((entry) => entry.path.includes('\n'))) {
+        reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.');
+        return undefined;
+    }
+    return (0, manifest_1.manifestLines)(settings.sourceDir, listing.entries);
+}
+
+
+/***/ }),
+
+/***/ 9098:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.EXIT_HINTS = exports.EXIT = void 0;
+/**
+ * Exit codes of the remote script, one per kind of failure (as in Mina), so
+ * that the TypeScript side can say what happened and what to do. The shell
+ * side names them in src/remote/sh/lib/exit-codes.sh (`fail release-exists
+ * ...` for releaseExists); __tests__/unit/exit-codes.test.ts keeps the two equal.
+ */
+exports.EXIT = {
+    path: 10,
+    locked: 11,
+    releaseExists: 12,
+    currentNotLink: 13,
+    upload: 14,
+    shared: 15,
+    beforeActivate: 16,
+    switch: 17,
+    afterActivate: 18,
+    lockLost: 19,
+    missingTool: 20,
+    noRollbackTarget: 21,
+    unknownRelease: 22,
+    /** The upload cache is not usable: the runner sends everything instead. */
+    cache: 23
+};
+/** What to tell the user for each code, after the remote error text. */
+exports.EXIT_HINTS = {
+    [exports.EXIT.path]: 'Check that path is right and that the SSH user may write there.',
+    [exports.EXIT.locked]: 'Another deploy is running, or one was killed. Wait for it, raise lock-timeout, or free a stale lock with mode: unlock.',
+    [exports.EXIT.releaseExists]: 'Release ids must be new: leave release-id empty for a fresh one, or pick another.',
+    [exports.EXIT.currentNotLink]: "Move the real folder aside on the server (e.g. 'mv current current.old'); atomic-deploy will then manage current as a symlink.",
+    [exports.EXIT.upload]: 'The upload did not arrive whole: check free disk space on the server and the connection, then deploy again.',
+    [exports.EXIT.shared]: 'Fix the shared entry on the server or in the shared input; nothing was switched.',
+    [exports.EXIT.beforeActivate]: 'before-activate failed; the new release was removed and current is unchanged.',
+    [exports.EXIT.switch]: 'The current symlink could not be switched; current still points to the release it had.',
+    [exports.EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
+    [exports.EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
+    [exports.EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
+    [exports.EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
+};
+
+
+/***/ }),
+
+/***/ 4214:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.planBase = planBase;
+exports.planRelease = planRelease;
+exports.controlFolderName = controlFolderName;
+exports.planRollback = planRollback;
+exports.planList = planList;
+const crypto_1 = __nccwpck_require__(6982);
+/** The common part of every plan: a fresh lock token, and who this run is. */
+function planBase(settings, now = new Date()) {
+    const { provenance } = settings;
+    const lockToken = (0, crypto_1.randomBytes)(12).toString('hex');
+    const lockOwner = JSON.stringify({
+        token: lockToken,
+        release: settings.releaseId,
+        actor: provenance.actor,
+        run: provenance.runUrl,
+        runner: provenance.runner,
+        since: now.toISOString().replace(/\.\d+Z$/, 'Z')
+    });
+    return {
+        mode: settings.mode,
+        deployPath: settings.deployPath,
+        releaseId: settings.mode === 'deploy' || settings.releaseIdGiven ? settings.releaseId : '',
+        lockToken,
+        lockOwner,
+        logFields: logFields(settings)
+    };
+}
+/** The plan of a deploy, for every phase it runs. */
+function planRelease(settings, expectedEntries, compression, now = new Date()) {
+    return {
+        ...planBase(settings, now),
+        keep: settings.keep,
+        shared: settings.shared,
+        sharedAuto: settings.sharedAuto,
+        beforeActivate: settings.beforeActivate,
+        afterActivate: settings.afterActivate,
+        commandTimeoutSeconds: settings.commandTimeoutSeconds,
+        lockTimeoutSeconds: settings.lockTimeoutSeconds,
+        compression,
+        expectedEntries,
+        incremental: false,
+        cacheBase: '',
+        nextDigest: '',
+        hardlinkRelease: settings.hardlinkReleases,
+        controlFolder: controlFolderName()
+    };
+}
+/**
+ * The name the upload's control members arrive under, beside the workspace's
+ * top-level entries: random per run, so that no workspace can hold it (a
+ * fixed name made a workspace entry of that name undeployable).
+ */
+function controlFolderName() {
+    return `.atomic-deploy-control-${(0, crypto_1.randomBytes)(8).toString('hex')}`;
+}
+function planRollback(settings, now = new Date()) {
+    return {
+        ...planBase(settings, now),
+        lockTimeoutSeconds: settings.lockTimeoutSeconds,
+        commandTimeoutSeconds: settings.commandTimeoutSeconds,
+        beforeActivate: settings.beforeActivate,
+        afterActivate: settings.afterActivate
+    };
+}
+/** `newReleaseId`: a would-be deploy whose prune the list should report (the dry run's release id). */
+function planList(settings, newReleaseId = '', now = new Date()) {
+    return { ...planBase(settings, now), keep: settings.keep, newReleaseId };
+}
+function logFields(settings) {
+    const { provenance, credentials } = settings;
+    const fields = {
+        sha: provenance.sha,
+        ref: provenance.ref,
+        actor: provenance.actor,
+        run: provenance.runUrl,
+        user: credentials.username
+    };
+    return Object.entries(fields)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`)
+        .join(',');
+}
+
+
+/***/ }),
+
+/***/ 3469:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.PHASES = void 0;
+exports.prepareScript = prepareScript;
+exports.switchScript = switchScript;
+exports.afterActivateScript = afterActivateScript;
+exports.revertScript = revertScript;
+exports.markBadScript = markBadScript;
+exports.finishScript = finishScript;
+exports.switchAndFinishScript = switchAndFinishScript;
+exports.abortScript = abortScript;
+exports.rollbackScript = rollbackScript;
+exports.inspectScript = inspectScript;
+exports.listScript = listScript;
+exports.unlockScript = unlockScript;
+exports.phaseOf = phaseOf;
+exports.assemble = assemble;
+const shell_quote_1 = __nccwpck_require__(1082);
+const shell_sources_generated_1 = __nccwpck_require__(3667);
+/**
+ * The server script is real shell: one file per phase under src/remote/sh,
+ * each opening with an overview of its steps, over a library in sh/lib/.
+ * A script for the server is its phase file with the library files it
+ * includes inlined, after the values of the plan, each assigned once and
+ * quoted. Nothing else is generated.
+ *
+ * A deploy is a short series of phases over one connection, so that several
+ * hosts can all be prepared before any switches, and all switch before any
+ * runs after-activate. The lock is held from `prepare` until `finish`,
+ * `revert` or `abort` frees it.
+ */
+exports.PHASES = ['prepare', 'switch', 'after-activate', 'revert', 'mark-bad', 'finish', 'switch-and-finish', 'abort', 'rollback', 'inspect', 'list', 'unlock'];
+/** prepare: layout, lock, checks, upload, release, shared, before-activate. */
+function prepareScript(plan) {
+    return assemble('prepare', plan, {
+        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
+        COMPRESSION: plan.compression,
+        EXPECTED_ENTRIES: plan.expectedEntries,
+        INCREMENTAL: plan.incremental,
+        CACHE_BASE: plan.cacheBase,
+        NEXT_DIGEST: plan.nextDigest,
+        HARDLINK_RELEASE: plan.hardlinkRelease,
+        CONTROL_NAME: plan.controlFolder,
+        SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
+        SHARED_AUTO: plan.sharedAuto,
+        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
+        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    });
+}
+/** switch: current -> the new release (read back), logged as deployed. */
+function switchScript(plan) {
+    return assemble('switch', plan, {});
+}
+/** after-activate: the hook, with the new release current. */
+function afterActivateScript(plan) {
+    return assemble('after-activate', plan, { HOOK_AFTER_ACTIVATE: plan.afterActivate, COMMAND_TIMEOUT: plan.commandTimeoutSeconds });
+}
+/** revert: current -> the release before (`revertTo`), the new one marked bad. */
+function revertScript(plan, revertTo) {
+    return assemble('revert', plan, { REVERT_TO: revertTo });
+}
+function markBadScript(plan) {
+    return assemble('mark-bad', plan, {});
+}
+/** finish: prune, unlock. */
+function finishScript(plan) {
+    return assemble('finish', plan, { KEEP: plan.keep });
+}
+/** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
+function switchAndFinishScript(plan) {
+    return assemble('switch-and-finish', plan, { KEEP: plan.keep });
+}
+/** abort: remove the prepared release, unlock (only this run's lock). */
+function abortScript(plan) {
+    return assemble('abort', plan, {});
+}
+/** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
+function rollbackScript(plan) {
+    return assemble('rollback', plan, {
+        LOCK_TIMEOUT: plan.lockTimeoutSeconds,
+        HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
+        HOOK_AFTER_ACTIVATE: plan.afterActivate,
+        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    });
+}
+/** Which tools the server has, and the upload cache's manifest when the cache is usable; changes nothing. */
+function inspectScript(plan) {
+    return assemble('inspect', plan, {});
+}
+/** What is on the server, the rollback target, and what a deploy of `plan.newReleaseId` would prune; changes nothing. */
+function listScript(plan) {
+    return assemble('list', plan, { KEEP: plan.keep, NEW_RELEASE_ID: plan.newReleaseId });
+}
+/** Frees a lock left behind, saying who held it and since when. */
+function unlockScript(plan) {
+    return assemble('unlock', plan, {});
+}
+/** The phase a script was made for, from its header line (`# atomic-deploy <phase> script ...`); fakes and logs use it. */
+function phaseOf(script) {
+    return /^# atomic-deploy (\S+) script/m.exec(script)?.[1];
+}
+/** The file of a phase with its library inlined, and the values assigned after its overview. */
+function assemble(phase, plan, values) {
+    const source = shell_sources_generated_1.SHELL_SOURCES[`${phase}.sh`];
+    if (source === undefined)
+        throw new Error(`no shell source for phase ${phase}`);
+    const all = {
+        DEPLOY_PATH: plan.deployPath,
+        RELEASE_ID: plan.releaseId,
+        DEPLOY_MODE: plan.mode,
+        LOCK_TOKEN: plan.lockToken,
+        LOCK_OWNER: plan.lockOwner,
+        LOG_FIELDS: plan.logFields,
+        ...values
+    };
+    const overview = /^#!\/bin\/sh\n((?:#.*\n)*)/.exec(source);
+    if (!overview)
+        throw new Error(`${phase}.sh must open with #!/bin/sh and its overview`);
+    const assignments = Object.entries(all).map(([name, value]) => `${name}=${(0, shell_quote_1.quote)(typeof value === 'boolean' ? (value ? 1 : 0) : value)}`);
+    return [
+        '#!/bin/sh',
+        overview[1].trimEnd(),
+        '',
+        '# ---- values: generated, each assigned once, single-quoted ----------------',
+        ...assignments,
+        '',
+        inline(source.slice(overview[0].length).trim(), phase),
+        ''
+    ].join('\n');
+}
+const INCLUDE = /^# shellcheck source=(lib\/[\w.-]+\.sh)\n\. "\$ATOMIC_DEPLOY_LIB\/(lib\/[\w.-]+\.sh)"$/gm;
+/** Replaces each `. "$ATOMIC_DEPLOY_LIB/lib/x.sh"` (with its shellcheck line) by the file. */
+function inline(text, phase) {
+    const inlined = text.replace(INCLUDE, (_line, directive, file) => {
+        const lib = shell_sources_generated_1.SHELL_SOURCES[file];
+        if (directive !== file || lib === undefined)
+            throw new Error(`${phase}.sh includes ${file}, which is not in src/remote/sh (or its shellcheck line names another file)`);
+        return `# ---- ${file} ${'-'.repeat(Math.max(0, 70 - file.length))}\n${lib.trim()}\n# ---- end of ${file}`;
+    });
+    if (inlined.includes('$ATOMIC_DEPLOY_LIB'))
+        throw new Error(`${phase}.sh has an include the assembler cannot inline`);
+    return inlined;
+}
+
+
+/***/ }),
+
+/***/ 3667:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+// Generated from src/remote/sh by scripts/embed-shell.js (npm run build). Do not edit by hand.
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.SHELL_SOURCES = void 0;
+/** The server script's sources, by path under src/remote/sh. */
+exports.SHELL_SOURCES = {
+    "abort.sh": "#!/bin/sh\n# atomic-deploy abort script: undoes a deploy that never finished (another\n# host failed, or the job was cancelled and this is its post step).\n#\n#   abort  stop what is left of this run, remove its release unless it\n#          became current, log it failed, and free its lock (only its own)\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_abort() {\n  step abort 'Removing the prepared release and freeing the lock'\n  if ! own_lock; then\n    say \"       nothing left to undo here: this run holds no lock (a prepare that failed on the server has already removed what it built)\"\n    return 0\n  fi\n  HOLDING_LOCK=1\n  stop_lock_holder_processes\n  read_current\n  if [ \"$CURRENT_ID\" != \"$RELEASE_ID\" ]; then\n    remove_tree \"$RELEASE_PATH\" \"$STAGING\"\n    log_event failed \"$RELEASE_ID\"\n    say \"       removed $RELEASE_ID\"\n  fi\n  release_lock\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_abort\nfinished abort\n",
+    "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
+    "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
+    "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
+    "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may have changed after the stamp (see cache_changed), and\n# the number of entries must match. Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\n# Present while the cache's files may also be files of releases (hardlink-releases).\nCACHE_LINKED=\"$STATE/cache.linked\"\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\n# From stdin: GNU sha256sum escapes a file name holding a backslash or a\n# newline by putting a backslash before the digest; stdin is named \"-\".\nsha256_of() { sha256sum <\"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif changed=$(cache_changed) && [ -n \"$changed\" ]; then\n    printf '%s' \"$changed\"\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# Says whether files in the cache changed after its stamp. The change time\n# (ctime), not the modification time: a write can put the mtime back (touch\n# -r, cp -p), never the ctime. Compared with the stamp's own ctime, which the\n# last touch of update_cache set. A cache hard-linked into releases is checked\n# by mtime only: linking a file into a release, replacing it with a shared\n# link or pruning a release changes the ctime of the cache's file too.\ncache_changed() {\n  if [ -e \"$CACHE_LINKED\" ]; then\n    newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\n  elif find \"$CACHE_STAMP\" -prune -newercc \"$CACHE_STAMP\" >/dev/null 2>&1; then\n    # GNU find: to the nanosecond.\n    newer=$(find \"$CACHE\" -newercc \"$CACHE_STAMP\" | head -n 1)\n  elif since=$(stat -c %Z \"$CACHE_STAMP\" 2>/dev/null); then\n    # BusyBox find has no -newercc; its stat counts whole seconds.\n    newer=$(find \"$CACHE\" -exec stat -c %Z {} + | awk -v since=\"$since\" '$1 > since { print; exit }')\n  else\n    printf 'the server can read change times neither with find -newercc nor with stat -c %%Z'\n    return 0\n  fi\n  [ -z \"$newer\" ] || printf 'files in the cache were changed after it was made'\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\" && mkdir \"$2\" && cp -a \"$1/.\" \"$2/\"\n}\n\n# check_listed: refuses a remove list naming a path outside the tree.\ncheck_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n  done <\"$CONTROL/remove\"\n}\n\n# build_from_cache: STAGING becomes the cached tree with this upload's changes.\n# Like every function below, it says itself when a step fails (the caller\n# tests it, so set -e is off in here).\nbuild_from_cache() {\n  copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\" && apply_delta \"$STAGING\"\n}\n\n# apply_delta DIR: the paths in CONTROL/remove go from DIR, then the delta is\n# copied in. Folders may be read-only (555, as module caches and build outputs\n# are): each one written into is opened (u+w) for the while; then cp -a gives\n# the folders of the delta their modes, and close_folders closes the others\n# again (parents of removed paths only). The list goes into CONTROL, so that\n# it is removed with it.\napply_delta() {\n  {\n    listed_parents\n    (cd \"$DELTA\" && find . -type d)\n  } | open_folders \"$1\" >\"$CONTROL/opened\" &&\n    remove_listed \"$1\" &&\n    cp -a \"$DELTA/.\" \"$1/\" &&\n    close_folders \"$1\" <\"$CONTROL/opened\"\n}\n\n# The folders holding the paths in CONTROL/remove (below the top), one a line.\nlisted_parents() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case $rel in */*) printf '%s\\n' \"${rel%/*}\" ;; esac\n  done <\"$CONTROL/remove\"\n}\n\n# open_folders DIR: makes writable each folder of DIR named on stdin that was\n# not, and prints its name. Symlinks are left alone (chmod would follow them).\nopen_folders() {\n  while IFS= read -r rel; do\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ] && [ ! -w \"$folder\" ]; then\n      chmod u+w \"$folder\" || return 1\n      printf '%s\\n' \"$rel\"\n    fi\n  done\n}\n\n# close_folders DIR: makes read-only again each folder of DIR named on stdin,\n# unless the delta holds it (cp -a gave it the workspace's mode).\nclose_folders() {\n  while IFS= read -r rel; do\n    if [ -d \"$DELTA/$rel\" ] && [ ! -L \"$DELTA/$rel\" ]; then continue; fi\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ]; then chmod u-w \"$folder\" || return 1; fi\n  done\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line, checked by check_listed).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    remove_tree \"${1:?}/$rel\" || return 1\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ \"$HARDLINK_RELEASE\" = 1 ]; then\n    : >\"$CACHE_LINKED\" || return 1\n  elif [ -z \"$CACHE_BASE\" ]; then\n    rm -f \"$CACHE_LINKED\" || return 1\n  fi\n  if [ -n \"$CACHE_BASE\" ]; then\n    apply_delta \"$CACHE\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      # Through the environment: awk -v would read backslashes in the path as escapes.\n      DROP_LIST=\"$CONTROL/drop\" awk '\n        BEGIN { drop = ENVIRON[\"DROP_LIST\"]; while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    say \"its manifest after the changes is not what the runner expects\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n\n# What a cache step wrote to CONTROL/errors: all of it to the log, its last line printed.\ncache_errors() {\n  sed 's/^/       /' \"$CONTROL/errors\" >&2\n  if [ -s \"$CONTROL/errors\" ]; then tail -n 1 \"$CONTROL/errors\"; else printf 'no message'; fi\n}\n",
+    "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
+    "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
+    "lib/fs.sh": "# lib/fs.sh: removing trees.\n\n# rm -rf that also gets through folders without write permission (uploaded\n# read-only, as node_modules caches and build outputs are, at any depth).\n# Only real folders inside the trees given are made writable: find follows no\n# symlink, not even one given here (chmod -R would follow that one, GNU's all\n# the way down), and a symlink given is removed itself, never its target. The\n# folder holding a tree is left as it is.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  for tree in \"$@\"; do\n    [ -L \"$tree\" ] || [ ! -d \"$tree\" ] ||\n      find \"$tree\" -type d ! -perm -700 -exec chmod u+rwx {} + 2>/dev/null || true\n  done\n  rm -rf \"$@\"\n}\n",
+    "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh, lib/lock.sh (a hook runs with the lock held).\n#\n# A hook may hold secrets (export DB_PASSWORD=...), and argv is world-readable\n# in ps: the hook runs from a file only this user may read, in the lock\n# folder, that printf (a builtin in dash, bash and BusyBox sh) writes; never\n# from `sh -c \"$hook_text\"`. The lock folder goes with the lock.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_file=\"$LOCK/hook-script\"\n  if ! (umask 077 && printf '%s\\n' \"$hook_text\" >\"$hook_file\"); then\n    say \"$hook_name could not be written to $hook_file (is the server's disk full?)\"\n    hook_status=1\n    return 1\n  fi\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -e \"$hook_file\"; fi\n    exec sh -e \"$hook_file\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" \"$hook_file\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
+    "lib/lock.sh": "# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries\n# this run's token, so only the run holding the lock may continue or free it.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for\n# stop_lock_holder_processes).\nHOLDING_LOCK=0\nLOCK=\"$STATE/lock\"\n# A lock whose owner's pids cannot be checked is stale after this long.\nLOCK_STALE_SECONDS=7200\n# A lock with no owner (its run could not write the file: a full disk) is\n# stale after this long: a run writes its owner file within a second.\nLOCK_OWNERLESS_STALE_SECONDS=300\n\n# The owner file records this script's pid and process group, and the pid of\n# the SSH connection that runs it: when both are gone, the lock is stale.\n# The owner file appears a moment after the lock folder: give it that moment.\nlock_holder() {\n  [ -s \"$LOCK/owner\" ] || sleep 1\n  cat \"$LOCK/owner\" 2>/dev/null || printf 'unknown (the lock has no owner file)'\n}\nown_lock() { [ -f \"$LOCK/owner\" ] && grep -qF \"\\\"token\\\":\\\"$LOCK_TOKEN\\\"\" \"$LOCK/owner\"; }\njson_number() { printf '%s' \"$1\" | sed -n \"s/.*\\\"$2\\\":\\([0-9][0-9]*\\).*/\\1/p\"; }\n\n# A process that has exited but not been reaped yet (state Z) counts as gone.\nis_alive() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 1\n  if [ -d /proc/1 ]; then\n    [ -d \"/proc/$1\" ] || return 1\n    [ \"$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' \"/proc/$1/stat\" 2>/dev/null)\" != Z ]\n  else\n    kill -0 \"$1\" 2>/dev/null || ps -p \"$1\" >/dev/null 2>&1\n  fi\n}\n\n# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.\nproc_field() {\n  sed -n \"s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p\" \"/proc/$1/stat\" 2>/dev/null | tr -d ' '\n}\n\n# The sshd process that holds this connection (0 when it cannot be told).\nconnection_pid() {\n  p=$$\n  while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do\n    case $(cat \"/proc/$p/comm\" 2>/dev/null) in\n      sshd*) printf '%s' \"$p\" && return 0 ;;\n    esac\n    p=$(proc_field \"$p\" 4)\n  done\n  printf 0\n}\n\n# Written aside, read back, then renamed: a reader never sees a half-written\n# owner, and a write the disk could not take (BusyBox sed still exits 0) is\n# caught. Fails, leaving the owner file as it was, when it could not be written.\nwrite_lock_owner() {\n  owner_line=$(printf '{\"pid\":%s,\"pgid\":%s,\"sshd\":%s,\"epoch\":%s,%s' \"$$\" \"$(proc_field $$ 5 || true)\" \"$(connection_pid)\" \\\n    \"$(date +%s)\" \"${LOCK_OWNER#?}\" | sed 's/\"pgid\":,/\"pgid\":0,/')\n  if printf '%s\\n' \"$owner_line\" >\"$LOCK/owner.$$\" &&\n    [ \"$(cat \"$LOCK/owner.$$\" 2>/dev/null)\" = \"$owner_line\" ] &&\n    mv -f \"$LOCK/owner.$$\" \"$LOCK/owner\"; then\n    return 0\n  fi\n  rm -f \"$LOCK/owner.$$\"\n  return 1\n}\n\nlock_owner_pid() { json_number \"$(cat \"$LOCK/owner\" 2>/dev/null || true)\" pid; }\n\n# A lock folder whose owner file is missing or names no pid (written empty),\n# older than LOCK_OWNERLESS_STALE_SECONDS (by its mtime: its last entry made).\nlock_is_old_and_ownerless() {\n  [ -z \"$(lock_owner_pid)\" ] || return 1\n  made=$(date -r \"$LOCK\" +%s 2>/dev/null) || return 1\n  [ $(($(date +%s) - made)) -gt \"$LOCK_OWNERLESS_STALE_SECONDS\" ]\n}\n\nlock_is_stale() {\n  if lock_is_old_and_ownerless; then return 0; fi\n  owner=$(cat \"$LOCK/owner\" 2>/dev/null) || return 1\n  pid=$(json_number \"$owner\" pid)\n  [ -n \"$pid\" ] || return 1\n  if is_alive \"$pid\"; then return 1; fi\n  # A hook runs in a session of its own and may outlive a killed script.\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  if [ -n \"$hook\" ] && is_alive \"$hook\"; then return 1; fi\n  sshd=$(json_number \"$owner\" sshd)\n  if [ \"${sshd:-0}\" -gt 0 ]; then\n    if is_alive \"$sshd\"; then return 1; fi\n    return 0\n  fi\n  since=$(json_number \"$owner\" epoch)\n  [ $(($(date +%s) - ${since:-0})) -gt \"$LOCK_STALE_SECONDS\" ]\n}\n\n# Takes over a stale lock under a second lock, so that two runs that both\n# saw it stale cannot remove each other's fresh lock.\ntake_over_stale_lock() {\n  mkdir \"$LOCK.takeover\" 2>/dev/null || return 0\n  if lock_is_old_and_ownerless; then\n    say \"       the lock has had no owner file for over $((LOCK_OWNERLESS_STALE_SECONDS / 60)) minutes (its run could not write one: a full disk?); taking it over\"\n    rm -rf \"$LOCK\"\n  elif lock_is_stale; then\n    say \"       the lock was stale (its deploy is gone); taking it over from $(lock_holder)\"\n    rm -rf \"$LOCK\"\n  fi\n  rmdir \"$LOCK.takeover\"\n}\n\ntake_lock() {\n  waited=0\n  takeovers=0\n  until mkdir \"$LOCK\" 2>/dev/null; do\n    [ -d \"$LOCK\" ] || fail path \"cannot create the lock $LOCK as $(id -un)\"\n    if [ \"$takeovers\" -lt 3 ] && lock_is_stale; then\n      takeovers=$((takeovers + 1))\n      take_over_stale_lock\n      continue\n    fi\n    if [ \"$waited\" -ge \"$LOCK_TIMEOUT\" ]; then\n      fail locked \"the deploy lock $LOCK is held by $(lock_holder)\"\n    fi\n    [ \"$waited\" -gt 0 ] || say \"waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)\"\n    sleep 1\n    waited=$((waited + 1))\n  done\n  if ! write_lock_owner; then\n    rm -rf \"$LOCK\"\n    fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again\"\n  fi\n  HOLDING_LOCK=1\n}\n\n# The post step of a cancelled job: stop what is left of that run on the server.\nstop_lock_holder_processes() {\n  group=$(json_number \"$(lock_holder)\" pgid)\n  [ -n \"$group\" ] && [ \"$group\" -gt 1 ] && is_alive \"$group\" || return 0\n  # Never our own group (over SSH every session has its own; by hand it may not).\n  [ \"$group\" != \"$(proc_field $$ 5)\" ] || return 0\n  say \"       stopping the unfinished deploy's processes (group $group)\"\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  kill -s TERM -- \"-$group\" 2>/dev/null || true\n  [ -z \"$hook\" ] || stop_group \"$hook\"\n  sleep 1\n  kill -s KILL -- \"-$group\" 2>/dev/null || true\n}\n\nrequire_lock() {\n  own_lock || fail lock-lost \"this run no longer holds the deploy lock; it is held by $(lock_holder)\"\n  HOLDING_LOCK=1\n  write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock still names this run\"\n}\n\nrelease_lock() {\n  if [ \"$HOLDING_LOCK\" = 1 ] && own_lock; then rm -rf \"$LOCK\"; fi\n  HOLDING_LOCK=0\n}\n",
+    "lib/log.sh": "# lib/log.sh: the releases log, .atomic-deploy/releases.log, one JSON object a\n# line, appended only here. Events: prepared (the release is complete in\n# releases/), deployed (it became current), rolled-back (a rollback made it\n# current), failed (its deploy failed before the switch), reverted (switched\n# away from after a failure), marked-bad (it failed, or was rolled back from).\n# Needs lib/paths.sh. LOG_FIELDS: JSON members (no braces) of this run.\nLOG=\"$STATE/releases.log\"\n\n# log_event EVENT ID\nlog_event() {\n  printf '{\"event\":\"%s\",\"id\":\"%s\",\"time\":\"%s\",%s}\\n' \"$1\" \"$2\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$LOG_FIELDS\" >>\"$LOG\"\n}\n\n# The log keeps the entries of releases still on disk and the newest 500 lines.\ntrim_log() {\n  [ -f \"$LOG\" ] || return 0\n  total=$(wc -l <\"$LOG\")\n  [ \"$total\" -gt 1000 ] || return 0\n  on_disk=\" \"\n  for dir in \"$RELEASES\"/*; do on_disk=\"$on_disk${dir##*/} \"; done\n  awk -v keep=\"$on_disk\" -v total=\"$total\" '\n    { id = \"\" }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    index(keep, \" \" id \" \") || NR > total - 500\n  ' \"$LOG\" >\"$LOG.tmp\" && mv \"$LOG.tmp\" \"$LOG\"\n}\n",
+    "lib/output.sh": "# lib/output.sh: what a phase tells the runner and the person reading.\n# Step banners, notes and errors go to stderr; stdout carries only\n# `@@key value` lines (the keys are listed in src/ssh/protocol.ts).\n\nresult() { printf '@@%s %s\\n' \"$1\" \"$2\"; }\nsay() { printf '%s\\n' \"$*\" >&2; }\n\n# step NAME DESCRIPTION: announces a step, as `-----> Description`.\nstep() {\n  result step \"$1\"\n  printf -- '-----> %s\\n' \"$2\" >&2\n}\n\n# fail KIND MESSAGE...: says what happened (and what to do), then exits\n# with the code of KIND (lib/exit-codes.sh).\nfail() {\n  code=$(exit_code \"$1\")\n  shift\n  printf 'error: %s\\n' \"$*\" >&2\n  result error \"$*\"\n  exit \"$code\"\n}\n\n# Every phase ends through its on_exit; a signal exits with the usual 128+n.\ntrap_exits() {\n  trap on_exit EXIT\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  trap 'exit 141' PIPE\n}\n\n# The last line of a phase that ran to its end.\nfinished() { result finished \"$1\"; }\n",
+    "lib/paths.sh": "# lib/paths.sh: the deploy folder.\n#\n#   current -> releases/<id>   relative link, only ever replaced by rename(2)\n#   releases/<id>/             complete trees, one per release\n#   shared/                    persists across releases (lib/shared.sh)\n#   .atomic-deploy/            the tool's own state: lock/ (lib/lock.sh),\n#                              releases.log (lib/log.sh), staging/ and cache/\n#                              (lib/cache.sh)\n# Each library file names the paths it owns.\n# shellcheck disable=SC2034 # named once here for every phase; unlock and inspect never use it\nRELEASES=\"$DEPLOY_PATH/releases\"\nSTATE=\"$DEPLOY_PATH/.atomic-deploy\"\n",
+    "lib/prune.sh": "# lib/prune.sh: removing old releases, as the release model (lib/releases.sh)\n# decides: current and the keep-1 highest-ranked good releases stay.\n# Needs lib/output.sh, lib/paths.sh, lib/current.sh, lib/releases.sh,\n# lib/log.sh, lib/fs.sh. KEEP: good releases to keep, current included.\n\n# A release leaves releases/ by one rename into the trash before it is\n# deleted, so a prune that is killed half-way never leaves a partial tree\n# where the model (or a rollback) would take it for a release. What a killed\n# prune left in the trash goes at the next one.\nprune_releases() {\n  read_current\n  trash=\"$STATE/trash\"\n  if [ -d \"$trash\" ]; then remove_tree \"$trash\"; fi\n  mkdir -p \"$trash\"\n  pruned=\n  for id in $(releases_to_prune \"$CURRENT_ID\" \"$KEEP\"); do\n    if ! mv \"${RELEASES:?}/$id\" \"$trash/$id\"; then\n      say \"       warning: could not move releases/$id out to remove it\"\n    elif remove_tree \"$trash/$id\"; then\n      pruned=\"$pruned $id\"\n    else\n      pruned=\"$pruned $id\"\n      say \"       warning: releases/$id is out of releases/, but parts of it could not be removed from $trash\"\n    fi\n  done\n  rmdir \"$trash\" 2>/dev/null || true\n  say \"       kept: $(kept_releases \"$CURRENT_ID\" \"$KEEP\")\"\n  say \"       removed:${pruned:- none}\"\n  result pruned \"${pruned# }\"\n  trim_log\n}\n",
+    "lib/release.sh": "# lib/release.sh: the release this run works on (a rollback may choose it later).\n# Needs lib/paths.sh.\nRELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n",
+    "lib/releases.sh": "# lib/releases.sh: the release model. The one place that decides which\n# releases a deploy keeps, which one a rollback goes to, and in what order;\n# prune, rollback and list all ask it. Order comes from the releases log,\n# never from folder times (tar restores them).\n#\n#   rank    where a release last became current: the line of its last\n#           deployed or rolled-back event (0: it never became current)\n#   good    deployed, and not failed, reverted or marked bad since (a later\n#           rollback to it makes it good again)\n#   bad     deployed, then failed, reverted or marked bad\n#   never   prepared (or failed) but never switched to\n#\n# Only names that match the release-id pattern and are folders in releases/\n# count; anything else in releases/ is not ours and is never touched.\n# Needs lib/paths.sh.\n\n# Like src/config/release-id.ts: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}\nis_release_id() {\n  case $1 in\n    [A-Za-z0-9_]*) ;;\n    *) return 1 ;;\n  esac\n  case $1 in\n    *[!A-Za-z0-9._-]*) return 1 ;;\n  esac\n  [ \"${#1}\" -le 128 ]\n}\n\n# A release the model may count: a release id that is a folder in releases/.\nis_release_on_disk() {\n  is_release_id \"$1\" && [ -d \"$RELEASES/$1\" ] && [ ! -L \"$RELEASES/$1\" ]\n}\n\n# Every release the log names, highest rank first: \"rank state id\" lines.\nrelease_ranking() {\n  [ -f \"$LOG\" ] || return 0\n  awk '\n    { event = \"\"; id = \"\" }\n    match($0, /\"event\":\"[^\"]*\"/) { event = substr($0, RSTART + 9, RLENGTH - 10) }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    id == \"\" { next }\n    { named[id] = 1 }\n    event == \"deployed\" { deployed[id] = 1; rank[id] = NR; bad[id] = 0 }\n    event == \"rolled-back\" && (id in deployed) { rank[id] = NR; bad[id] = 0 }\n    event == \"failed\" || event == \"reverted\" || event == \"marked-bad\" { bad[id] = 1 }\n    END {\n      for (id in named) {\n        state = !(id in deployed) ? \"never\" : bad[id] ? \"bad\" : \"good\"\n        print (id in rank ? rank[id] : 0), state, id\n      }\n    }\n  ' \"$LOG\" | sort -k1,1nr -k3,3\n}\n\n# The state of one release: good, bad, never, or unknown (the log does not name it).\nrelease_state() {\n  state=$(release_ranking | awk -v id=\"$1\" '$3 == id { print $2 }')\n  printf '%s' \"${state:-unknown}\"\n}\n\n# Good releases on disk, highest rank first, one a line.\ngood_releases() {\n  release_ranking | while read -r _rank state id; do\n    if [ \"$state\" = good ] && is_release_on_disk \"$id\"; then printf '%s\\n' \"$id\"; fi\n  done\n}\n\n# rollback_target CURRENT: the highest-ranked good release other than CURRENT ('' when none).\nrollback_target() {\n  for id in $(good_releases); do\n    if [ \"$id\" != \"$1\" ]; then\n      printf '%s' \"$id\"\n      return 0\n    fi\n  done\n}\n\n# kept_releases CURRENT KEEP: CURRENT and the highest-ranked good releases\n# besides it, KEEP good ones in all. A bad current release stays (it is\n# live) but takes no slot, so the release a rollback needs is never pushed\n# out by a failed one. CURRENT may be a release the log does not know yet\n# (the dry run's would-be release): it counts as good, as its deploy will.\nkept_releases() {\n  kept=$1\n  slots=$2\n  case $(release_state \"$1\") in\n    good | unknown) slots=$((slots - 1)) ;;\n  esac\n  for id in $(good_releases); do\n    [ \"$slots\" -gt 0 ] || break\n    [ \"$id\" != \"$1\" ] || continue\n    kept=\"$kept $id\"\n    slots=$((slots - 1))\n  done\n  printf '%s' \"$kept\"\n}\n\n# releases_to_prune CURRENT KEEP: what a deploy that made CURRENT current\n# removes: every release the log names that is on disk and not kept.\n# Releases never switched to, failed, reverted or bad take no kept slot.\nreleases_to_prune() {\n  keep_list=\" $(kept_releases \"$1\" \"$2\") \"\n  release_ranking | while read -r _rank _state id; do\n    is_release_on_disk \"$id\" || continue\n    case $keep_list in *\" $id \"*) continue ;; esac\n    printf '%s\\n' \"$id\"\n  done | sort\n}\n\n# Release folders on disk, space-separated (for messages).\nrelease_dirs() {\n  for dir in \"$RELEASES\"/*; do\n    if [ -d \"$dir\" ] && is_release_id \"${dir##*/}\"; then printf '%s ' \"${dir##*/}\"; fi\n  done\n  return 0\n}\n",
+    "lib/shared.sh": "# lib/shared.sh: paths that persist across releases, linked from shared/.\n# SHARED_ENTRIES is data: one entry a line, relative to the release, a\n# trailing / for a folder (e.g. \"storage/\" and \"config/.env\"). SHARED_AUTO=1\n# also links whatever else is in shared/ (DeployHQ's mode).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSHARED=\"$DEPLOY_PATH/shared\"\n\n# Links every entry of SHARED_ENTRIES, then (with SHARED_AUTO=1) all of shared/.\nlink_shared_paths() {\n  linked=0\n  while IFS= read -r line; do\n    [ -n \"$line\" ] || continue\n    case $line in\n      */) link_shared \"${line%/}\" dir ;;\n      *) link_shared \"$line\" file ;;\n    esac\n    linked=1\n  done <<ENTRIES\n$SHARED_ENTRIES\nENTRIES\n  if [ \"$SHARED_AUTO\" = 1 ]; then\n    link_shared_tree ''\n    linked=1\n  fi\n  [ \"$linked\" = 1 ] || say '       no shared paths'\n}\n\n# link_shared PATH dir|file: make releases/<id>/PATH a link to shared/PATH.\n# Seeds shared/PATH from the release on first use, never overwrites it.\nlink_shared() {\n  entry=$1\n  kind=$2\n  case /$entry/ in\n    //* | */../* | */./*) fail shared \"shared entry '$entry' must be a path inside the release, without '.' or '..'\" ;;\n  esac\n  link_target=$(shared_link_target \"$entry\")\n  in_release=\"$RELEASE_PATH/$entry\"\n  in_shared=\"$SHARED/$entry\"\n  check_real_parents \"$RELEASE_PATH\" \"$entry\"\n  if [ ! -e \"$in_shared\" ] && [ ! -L \"$in_shared\" ]; then\n    mkdir -p \"$(dirname \"$in_shared\")\"\n    if [ -e \"$in_release\" ] || [ -L \"$in_release\" ]; then\n      if [ \"$kind\" = dir ] && [ ! -d \"$in_release\" ]; then\n        fail shared \"$entry is listed as a folder ('$entry/') but is a file in the release\"\n      fi\n      if [ \"$kind\" = file ] && [ -d \"$in_release\" ]; then\n        fail shared \"$entry is a folder in the release; list it with a trailing slash ('$entry/')\"\n      fi\n      say \"       shared/$entry: seeded from this release (first deploy with it)\"\n      mv \"$in_release\" \"$in_shared\"\n    elif [ \"$kind\" = dir ]; then\n      say \"       shared/$entry: created empty\"\n      mkdir -p \"$in_shared\"\n    else\n      fail shared \"shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once\"\n    fi\n  fi\n  if [ \"$kind\" = dir ] && [ ! -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is not a folder, but the shared input lists it as one ('$entry/')\"\n  fi\n  if [ \"$kind\" = file ] && [ -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is a folder; list it with a trailing slash ('$entry/')\"\n  fi\n  remove_tree \"$in_release\"\n  mkdir -p \"$(dirname \"$in_release\")\"\n  ln -s \"$link_target\" \"$in_release\"\n  say \"       $entry -> $link_target\"\n}\n\n# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into\n# the release with the same structure. Where the release has a folder of the\n# same name, it descends instead, so the release keeps its own files there.\nlink_shared_tree() {\n  for item in \"$SHARED/$1\"* \"$SHARED/$1\".[!.]* \"$SHARED/$1\"..?*; do\n    [ -e \"$item\" ] || [ -L \"$item\" ] || continue\n    rel=${item#\"$SHARED/\"}\n    in_release=\"$RELEASE_PATH/$rel\"\n    [ ! -L \"$in_release\" ] || continue\n    if [ -d \"$in_release\" ] && [ -d \"$item\" ] && [ ! -L \"$item\" ]; then\n      link_shared_tree \"$rel/\"\n      continue\n    fi\n    check_real_parents \"$RELEASE_PATH\" \"$rel\"\n    remove_tree \"$in_release\"\n    mkdir -p \"$(dirname \"$in_release\")\"\n    ln -s \"$(shared_link_target \"$rel\")\" \"$in_release\"\n    say \"       $rel -> shared/$rel\"\n  done\n}\n\n# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.\nshared_link_target() {\n  up=../..\n  rest=$1\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    up=\"$up/..\"\n    rest=${rest#*/}\n  done\n  printf '%s/shared/%s' \"$up\" \"$1\"\n}\n\n# Refuses a shared entry whose parent folders in the release are symlinks:\n# removing the release's copy must never reach outside the release.\ncheck_real_parents() {\n  parent=$1\n  rest=$2\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    parent=\"$parent/${rest%%/*}\"\n    rest=${rest#*/}\n    if [ -L \"$parent\" ]; then\n      fail shared \"cannot link shared path $2: $parent is a symlink in the release\"\n    fi\n  done\n}\n",
+    "lib/steps.sh": "# lib/steps.sh: the steps more than one phase runs.\n# Needs every library file of a deploy phase.\n\nstep_require_lock() {\n  step lock 'Checking the deploy lock'\n  require_lock\n}\n\nstep_resume() {\n  step resume 'Checking the lock and the prepared release'\n  require_lock\n  read_previous\n  [ -d \"$RELEASE_PATH\" ] || fail switch \"the prepared release $RELEASE_PATH is missing\"\n}\n\nstep_switch() {\n  step switch 'Switching current to the new release'\n  switch_to \"$RELEASE_ID\"\n  result switched \"$RELEASE_ID\"\n  log_event deployed \"$RELEASE_ID\"\n  result current \"$RELEASE_ID\"\n}\n\nstep_prune() {\n  step prune 'Removing old releases'\n  prune_releases || say \"       warning: pruning did not finish; the deploy itself succeeded\"\n}\n",
+    "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
+    "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
+    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME SHARED_ENTRIES SHARED_AUTO\n# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  mkdir -p \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    check_listed\n    say \"       changes received; building the release from the cache\"\n    # Whatever goes wrong with the cache from here on, the runner sends everything instead.\n    build_from_cache 2>\"$CONTROL/errors\" || fail cache \"the release could not be built from the upload cache: $(cache_errors)\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  if [ \"$found\" -ne \"$EXPECTED_ENTRIES\" ]; then\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES\"\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  fi\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache 2>\"$CONTROL/errors\"; then\n    problem=$(cache_errors)\n    # After a delta, the release may hold what the cache wrongly claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the upload cache could not be updated: $problem\"\n    say \"       warning: the upload cache could not be updated ($problem); the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
+    "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
+    "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
+    "switch-and-finish.sh": "#!/bin/sh\n# atomic-deploy switch-and-finish script: one host and no after-activate, so\n# the switch and the finish share one round trip.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#   prune   remove old releases, as the release model decides\n#\n# The lock is freed on success. On failure it stays, so that the runner can\n# revert a switch that happened (it says so with @@switched).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  [ \"$status\" != 0 ] || release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nstep_prune\nfinished switch-and-finish\n",
+    "switch.sh": "#!/bin/sh\n# atomic-deploy switch script: makes the prepared release current.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#\n# The lock stays taken for after-activate, finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nfinished switch\n",
+    "unlock.sh": "#!/bin/sh\n# atomic-deploy unlock script: frees a lock left behind, saying who held it\n# and whether its deploy is gone.\n#\n#   unlock  remove the lock (and a takeover lock), naming its holder\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n\nstep_unlock() {\n  step unlock 'Freeing the deploy lock'\n  if [ ! -d \"$LOCK\" ]; then\n    say \"       there is no lock at $LOCK\"\n    result unlocked ''\n    return 0\n  fi\n  holder=$(lock_holder)\n  if lock_is_stale; then state='its deploy is gone'; else state='its deploy may still be running'; fi\n  say \"       removing the lock held by $holder ($state)\"\n  rm -rf \"$LOCK\" \"$LOCK.takeover\"\n  result unlocked \"$holder\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_unlock\nfinished unlock\n"
+};
+
+
+/***/ }),
+
+/***/ 4479:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RemoteHost = exports.ConnectError = exports.connectRemote = void 0;
+exports.settleOnClose = settleOnClose;
+const stream_1 = __nccwpck_require__(2203);
+const string_decoder_1 = __nccwpck_require__(3193);
+const node_ssh_1 = __nccwpck_require__(3131);
+const host_key_1 = __nccwpck_require__(3163);
+const host_address_1 = __nccwpck_require__(5254);
+const launch_1 = __nccwpck_require__(1472);
+const protocol_1 = __nccwpck_require__(1459);
+/** The real connector: an SSH connection (through the jump host when one is set), with retries. */
+const connectRemote = (settings, target, log) => RemoteHost.connect(settings, target, log);
+exports.connectRemote = connectRemote;
+/** After the script exits, how long to wait for its output to drain before closing the channel. */
+const DRAIN_AFTER_EXIT_MS = 2000;
+class ConnectError extends Error {
+    transient;
+    constructor(message, 
+    /** A network failure that may pass: worth another try. */
+    transient) {
+        super(message);
+        this.transient = transient;
+        this.name = 'ConnectError';
+    }
+}
+exports.ConnectError = ConnectError;
+/** ssh2's errors when the host key was refused, or the server has no key of the types asked for. */
+const HOST_KEY_REFUSED = /host denied|no matching host key format/i;
+/**
+ * Connects and logs in. When the server shows a key other than the pinned
+ * one, connects again asking for one other key type at a time (HostKeyCheck
+ * says which), and refuses only once every type the pin may be of was seen.
+ * `openSock` makes a fresh tunnel for each attempt when there is a jump host.
+ */
+async function openSsh(target, credentials, hostKey, timeoutSeconds, openSock) {
+    const check = new host_key_1.HostKeyCheck(hostKey, target);
+    const name = `${credentials.username}@${(0, host_address_1.describeHost)(target)}`;
+    for (;;) {
+        const serverHostKey = check.nextAlgorithms();
+        const config = {
+            host: target.host,
+            port: target.port,
+            username: credentials.username,
+            privateKey: credentials.privateKey,
+            passphrase: credentials.passphrase,
+            password: credentials.password,
+            readyTimeout: timeoutSeconds * 1000,
+            keepaliveInterval: 15000,
+            hostVerifier: (key) => check.verify(key),
+            ...(openSock ? { sock: await openSock() } : {}),
+            ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey } } : {})
+        };
+        const ssh = new node_ssh_1.NodeSSH();
+        try {
+            await ssh.connect(config);
+        }
+        catch (error) {
+            ssh.dispose();
+            const message = error.message;
+            if (/no matching host key format/i.test(message))
+                check.noCommonKeyType();
+            if (HOST_KEY_REFUSED.test(message) && check.hasNextAttempt())
+                continue;
+            throw explainConnectError(error, name, credentials, timeoutSeconds, check);
+        }
+        // A connection that dies later (reset, sshd killed) must not crash the run:
+        // the running script's channel closes without an exit code, and the flow
+        // reports the connection as lost.
+        ssh.connection?.on('error', () => undefined);
+        return ssh;
+    }
+}
+/** A TCP stream to the target, opened by the jump host. */
+function forwardTo(proxy, target, name) {
+    return new Promise((resolve, reject) => {
+        proxy.connection.forwardOut('127.0.0.1', 0, target.host, target.port, (error, stream) => {
+            if (error) {
+                const refusedByPolicy = /prohibited/i.test(error.message);
+                reject(new ConnectError(`Cannot reach ${name} through the jump host: ${error.message}. Check that proxy-host may forward (AllowTcpForwarding) and can reach host.`, !refusedByPolicy));
+            }
+            else
+                resolve(stream);
+        });
+    });
+}
+/** One SSH connection to one server, reused for every script of a run. */
+class RemoteHost {
+    ssh;
+    name;
+    proxy;
+    constructor(ssh, name, proxy) {
+        this.ssh = ssh;
+        this.name = name;
+        this.proxy = proxy;
+    }
+    /**
+     * Connects to one target (through the jump host when one is set), retrying
+     * transient network failures with backoff; never retries a refused key.
+     */
+    static async connect(settings, target, log = () => undefined) {
+        const attempts = settings.retries + 1;
+        for (let attempt = 1;; attempt++) {
+            try {
+                return await RemoteHost.connectOnce(settings, target);
+            }
+            catch (error) {
+                if (!(error instanceof ConnectError) || !error.transient || attempt >= attempts)
+                    throw error;
+                const delay = Math.min(1000 * 2 ** (attempt - 1), 8000);
+                log(`${error.message} Retrying in ${delay / 1000} s (attempt ${attempt + 1} of ${attempts}).`);
+                await new Promise((resolve) => setTimeout(resolve, delay));
+            }
+        }
+    }
+    static async connectOnce(settings, target) {
+        const name = `${settings.credentials.username}@${(0, host_address_1.describeHost)(target)}`;
+        const proxy = settings.proxy ? await openSsh(settings.proxy.address, settings.proxy.credentials, settings.proxy.hostKey, settings.connectTimeoutSeconds) : undefined;
+        try {
+            const openSock = proxy ? () => forwardTo(proxy, target, name) : undefined;
+            const ssh = await openSsh(target, settings.credentials, settings.hostKey, settings.connectTimeoutSeconds, openSock);
+            return new RemoteHost(ssh, name, proxy);
+        }
+        catch (error) {
+            proxy?.dispose();
+            throw error;
+        }
+    }
+    /**
+     * Runs a script on the server, sent on stdin ahead of `options.stdin` (see
+     * launch.ts); never rejects for a non-zero exit, only for a lost connection.
+     */
+    async run(script, options = {}) {
+        const { command, payload } = (0, launch_1.launch)(script);
+        const feed = new stream_1.PassThrough();
+        feed.write(payload);
+        if (options.stdin)
+            options.stdin.pipe(feed);
+        else
+            feed.end();
+        const results = [];
+        const chunks = [];
+        const stdout = lineSplitter((line) => {
+            const parsed = (0, protocol_1.parseResultLine)(line);
+            if (parsed)
+                results.push(parsed);
+        });
+        let stderr = '';
+        const stderrLines = lineSplitter((line) => options.onLog?.(line));
+        const executed = this.ssh.execCommand(command, {
+            stdin: feed,
+            onStdout: (chunk) => {
+                chunks.push(chunk);
+                stdout.push(chunk);
+            },
+            onStderr: (chunk) => {
+                stderr += chunk.toString('utf8');
+                stderrLines.push(chunk);
+            },
+            onChannel: (channel) => closeAfterExit(channel, feed, options.stdin)
+        });
+        const response = await settleOnClose(this.ssh.connection, executed);
+        stdout.end();
+        stderrLines.end();
+        return { code: response.code, signal: response.signal, results, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
+    }
+    close() {
+        this.ssh.dispose();
+        this.proxy?.dispose();
+    }
+}
+exports.RemoteHost = RemoteHost;
+/**
+ * The script's outcome, or a lost connection's (code null) when the
+ * connection closes first: a channel does not always close with its
+ * connection, and a promise left pending would let the process exit 0 with
+ * the deploy unfinished.
+ */
+function settleOnClose(connection, executed) {
+    if (!connection)
+        return executed;
+    return new Promise((resolve, reject) => {
+        const onClose = () => resolve({ code: null, signal: null });
+        connection.once('close', onClose);
+        executed.then(resolve, reject).finally(() => connection.removeListener('close', onClose));
+    });
+}
+/**
+ * A hook that starts a background process without redirecting its output
+ * keeps the channel open after the script ends. Once the script has exited,
+ * give its output a moment to drain, then close the channel ourselves.
+ */
+function closeAfterExit(channel, feed, stdin) {
+    const stopFeeding = () => {
+        stdin?.unpipe(feed);
+        feed.unpipe(channel);
+    };
+    channel.on('exit', () => {
+        stopFeeding();
+        setTimeout(() => channel.close(), DRAIN_AFTER_EXIT_MS).unref();
+    });
+    channel.on('close', stopFeeding);
+    channel.on('error', () => undefined);
+}
+function lineSplitter(onLine) {
+    let pending = '';
+    const decoder = new string_decoder_1.StringDecoder('utf8');
+    return {
+        push(chunk) {
+            pending += decoder.write(chunk);
+            const lines = pending.split('\n');
+            pending = lines.pop() ?? '';
+            lines.forEach(onLine);
+        },
+        end() {
+            if (pending)
+                onLine(pending);
+            pending = '';
+        }
+    };
+}
+function explainConnectError(error, name, credentials, seconds, check) {
+    const message = error.message;
+    const code = error.code;
+    if (/verification failed/i.test(message) || HOST_KEY_REFUSED.test(message))
+        return new ConnectError(check.refusal(), false);
+    if (/authentication methods failed/i.test(message)) {
+        const method = credentials.privateKey ? 'the key' : 'the password';
+        return new ConnectError(`SSH login to ${name} failed: the server refused ${method}. Check that the matching public key is in ~${credentials.username}/.ssh/authorized_keys on the server, and that the user name is right.`, false);
+    }
+    if (code === 'ECONNREFUSED')
+        return new ConnectError(`Cannot connect to ${name}: connection refused. Is sshd running there, and is the port right?`, true);
+    if (code === 'ENOTFOUND')
+        return new ConnectError(`Cannot connect to ${name}: the host name does not resolve. Check host.`, false);
+    if (code === 'EAI_AGAIN')
+        return new ConnectError(`Cannot connect to ${name}: the host name could not be looked up just now.`, true);
+    if (/timed out/i.test(message) || code === 'ETIMEDOUT') {
+        return new ConnectError(`Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`, true);
+    }
+    if (code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+        return new ConnectError(`Cannot connect to ${name}: ${message}.`, true);
+    }
+    return new ConnectError(`Cannot connect to ${name}: ${message}`, false);
+}
+
+
+/***/ }),
+
+/***/ 3163:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.HostKeyCheck = void 0;
+const host_address_1 = __nccwpck_require__(5254);
+const known_hosts_1 = __nccwpck_require__(7784);
+const host_key_types_1 = __nccwpck_require__(1433);
+/**
+ * Decides whether the key a server offers is the one the user pinned, and
+ * remembers what was offered so that a refusal can show it.
+ *
+ * A server shows one host key per connection, of the type the client prefers
+ * among those it has; a pin of another type would be refused although the
+ * server holds it. So the connection is steered: the first attempt asks for
+ * every type the pin may be of, and after a refusal each further attempt asks
+ * for one type not yet seen, until the pinned key shows or every type has.
+ */
+class HostKeyCheck {
+    policy;
+    address;
+    /** The keys the server showed, one per type (the latest), in the order the types were seen. */
+    offered = [];
+    pinned;
+    /** Key types the pin may be of; empty when nothing steers the connection (no pin, or no checking). */
+    candidates;
+    /** Key types the server has none of (an attempt that asked only for them found no common type). */
+    lacking = new Set();
+    asked = [];
+    attempts = 0;
+    revokedSeen = false;
+    constructor(policy, address) {
+        this.policy = policy;
+        this.address = address;
+        this.pinned = (0, known_hosts_1.pinnedKeys)(policy, address);
+        this.candidates = candidateTypes(policy, this.pinned);
+    }
+    /** Whether another connection could still show the pinned key. */
+    hasNextAttempt() {
+        if (this.attempts === 0)
+            return true;
+        return !this.revokedSeen && this.unseen().length > 0;
+    }
+    /**
+     * Host key algorithms for the next connection (ssh2's `algorithms.serverHostKey`),
+     * and counts the attempt; undefined: ssh2's own list, as nothing steers it.
+     */
+    nextAlgorithms() {
+        this.asked = this.attempts === 0 ? this.unseen() : this.unseen().slice(0, 1);
+        this.attempts++;
+        return this.candidates.length ? (0, host_key_types_1.algorithmsFor)(this.asked) : undefined;
+    }
+    /** The attempt just made found no key type in common: the server has none of those asked for. */
+    noCommonKeyType() {
+        for (const keyType of this.asked)
+            this.lacking.add(keyType);
+    }
+    verify(keyBlob) {
+        const offered = { keyType: (0, known_hosts_1.keyTypeOf)(keyBlob), fingerprint: (0, known_hosts_1.fingerprintOf)(keyBlob) };
+        const seen = this.offered.findIndex((o) => o.keyType === offered.keyType);
+        if (seen === -1)
+            this.offered.push(offered);
+        else
+            this.offered[seen] = offered;
+        switch (this.policy.mode) {
+            case 'insecure':
+                return true;
+            case 'unpinned':
+                return false;
+            case 'fingerprint':
+                return offered.fingerprint === this.policy.fingerprint && this.candidates.includes(offered.keyType);
+            case 'known-hosts':
+                // As ssh does: a revoked key ends the check, whatever other keys the server has.
+                if (this.pinned.some((k) => k.revoked && k.keyBlob.equals(keyBlob))) {
+                    this.revokedSeen = true;
+                    return false;
+                }
+                return this.pinned.some((k) => !k.revoked && k.keyBlob.equals(keyBlob));
+        }
+    }
+    /** The message for a refused host key: which host, what it offered, how to pin it. */
+    refusal() {
+        const host = (0, host_address_1.describeHost)(this.address);
+        const scan = `ssh-keyscan ${this.address.port === 22 ? '' : `-p ${this.address.port} `}${this.address.host}`;
+        if (this.policy.mode === 'unpinned') {
+            const first = this.offered[0];
+            const offered = first ? `${first.keyType} key ${first.fingerprint}` : 'no key';
+            return (`Host key of ${host} is not pinned; the server offered ${offered}. ` +
+                `Set known-hosts to the output of '${scan}' (checked on a machine you trust), or host-fingerprint: ${first ? `${first.keyType} ${first.fingerprint}` : 'SHA256:...'}. ` +
+                `strict-host-key: false skips the check, which lets anyone in the middle read your deploy.`);
+        }
+        const expected = this.policy.mode === 'fingerprint'
+            ? `host-fingerprint ${this.policy.keyType ? `${this.policy.keyType} ` : ''}${this.policy.fingerprint}`
+            : `known-hosts keys (${this.pinned.map((k) => `${k.revoked ? 'revoked ' : ''}${k.keyType} ${(0, known_hosts_1.fingerprintOf)(k.keyBlob)}`).join(', ')})`;
+        return (`Host key of ${host} does not match: the server offered ${this.offeredText()}, expected ${expected}. ` +
+            `If the server was rebuilt or its key rotated, check it and update the pin ('${scan}'); otherwise someone may be in the middle.`);
+    }
+    /** Every key seen, one per type; or, when none showed, the types the server lacks. */
+    offeredText() {
+        if (this.offered.length)
+            return this.offered.map((o) => `${o.keyType} key ${o.fingerprint}`).join(', ');
+        return this.lacking.size ? `no ${[...this.lacking].join(' or ')} key` : 'no key';
+    }
+    /** Candidate types neither shown nor missing on the server yet. */
+    unseen() {
+        return this.candidates.filter((t) => !this.lacking.has(t) && !this.offered.some((o) => o.keyType === t));
+    }
+}
+exports.HostKeyCheck = HostKeyCheck;
+/** The key types a pin may be of, in ssh2's order of preference. */
+function candidateTypes(policy, pinned) {
+    switch (policy.mode) {
+        case 'fingerprint':
+            return policy.keyType ? ((0, host_key_types_1.keyTypesNamed)(policy.keyType) ?? []) : host_key_types_1.DEFAULT_KEY_TYPES;
+        case 'known-hosts':
+            return (0, host_key_types_1.checkableInOrder)(pinned.filter((k) => !k.revoked).map((k) => k.keyType));
+        default:
+            return [];
+    }
+}
+
+
+/***/ }),
+
+/***/ 1472:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * How a script reaches the server without ever being a command-line
+ * argument (argv is world-readable in ps): the exec command is a fixed
+ * reader holding nothing but the script's byte length, and the script is
+ * the first thing on the channel's stdin. The reader takes exactly that many
+ * bytes, so whatever follows on stdin (prepare's upload) is left for the
+ * script.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.launch = launch;
+/** The script's last line: the reader runs the script only when it arrived with it. */
+const END_MARK = '#atomic-deploy-script-end';
+/** The reader's message when the script did not arrive whole (a lost connection, or no dd). */
+const INCOMPLETE = 'atomic-deploy: the deploy script did not arrive whole on stdin (is dd installed on the server?)';
+/**
+ * `dd iflag=fullblock` (GNU, and BusyBox with its ibs/obs option) reads the
+ * script in a few large reads that never go past it; a dd without it refuses
+ * the operand before reading anything, and the one-byte reads that every dd
+ * has take over, slower but just as exact (head -c would do, but BusyBox's
+ * reads ahead through stdio and would eat the start of the upload). `echo .`
+ * keeps the final newlines that $(...) would strip; the end mark must then
+ * come last, so a script cut short is never run.
+ */
+function launch(script) {
+    const payload = Buffer.from(`${script}${script.endsWith('\n') ? '' : '\n'}${END_MARK}\n`);
+    const n = payload.length;
+    const reader = [
+        `s=$({ dd bs=${n} count=1 iflag=fullblock || dd bs=1 count=${n}; } 2>/dev/null; echo .)`,
+        `case $s in *"${END_MARK}"?.) eval "\${s%.}" ;; *) echo "${INCOMPLETE}" >&2; exit 125 ;; esac`
+    ].join('; ');
+    return { command: `sh -c '${reader}'`, payload };
+}
+
+
+/***/ }),
+
+/***/ 1459:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.MANIFEST_ENDS = exports.MANIFEST_FOLLOWS = exports.RESULT_KEYS = void 0;
+exports.lastResult = lastResult;
+exports.allResults = allResults;
+exports.parseResultLine = parseResultLine;
+exports.manifestBlock = manifestBlock;
+/**
+ * The result protocol between the remote scripts and the runner. A script
+ * writes step banners and errors to stderr, and on stdout only lines of the
+ * form `@@<key> <value>`; these are every key it may write.
+ */
+exports.RESULT_KEYS = {
+    /** The step that is running (the last one names where a failure happened). */
+    step: 'step',
+    /** Why the script failed, in words for the user. */
+    error: 'error',
+    /** The release that was current when the script started ('' on a first deploy). */
+    previous: 'previous',
+    /** The new release is current now (written by the switch, read back). */
+    switched: 'switched',
+    /** The release current when the script ended. */
+    current: 'current',
+    /** Space-separated ids of the releases a prune removed. */
+    pruned: 'pruned',
+    /** The phase ran to its end. */
+    finished: 'finished',
+    /** A tool the server has (zstd, gzip, sha256sum); one line each. */
+    has: 'has',
+    /** Why the upload cache cannot be used. */
+    cacheMiss: 'cache-miss',
+    /** The upload cache is usable; the value is its manifest's digest. */
+    cacheOk: 'cache-ok',
+    /** A release folder on the server; one line each. */
+    release: 'release',
+    /** A line of the releases log; one line each, in order. */
+    log: 'log',
+    /** Who holds the deploy lock. */
+    lock: 'lock',
+    /** unlock: who held the lock that was removed ('' when there was none). */
+    unlocked: 'unlocked',
+    /** list: the release a rollback would switch to ('' when there is none). */
+    rollbackTarget: 'rollback-target',
+    /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
+    wouldPrune: 'would-prune'
+};
+/** The manifest block of the inspect script sits between these two stdout lines. */
+exports.MANIFEST_FOLLOWS = '@@manifest-follows';
+exports.MANIFEST_ENDS = '@@manifest-ends';
+/** The last value the script gave for `key`. */
+function lastResult(result, key) {
+    return result.results.filter(([k]) => k === key).pop()?.[1];
+}
+/** Every value the script gave for `key`, in order. */
+function allResults(result, key) {
+    return result.results.filter(([k]) => k === key).map(([, value]) => value);
+}
+/** Parses one stdout line; undefined when it is not a result line. */
+function parseResultLine(line) {
+    const match = /^@@(\S+) ?(.*)$/.exec(line);
+    return match ? [match[1], match[2]] : undefined;
+}
+/** The text between the manifest markers on stdout, when both are there. */
+function manifestBlock(result) {
+    const start = result.stdout.indexOf(`${exports.MANIFEST_FOLLOWS}\n`);
+    const end = result.stdout.lastIndexOf(`${exports.MANIFEST_ENDS}\n`);
+    return start < 0 || end < start ? undefined : result.stdout.slice(start + exports.MANIFEST_FOLLOWS.length + 1, end);
+}
+
+
+/***/ }),
+
+/***/ 6812:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.TAR_ARGS = void 0;
+exports.localCompressors = localCompressors;
+exports.packArchive = packArchive;
+const child_process_1 = __nccwpck_require__(5317);
+const stream_1 = __nccwpck_require__(2203);
+const io = __importStar(__nccwpck_require__(8882));
+const control_records_1 = __nccwpck_require__(4732);
+/** The compressor commands, and their levels when compression-level is not given (the fast end, by measurement). */
+const COMPRESSORS = {
+    zstd: { command: 'zstd', args: ['-T0', '-q', '-c'], level: 3 },
+    gzip: { command: 'gzip', args: ['-c'], level: 1 }
+};
+/** Which compressors this machine has, for choosing the wire format. */
+async function localCompressors() {
+    const found = new Set(['none']);
+    for (const name of ['zstd', 'gzip']) {
+        if (await io.which(name, false))
+            found.add(name);
+    }
+    return found;
+}
+/**
+ * Arguments for the system tar, GNU or bsdtar alike: every option before the
+ * first name (bsdtar reads no option after one), and no name on the command
+ * line at all: they come NUL-separated on stdin, so no list meets a length limit.
+ */
+const TAR_ARGS = (sourceDir) => ['-c', '-f', '-', '-C', sourceDir, '--no-recursion', '--null', '-T', '-'];
+exports.TAR_ARGS = TAR_ARGS;
+/**
+ * Streams a tar of exactly the listed entries, packed by the system tar
+ * (GNU or bsdtar: an order of magnitude faster than packing in JavaScript),
+ * after the control members when there are any.
+ */
+async function packArchive(sourceDir, entries, compression, control, level) {
+    const tar = (0, child_process_1.spawn)(await io.which('tar', true), (0, exports.TAR_ARGS)(sourceDir), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const children = [tar];
+    // The upload is control members + tar, through the compressor when there is one.
+    const plain = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
+    let output = plain;
+    if (compression !== 'none') {
+        const { command, args, level: defaultLevel } = COMPRESSORS[compression];
+        const compressor = (0, child_process_1.spawn)(await io.which(command, true), [`-${level ?? defaultLevel}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        compressor.stdin.on('error', () => undefined);
+        plain.pipe(compressor.stdin);
+        children.push(compressor);
+        output = compressor.stdout;
+    }
+    // Written before the pipe starts, so the control members come first.
+    if (control)
+        plain.write((0, control_records_1.controlRecords)(control.folder, control.files));
+    tar.stdout.pipe(plain);
+    let bytes = 0;
+    const stream = new stream_1.PassThrough({ highWaterMark: 1 << 20 });
+    output.on('data', (chunk) => {
+        bytes += chunk.length;
+    });
+    output.pipe(stream);
+    writeNames(tar, entries);
+    const finished = Promise.all(children.map(waitForExit)).then(() => undefined);
+    // A packer that fails ends the stream early (the server then reports a short
+    // upload); the error itself is reported through `finished`, never thrown here.
+    stream.on('error', () => undefined);
+    finished.catch((error) => stream.destroy(error));
+    return {
+        stream,
+        bytesSent: () => bytes,
+        finished,
+        abort: () => children.forEach((child) => child.kill('SIGTERM'))
+    };
+}
+function writeNames(tar, entries) {
+    // "./" keeps a name that starts with "-" from being read as an option.
+    tar.stdin.on('error', () => undefined);
+    tar.stdin.end(Buffer.from(entries.map((entry) => `./${entry.path}\0`).join(''), 'utf8'));
+}
+function waitForExit(child) {
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+        stderr += chunk.toString();
+    });
+    return new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, signal) => {
+            if (code === 0)
+                resolve();
+            else
+                reject(new Error(`${child.spawnfile} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
+        });
+    });
+}
+
+
+/***/ }),
+
+/***/ 4732:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * The incremental upload's control lists travel as the first members of the
+ * upload's tar stream, ahead of what the system tar packs from the workspace.
+ * GNU tar and bsdtar disagree on how to pack from two folders in one call
+ * (bsdtar stops reading options at the first name, and neither honours `-C`
+ * in a NUL-separated name list), so these few members are written here, as
+ * plain ustar records with no end-of-archive marker: the system tar's
+ * output, which follows, ends the archive. Nothing is written to disk.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.controlRecords = controlRecords;
+const BLOCK = 512;
+/** The control folder and its files, as tar records. */
+function controlRecords(folder, files) {
+    const parts = [header(`${folder}/`, '5', 0o755, 0)];
+    for (const file of files) {
+        parts.push(header(`${folder}/${file.name}`, '0', 0o644, file.data.length), file.data, Buffer.alloc(padding(file.data.length)));
+    }
+    return Buffer.concat(parts);
+}
+function padding(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** A ustar header block (POSIX.1-1988): names up to 100 bytes, which is all the control members need. */
+function header(name, type, mode, size) {
+    const block = Buffer.alloc(BLOCK);
+    if (Buffer.byteLength(name) > 100)
+        throw new Error(`control member name too long for a ustar header: ${name}`);
+    block.write(name, 0, 100, 'utf8');
+    octal(block, 100, 8, mode);
+    octal(block, 108, 8, 0); // uid
+    octal(block, 116, 8, 0); // gid
+    octal(block, 124, 12, size);
+    octal(block, 136, 12, Math.floor(Date.now() / 1000));
+    block.write(type, 156, 1, 'latin1');
+    block.write('ustar\u000000', 257, 8, 'latin1');
+    // The checksum is the byte sum of the header with its own field read as spaces.
+    block.fill(' ', 148, 156, 'latin1');
+    const sum = block.reduce((total, byte) => total + byte, 0);
+    block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
+    return block;
+}
+/** A zero-padded octal number ending in NUL, filling the field. */
+function octal(block, offset, length, value) {
+    block.write(`${value.toString(8).padStart(length - 1, '0')}\u0000`, offset, length, 'latin1');
+}
+
+
+/***/ }),
+
+/***/ 7459:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+var __importDefault = (this && this.__importDefault) || function (mod) {
+    return (mod && mod.__esModule) ? mod : { "default": mod };
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.excludeMatcher = excludeMatcher;
+exports.listSource = listSource;
+exports.listSourceSync = listSourceSync;
+exports.escapedName = escapedName;
+exports.expectedFindLines = expectedFindLines;
+const buffer_1 = __nccwpck_require__(181);
+const fs_1 = __nccwpck_require__(9896);
+const path = __importStar(__nccwpck_require__(6928));
+const picomatch_1 = __importDefault(__nccwpck_require__(6310));
+const exclude_1 = __nccwpck_require__(5535);
+const control_characters_1 = __nccwpck_require__(4197);
+/**
+ * One exclude line as a test (its syntax: excludeLine). Matching is
+ * picomatch's, with `*` matching dot names too, as in .gitignore; a trailing
+ * `/**` matches what is inside a folder, not the folder itself, as git reads it.
+ */
+function excludeRule(line) {
+    const { negated, glob, directoryOnly, anchored } = (0, exclude_1.excludeLine)(line);
+    // The ! has been taken off already (or was escaped): picomatch must not read one as its own negation.
+    const options = { dot: true, nonegate: true };
+    const isMatch = (0, picomatch_1.default)(glob, options);
+    const isFolderItself = glob.endsWith('/**') ? (0, picomatch_1.default)(glob.slice(0, -3), options) : undefined;
+    return {
+        negated,
+        matches: (relPath, isDirectory) => {
+            if (directoryOnly && !isDirectory)
+                return false;
+            if (!anchored)
+                return isMatch(path.posix.basename(relPath));
+            return isMatch(relPath) && !isFolderItself?.(relPath);
+        }
+    };
+}
+/**
+ * Builds the exclude test. The lines are read in order and, as in
+ * .gitignore, the last one that matches a path decides: a later `!pattern`
+ * re-includes what an earlier pattern left out. An excluded folder is left
+ * out with everything in it, and, as git does, nothing inside it can be
+ * re-included unless the folder itself is (`!folder/`).
+ */
+function excludeMatcher(patterns) {
+    const rules = patterns.map(excludeRule).reverse();
+    return (relPath, isDirectory) => {
+        const decisive = rules.find((rule) => rule.matches(relPath, isDirectory));
+        return decisive !== undefined && !decisive.negated;
+    };
+}
+/**
+ * Lists what will be uploaded, folders before their contents, in a stable
+ * order, as a promise (a failure to read is its rejection); the work is
+ * listSourceSync's.
+ */
+function listSource(sourceDir, exclude) {
+    return new Promise((resolve) => resolve(listSourceSync(sourceDir, exclude)));
+}
+/**
+ * listSource's work. Synchronous calls on purpose: for ten thousand small
+ * entries they are several times faster than the thread pool's round trips.
+ * Names are read as bytes, so that one that is not UTF-8 is reported rather
+ * than decoded into a name that does not exist on disk.
+ */
+function listSourceSync(sourceDir, exclude) {
+    const isExcluded = excludeMatcher(exclude);
+    const listing = { entries: [], bytes: 0, skipped: [], excluded: [], undecodable: [] };
+    const walk = (relDir) => {
+        const dirents = (0, fs_1.readdirSync)(path.join(sourceDir, relDir), { withFileTypes: true, encoding: 'buffer' }).map((dirent) => ({ dirent, name: dirent.name.toString('utf8') }));
+        dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const { dirent, name } of dirents) {
+            const relPath = relDir ? `${relDir}/${name}` : name;
+            const isDirectory = dirent.isDirectory();
+            if (isExcluded(relPath, isDirectory)) {
+                listing.excluded.push(relPath);
+                continue;
+            }
+            if (!(0, buffer_1.isUtf8)(dirent.name)) {
+                listing.undecodable.push(escapedName(Buffer.concat([Buffer.from(relDir ? `${relDir}/` : ''), dirent.name])));
+                continue;
+            }
+            if (!isDirectory && !dirent.isSymbolicLink() && !dirent.isFile()) {
+                listing.skipped.push(relPath);
+                continue;
+            }
+            addEntry(listing, sourceDir, relPath, dirent);
+            if (isDirectory)
+                walk(relPath);
+        }
+    };
+    walk('');
+    return listing;
+}
+function addEntry(listing, sourceDir, relPath, dirent) {
+    const stat = (0, fs_1.lstatSync)(path.join(sourceDir, relPath));
+    const mode = stat.mode & 0o7777;
+    if (dirent.isDirectory()) {
+        listing.entries.push({ path: relPath, type: 'directory', size: 0, mode });
+    }
+    else if (dirent.isSymbolicLink()) {
+        listing.entries.push({ path: relPath, type: 'symlink', size: 0, mode });
+    }
+    else {
+        listing.entries.push({ path: relPath, type: 'file', size: stat.size, mode });
+        listing.bytes += stat.size;
+    }
+}
+/**
+ * A name for messages: its valid UTF-8 as text, every other byte, control
+ * characters and the backslash as `\xNN`, so that the name can be found and
+ * renamed (`printf 'caf\xe9'`) and cannot break the log line.
+ */
+function escapedName(name) {
+    let shown = '';
+    for (let i = 0; i < name.length;) {
+        const length = [1, 2, 3, 4].find((n) => i + n <= name.length && (0, buffer_1.isUtf8)(name.subarray(i, i + n)));
+        const text = length === undefined ? '' : name.subarray(i, i + length).toString('utf8');
+        if (length === undefined || text === '\\' || (0, control_characters_1.hasControlCharacter)(text)) {
+            shown += `\\x${name[i].toString(16).padStart(2, '0')}`;
+            i += 1;
+        }
+        else {
+            shown += text;
+            i += length;
+        }
+    }
+    return shown;
+}
+/** How many lines `find <staging>` prints below its root for this listing (names may hold newlines). */
+function expectedFindLines(entries) {
+    return entries.reduce((sum, entry) => sum + 1 + (entry.path.match(/\n/g)?.length ?? 0), 0);
+}
+
+
+/***/ }),
+
+/***/ 6749:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.manifestLines = manifestLines;
+exports.sortLines = sortLines;
+exports.manifestText = manifestText;
+exports.manifestDigest = manifestDigest;
+exports.parseManifest = parseManifest;
+exports.diffManifests = diffManifests;
+const crypto_1 = __nccwpck_require__(6982);
+const fs_1 = __nccwpck_require__(9896);
+const path = __importStar(__nccwpck_require__(6928));
+const TYPE_CODE = { file: 'f', directory: 'd', symlink: 'l' };
+async function manifestLines(sourceDir, entries) {
+    const lines = [];
+    for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
+        const full = path.join(sourceDir, entry.path);
+        const hash = entry.type === 'file' ? await hashFile(full, entry.size) : entry.type === 'symlink' ? sha256(Buffer.from((0, fs_1.readlinkSync)(full))) : '-';
+        lines.push({ path: entry.path, text: `${hash} ${TYPE_CODE[entry.type]} ${entry.mode.toString(8)} ${entry.size} ${entry.path}` });
+        // Let other work (an SSH handshake, say) move between batches.
+        if (i % 512 === 511)
+            await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sortLines(lines);
+}
+function sortLines(lines) {
+    return lines.sort((a, b) => Buffer.compare(Buffer.from(a.text), Buffer.from(b.text)));
+}
+function manifestText(lines) {
+    return lines.map((line) => `${line.text}\n`).join('');
+}
+function manifestDigest(text) {
+    return sha256(Buffer.from(text));
+}
+function parseManifest(text) {
+    return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => ({ path: line.split(' ').slice(4).join(' '), text: line }));
+}
+function diffManifests(previous, current, entries) {
+    const before = new Map(previous.map((line) => [line.path, line.text]));
+    const now = new Map(current.map((line) => [line.path, line.text]));
+    const byPath = new Map(entries.map((entry) => [entry.path, entry]));
+    const upload = [];
+    const remove = [];
+    const add = [];
+    for (const line of current) {
+        const old = before.get(line.path);
+        if (old === line.text)
+            continue;
+        add.push(line);
+        upload.push(byPath.get(line.path));
+        // A folder whose mode changed is updated in place; anything else is replaced.
+        if (old !== undefined && !(isFolder(old) && isFolder(line.text)))
+            remove.push(line.path);
+    }
+    for (const line of previous) {
+        if (!now.has(line.path))
+            remove.push(line.path);
+    }
+    // tar makes missing parent folders with default modes: send every parent of
+    // an uploaded entry too, so its mode comes out as in the workspace.
+    const uploading = new Set(upload.map((entry) => entry.path));
+    for (const entry of [...upload]) {
+        for (let parent = path.posix.dirname(entry.path); parent !== '.'; parent = path.posix.dirname(parent)) {
+            if (uploading.has(parent))
+                break;
+            uploading.add(parent);
+            upload.push(byPath.get(parent));
+        }
+    }
+    upload.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const next = manifestText(current);
+    return { upload, remove, add, next, nextDigest: manifestDigest(next) };
+}
+function isFolder(text) {
+    return text.split(' ')[1] === 'd';
+}
+function sha256(data) {
+    return (0, crypto_1.createHash)('sha256').update(data).digest('hex');
+}
+/**
+ * Small files in one synchronous read (several times faster than the thread
+ * pool for thousands of them); big ones streamed, so memory stays flat.
+ */
+async function hashFile(file, size) {
+    if (size <= 4 * 1024 * 1024)
+        return sha256((0, fs_1.readFileSync)(file));
+    return new Promise((resolve, reject) => {
+        const hash = (0, crypto_1.createHash)('sha256');
+        (0, fs_1.createReadStream)(file)
+            .on('error', reject)
+            .on('data', (chunk) => hash.update(chunk))
+            .on('end', () => resolve(hash.digest('hex')));
+    });
+}
+
+
+/***/ }),
+
+/***/ 1284:
 /***/ ((module) => {
 
 module.exports = eval("require")("../build/Release/cpufeatures.node");
@@ -32610,7 +32703,7 @@ module.exports = eval("require")("../build/Release/cpufeatures.node");
 
 /***/ }),
 
-/***/ 490:
+/***/ 7168:
 /***/ ((module) => {
 
 module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
@@ -32762,7 +32855,7 @@ module.exports = require("zlib");
 
 /***/ }),
 
-/***/ 1227:
+/***/ 3131:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 "use strict";
@@ -32797,13 +32890,13 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.NodeSSH = exports.SSHError = void 0;
 const assert_1 = __importStar(__nccwpck_require__(2613));
 const fs_1 = __importDefault(__nccwpck_require__(9896));
-const is_stream_1 = __importDefault(__nccwpck_require__(6543));
-const make_dir_1 = __importDefault(__nccwpck_require__(6512));
+const is_stream_1 = __importDefault(__nccwpck_require__(1327));
+const make_dir_1 = __importDefault(__nccwpck_require__(48));
 const path_1 = __importDefault(__nccwpck_require__(6928));
-const sb_promise_queue_1 = __nccwpck_require__(6339);
-const sb_scandir_1 = __importDefault(__nccwpck_require__(9700));
-const shell_escape_1 = __importDefault(__nccwpck_require__(4646));
-const ssh2_1 = __importDefault(__nccwpck_require__(5472));
+const sb_promise_queue_1 = __nccwpck_require__(4435);
+const sb_scandir_1 = __importDefault(__nccwpck_require__(9972));
+const shell_escape_1 = __importDefault(__nccwpck_require__(9830));
+const ssh2_1 = __importDefault(__nccwpck_require__(3328));
 const DEFAULT_CONCURRENCY = 1;
 const DEFAULT_VALIDATE = (path) => !path_1.default.basename(path).startsWith('.');
 const DEFAULT_TICK = () => {
@@ -33505,7 +33598,7 @@ exports.NodeSSH = NodeSSH;
 
 /***/ }),
 
-/***/ 6339:
+/***/ 4435:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
@@ -33591,7 +33684,7 @@ exports.PromiseQueue = PromiseQueue;
 
 /***/ }),
 
-/***/ 9700:
+/***/ 9972:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 "use strict";
@@ -33652,7 +33745,7 @@ exports.defaultFilesystem = void 0;
 var fs_1 = __importDefault(__nccwpck_require__(9896));
 var path_1 = __importDefault(__nccwpck_require__(6928));
 var assert_1 = __importDefault(__nccwpck_require__(2613));
-var sb_promise_queue_1 = __nccwpck_require__(6339);
+var sb_promise_queue_1 = __nccwpck_require__(4435);
 exports.defaultFilesystem = {
     join: function (pathA, pathB) {
         return path_1.default.join(pathA, pathB);
@@ -33772,7 +33865,7 @@ exports["default"] = scanDirectory;
 
 /***/ }),
 
-/***/ 8342:
+/***/ 5856:
 /***/ ((module) => {
 
 "use strict";
@@ -33824,14 +33917,14 @@ var __webpack_exports__ = {};
 var exports = __webpack_exports__;
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const inputs_1 = __nccwpck_require__(9058);
-const input_error_1 = __nccwpck_require__(9748);
-const run_mode_1 = __nccwpck_require__(7951);
-const reporter_1 = __nccwpck_require__(3229);
-const releases_1 = __nccwpck_require__(630);
-const args_1 = __nccwpck_require__(1484);
-const pack_1 = __nccwpck_require__(2372);
-const pack_2 = __nccwpck_require__(1341);
+const inputs_1 = __nccwpck_require__(3192);
+const input_error_1 = __nccwpck_require__(2098);
+const run_mode_1 = __nccwpck_require__(537);
+const reporter_1 = __nccwpck_require__(4603);
+const releases_1 = __nccwpck_require__(4696);
+const args_1 = __nccwpck_require__(5578);
+const pack_1 = __nccwpck_require__(7750);
+const pack_2 = __nccwpck_require__(5683);
 /** The command-line front end, for GitLab CI, Jenkins or any shell: the same core as the action. */
 async function main(argv) {
     if (argv[0] === 'pack')
@@ -33848,8 +33941,6 @@ async function main(argv) {
         process.stderr.write(`atomic-deploy: ${error.message}\n`);
         return 2;
     }
-    for (const warning of request.warnings)
-        process.stderr.write(`warning: ${warning}\n`);
     try {
         const settings = (0, inputs_1.parseSettings)(request.read, process.env);
         const outcome = await (0, run_mode_1.runMode)(settings, (0, reporter_1.consoleReporter)());
