@@ -1009,6 +1009,7 @@ var __importStar = (this && this.__importStar) || (function () {
     };
 })();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.MAX_HOOKS_SENT_BYTES = void 0;
 exports.inputOrDefault = inputOrDefault;
 exports.parseSettings = parseSettings;
 exports.parseUploadSettings = parseUploadSettings;
@@ -1018,6 +1019,7 @@ exports.parseBoolean = parseBoolean;
 const fs = __importStar(__nccwpck_require__(9896));
 const os = __importStar(__nccwpck_require__(857));
 const path = __importStar(__nccwpck_require__(6928));
+const shell_quote_1 = __nccwpck_require__(4904);
 const input_error_1 = __nccwpck_require__(9748);
 const host_address_1 = __nccwpck_require__(1564);
 const ssh_key_1 = __nccwpck_require__(4471);
@@ -1073,6 +1075,7 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
         provenance
     };
+    checkHooksAsSent(settings.beforeActivate, settings.afterActivate);
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
     }
@@ -1208,10 +1211,25 @@ function parseSourceDir(text, env) {
 function parseHook(text, input) {
     if (text.includes('\0'))
         throw new input_error_1.InputError(input, 'contains a NUL character.');
-    if (Buffer.byteLength(text) > 64 * 1024) {
-        throw new input_error_1.InputError(input, 'is longer than 64 KiB; put the commands in a script inside the release and call it.');
-    }
     return text.replace(/\r\n?/g, '\n').trim();
+}
+/**
+ * The hooks travel in the script, quoted (a single quote becomes four
+ * bytes), and a rollback's script carries both. The script goes on stdin, so
+ * no argv limit applies; this cap keeps it a script rather than a payload,
+ * and is checked here, on what is really sent, so that it fails before any
+ * connection.
+ */
+exports.MAX_HOOKS_SENT_BYTES = 256 * 1024;
+function checkHooksAsSent(beforeActivate, afterActivate) {
+    const sent = (hook) => Buffer.byteLength((0, shell_quote_1.quote)(hook));
+    const before = sent(beforeActivate);
+    const after = sent(afterActivate);
+    if (before + after <= exports.MAX_HOOKS_SENT_BYTES)
+        return;
+    const [input, other] = before >= after ? ['before-activate', 'after-activate'] : ['after-activate', 'before-activate'];
+    const detail = `is ${Math.ceil(Math.max(before, after) / 1024)} KiB as sent to the server (quoted: each ' counts 4 bytes), and the two hooks together may be at most ${exports.MAX_HOOKS_SENT_BYTES / 1024} KiB`;
+    throw new input_error_1.InputError(input, `${detail}${Math.min(before, after) > 2 ? ` (${other} is ${Math.ceil(Math.min(before, after) / 1024)} KiB)` : ''}; put the commands in a script inside the release and call it.`);
 }
 function parseWholeNumber(text, input, min, max) {
     const value = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
@@ -1665,7 +1683,7 @@ async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.re
             continue;
         }
         for (const [phase, script] of Object.entries(info.scripts)) {
-            await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
+            await reporter.group(`Remote script: ${phase} on ${info.host} (sent to sh on stdin over the connection)`, () => {
                 script
                     .trimEnd()
                     .split('\n')
@@ -3069,7 +3087,7 @@ exports.SHELL_SOURCES = {
     "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
     "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    *) echo 1 ;;\n  esac\n}\n",
     "lib/fs.sh": "# lib/fs.sh: making and removing folders.\n\n# make_dirs DIR...: mkdir -p, with every folder it creates readable and\n# traversable by all, whatever the server's umask: the web server's user must\n# get through the deploy folder, releases/ and shared/ to reach current/. Only\n# the umask's write bits stay (002 still gives group-writable folders).\n# Folders already there keep their mode.\nmake_dirs() { (umask \"$(printf '%o' $((0$(umask) & 022)))\" && mkdir -p \"$@\"); }\n\n# move_folder FROM TO: mv, also for a read-only folder going into another\n# folder (its '..' entry changes, which needs write permission on it); the\n# folder gets its mode back after the move.\nmove_folder() {\n  if [ -d \"$1\" ] && [ ! -L \"$1\" ] && [ ! -w \"$1\" ]; then\n    chmod u+w \"$1\" && mv \"$1\" \"$2\" && chmod u-w \"$2\"\n  else\n    mv \"$1\" \"$2\"\n  fi\n}\n\n# rm -rf that also gets through folders without write permission (uploaded\n# read-only, as node_modules caches and build outputs are, at any depth).\n# Only real folders inside the trees given are made writable: find follows no\n# symlink, not even one given here (chmod -R would follow that one, GNU's all\n# the way down), and a symlink given is removed itself, never its target. The\n# folder holding a tree is left as it is.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  for tree in \"$@\"; do\n    [ -L \"$tree\" ] || [ ! -d \"$tree\" ] ||\n      find \"$tree\" -type d ! -perm -700 -exec chmod u+rwx {} + 2>/dev/null || true\n  done\n  rm -rf \"$@\"\n}\n",
-    "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -ec \"$hook_text\"; fi\n    exec sh -ec \"$hook_text\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
+    "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh, lib/lock.sh (a hook runs with the lock held).\n#\n# A hook may hold secrets (export DB_PASSWORD=...), and argv is world-readable\n# in ps: the hook runs from a file only this user may read, in the lock\n# folder, that printf (a builtin in dash, bash and BusyBox sh) writes; never\n# from `sh -c \"$hook_text\"`. The lock folder goes with the lock.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_file=\"$LOCK/hook-script\"\n  if ! (umask 077 && printf '%s\\n' \"$hook_text\" >\"$hook_file\"); then\n    say \"$hook_name could not be written to $hook_file (is the server's disk full?)\"\n    hook_status=1\n    return 1\n  fi\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -e \"$hook_file\"; fi\n    exec sh -e \"$hook_file\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" \"$hook_file\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
     "lib/lock.sh": "# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries\n# this run's token, so only the run holding the lock may continue or free it.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for\n# stop_lock_holder_processes).\nHOLDING_LOCK=0\nLOCK=\"$STATE/lock\"\n# A lock whose owner's pids cannot be checked is stale after this long.\nLOCK_STALE_SECONDS=7200\n# A lock with no owner (its run could not write the file: a full disk) is\n# stale after this long: a run writes its owner file within a second.\nLOCK_OWNERLESS_STALE_SECONDS=300\n\n# The owner file records this script's pid and process group, and the pid of\n# the SSH connection that runs it: when both are gone, the lock is stale.\n# The owner file appears a moment after the lock folder: give it that moment.\nlock_holder() {\n  [ -s \"$LOCK/owner\" ] || sleep 1\n  cat \"$LOCK/owner\" 2>/dev/null || printf 'unknown (the lock has no owner file)'\n}\nown_lock() { [ -f \"$LOCK/owner\" ] && grep -qF \"\\\"token\\\":\\\"$LOCK_TOKEN\\\"\" \"$LOCK/owner\"; }\njson_number() { printf '%s' \"$1\" | sed -n \"s/.*\\\"$2\\\":\\([0-9][0-9]*\\).*/\\1/p\"; }\n\n# A process that has exited but not been reaped yet (state Z) counts as gone.\nis_alive() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 1\n  if [ -d /proc/1 ]; then\n    [ -d \"/proc/$1\" ] || return 1\n    [ \"$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' \"/proc/$1/stat\" 2>/dev/null)\" != Z ]\n  else\n    kill -0 \"$1\" 2>/dev/null || ps -p \"$1\" >/dev/null 2>&1\n  fi\n}\n\n# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.\nproc_field() {\n  sed -n \"s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p\" \"/proc/$1/stat\" 2>/dev/null | tr -d ' '\n}\n\n# The sshd process that holds this connection (0 when it cannot be told).\nconnection_pid() {\n  p=$$\n  while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do\n    case $(cat \"/proc/$p/comm\" 2>/dev/null) in\n      sshd*) printf '%s' \"$p\" && return 0 ;;\n    esac\n    p=$(proc_field \"$p\" 4)\n  done\n  printf 0\n}\n\n# Written aside, read back, then renamed: a reader never sees a half-written\n# owner, and a write the disk could not take (BusyBox sed still exits 0) is\n# caught. Fails, leaving the owner file as it was, when it could not be written.\nwrite_lock_owner() {\n  owner_line=$(printf '{\"pid\":%s,\"pgid\":%s,\"sshd\":%s,\"epoch\":%s,%s' \"$$\" \"$(proc_field $$ 5 || true)\" \"$(connection_pid)\" \\\n    \"$(date +%s)\" \"${LOCK_OWNER#?}\" | sed 's/\"pgid\":,/\"pgid\":0,/')\n  if printf '%s\\n' \"$owner_line\" >\"$LOCK/owner.$$\" &&\n    [ \"$(cat \"$LOCK/owner.$$\" 2>/dev/null)\" = \"$owner_line\" ] &&\n    mv -f \"$LOCK/owner.$$\" \"$LOCK/owner\"; then\n    return 0\n  fi\n  rm -f \"$LOCK/owner.$$\"\n  return 1\n}\n\nlock_owner_pid() { json_number \"$(cat \"$LOCK/owner\" 2>/dev/null || true)\" pid; }\n\n# A lock folder whose owner file is missing or names no pid (written empty),\n# older than LOCK_OWNERLESS_STALE_SECONDS (by its mtime: its last entry made).\nlock_is_old_and_ownerless() {\n  [ -z \"$(lock_owner_pid)\" ] || return 1\n  made=$(date -r \"$LOCK\" +%s 2>/dev/null) || return 1\n  [ $(($(date +%s) - made)) -gt \"$LOCK_OWNERLESS_STALE_SECONDS\" ]\n}\n\nlock_is_stale() {\n  if lock_is_old_and_ownerless; then return 0; fi\n  owner=$(cat \"$LOCK/owner\" 2>/dev/null) || return 1\n  pid=$(json_number \"$owner\" pid)\n  [ -n \"$pid\" ] || return 1\n  if is_alive \"$pid\"; then return 1; fi\n  # A hook runs in a session of its own and may outlive a killed script.\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  if [ -n \"$hook\" ] && is_alive \"$hook\"; then return 1; fi\n  sshd=$(json_number \"$owner\" sshd)\n  if [ \"${sshd:-0}\" -gt 0 ]; then\n    if is_alive \"$sshd\"; then return 1; fi\n    return 0\n  fi\n  since=$(json_number \"$owner\" epoch)\n  [ $(($(date +%s) - ${since:-0})) -gt \"$LOCK_STALE_SECONDS\" ]\n}\n\n# Takes over a stale lock under a second lock, so that two runs that both\n# saw it stale cannot remove each other's fresh lock.\ntake_over_stale_lock() {\n  mkdir \"$LOCK.takeover\" 2>/dev/null || return 0\n  if lock_is_old_and_ownerless; then\n    say \"       the lock has had no owner file for over $((LOCK_OWNERLESS_STALE_SECONDS / 60)) minutes (its run could not write one: a full disk?); taking it over\"\n    rm -rf \"$LOCK\"\n  elif lock_is_stale; then\n    say \"       the lock was stale (its deploy is gone); taking it over from $(lock_holder)\"\n    rm -rf \"$LOCK\"\n  fi\n  rmdir \"$LOCK.takeover\"\n}\n\ntake_lock() {\n  waited=0\n  takeovers=0\n  until mkdir \"$LOCK\" 2>/dev/null; do\n    [ -d \"$LOCK\" ] || fail path \"cannot create the lock $LOCK as $(id -un)\"\n    if [ \"$takeovers\" -lt 3 ] && lock_is_stale; then\n      takeovers=$((takeovers + 1))\n      take_over_stale_lock\n      continue\n    fi\n    if [ \"$waited\" -ge \"$LOCK_TIMEOUT\" ]; then\n      fail locked \"the deploy lock $LOCK is held by $(lock_holder)\"\n    fi\n    [ \"$waited\" -gt 0 ] || say \"waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)\"\n    sleep 1\n    waited=$((waited + 1))\n  done\n  if ! write_lock_owner; then\n    rm -rf \"$LOCK\"\n    fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again\"\n  fi\n  HOLDING_LOCK=1\n}\n\n# The post step of a cancelled job: stop what is left of that run on the server.\nstop_lock_holder_processes() {\n  group=$(json_number \"$(lock_holder)\" pgid)\n  [ -n \"$group\" ] && [ \"$group\" -gt 1 ] && is_alive \"$group\" || return 0\n  # Never our own group (over SSH every session has its own; by hand it may not).\n  [ \"$group\" != \"$(proc_field $$ 5)\" ] || return 0\n  say \"       stopping the unfinished deploy's processes (group $group)\"\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  kill -s TERM -- \"-$group\" 2>/dev/null || true\n  [ -z \"$hook\" ] || stop_group \"$hook\"\n  sleep 1\n  kill -s KILL -- \"-$group\" 2>/dev/null || true\n}\n\nrequire_lock() {\n  own_lock || fail lock-lost \"this run no longer holds the deploy lock; it is held by $(lock_holder)\"\n  HOLDING_LOCK=1\n  write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock still names this run\"\n}\n\nrelease_lock() {\n  if [ \"$HOLDING_LOCK\" = 1 ] && own_lock; then rm -rf \"$LOCK\"; fi\n  HOLDING_LOCK=0\n}\n",
     "lib/log.sh": "# lib/log.sh: the releases log, .atomic-deploy/releases.log, one JSON object a\n# line, appended only here. Events: prepared (the release is complete in\n# releases/), deployed (it became current), rolled-back (a rollback made it\n# current), failed (its deploy failed before the switch), reverted (switched\n# away from after a failure), marked-bad (it failed, or was rolled back from).\n# Needs lib/paths.sh. LOG_FIELDS: JSON members (no braces) of this run.\nLOG=\"$STATE/releases.log\"\n\n# log_event EVENT ID\nlog_event() {\n  printf '{\"event\":\"%s\",\"id\":\"%s\",\"time\":\"%s\",%s}\\n' \"$1\" \"$2\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$LOG_FIELDS\" >>\"$LOG\"\n}\n\n# The log keeps the entries of releases still on disk and the newest 500 lines.\ntrim_log() {\n  [ -f \"$LOG\" ] || return 0\n  total=$(wc -l <\"$LOG\")\n  [ \"$total\" -gt 1000 ] || return 0\n  on_disk=\" \"\n  for dir in \"$RELEASES\"/*; do on_disk=\"$on_disk${dir##*/} \"; done\n  awk -v keep=\"$on_disk\" -v total=\"$total\" '\n    { id = \"\" }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    index(keep, \" \" id \" \") || NR > total - 500\n  ' \"$LOG\" >\"$LOG.tmp\" && mv \"$LOG.tmp\" \"$LOG\"\n}\n",
     "lib/output.sh": "# lib/output.sh: what a phase tells the runner and the person reading.\n# Step banners, notes and errors go to stderr; stdout carries only\n# `@@key value` lines (the keys are listed in src/ssh/protocol.ts).\n\nresult() { printf '@@%s %s\\n' \"$1\" \"$2\"; }\nsay() { printf '%s\\n' \"$*\" >&2; }\n\n# step NAME DESCRIPTION: announces a step, as `-----> Description`.\nstep() {\n  result step \"$1\"\n  printf -- '-----> %s\\n' \"$2\" >&2\n}\n\n# fail KIND MESSAGE...: says what happened (and what to do), then exits\n# with the code of KIND (lib/exit-codes.sh).\nfail() {\n  code=$(exit_code \"$1\")\n  shift\n  printf 'error: %s\\n' \"$*\" >&2\n  result error \"$*\"\n  exit \"$code\"\n}\n\n# Every phase ends through its on_exit; a signal exits with the usual 128+n.\ntrap_exits() {\n  trap on_exit EXIT\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  trap 'exit 141' PIPE\n}\n\n# The last line of a phase that ran to its end.\nfinished() { result finished \"$1\"; }\n",
@@ -3100,19 +3118,18 @@ exports.SHELL_SOURCES = {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.RemoteHost = exports.ConnectError = exports.connectRemote = void 0;
 exports.settleOnClose = settleOnClose;
+const stream_1 = __nccwpck_require__(2203);
 const string_decoder_1 = __nccwpck_require__(3193);
 const node_ssh_1 = __nccwpck_require__(1227);
 const host_key_1 = __nccwpck_require__(9769);
 const host_address_1 = __nccwpck_require__(1564);
-const shell_quote_1 = __nccwpck_require__(4904);
+const launch_1 = __nccwpck_require__(3394);
 const protocol_1 = __nccwpck_require__(7329);
 /** The real connector: an SSH connection (through the jump host when one is set), with retries. */
 const connectRemote = (settings, target, log) => RemoteHost.connect(settings, target, log);
 exports.connectRemote = connectRemote;
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
 const DRAIN_AFTER_EXIT_MS = 2000;
-/** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */
-const MAX_SCRIPT_BYTES = 120 * 1024;
 class ConnectError extends Error {
     transient;
     constructor(message, 
@@ -3225,11 +3242,18 @@ class RemoteHost {
             throw error;
         }
     }
-    /** Runs a script with `sh -c` on the server; never rejects for a non-zero exit, only for a lost connection. */
+    /**
+     * Runs a script on the server, sent on stdin ahead of `options.stdin` (see
+     * launch.ts); never rejects for a non-zero exit, only for a lost connection.
+     */
     async run(script, options = {}) {
-        if (Buffer.byteLength(script) > MAX_SCRIPT_BYTES) {
-            throw new Error('The remote script is too long to pass to the server; shorten the hooks or move them into a script file in the release.');
-        }
+        const { command, payload } = (0, launch_1.launch)(script);
+        const feed = new stream_1.PassThrough();
+        feed.write(payload);
+        if (options.stdin)
+            options.stdin.pipe(feed);
+        else
+            feed.end();
         const results = [];
         const chunks = [];
         const stdout = lineSplitter((line) => {
@@ -3239,8 +3263,8 @@ class RemoteHost {
         });
         let stderr = '';
         const stderrLines = lineSplitter((line) => options.onLog?.(line));
-        const executed = this.ssh.execCommand(`sh -c ${(0, shell_quote_1.quote)(script)}`, {
-            stdin: options.stdin,
+        const executed = this.ssh.execCommand(command, {
+            stdin: feed,
             onStdout: (chunk) => {
                 chunks.push(chunk);
                 stdout.push(chunk);
@@ -3249,7 +3273,7 @@ class RemoteHost {
                 stderr += chunk.toString('utf8');
                 stderrLines.push(chunk);
             },
-            onChannel: (channel) => closeAfterExit(channel, options.stdin)
+            onChannel: (channel) => closeAfterExit(channel, feed, options.stdin)
         });
         const response = await settleOnClose(this.ssh.connection, executed);
         stdout.end();
@@ -3282,12 +3306,16 @@ function settleOnClose(connection, executed) {
  * keeps the channel open after the script ends. Once the script has exited,
  * give its output a moment to drain, then close the channel ourselves.
  */
-function closeAfterExit(channel, stdin) {
+function closeAfterExit(channel, feed, stdin) {
+    const stopFeeding = () => {
+        stdin?.unpipe(feed);
+        feed.unpipe(channel);
+    };
     channel.on('exit', () => {
-        stdin?.unpipe(channel);
+        stopFeeding();
         setTimeout(() => channel.close(), DRAIN_AFTER_EXIT_MS).unref();
     });
-    channel.on('close', () => stdin?.unpipe(channel));
+    channel.on('close', stopFeeding);
     channel.on('error', () => undefined);
 }
 function lineSplitter(onLine) {
@@ -3455,6 +3483,47 @@ function candidateTypes(policy, pinned) {
         default:
             return [];
     }
+}
+
+
+/***/ }),
+
+/***/ 3394:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+/**
+ * How a script reaches the server without ever being a command-line
+ * argument (argv is world-readable in ps): the exec command is a fixed
+ * reader holding nothing but the script's byte length, and the script is
+ * the first thing on the channel's stdin. The reader takes exactly that many
+ * bytes, so whatever follows on stdin (prepare's upload) is left for the
+ * script.
+ */
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.launch = launch;
+/** The script's last line: the reader runs the script only when it arrived with it. */
+const END_MARK = '#atomic-deploy-script-end';
+/** The reader's message when the script did not arrive whole (a lost connection, or no dd). */
+const INCOMPLETE = 'atomic-deploy: the deploy script did not arrive whole on stdin (is dd installed on the server?)';
+/**
+ * `dd iflag=fullblock` (GNU, and BusyBox with its ibs/obs option) reads the
+ * script in a few large reads that never go past it; a dd without it refuses
+ * the operand before reading anything, and the one-byte reads that every dd
+ * has take over, slower but just as exact (head -c would do, but BusyBox's
+ * reads ahead through stdio and would eat the start of the upload). `echo .`
+ * keeps the final newlines that $(...) would strip; the end mark must then
+ * come last, so a script cut short is never run.
+ */
+function launch(script) {
+    const payload = Buffer.from(`${script}${script.endsWith('\n') ? '' : '\n'}${END_MARK}\n`);
+    const n = payload.length;
+    const reader = [
+        `s=$({ dd bs=${n} count=1 iflag=fullblock || dd bs=1 count=${n}; } 2>/dev/null; echo .)`,
+        `case $s in *"${END_MARK}"?.) eval "\${s%.}" ;; *) echo "${INCOMPLETE}" >&2; exit 125 ;; esac`
+    ].join('; ');
+    return { command: `sh -c '${reader}'`, payload };
 }
 
 

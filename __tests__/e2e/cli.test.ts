@@ -49,6 +49,7 @@ describe('atomic-deploy command line', () => {
     const deployHelp = await cli(['deploy', '--help'])
     expect(deployHelp.code).toBe(0)
     expect(deployHelp.stdout).toContain('--ssh-key-file <path>')
+    expect(deployHelp.stdout).not.toContain('--ssh-key <value>')
     expect(deployHelp.stdout).toContain('env: ATOMIC_DEPLOY_HOST')
     expect(deployHelp.stdout).toContain('--dry-run')
   })
@@ -56,11 +57,15 @@ describe('atomic-deploy command line', () => {
   it.each([
     [['frobnicate'], "Unknown command 'frobnicate'"],
     [['deploy', '--no-such-flag'], "Unknown option '--no-such-flag'"],
-    [['deploy', '--host', 'h', '--username', 'u', '--password', 'p', '--path', '/srv/app', '--keep', '0'], "Invalid input 'keep'"],
+    [['deploy', '--host', 'h', '--username', 'u', '--path', '/srv/app', '--keep', '0'], "Invalid input 'keep'", { ATOMIC_DEPLOY_PASSWORD: 'p' }],
     [['deploy', '--username', 'u'], "Invalid input 'host'"],
-    [['deploy', '--host', 'h', '--username', 'u', '--path', '/srv/app', '--ssh-key-file', '/no/such/key'], '--ssh-key-file /no/such/key: no such file']
-  ])('exits 2 on bad usage: %j', async (args, message) => {
-    const run = await cli(args)
+    [['deploy', '--host', 'h', '--username', 'u', '--path', '/srv/app', '--ssh-key-file', '/no/such/key'], '--ssh-key-file /no/such/key: no such file'],
+    [
+      ['deploy', '--host', 'h', '--username', 'u', '--path', '/srv/app', '--password', 'p'],
+      '--password would put a secret on the command line, where other users of this machine can read it (ps). Give it as --password-file <path> or the environment variable ATOMIC_DEPLOY_PASSWORD'
+    ]
+  ])('exits 2 on bad usage: %j', async (args: string[], message: string, env: Record<string, string> = {}) => {
+    const run = await cli(args, env)
     expect(run.code).toBe(2)
     expect(run.stderr).toContain(message)
   })

@@ -235,6 +235,11 @@ const CASES: Case[] = [
   { name: 'known-hosts with hostile comments', inputs: (c) => ({ 'known-hosts': `# ${c.sub}\n# ${c.tick}\n${c.server.knownHosts}` }) },
 
   // ---- keys ----
+  {
+    name: 'before-activate over the size cap as sent (70 KB of single quotes, 280 KB quoted)',
+    inputs: () => ({ 'before-activate': `: "${long("'", 70_000)}"` }),
+    refused: 'before-activate'
+  },
   { name: 'ssh-key that is a public key', inputs: () => ({ 'ssh-key': publicKey }), refused: 'ssh-key' },
   { name: 'ssh-key that is garbage', inputs: (c) => ({ 'ssh-key': `not a key ${c.sub}` }), refused: 'ssh-key' },
   {
@@ -359,6 +364,12 @@ const CASES: Case[] = [
   { name: 'hook with % and backslashes', inputs: hook("printf '100%% %s' 'a\\b\\\\c' > out"), check: hookOut('100% a\\b\\\\c') },
   { name: 'hook in unicode', inputs: hook("printf '%s' 'héllo ✓ 日本 🚀' > out"), check: hookOut('héllo ✓ 日本 🚀') },
   { name: 'hook with a 5000-character argument', inputs: hook(`printf '%s' '${long('k')}' > out`), check: hookOut(long('k')) },
+  {
+    // 188 KB once quoted: too long for one argument when the script went in argv; on stdin it runs.
+    name: 'hook of 47 KB of single quotes',
+    inputs: hook(`printf '%s' "${long("'", 47_000)}" > out`),
+    check: hookOut(long("'", 47_000))
+  },
   { name: 'hook with Windows line ends', inputs: hook('printf a > out\r\nprintf b >> out\r\n'), check: hookOut('ab') },
   {
     name: 'after-activate with quotes sees the release variables',

@@ -204,7 +204,7 @@ beforeAll(async () => {
   execFileSync(BUSYBOX, ['--install', '-s', bin])
   // How the server is made to use them: sshd's SetEnv (OpenSSH 7.8+) is
   // applied to every session after sshd's own defaults, PATH included, so the
-  // deploy user's login shell runs the bundle's `sh -c <script>` with BusyBox
+  // deploy user's login shell runs the bundle's `sh -c <reader>` with BusyBox
   // first in PATH: the script's sh, and every mv, ln, tar, readlink it and the
   // hooks call, are BusyBox. The other ways were worse: AcceptEnv needs the
   // client to send PATH, which the bundle never does; ~/.ssh/environment needs

@@ -1,8 +1,9 @@
 import * as fs from 'fs'
+import * as os from 'os'
 import * as path from 'path'
 import { describe, expect, it } from 'vitest'
 import { INPUTS, OUTPUTS, isSwitch } from '../../src/config/input-spec'
-import { commandHelp, flagOptions, parseCommandLine } from '../../src/cli/args'
+import { UsageError, commandHelp, envName, flagOptions, parseCommandLine } from '../../src/cli/args'
 
 const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8')
 
@@ -72,15 +73,43 @@ describe('the command line follows the spec', () => {
     for (const input of inputFlags.filter((i) => !isSwitch(i))) expect(options[input.name], input.name).toEqual({ type: 'string', multiple: true })
   })
 
-  it('warns about each secret given as a flag value, and only about secrets', () => {
-    const argv = ['deploy', ...inputFlags.filter((i) => !isSwitch(i)).flatMap((input) => [`--${input.name}`, 'x'])]
-    const request = parseCommandLine(argv, {})
+  it('refuses each secret given as a flag value, naming the flag and the two ways to give it', () => {
+    const secrets = INPUTS.filter((input) => input.secret)
+    expect(secrets.length).toBeGreaterThan(0)
+    for (const input of secrets) {
+      for (const argv of [
+        ['deploy', '--host', 'h', `--${input.name}`, 'hunter2'],
+        ['deploy', `--${input.name}=hunter2`]
+      ]) {
+        expect(() => parseCommandLine(argv, {}), input.name).toThrow(UsageError)
+        expect(() => parseCommandLine(argv, {}), input.name).toThrow(`--${input.name} would put a secret on the command line`)
+        expect(() => parseCommandLine(argv, {}), input.name).toThrow(`--${input.name}-file <path> or the environment variable ${envName(input.name)}`)
+      }
+    }
+  })
+
+  it('takes every other input as a flag value, and a secret from its file or the environment', () => {
+    const others = inputFlags.filter((i) => !isSwitch(i) && !i.secret)
+    const request = parseCommandLine(['deploy', ...others.flatMap((input) => [`--${input.name}`, 'x'])], {})
     if ('help' in request) throw new Error('expected a request')
-    const warned = request.warnings.map((warning) => /^--([a-z-]+) on the command line/.exec(warning)?.[1])
-    expect(warned.sort()).toEqual(
-      INPUTS.filter((input) => input.secret)
-        .map((input) => input.name)
-        .sort()
-    )
+    for (const input of others) expect(request.read(input.name), input.name).toBe('x')
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-args-')), 'secret')
+    fs.writeFileSync(file, 'from a file', { mode: 0o600 })
+    try {
+      const [first, second] = INPUTS.filter((input) => input.secret)
+      const fromFile = parseCommandLine(['deploy', `--${first.name}-file`, file], { [envName(second.name)]: 'from the environment' })
+      if ('help' in fromFile) throw new Error('expected a request')
+      expect(fromFile.read(first.name)).toBe('from a file')
+      expect(fromFile.read(second.name)).toBe('from the environment')
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true })
+    }
+  })
+
+  it('help shows a secret only as its file flag and environment variable', () => {
+    for (const input of INPUTS.filter((i) => i.secret)) {
+      expect(commandHelp('deploy')).not.toContain(`--${input.name} <value>`)
+      expect(commandHelp('deploy')).toContain(`env: ${envName(input.name)} or ${envName(input.name)}_FILE`)
+    }
   })
 })

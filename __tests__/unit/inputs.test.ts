@@ -4,7 +4,7 @@ import * as path from 'path'
 import { execFileSync } from 'child_process'
 import { describe, expect, it } from 'vitest'
 import { INPUTS } from '../../src/config/input-spec'
-import { inputOrDefault, parseSettings } from '../../src/config/inputs'
+import { MAX_HOOKS_SENT_BYTES, inputOrDefault, parseSettings } from '../../src/config/inputs'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-inputs-'))
 fs.mkdirSync(path.join(workspace, 'build'))
@@ -131,6 +131,24 @@ describe('parseSettings', () => {
     [{ compression: 'gzip', 'compression-level': '12' }, "'compression-level'"]
   ])('refuses %j naming the input', (overrides, name) => {
     expect(() => parse(overrides)).toThrow(`Invalid input ${name}`)
+  })
+
+  it('takes a hook as large as the cap allows once quoted, single quotes counted as sent', () => {
+    // 47 KB of single quotes is 188 KB quoted: once too long for argv, now within the cap.
+    const quotes = "'".repeat(47_000)
+    expect(parse({ 'before-activate': quotes }).beforeActivate).toBe(quotes)
+    const fits = 'x'.repeat(MAX_HOOKS_SENT_BYTES - 5) // quoted: 2 bytes more, and 'y' quoted is 3
+    expect(parse({ 'after-activate': fits, 'before-activate': 'y' }).afterActivate).toBe(fits)
+  })
+
+  it.each([
+    [{ 'before-activate': "'".repeat(65_536) }, 'before-activate', 'is 257 KiB as sent to the server'],
+    [{ 'after-activate': 'x'.repeat(MAX_HOOKS_SENT_BYTES) }, 'after-activate', 'is 257 KiB as sent to the server'],
+    [{ 'before-activate': "'".repeat(40_000), 'after-activate': "'".repeat(30_000) }, 'before-activate', '(after-activate is 118 KiB)']
+  ])('refuses hooks over the cap as sent, naming the input and the fix (%#)', (overrides, input, detail) => {
+    expect(() => parse(overrides)).toThrow(`Invalid input '${input}'`)
+    expect(() => parse(overrides)).toThrow(detail)
+    expect(() => parse(overrides)).toThrow('put the commands in a script inside the release and call it')
   })
 
   it('repairs a key pasted with Windows line ends and no final newline', () => {

@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { parseArgs } from 'util'
-import { INPUTS, isSwitch } from '../config/input-spec'
+import { INPUTS, InputSpec, isSwitch } from '../config/input-spec'
 import { InputReader } from '../config/inputs'
 import { Mode } from '../config/settings'
 
@@ -21,8 +21,6 @@ export interface CliRequest {
   command: Mode
   read: InputReader
   json: boolean
-  /** Things to say before starting, e.g. a secret given as a flag. */
-  warnings: string[]
 }
 
 export class UsageError extends Error {}
@@ -48,8 +46,9 @@ export function flagOptions(): Record<string, OptionConfig> {
 
 /**
  * Parses `atomic-deploy <command> [--flag value]...`. Every input is a flag of
- * the same name; secrets and key lists also come as `--<name>-file`; any of
- * them may instead be set as ATOMIC_DEPLOY_<NAME> (or ATOMIC_DEPLOY_<NAME>_FILE).
+ * the same name, except secrets: they come only as `--<name>-file` or in the
+ * environment; key lists also come as `--<name>-file`; any input may instead
+ * be set as ATOMIC_DEPLOY_<NAME> (or ATOMIC_DEPLOY_<NAME>_FILE).
  */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliRequest | { help: string } {
   const [command, ...rest] = argv
@@ -64,6 +63,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliReq
   }
   const values = parsed.values as Record<string, string[] | string | boolean | undefined>
   if (values.help) return { help: commandHelp(command as Mode) }
+  refuseSecretFlags(values)
   const read: InputReader = (name) => {
     const flag = values[name]
     if (Array.isArray(flag)) return flag.join('\n')
@@ -72,14 +72,30 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliReq
     if (typeof file === 'string' && file) return readFile(file, name)
     return env[envName(name)] ?? ''
   }
-  // A secret given as a flag value shows in ps; from a file or the environment it does not.
-  const exposed = INPUTS.filter((input) => input.secret && Array.isArray(values[input.name])).map((input) => input.name)
   return {
     command: command as Mode,
     read: (name) => (name === 'mode' ? command : read(name)),
-    json: values.json === true,
-    warnings: exposed.map((name) => `--${name} on the command line is visible to other users of this machine (ps); prefer --${name}-file or ${envName(name)}.`)
+    json: values.json === true
   }
+}
+
+/**
+ * A flag's value is in the process's argv, which every user of the machine
+ * can read (ps), and often in shell history: a secret (`secret` in the input
+ * spec) given as one is refused, before anything else is read.
+ */
+function refuseSecretFlags(values: Record<string, unknown>): void {
+  const given = INPUTS.find((input) => input.secret && values[input.name] !== undefined)
+  if (given) {
+    throw new UsageError(
+      `--${given.name} would put a secret on the command line, where other users of this machine can read it (ps). Give it as ${secretWays(given.name, given.file === true)} instead.`
+    )
+  }
+}
+
+/** The ways a secret may be given on the command line. */
+function secretWays(name: string, file: boolean): string {
+  return file ? `--${name}-file <path> or the environment variable ${envName(name)} (or ${envName(name)}_FILE)` : `the environment variable ${envName(name)}`
 }
 
 function readFile(file: string, input: string): string {
@@ -88,6 +104,13 @@ function readFile(file: string, input: string): string {
   } catch (error) {
     throw new UsageError(`--${input}-file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}.`)
   }
+}
+
+/** A secret has no flag of its own name: only its file flag, and the environment. */
+function secretHelp(input: InputSpec): string[] {
+  const env = input.file ? `env: ${envName(input.name)} or ${envName(input.name)}_FILE` : `env: ${envName(input.name)}`
+  const head = input.file ? `  --${input.name}-file <path>` : `  (${input.name}: environment only)`
+  return [head, `      ${input.description} Never as --${input.name}: the command line is visible to other users (ps).`, `      ${env}`]
 }
 
 function generalHelp(): string {
@@ -103,12 +126,15 @@ function generalHelp(): string {
     '',
     "Run 'atomic-deploy <command> --help' for its options. Every option can also be",
     'set as an environment variable: --ssh-key-file becomes ATOMIC_DEPLOY_SSH_KEY_FILE.',
+    'Secrets (keys, passphrases, passwords) are never flags: give them as files',
+    '(--ssh-key-file) or environment variables (ATOMIC_DEPLOY_SSH_KEY).',
     'Exit codes: 0 success, 1 the deploy failed, 2 bad usage or input.'
   ].join('\n')
 }
 
 export function commandHelp(command: Mode): string {
   const rows = FLAG_INPUTS.flatMap((input) => {
+    if (input.secret) return secretHelp(input)
     const flag = isSwitch(input) ? `--${input.name}` : `--${input.name} <value>`
     const marks = [input.required ? 'required' : '', input.default !== undefined && !isSwitch(input) ? `default: ${input.default}` : ''].filter(Boolean)
     const row = [`  ${flag}`, `      ${input.description}${marks.length ? ` (${marks.join('; ')})` : ''}`, `      env: ${envName(input.name)}`]

@@ -22,7 +22,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`atomic-deploy: ${(error as Error).message}\n`)
     return 2
   }
-  for (const warning of request.warnings) process.stderr.write(`warning: ${warning}\n`)
   try {
     const settings = parseSettings(request.read, process.env)
     const outcome = await runMode(settings, consoleReporter())

@@ -9,7 +9,7 @@ export interface InputSpec {
   /** Applied when the input is empty or unset, by the action (action.yml) and the command line alike (inputOrDefault). */
   default?: string
   required?: boolean
-  /** Secret: masked in logs; on the command line it also comes from a file (needs `file`), and given as a flag it is warned about. */
+  /** Secret: masked in logs; on the command line it comes only from a file (needs `file`) or the environment: given as a flag it is refused. */
   secret?: boolean
   /** The command line also reads it from a file: `--<name>-file <path>` or ATOMIC_DEPLOY_<NAME>_FILE. */
   file?: boolean

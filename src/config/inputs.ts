@@ -1,6 +1,7 @@
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
+import { quote } from './shell-quote'
 import { Compression, DeploySettings, HostAddress, HostKeyPolicy, Mode, Provenance, ProxySettings, UploadSettings } from './settings'
 import { InputError, shown } from './input-error'
 import { parseHostAddress, parsePort } from './host-address'
@@ -72,6 +73,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
     provenance
   }
+  checkHooksAsSent(settings.beforeActivate, settings.afterActivate)
   if (settings.dryRun && settings.mode !== 'deploy') {
     throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)
   }
@@ -204,10 +206,29 @@ function parseSourceDir(text: string, env: NodeJS.ProcessEnv): string {
 
 function parseHook(text: string, input: string): string {
   if (text.includes('\0')) throw new InputError(input, 'contains a NUL character.')
-  if (Buffer.byteLength(text) > 64 * 1024) {
-    throw new InputError(input, 'is longer than 64 KiB; put the commands in a script inside the release and call it.')
-  }
   return text.replace(/\r\n?/g, '\n').trim()
+}
+
+/**
+ * The hooks travel in the script, quoted (a single quote becomes four
+ * bytes), and a rollback's script carries both. The script goes on stdin, so
+ * no argv limit applies; this cap keeps it a script rather than a payload,
+ * and is checked here, on what is really sent, so that it fails before any
+ * connection.
+ */
+export const MAX_HOOKS_SENT_BYTES = 256 * 1024
+
+function checkHooksAsSent(beforeActivate: string, afterActivate: string): void {
+  const sent = (hook: string): number => Buffer.byteLength(quote(hook))
+  const before = sent(beforeActivate)
+  const after = sent(afterActivate)
+  if (before + after <= MAX_HOOKS_SENT_BYTES) return
+  const [input, other] = before >= after ? ['before-activate', 'after-activate'] : ['after-activate', 'before-activate']
+  const detail = `is ${Math.ceil(Math.max(before, after) / 1024)} KiB as sent to the server (quoted: each ' counts 4 bytes), and the two hooks together may be at most ${MAX_HOOKS_SENT_BYTES / 1024} KiB`
+  throw new InputError(
+    input,
+    `${detail}${Math.min(before, after) > 2 ? ` (${other} is ${Math.ceil(Math.min(before, after) / 1024)} KiB)` : ''}; put the commands in a script inside the release and call it.`
+  )
 }
 
 export function parseWholeNumber(text: string, input: string, min: number, max: number): number {

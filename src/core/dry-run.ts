@@ -98,7 +98,7 @@ export async function dryRunOn(
       continue
     }
     for (const [phase, script] of Object.entries(info.scripts)) {
-      await reporter.group(`Remote script: ${phase} on ${info.host} (run with sh -c over the connection)`, () => {
+      await reporter.group(`Remote script: ${phase} on ${info.host} (sent to sh on stdin over the connection)`, () => {
         script
           .trimEnd()
           .split('\n')

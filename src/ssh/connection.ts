@@ -1,12 +1,12 @@
 import { EventEmitter } from 'events'
-import { Duplex, Readable } from 'stream'
+import { Duplex, PassThrough, Readable } from 'stream'
 import { StringDecoder } from 'string_decoder'
 import { NodeSSH, Config } from 'node-ssh'
 import { ClientChannel } from 'ssh2'
 import { Credentials, DeploySettings, HostAddress, HostKeyPolicy } from '../config/settings'
 import { HostKeyCheck } from './host-key'
 import { describeHost } from '../config/host-address'
-import { quote } from '../config/shell-quote'
+import { launch } from './launch'
 import { ScriptResult, parseResultLine } from './protocol'
 
 export interface RunOptions {
@@ -35,9 +35,6 @@ export const connectRemote: Connector = (settings, target, log) => RemoteHost.co
 
 /** After the script exits, how long to wait for its output to drain before closing the channel. */
 const DRAIN_AFTER_EXIT_MS = 2000
-
-/** A remote script longer than this cannot be passed as one argument (Linux MAX_ARG_STRLEN is 128 KiB). */
-const MAX_SCRIPT_BYTES = 120 * 1024
 
 export class ConnectError extends Error {
   constructor(
@@ -151,11 +148,16 @@ export class RemoteHost implements Connection {
     }
   }
 
-  /** Runs a script with `sh -c` on the server; never rejects for a non-zero exit, only for a lost connection. */
+  /**
+   * Runs a script on the server, sent on stdin ahead of `options.stdin` (see
+   * launch.ts); never rejects for a non-zero exit, only for a lost connection.
+   */
   async run(script: string, options: RunOptions = {}): Promise<ScriptResult> {
-    if (Buffer.byteLength(script) > MAX_SCRIPT_BYTES) {
-      throw new Error('The remote script is too long to pass to the server; shorten the hooks or move them into a script file in the release.')
-    }
+    const { command, payload } = launch(script)
+    const feed = new PassThrough()
+    feed.write(payload)
+    if (options.stdin) options.stdin.pipe(feed)
+    else feed.end()
     const results: Array<[string, string]> = []
     const chunks: Buffer[] = []
     const stdout = lineSplitter((line) => {
@@ -164,8 +166,8 @@ export class RemoteHost implements Connection {
     })
     let stderr = ''
     const stderrLines = lineSplitter((line) => options.onLog?.(line))
-    const executed = this.ssh.execCommand(`sh -c ${quote(script)}`, {
-      stdin: options.stdin,
+    const executed = this.ssh.execCommand(command, {
+      stdin: feed,
       onStdout: (chunk) => {
         chunks.push(chunk)
         stdout.push(chunk)
@@ -174,7 +176,7 @@ export class RemoteHost implements Connection {
         stderr += chunk.toString('utf8')
         stderrLines.push(chunk)
       },
-      onChannel: (channel) => closeAfterExit(channel, options.stdin)
+      onChannel: (channel) => closeAfterExit(channel, feed, options.stdin)
     })
     const response = await settleOnClose(this.ssh.connection, executed)
     stdout.end()
@@ -211,12 +213,16 @@ export function settleOnClose<T extends { code: number | null; signal: string | 
  * keeps the channel open after the script ends. Once the script has exited,
  * give its output a moment to drain, then close the channel ourselves.
  */
-function closeAfterExit(channel: ClientChannel, stdin: Readable | undefined): void {
+function closeAfterExit(channel: ClientChannel, feed: PassThrough, stdin: Readable | undefined): void {
+  const stopFeeding = (): void => {
+    stdin?.unpipe(feed)
+    feed.unpipe(channel)
+  }
   channel.on('exit', () => {
-    stdin?.unpipe(channel)
+    stopFeeding()
     setTimeout(() => channel.close(), DRAIN_AFTER_EXIT_MS).unref()
   })
-  channel.on('close', () => stdin?.unpipe(channel))
+  channel.on('close', stopFeeding)
   channel.on('error', () => undefined)
 }
 
