@@ -617,12 +617,14 @@ exports.INPUTS = [
     {
         name: 'before-activate',
         description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
-        lines: true
+        lines: true,
+        file: true
     },
     {
         name: 'after-activate',
         description: 'Shell commands run after the switch (reload php-fpm, nginx). On failure the deploy switches back when revert-on-failure is true.',
-        lines: true
+        lines: true,
+        file: true
     },
     {
         name: 'revert-on-failure',
