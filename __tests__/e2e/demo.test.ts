@@ -1,10 +1,10 @@
 /** `npm run demo` (scripts/demo.js): it runs start to finish and leaves nothing behind. */
 import { spawn } from 'child_process'
 import * as fs from 'fs'
-import * as net from 'net'
 import * as os from 'os'
 import * as path from 'path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { alive, listening } from '../support/processes'
 import { findSshd } from './sshd-harness'
 
 const REPO = path.resolve(__dirname, '../..')
@@ -64,26 +64,6 @@ function processesUsing(folder: string): string[] {
     }
   }
   return found
-}
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie has an empty command line and runs nothing.
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0
-  } catch {
-    return false
-  }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 /** The demo's temporary folder, server pid (sshd's, or the demo's own for the embedded server) and port, as it printed them. */

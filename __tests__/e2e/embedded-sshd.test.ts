@@ -6,11 +6,10 @@
  * nothing listens and no command runs.
  */
 import * as crypto from 'crypto'
-import * as fs from 'fs'
 import { createRequire } from 'module'
-import * as net from 'net'
 import { Client } from 'ssh2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { alive, listening } from '../support/processes'
 
 interface EmbeddedSshd {
   host: string
@@ -76,26 +75,6 @@ function exec(command: string, input: Buffer): Promise<Exec> {
       channel.end(input)
     })
   })
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie has an empty command line and runs nothing.
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0
-  } catch {
-    return false
-  }
 }
 
 beforeAll(async () => {

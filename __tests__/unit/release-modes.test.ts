@@ -8,61 +8,15 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { testDeployPlan } from '../support/deploy-plan'
 import { localRunner } from '../support/local-runner'
+import { deployWorkspace, folderWithMode, mode, writeWithMode } from '../support/mode-deploy'
 import { serverShells, unprivileged } from '../support/shells'
 import { treeSnapshot } from '../support/tree'
-import { expectedFindLines, listSource } from '../../src/upload/file-list'
-import { manifestLines } from '../../src/upload/manifest'
-import { uploadAndPrepare } from '../../src/core/prepare'
-import { DeployPlan, controlFolderName } from '../../src/remote/plan'
 import { ScriptRunner } from '../../src/ssh/connection'
-import { finishScript, switchScript } from '../../src/remote/scripts'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-release-modes-'))
 fs.chmodSync(tmp, 0o755)
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
-
-const mode = (file: string): string => (fs.lstatSync(file).mode & 0o7777).toString(8)
-
-async function deploy(
-  runner: ScriptRunner,
-  ws: string,
-  root: string,
-  id: string,
-  overrides: Partial<DeployPlan> = {}
-): Promise<{ kind: string; code: number | null; out: string }> {
-  const listing = await listSource(ws, [])
-  const plan = testDeployPlan(root, {
-    releaseId: id,
-    lockToken: `token-${id}`,
-    lockOwner: `{"token":"token-${id}"}`,
-    expectedEntries: expectedFindLines(listing.entries),
-    releaseMode: listing.rootMode,
-    incremental: true,
-    controlFolder: controlFolderName(),
-    ...overrides
-  })
-  const prepared = await uploadAndPrepare(runner, plan, { sourceDir: ws, listing, manifest: await manifestLines(ws, listing.entries) }, () => undefined)
-  const out = prepared.result.stdout + prepared.result.stderr
-  if (prepared.result.code !== 0) return { kind: prepared.kind, code: prepared.result.code, out }
-  let log = out
-  for (const script of [switchScript(prepared.plan), finishScript(prepared.plan)]) {
-    const step = await runner.run(script)
-    expect(step.code, step.stderr).toBe(0)
-    log += step.stdout + step.stderr
-  }
-  return { kind: prepared.kind, code: 0, out: log }
-}
-
-const write = (ws: string, rel: string, content: string, fileMode: number): void => {
-  fs.writeFileSync(path.join(ws, rel), content)
-  fs.chmodSync(path.join(ws, rel), fileMode)
-}
-const folder = (ws: string, rel: string, folderMode: number): void => {
-  fs.mkdirSync(path.join(ws, rel))
-  fs.chmodSync(path.join(ws, rel), folderMode)
-}
 
 describe.each(serverShells(tmp))('under $name', (shell) => {
   const user = unprivileged.ids()
@@ -75,7 +29,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
   }
   const workspace = (rootMode: number): string => {
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
-    write(ws, 'index.html', 'v1', 0o644)
+    writeWithMode(ws, 'index.html', 'v1', 0o644)
     fs.chmodSync(ws, rootMode)
     return ws
   }
@@ -84,39 +38,39 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     const rootMode = parseInt(rootModeText, 8)
     const ws = workspace(rootMode)
     const root = site('root')
-    expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
+    expect((await deployWorkspace(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
     expect(mode(fs.realpathSync(path.join(root, 'current')))).toBe(rootMode.toString(8))
   })
 
   it('secrets (600 in a 700 folder) and read-only files keep their modes in full and incremental uploads, and the cache widens none', async () => {
     const ws = workspace(0o755)
-    folder(ws, 'secret', 0o700)
-    write(ws, 'secret/key.pem', 'k', 0o600)
-    write(ws, '.env', 'A=1', 0o600)
-    write(ws, 'ro', 'r', 0o444)
+    folderWithMode(ws, 'secret', 0o700)
+    writeWithMode(ws, 'secret/key.pem', 'k', 0o600)
+    writeWithMode(ws, '.env', 'A=1', 0o600)
+    writeWithMode(ws, 'ro', 'r', 0o444)
     const root = site('secrets')
     const runner = runnerFor('000')
-    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    expect((await deployWorkspace(runner, ws, root, 'r1')).kind).toBe('full')
     expect(treeSnapshot(path.join(root, 'current')).sort()).toEqual(treeSnapshot(ws).sort())
-    write(ws, 'index.html', 'v2', 0o644)
-    write(ws, 'secret/other.pem', 'o', 0o600)
-    expect((await deploy(runner, ws, root, 'r2')).kind).toBe('incremental')
+    writeWithMode(ws, 'index.html', 'v2', 0o644)
+    writeWithMode(ws, 'secret/other.pem', 'o', 0o600)
+    expect((await deployWorkspace(runner, ws, root, 'r2')).kind).toBe('incremental')
     expect(treeSnapshot(path.join(root, 'current')).sort()).toEqual(treeSnapshot(ws).sort())
     expect(treeSnapshot(path.join(root, '.atomic-deploy/cache')).sort()).toEqual(treeSnapshot(ws).sort())
   })
 
   it('a shared .env (600) and a shared 700 folder seeded from the release keep their modes; shared/ parents made keep only the umask write bits', async () => {
     const ws = workspace(0o755)
-    write(ws, '.env', 'SECRET=1', 0o600)
-    folder(ws, 'var', 0o755)
-    folder(ws, 'var/keys', 0o700)
-    write(ws, 'var/keys/k', 'k', 0o600)
+    writeWithMode(ws, '.env', 'SECRET=1', 0o600)
+    folderWithMode(ws, 'var', 0o755)
+    folderWithMode(ws, 'var/keys', 0o700)
+    writeWithMode(ws, 'var/keys/k', 'k', 0o600)
     const root = site('sharedsecret')
     const shared = [
       { path: '.env', isDirectory: false },
       { path: 'var/keys', isDirectory: true }
     ]
-    expect((await deploy(runnerFor('000'), ws, root, 'r1', { shared })).code).toBe(0)
+    expect((await deployWorkspace(runnerFor('000'), ws, root, 'r1', { shared })).code).toBe(0)
     expect(mode(path.join(root, 'shared/.env'))).toBe('600')
     // umask 000 asks for world-writable new folders; make_dirs only ever adds read and traverse bits.
     expect(mode(path.join(root, 'shared/var'))).toBe('777')
@@ -127,19 +81,19 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
 
   it('an incremental deploy that only changes the modes of the root and of a folder gives both', async () => {
     const ws = workspace(0o755)
-    folder(ws, 'app', 0o755)
-    write(ws, 'app/a', 'a', 0o644)
+    folderWithMode(ws, 'app', 0o755)
+    writeWithMode(ws, 'app/a', 'a', 0o644)
     const root = site('modeonly')
     const runner = runnerFor('077')
-    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    expect((await deployWorkspace(runner, ws, root, 'r1')).kind).toBe('full')
     fs.chmodSync(ws, 0o750)
     fs.chmodSync(path.join(ws, 'app'), 0o710)
     fs.chmodSync(path.join(ws, 'app/a'), 0o640)
-    expect((await deploy(runner, ws, root, 'r2')).kind).toBe('incremental')
+    expect((await deployWorkspace(runner, ws, root, 'r2')).kind).toBe('incremental')
     const current = fs.realpathSync(path.join(root, 'current'))
     expect(treeSnapshot(current).sort()).toEqual(treeSnapshot(ws).sort())
     expect(mode(current)).toBe('750')
-    expect((await deploy(runner, ws, root, 'r3', { hardlinkRelease: true })).kind).toBe('incremental')
+    expect((await deployWorkspace(runner, ws, root, 'r3', { hardlinkRelease: true })).kind).toBe('incremental')
     expect(treeSnapshot(path.join(root, 'current')).sort()).toEqual(treeSnapshot(ws).sort())
   })
 
@@ -149,7 +103,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     fs.mkdirSync(root)
     fs.chmodSync(root, 0o750)
     unprivileged.prepare(root)
-    expect((await deploy(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
+    expect((await deployWorkspace(runnerFor('077'), ws, root, 'r1')).code).toBe(0)
     expect(mode(root)).toBe('750')
     expect(mode(path.join(root, 'releases'))).toBe('755')
   })
@@ -160,7 +114,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     fs.mkdirSync(root)
     unprivileged.prepare(root)
     fs.chmodSync(root, 0o2755)
-    expect((await deploy(runnerFor('022'), ws, root, 'r1')).code).toBe(0)
+    expect((await deployWorkspace(runnerFor('022'), ws, root, 'r1')).code).toBe(0)
     expect(mode(path.join(root, 'releases'))).toBe('2755')
     expect(mode(path.join(root, 'shared'))).toBe('2755')
     const release = fs.realpathSync(path.join(root, 'current'))
@@ -171,7 +125,7 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
   it('under umask 002 (a group-writable setup, e.g. deploy user and www-data share a group) a shared folder created empty is group-writable, as the umask asked', async () => {
     const ws = workspace(0o755)
     const root = site('umask002')
-    expect((await deploy(runnerFor('002'), ws, root, 'r1', { shared: [{ path: 'storage', isDirectory: true }] })).code).toBe(0)
+    expect((await deployWorkspace(runnerFor('002'), ws, root, 'r1', { shared: [{ path: 'storage', isDirectory: true }] })).code).toBe(0)
     expect(mode(path.join(root, 'shared/storage'))).toBe('775')
   })
 
@@ -182,11 +136,11 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     const shared = [{ path: 'storage', isDirectory: true }]
     let log = ''
     for (const id of ['r1', 'r2', 'r3']) {
-      const done = await deploy(runner, ws, root, id, { shared, keep: 1, beforeActivate: 'test -L storage' })
+      const done = await deployWorkspace(runner, ws, root, id, { shared, keep: 1, beforeActivate: 'test -L storage' })
       expect(done.code, done.out).toBe(0)
       log = done.out
     }
-    const failed = await deploy(runner, ws, root, 'r4', { shared, beforeActivate: 'exit 3' })
+    const failed = await deployWorkspace(runner, ws, root, 'r4', { shared, beforeActivate: 'exit 3' })
     expect(failed.code).not.toBe(0)
     expect(fs.existsSync(path.join(root, 'releases/r4'))).toBe(false)
     // A folder moved to another parent (releases/ -> .atomic-deploy/trash) needs write permission on itself ('..').

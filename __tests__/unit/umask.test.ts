@@ -11,47 +11,26 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { testDeployPlan } from '../support/deploy-plan'
 import { localRunner } from '../support/local-runner'
+import { deployWorkspace, folderWithMode, mode, writeWithMode } from '../support/mode-deploy'
 import { serverShells, unprivileged } from '../support/shells'
 import { treeSnapshot } from '../support/tree'
-import { expectedFindLines, listSource } from '../../src/upload/file-list'
-import { manifestLines } from '../../src/upload/manifest'
-import { uploadAndPrepare } from '../../src/core/prepare'
-import { DeployPlan, controlFolderName } from '../../src/remote/plan'
 import { ScriptRunner } from '../../src/ssh/connection'
-import { finishScript, switchScript } from '../../src/remote/scripts'
+import { DeployPlan } from '../../src/remote/plan'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-umask-'))
 fs.chmodSync(tmp, 0o755)
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
-const mode = (file: string): string => (fs.lstatSync(file).mode & 0o7777).toString(8)
-
-/** One deploy of the workspace as it is now, with the release root's mode from the listing, as the fleet plans it. */
+/** One deploy of the workspace with two shared folders; it must succeed. Returns how it uploaded. */
 async function deploy(runner: ScriptRunner, ws: string, root: string, id: string, overrides: Partial<DeployPlan>): Promise<string> {
-  const listing = await listSource(ws, [])
-  const plan = testDeployPlan(root, {
-    releaseId: id,
-    lockToken: `token-${id}`,
-    lockOwner: `{"token":"token-${id}"}`,
-    expectedEntries: expectedFindLines(listing.entries),
-    releaseMode: listing.rootMode,
-    incremental: true,
-    controlFolder: controlFolderName(),
-    shared: [
-      { path: 'storage', isDirectory: true },
-      { path: 'var/cache', isDirectory: true }
-    ],
-    ...overrides
-  })
-  const prepared = await uploadAndPrepare(runner, plan, { sourceDir: ws, listing, manifest: await manifestLines(ws, listing.entries) }, () => undefined)
-  expect(prepared.result.code, prepared.result.stdout + prepared.result.stderr).toBe(0)
-  for (const script of [switchScript(prepared.plan), finishScript(prepared.plan)]) {
-    const step = await runner.run(script)
-    expect(step.code, step.stderr).toBe(0)
-  }
-  return prepared.kind
+  const shared = [
+    { path: 'storage', isDirectory: true },
+    { path: 'var/cache', isDirectory: true }
+  ]
+  const done = await deployWorkspace(runner, ws, root, id, { shared, ...overrides })
+  expect(done.code, done.out).toBe(0)
+  return done.kind
 }
 
 /** The release current points to: the workspace's tree and modes, its own root's mode included, plus the shared links. */
@@ -69,30 +48,20 @@ function expectLayoutModes(root: string): void {
   }
 }
 
-const write = (ws: string, rel: string, content: string, fileMode: number): void => {
-  fs.writeFileSync(path.join(ws, rel), content)
-  fs.chmodSync(path.join(ws, rel), fileMode)
-}
-
-const folder = (ws: string, rel: string, folderMode: number): void => {
-  fs.mkdirSync(path.join(ws, rel))
-  fs.chmodSync(path.join(ws, rel), folderMode)
-}
-
 describe.each(serverShells(tmp))('under $name', (shell) => {
   it.each(['077', '027'])('with umask %s the release has the workspace modes and the layout is 755, full and incremental', async (umask) => {
     const user = unprivileged.ids()
     const runner = localRunner({ command: shell.command, PATH: shell.path, home: tmp, umask, user: user.uid === undefined ? undefined : { uid: user.uid, gid: user.gid! } })
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
     fs.chmodSync(ws, 0o755)
-    write(ws, 'index.html', 'v1', 0o644)
-    folder(ws, 'css', 0o755)
-    write(ws, 'css/site.css', 'body{}', 0o664)
-    folder(ws, 'app', 0o775)
-    folder(ws, 'app/bin', 0o755)
-    write(ws, 'app/bin/run', '#!/bin/sh\n', 0o775)
-    folder(ws, 'private', 0o750)
-    write(ws, 'private/key', 'k', 0o640)
+    writeWithMode(ws, 'index.html', 'v1', 0o644)
+    folderWithMode(ws, 'css', 0o755)
+    writeWithMode(ws, 'css/site.css', 'body{}', 0o664)
+    folderWithMode(ws, 'app', 0o775)
+    folderWithMode(ws, 'app/bin', 0o755)
+    writeWithMode(ws, 'app/bin/run', '#!/bin/sh\n', 0o775)
+    folderWithMode(ws, 'private', 0o750)
+    writeWithMode(ws, 'private/key', 'k', 0o640)
     // The deploy path is missing: the tool makes it, in a folder the server's user owns.
     const parent = fs.mkdtempSync(path.join(tmp, `${shell.name}-${umask}-`))
     unprivileged.prepare(parent)
@@ -104,16 +73,16 @@ describe.each(serverShells(tmp))('under $name', (shell) => {
     expectWorkspaceModes(root, ws)
     expectLayoutModes(root)
 
-    write(ws, 'index.html', 'v2', 0o644)
-    folder(ws, 'img', 0o755)
-    write(ws, 'img/logo.svg', '<svg/>', 0o644)
+    writeWithMode(ws, 'index.html', 'v2', 0o644)
+    folderWithMode(ws, 'img', 0o755)
+    writeWithMode(ws, 'img/logo.svg', '<svg/>', 0o644)
     expect(await deploy(runner, ws, root, 'r2', {})).toBe('incremental')
     expectWorkspaceModes(root, ws)
     expectLayoutModes(root)
 
-    write(ws, 'index.html', 'v3', 0o644)
-    folder(ws, 'app/lib', 0o775)
-    write(ws, 'app/lib/a.js', 'a', 0o664)
+    writeWithMode(ws, 'index.html', 'v3', 0o644)
+    folderWithMode(ws, 'app/lib', 0o775)
+    writeWithMode(ws, 'app/lib/a.js', 'a', 0o664)
     expect(await deploy(runner, ws, root, 'r3', { hardlinkRelease: true })).toBe('incremental')
     expectWorkspaceModes(root, ws)
     expectLayoutModes(root)
