@@ -20,10 +20,13 @@ import { EXIT } from '../../src/remote/exit-codes'
  * - exit-after: does its work (prints its result lines), then fails before `finished`;
  * - drop: the connection is lost as the script starts (code null); later scripts on it are rejected;
  * - drop-after: the script does its work on the server, the connection is lost before any answer arrives;
- * - dead: the connection is already gone: this and every later run rejects, nothing runs.
+ * - dead: the connection is already gone: this and every later run rejects, nothing runs;
+ * - killed: the script is killed (SIGKILL) as it starts, so its exit handler does not run; the connection lives on.
+ *
+ * A connection that was lost stays lost; `reconnect` opens another to the same server.
  */
-export type FaultKind = 'exit' | 'exit-after' | 'drop' | 'drop-after' | 'dead'
-export const FAULT_KINDS: FaultKind[] = ['exit', 'exit-after', 'drop', 'drop-after', 'dead']
+export type FaultKind = 'exit' | 'exit-after' | 'drop' | 'drop-after' | 'dead' | 'killed'
+export const FAULT_KINDS: FaultKind[] = ['exit', 'exit-after', 'drop', 'drop-after', 'dead', 'killed']
 
 /** Where a fault strikes: the first script of a phase, or the nth script (1-based) sent to this host. */
 export interface Fault {
@@ -109,11 +112,22 @@ const FAILURE: Record<string, { step: string; code: number }> = {
   'mark-bad': { step: 'mark-bad', code: EXIT.lockLost },
   finish: { step: 'prune', code: EXIT.lockLost },
   abort: { step: 'abort', code: 1 },
+  recover: { step: 'recover', code: EXIT.path },
   list: { step: 'list', code: 1 }
 }
 
+/** What the connections of one host share: the scripts sent over any of them, the faults not struck yet, and the connections. */
+interface HostRecord {
+  sent: SentScript[]
+  faults: Fault[]
+  connections: FakeHost[]
+}
+
 export class FakeHost implements Connection {
-  readonly sent: SentScript[] = []
+  /** Every script sent to this host, over this connection or any other to it. */
+  readonly sent: SentScript[]
+  /** Every connection opened to this host, this one included, in order. */
+  readonly connections: FakeHost[]
   /** Scripts whose answer has not been given yet. */
   pending = 0
   closes = 0
@@ -127,10 +141,19 @@ export class FakeHost implements Connection {
   constructor(
     readonly name: string,
     readonly server: FakeServer,
-    private readonly options: FakeHostOptions = {}
+    private readonly options: FakeHostOptions = {},
+    record: HostRecord = { sent: [], faults: [...(options.faults ?? [])], connections: [] }
   ) {
-    this.faults = [...(options.faults ?? [])]
+    this.sent = record.sent
+    this.faults = record.faults
+    this.connections = record.connections
+    this.connections.push(this)
     this.counter = options.counter ?? { next: 0 }
+  }
+
+  /** A new connection to the same server, as a reconnect opens; the scripts sent and the faults left carry over. */
+  reconnect(): FakeHost {
+    return new FakeHost(this.name, this.server, this.options, { sent: this.sent, faults: this.faults, connections: this.connections })
   }
 
   /** The phases this host was sent, in order. */
@@ -167,11 +190,16 @@ export class FakeHost implements Connection {
         entry.lost = true
         throw new Error(`${this.name}: Not connected`)
       }
-      const lines = fault?.kind === 'exit' || fault?.kind === 'drop' ? this.failEarly(phase, entry) : this.apply(phase, entry)
+      const early = fault?.kind === 'exit' || fault?.kind === 'drop' || fault?.kind === 'killed'
+      const lines = early ? this.failEarly(phase, entry) : this.apply(phase, entry)
       if (!fault) {
         if (phase === 'prepare') await stdinDone
         if (lines.failed) return this.finishWith(lines, entry, false)
         return { code: 0, results: [...lines.results, ['finished', phase]], stdout: '', stderr: '' }
+      }
+      if (fault.kind === 'killed') {
+        entry.lost = true
+        return { code: null, signal: 'KILL', results: lines.results, stdout: '', stderr: '' }
       }
       // A script that did its work and then lost its connection had exited well on the server.
       if (fault.kind !== 'drop-after') this.onFailedExit(phase, entry)
@@ -298,6 +326,12 @@ export class FakeHost implements Connection {
           s.lock = false
         }
         return { results: [] }
+      case 'recover':
+        // The lost script's lock, or the lock taken again when that script had freed it.
+        s.lock = true
+        return {
+          results: [['lock', 'held'], ...(s.history.includes(id) ? [['switched', id] as [string, string]] : []), ['current', s.current]]
+        }
       case 'list':
         return {
           results: [

@@ -55,11 +55,14 @@ interface Config {
   revertOnFailure: boolean
   /** upgrade: OLD is current (and r1 before it); first: nothing deployed yet. */
   history: 'upgrade' | 'first'
+  /** After a lost connection, a new one can be opened (false: every reconnect is refused). */
+  reconnect?: boolean
 }
 
 function describeConfig(c: Config): string {
   const hook = c.afterActivate ? `after-activate, revert-on-failure ${c.revertOnFailure}` : 'no after-activate'
-  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}`
+  const reach = c.reconnect === false ? ', reconnecting refused' : ''
+  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}${reach}`
 }
 
 function settingsFor(c: Config): DeploySettings {
@@ -124,7 +127,13 @@ async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
         counter
       })
   )
-  const connect: Connector = (_settings, target) => Promise.resolve(fakes[Number(target.host.slice(1)) - 1])
+  // The first connection to a host is its fake; each later one (a reconnect) is a new connection to the same server.
+  const connect: Connector = (_settings, target) => {
+    const fake = fakes[Number(target.host.slice(1)) - 1]
+    if (fake.closes === 0 && fake.connections.length === 1 && fake.sent.length === 0) return Promise.resolve(fake)
+    if (config.reconnect === false) return Promise.reject(new Error(`connect ECONNREFUSED ${target.host}:22`))
+    return Promise.resolve(fake.reconnect())
+  }
   const log: string[] = []
   const reporter: Reporter = {
     info: (line) => log.push(line),
@@ -151,17 +160,34 @@ function stageOf(phase: string): string | undefined {
   return phase
 }
 
+/**
+ * The one-step switch did all its work, but its answer was lost: a reconnect finds the switch logged, so
+ * only the prune is in doubt, which is cleanup, not a reason to switch back: the deploy stands.
+ */
+function switchedWithoutAnswer(run: Run, f: Placed): boolean {
+  const fake = run.fakes[f.host]
+  const recovered = fake.sent.some((s) => s.phase === 'recover' && s.answer === 'ok')
+  return f.label === 'switch-and-finish' && f.kind === 'drop-after' && recovered
+}
+
 /** The phases that switch current: with one host and no after-activate, the switch also prunes. */
 const isSwitch = (phase: string): boolean => phase === 'switch' || phase === 'switch-and-finish'
 
-/** The inspection before the upload only informs it: when it fails, the deploy goes on with a full upload. */
+/** The inspection before the upload only informs it: when it fails (on a connection that lives on), the deploy goes on with a full upload. */
 function harmless(f: Placed): boolean {
-  return f.label === 'inspect' && (f.kind === 'exit' || f.kind === 'exit-after')
+  return f.label === 'inspect' && (f.kind === 'exit' || f.kind === 'exit-after' || f.kind === 'killed')
 }
 
 /** A script that ends without an answer (code null) may have moved current; a rejection means it never ran. */
 function currentUncertain(fake: FakeHost): boolean {
-  return fake.sent.some((s) => (isSwitch(s.phase) || s.phase === 'revert') && (s.answer === 'drop' || s.answer === 'drop-after'))
+  return fake.sent.some((s) => (isSwitch(s.phase) || s.phase === 'revert') && (s.answer === 'drop' || s.answer === 'drop-after' || s.answer === 'killed'))
+}
+
+/** The host's connection was lost (or a script killed) and no recover script answered after that: the run cannot know the host's state. */
+function unresolved(fake: FakeHost): boolean {
+  const deploy = fake.sent.filter((s) => s.phase !== 'list')
+  const lastLost = deploy.map((s) => s.lost).lastIndexOf(true)
+  return lastLost >= 0 && !deploy.slice(lastLost + 1).some((s) => s.phase === 'recover' && s.answer === 'ok')
 }
 
 const CLAIMS_UNKNOWN = /not known|unknown|could not be checked|cannot tell|may /i
@@ -172,7 +198,7 @@ function problems(run: Run): string[] {
   const bad = (text: string): void => void out.push(text)
   const { fakes, error, outcome, config, initial } = run
   const first = run.faults.filter((f) => !harmless(f)).sort((a, b) => seqOf(run, a) - seqOf(run, b))[0]
-  const stage = first && stageOf(first.label)
+  const stage = first && (switchedWithoutAnswer(run, first) ? undefined : stageOf(first.label))
 
   if (error !== undefined && !(error instanceof DeployError)) return [`threw ${error instanceof Error ? String(error) : inspect(error)} instead of a DeployError`]
   // runMode lists the releases on the first host after the deploy; when that connection died in the
@@ -192,11 +218,17 @@ function problems(run: Run): string[] {
     const s = fake.server
     const at = `${fake.name}:`
     const sent = fake.phases
-    // Connections: closed once, and only when nothing runs on them.
-    if (fake.closes !== 1) bad(`${at} closed ${fake.closes} times`)
-    if (fake.closedWhilePending) bad(`${at} closed while a script was still running on it`)
-    if (fake.ranAfterClose) bad(`${at} sent a script after it was closed`)
-    if (fake.pending > 0) bad(`${at} a script still running after the run ended`)
+    // Connections: each closed once, and only when nothing runs on it.
+    fake.connections.forEach((c, n) => {
+      const which = `${at} connection ${n + 1}`
+      if (c.closes !== 1) bad(`${which} closed ${c.closes} times`)
+      if (c.closedWhilePending) bad(`${which} closed while a script was still running on it`)
+      if (c.ranAfterClose) bad(`${which} sent a script after it was closed`)
+      if (c.pending > 0) bad(`${which} a script still running after the run ended`)
+    })
+    if (config.reconnect === false && fake.sent.some((x) => x.phase === 'recover' && x.answer === 'ok') && !fake.sent.some((x) => x.answer === 'killed'))
+      bad(`${at} recovered though reconnecting was refused`)
+    const gone = unresolved(fake)
     if (!r) return
     if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
     if (!['deployed', 'failed', 'not-switched', 'reverted', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
@@ -205,7 +237,7 @@ function problems(run: Run): string[] {
     if (r.previousReleaseId !== initial && !(r.previousReleaseId === '' && !sent.some(isSwitch))) bad(`${at} previousReleaseId ${r.previousReleaseId}, was ${initial}`)
 
     // The result tells the truth about the server, or says it cannot know.
-    const uncertain = currentUncertain(fake)
+    const uncertain = currentUncertain(fake) && gone
     if (uncertain && r.status !== 'failed') bad(`${at} ${r.status} though the connection dropped during a switch`)
     if (uncertain && !CLAIMS_UNKNOWN.test(r.error ?? '')) bad(`${at} the connection dropped during a switch, but the error does not say current is unknown: ${r.error}`)
     // A host that failed before prepare said what was current, and was never switched, may give '' and say "unchanged".
@@ -217,25 +249,24 @@ function problems(run: Run): string[] {
     if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? ''))))
       bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
     // Where the connection lives, the run cleans up after itself.
-    if (!fake.dead && s.lock) bad(`${at} the lock is still held`)
-    if (!fake.dead && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? ''))
+    if (!gone && s.lock) bad(`${at} the lock is still held`)
+    if (!gone && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? ''))
       bad(`${at} the unused release ${NEW} was left on the server, and the error does not say so`)
-    if (fake.dead && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed')
-      bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
+    if (gone && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed') bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
 
     // What the state machine decided to send.
     const switchedOk = fake.sent.some((x) => isSwitch(x.phase) && !x.lost && s.history.includes(NEW))
     if (stage === 'prepare' && sent.some(isSwitch)) bad(`${at} was sent switch though ${first.label} failed on host ${first.host + 1}`)
     if (stage === 'prepare' && fake.sent.some((x) => x.phase === 'prepare' && x.answer === 'ok') && !sent.includes('abort')) bad(`${at} prepared, but was not sent abort`)
     if (stage === 'switch' && (sent.includes('after-activate') || sent.includes('finish'))) bad(`${at} was sent ${sent.join(', ')} after a failed switch`)
-    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !sent.includes('revert'))
+    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !gone && !sent.includes('revert'))
       bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
     if (stage === 'after-activate' && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
     if (stage === 'after-activate' && !config.revertOnFailure) {
       const failedHere = first.host === i || run.faults.some((f) => f.host === i && f.label === 'after-activate')
-      if (failedHere && !sent.includes('mark-bad') && !fake.dead) bad(`${at} after-activate failed, but it was not sent mark-bad`)
-      if (!failedHere && r.status !== 'deployed' && !fake.dead) bad(`${at} ${r.status}, though only another host's after-activate failed and revert-on-failure is false`)
-      if (!sent.includes('finish') && !fake.dead) bad(`${at} was not sent finish (revert-on-failure false)`)
+      if (failedHere && !sent.includes('mark-bad') && !gone) bad(`${at} after-activate failed, but it was not sent mark-bad`)
+      if (!failedHere && r.status !== 'deployed' && !gone) bad(`${at} ${r.status}, though only another host's after-activate failed and revert-on-failure is false`)
+      if (!sent.includes('finish') && !gone) bad(`${at} was not sent finish (revert-on-failure false)`)
     }
     if (stage !== 'prepare' && !first) {
       const expected = [
@@ -310,8 +341,12 @@ async function checked(config: Config, faults: Placed[], failures: Record<string
   return run
 }
 
+/** The kinds of fault after which the run reconnects: with reconnecting refused, these cases run again. */
+const LOST_KINDS = FAULT_KINDS.filter((kind) => kind !== 'exit' && kind !== 'exit-after')
+
 describe('the fleet state machine on fake connections', () => {
-  describe.each(CONFIGS.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
+  const configs = [...CONFIGS, ...CONFIGS.map((c) => ({ ...c, reconnect: false }))]
+  describe.each(configs.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
     it('deploys to every host without faults', async () => {
       const failures: Record<string, string[]> = {}
       await checked(config, [], failures)
@@ -320,7 +355,7 @@ describe('the fleet state machine on fake connections', () => {
 
     // The scripts a deploy without faults sends each host are the places faults go; then, in a
     // second round, every script sent after that fault (revert, abort, mark-bad, finish) fails too.
-    it.each(FAULT_KINDS)('every script of a deploy, on every host, fails with %s; then every recovery script fails too', async (kind) => {
+    it.each(config.reconnect === false ? LOST_KINDS : FAULT_KINDS)('every script of a deploy, on every host, fails with %s; then every recovery script fails too', async (kind) => {
       const failures: Record<string, string[]> = {}
       const baseline = await deploy(config)
       for (const place of placesIn(baseline)) {
@@ -377,20 +412,62 @@ describe('examples on three hosts', () => {
     ).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
   })
 
-  it("the connection drops during one host's switch: the others go back, and that host is reported unknown", async () => {
-    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+  it("the connection drops during one host's switch and cannot be opened again: the others go back, and that host is reported unknown", async () => {
+    const run = await deploy({ ...three, reconnect: false }, [at(1, 'switch', 'drop-after')])
     expect(problems(run)).toEqual([])
     const message = (run.error as Error).message
     expect(message).toContain('deploy@h2: failed, current unknown')
     expect(message).toContain('which release is current on deploy@h2 is unknown')
     expect(message).not.toContain('every host that had switched was switched back')
+    expect(message).toContain(`deploy@h2 may be on ${NEW} or on ${OLD}`)
     expect(statuses(run)).toEqual([`reverted ${OLD}`, 'failed ', `reverted ${OLD}`])
     // The server did switch before the answer was lost: the run must not have claimed otherwise.
     expect(run.fakes[1].server.current).toBe(NEW)
   })
 
+  it("the connection drops during one host's switch: a new connection finds it switched, and it goes back with the others", async () => {
+    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes[1].connections).toHaveLength(2)
+    expect(run.fakes[1].phases.slice(2)).toEqual(['switch', 'recover', 'revert'])
+    expect(run.fakes.map((f) => [f.server.current, f.server.lock, f.server.bad.has(NEW)])).toEqual([
+      [OLD, false, true],
+      [OLD, false, true],
+      [OLD, false, true]
+    ])
+  })
+
+  it('the connection drops during after-activate on one of two hosts: both go back, both locks are freed, and the message names host and step', async () => {
+    const run = await deploy({ ...three, hosts: 2 }, [at(0, 'after-activate', 'drop')])
+    expect(problems(run)).toEqual([])
+    const message = (run.error as Error).message
+    expect(message).toMatch(/^Deploy failed at after-activate; switched back to r2 and marked r3 bad\./)
+    expect(message).toContain('deploy@h1: reverted, current r2 (deploy@h1: the connection was lost during step')
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes.map((f) => f.server.lock)).toEqual([false, false])
+  })
+
+  it('one host, the connection drops while pruning: the release stands, the lock is freed, and the result says deployed', async () => {
+    const run = await deploy({ hosts: 1, afterActivate: false, revertOnFailure: true, history: 'upgrade' }, [at(0, 'switch-and-finish', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    expect(run.error).toBeUndefined()
+    expect(run.outcome?.results.map((r) => `${r.status} ${r.releaseId}`)).toEqual([`deployed ${NEW}`])
+    expect(run.fakes[0].phases.slice(2)).toEqual(['switch-and-finish', 'recover', 'finish', 'list'])
+    expect([run.fakes[0].server.current, run.fakes[0].server.lock]).toEqual([NEW, false])
+    expect(run.log.join('\n')).not.toContain('switched back')
+  })
+
+  it('a script killed on a live connection: the check runs over that same connection', async () => {
+    const run = await deploy(three, [at(2, 'after-activate', 'killed')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes[2].connections).toHaveLength(1)
+    expect(run.fakes[2].phases.slice(3)).toEqual(['after-activate', 'recover', 'revert'])
+  })
+
   it('a revert rejected on one host does not cut the others short', async () => {
-    const run = await deploy(three, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
+    const run = await deploy({ ...three, reconnect: false }, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
     expect(problems(run)).toEqual([])
     expect(statuses(run)).toEqual([`failed ${NEW}`, `reverted ${OLD}`, `reverted ${OLD}`])
     expect((run.error as DeployError).results[0].error).toContain(`${NEW} is still current there, not marked bad`)

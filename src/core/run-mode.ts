@@ -10,6 +10,7 @@ import { rollbackOn } from './rollback'
 import { ServerListing, listOn, reported, unlockOn } from './maintenance'
 import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
+import { Reopen } from './reconnect'
 import { describeHost } from '../config/host-address'
 import { DryRunOutcome, dryRunOn } from './dry-run'
 
@@ -69,7 +70,7 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect
       return outcome
     }
     if (settings.mode === 'deploy') {
-      outcome.deploy = await deployFleet(hosts, settings, reporter, source)
+      outcome.deploy = await deployFleet(hosts, settings, reporter, source, reopenFor(hosts, settings, reporter, connect))
       outcome.results = outcome.deploy.results
       outcome.releaseId = outcome.deploy.releaseId
       outcome.previousReleaseId = outcome.deploy.previousReleaseId
@@ -107,6 +108,21 @@ async function listAfter(host: Connection, settings: DeploySettings, reporter: R
   } catch (error) {
     reporter.warning(`${settings.mode} finished, but the release list could not be read from ${host.name} (${(error as Error).message}); the releases output is empty.`)
     return undefined
+  }
+}
+
+/**
+ * A new connection to host `index` in place of one that was lost: it takes
+ * the old one's place in `hosts`, so the release list and the final close
+ * use it. The old one is closed once its script has ended (it has, when this is called).
+ */
+function reopenFor(hosts: Connection[], settings: DeploySettings, reporter: Reporter, connect: Connector): Reopen {
+  return async (index) => {
+    reporter.info(`Reconnecting to ${describeHost(settings.targets[index])}`)
+    const fresh = await connect(settings, settings.targets[index], reporter.warning)
+    hosts[index].close()
+    hosts[index] = fresh
+    return fresh
   }
 }
 

@@ -14,7 +14,21 @@ import { SHELL_SOURCES } from './shell-sources.generated'
  * runs after-activate. The lock is held from `prepare` until `finish`,
  * `revert` or `abort` frees it.
  */
-export const PHASES = ['prepare', 'switch', 'after-activate', 'revert', 'mark-bad', 'finish', 'switch-and-finish', 'abort', 'rollback', 'inspect', 'list', 'unlock'] as const
+export const PHASES = [
+  'prepare',
+  'switch',
+  'after-activate',
+  'revert',
+  'mark-bad',
+  'finish',
+  'switch-and-finish',
+  'abort',
+  'recover',
+  'rollback',
+  'inspect',
+  'list',
+  'unlock'
+] as const
 
 export type Phase = (typeof PHASES)[number]
 
@@ -71,6 +85,11 @@ export function switchAndFinishScript(plan: FinishPlan): string {
 /** abort: remove the prepared release, unlock (only this run's lock). */
 export function abortScript(plan: AbortPlan): string {
   return assemble('abort', plan, {})
+}
+
+/** recover: on a new connection after one was lost, stop what is left of this run's script, then report current, the switch and the lock (kept for the next phase). */
+export function recoverScript(plan: PlanBase): string {
+  return assemble('recover', plan, {})
 }
 
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
