@@ -99,7 +99,7 @@ export interface FakeHostOptions {
 /** Phases that need this run's lock, and fail with the lock-lost code without it. */
 const NEEDS_LOCK = new Set(['switch', 'switch-and-finish', 'after-activate', 'revert', 'mark-bad', 'finish'])
 /** Phases whose exit handler frees the lock on every exit. */
-const FREES_LOCK = new Set(['revert', 'finish', 'abort'])
+const FREES_LOCK = new Set(['revert', 'finish', 'abort', 'rollback'])
 
 /** The step a failing script names, and its exit code, per phase. */
 const FAILURE: Record<string, { step: string; code: number }> = {
@@ -113,6 +113,7 @@ const FAILURE: Record<string, { step: string; code: number }> = {
   finish: { step: 'prune', code: EXIT.lockLost },
   abort: { step: 'abort', code: 1 },
   recover: { step: 'recover', code: EXIT.path },
+  rollback: { step: 'switch', code: EXIT.switch },
   list: { step: 'list', code: 1 }
 }
 
@@ -241,6 +242,10 @@ export class FakeHost implements Connection {
       this.server.releases.push(entry.releaseId)
       return { results: [['previous', this.server.current]] }
     }
+    if (phase === 'rollback' && !this.server.lock) {
+      this.server.lock = true
+      return { results: [['previous', this.server.current]] }
+    }
     return { results: [] }
   }
 
@@ -326,6 +331,37 @@ export class FakeHost implements Connection {
           s.lock = false
         }
         return { results: [] }
+      case 'rollback': {
+        // To release-id when given, else the newest good release other than current.
+        const target = id || [...s.releases].reverse().find((r) => r !== s.current && !s.bad.has(r))
+        if (s.lock)
+          return {
+            failed: true,
+            code: EXIT.locked,
+            results: [
+              ['step', 'lock'],
+              ['error', 'the lock is held']
+            ]
+          }
+        if (!target)
+          return {
+            failed: true,
+            code: EXIT.noRollbackTarget,
+            results: [
+              ['step', 'target'],
+              ['error', 'no earlier good release']
+            ]
+          }
+        const previous = s.current
+        s.bad.add(previous)
+        s.setCurrent(target)
+        return {
+          results: [
+            ['previous', previous],
+            ['current', target]
+          ]
+        }
+      }
       case 'recover':
         // The lost script's lock, or the lock taken again when that script had freed it.
         s.lock = true

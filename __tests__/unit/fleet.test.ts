@@ -114,13 +114,15 @@ interface Run {
   log: string[]
 }
 
-async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
+/** A deploy of NEW; with mode rollback, NEW is current (r1 and OLD before it) and the run rolls back. */
+async function deploy(config: Config, faults: Placed[] = [], mode: 'deploy' | 'rollback' = 'deploy'): Promise<Run> {
   const counter = { next: 0 }
-  const initial = config.history === 'upgrade' ? OLD : ''
+  const initial = mode === 'rollback' ? NEW : config.history === 'upgrade' ? OLD : ''
+  const releases = mode === 'rollback' ? ['r1', OLD, NEW] : config.history === 'upgrade' ? ['r1', OLD] : []
   const fakes = Array.from(
     { length: config.hosts },
     (_, i) =>
-      new FakeHost(`deploy@h${i + 1}`, new FakeServer(initial, config.history === 'upgrade' ? ['r1', OLD] : [], 2), {
+      new FakeHost(`deploy@h${i + 1}`, new FakeServer(initial, releases, 2), {
         faults: faults.filter((f) => f.host === i),
         // Later hosts answer later, so a fast failure on one host meets work still running on the others.
         latency: 2 + 3 * i,
@@ -143,7 +145,8 @@ async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
   }
   const run: Run = { config, faults, fakes, initial, log }
   try {
-    run.outcome = await runMode(settingsFor(config), reporter, connect)
+    const settings = settingsFor(config)
+    run.outcome = await runMode(mode === 'rollback' ? { ...settings, mode, releaseId: '', releaseIdGiven: false } : settings, reporter, connect)
   } catch (error) {
     run.error = error
   }
@@ -491,5 +494,78 @@ describe('abortUnfinished (the post step) through the connector', () => {
       [false, false]
     ])
     expect(fakes.map((f) => f.closes)).toEqual([1, 1])
+  })
+})
+
+/** Everything that must hold for any rollback; returns what does not. */
+function rollbackProblems(run: Run): string[] {
+  const out: string[] = []
+  const bad = (text: string): void => void out.push(text)
+  const { fakes, error, outcome } = run
+  if (error !== undefined && !(error instanceof DeployError)) return [`threw ${error instanceof Error ? String(error) : inspect(error)} instead of a DeployError`]
+  const results: HostResult[] = error instanceof DeployError ? error.results : (outcome?.results ?? [])
+  if (results.length !== fakes.length) bad(`${results.length} results for ${fakes.length} hosts`)
+  const faulted = (i: number): boolean => fakes[i].sent.some((x) => x.phase === 'rollback' && x.answer !== 'ok')
+  if (!error && fakes.some((_, i) => faulted(i))) bad('succeeded though a rollback failed')
+  fakes.forEach((fake, i) => {
+    const r = results[i]
+    const s = fake.server
+    const at = `${fake.name}:`
+    fake.connections.forEach((c, n) => {
+      if (c.closes !== 1) bad(`${at} connection ${n + 1} closed ${c.closes} times`)
+      if (c.closedWhilePending) bad(`${at} connection ${n + 1} closed while a script was still running on it`)
+    })
+    if (!r) return
+    if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
+    const rolled = fake.sent.findIndex((x) => x.phase === 'rollback')
+    const lost = fake.sent[rolled]?.lost
+    // Where the rollback's answer was lost, a list on a new connection must have answered for the run to know current.
+    const known = !lost || fake.sent.slice(rolled + 1).some((x) => x.phase === 'list' && x.answer === 'ok')
+    if (r.status === 'rolled-back' && (faulted(i) || s.current !== OLD || r.releaseId !== OLD)) bad(`${at} rolled-back to ${r.releaseId}, the server has ${s.current}`)
+    if (r.status === 'failed' && !r.error) bad(`${at} failed without an error saying why`)
+    if (r.status === 'failed' && known && r.releaseId !== s.current && r.releaseId !== '') bad(`${at} result says current ${r.releaseId}, the server has ${s.current}`)
+    if (r.status === 'failed' && lost && known && r.releaseId !== s.current)
+      bad(`${at} reconnected, but the result says current ${r.releaseId || '(none)'}, the server has ${s.current}`)
+    if (r.status === 'failed' && !known && !/unknown/.test(r.error ?? '')) bad(`${at} cannot know current, but the error does not say so: ${r.error}`)
+    if (!['rolled-back', 'failed'].includes(r.status)) bad(`${at} status ${r.status}`)
+    if (!faulted(i) && r.status !== 'rolled-back') bad(`${at} ${r.status}, though only another host failed`)
+    if (s.lock && !/unlock/.test(r.error ?? '')) bad(`${at} the lock is left, and the error does not say how it is freed: ${r.error}`)
+  })
+  if (error instanceof DeployError && fakes.length > 1) results.forEach((r) => !error.message.includes(`  ${r.host}: ${r.status}`) && bad(`message has no line for ${r.host}`))
+  return out
+}
+
+describe('rollback on fake connections', () => {
+  const configs: Config[] = [1, 3].flatMap((hosts) =>
+    [true, false].map((reconnect) => ({ hosts, afterActivate: false, revertOnFailure: true, history: 'upgrade' as const, reconnect }))
+  )
+  describe.each(configs.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
+    it('rolls every host back to the release before without faults', async () => {
+      const run = await deploy(config, [], 'rollback')
+      expect(rollbackProblems(run)).toEqual([])
+      expect(run.outcome?.results.map((r) => `${r.status} ${r.releaseId}`)).toEqual(run.fakes.map(() => `rolled-back ${OLD}`))
+    })
+
+    it.each(config.reconnect === false ? LOST_KINDS : FAULT_KINDS)('every script of a rollback, on every host, fails with %s; then every script after it too', async (kind) => {
+      const failures: Record<string, string[]> = {}
+      const check = async (faults: Placed[]): Promise<Run> => {
+        const run = await deploy(config, faults, 'rollback')
+        counted.runs++
+        run.fakes.forEach((f) => f.phases.forEach((p) => counted.phases.add(p)))
+        const found = rollbackProblems(run)
+        if (found.length) failures[faults.map(describeFault).join(', then ')] = found
+        return run
+      }
+      const baseline = await deploy(config, [], 'rollback')
+      for (const place of placesIn(baseline)) {
+        const fault: Placed = { ...place, kind }
+        const run = await check([fault])
+        const since = run.fakes[fault.host].sent.find((x) => x.nth === fault.nth)?.seq ?? Infinity
+        // Here the list scripts count too: after a lost rollback, a list on a new connection reads current.
+        const after = run.fakes.flatMap((fake, host) => fake.sent.filter((x) => x.seq > since).map((x) => ({ host, nth: x.nth, label: x.phase })))
+        for (const next of after) for (const secondKind of SECOND_KINDS) await check([fault, { ...next, kind: secondKind }])
+      }
+      expect(failures).toEqual({})
+    })
   })
 })

@@ -2560,19 +2560,52 @@ function resultsTable(results) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RollbackError = void 0;
 exports.rollbackOn = rollbackOn;
 const plan_1 = __nccwpck_require__(2680);
 const scripts_1 = __nccwpck_require__(2303);
 const protocol_1 = __nccwpck_require__(7329);
 const errors_1 = __nccwpck_require__(43);
-/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
-async function rollbackOn(host, settings, reporter) {
+const maintenance_1 = __nccwpck_require__(8209);
+/** A rollback that failed; `current` is the release the host is really on, when the run knows it. */
+class RollbackError extends errors_1.RemoteError {
+    current;
+    constructor(message, step, exitCode, current) {
+        super(message, step, exitCode);
+        this.current = current;
+        this.name = 'RollbackError';
+    }
+}
+exports.RollbackError = RollbackError;
+/**
+ * Switches current back: to release-id when given, else to the highest-ranked
+ * good release other than current (the server's release model decides). When
+ * the rollback ends without an answer, `reopen` opens a new connection to
+ * read where the host really is (the result then says it).
+ */
+async function rollbackOn(host, settings, reporter, reopen) {
     const plan = (0, plan_1.planRollback)(settings);
     const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
-    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
-    if (result.code !== 0)
-        throw (0, errors_1.remoteFailure)(result, host.name);
-    return { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }).catch((error) => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message })));
+    if (result.code === 0)
+        return { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+    const failure = (0, errors_1.remoteFailure)(result, host.name);
+    if (result.code !== null)
+        throw new RollbackError(failure.message, failure.step, failure.exitCode, (0, protocol_1.lastResult)(result, 'current') ?? (0, protocol_1.lastResult)(result, 'previous'));
+    throw await lostRollback(failure, host.name, settings, reopen);
+}
+/** The rollback's answer was lost: a new connection reads the real current; the lock, if left, is taken over by the next run. */
+async function lostRollback(failure, name, settings, reopen) {
+    const lock = "If this rollback's lock is left there, the next run takes it over once the rollback's processes are gone, or free it with mode: unlock.";
+    try {
+        if (!reopen)
+            throw new Error('reconnecting is not possible here');
+        const listing = await (0, maintenance_1.listOn)(await reopen(), settings);
+        return new RollbackError(`${failure.message} Reconnected: current is ${listing.current || 'nothing'} there. ${lock}`, failure.step, null, listing.current);
+    }
+    catch (error) {
+        return new RollbackError(`${failure.message} Could not reconnect to read where it is (${error.message}): whether it rolled back is unknown. ${lock}`, failure.step, null);
+    }
 }
 
 
@@ -2639,7 +2672,7 @@ async function runModeOnce(settings, reporter, connect) {
             outcome.previousReleaseId = outcome.deploy.previousReleaseId;
         }
         else {
-            outcome.results = await perHost(hosts, settings, reporter);
+            outcome.results = await perHost(hosts, settings, reporter, reopenFor(hosts, settings, reporter, connect));
             outcome.releaseId = outcome.results[0].releaseId;
             outcome.previousReleaseId = outcome.results[0].previousReleaseId;
             if (settings.mode === 'unlock')
@@ -2708,14 +2741,18 @@ async function connectAll(settings, reporter, connect) {
     const message = failures.map((error) => `  ${error.message}`).join('\n');
     throw new connection_1.ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false);
 }
+/** The release a failed mode left current, when the run knows it ('' when not). */
+function currentAfter(error) {
+    return error instanceof rollback_1.RollbackError ? (error.current ?? '') : '';
+}
 /** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts, settings, reporter) {
+async function perHost(hosts, settings, reporter, reopen) {
     const log = (host) => (hosts.length > 1 ? (line) => reporter.info(`[${host.name}] ${line}`) : reporter.info);
-    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host) => {
+    const settled = await (0, parallel_1.settleLimit)([...hosts], settings.maxParallel, async (host, index) => {
         const started = Date.now();
         const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
         if (settings.mode === 'rollback') {
-            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) });
+            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) }, () => reopen(index));
             return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
         }
         if (settings.mode === 'unlock') {
@@ -2724,10 +2761,13 @@ async function perHost(hosts, settings, reporter) {
         }
         return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
     });
-    const results = settled.map((s, i) => s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
+    const results = settled.map((s, i) => s.ok
+        ? s.value
+        : { host: hosts[i].name, releaseId: currentAfter(s.error), previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
     const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]));
+    // One host: its own error, with the results (which release it is on, when known).
     if (failed.length === 1 && hosts.length === 1)
-        throw failed[0];
+        throw new errors_1.DeployError(failed[0].message, results, failed[0] instanceof errors_1.RemoteError ? failed[0].step : settings.mode);
     if (failed.length > 0) {
         const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`);
         throw new errors_1.DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode);
