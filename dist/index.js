@@ -1812,6 +1812,8 @@ class HostDeploy {
     /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
     mayHoldLock = false;
     settled = false;
+    /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
+    stuckBecause = '';
     bytesSent = 0;
     pruned = [];
     result;
@@ -1889,7 +1891,7 @@ class HostDeploy {
         return this.run(script, options);
     }
     settle(status, releaseId, error) {
-        const text = [error, this.lockHint(status)].filter(Boolean).join(' ');
+        const text = [error, this.lockHint(status, error ?? '')].filter(Boolean).join(' ');
         this.settled = true;
         this.result = {
             host: this.host.name,
@@ -1902,10 +1904,10 @@ class HostDeploy {
         };
     }
     /** Said once, when the connection went away while this run may hold the lock. */
-    lockHint(status) {
+    lockHint(status, error) {
         if (!this.lost || !this.mayHoldLock || status === 'deployed')
             return '';
-        return lockLeftText(this.host.name, this.unreachable);
+        return lockLeftText(this.host.name, error.includes(this.unreachable) ? '' : this.unreachable);
     }
 }
 /**
@@ -2050,7 +2052,7 @@ async function runStep(member, script, log) {
  */
 async function putBack(member, log, failure, elsewhere) {
     const id = member.plan.releaseId;
-    const reason = failure ?? `switched back: ${elsewhere}`;
+    const reason = (failure ?? `switched back: ${elsewhere}`).replace(/\.$/, '');
     if (member.switchUnknown) {
         // Only left when reconnecting failed: the host may be on either release.
         const note = `The connection was lost during the switch and ${member.unreachable || 'the host was not reached again'}: ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}. Check the host, then deploy again or roll back.`;
@@ -2066,6 +2068,7 @@ async function putBack(member, log, failure, elsewhere) {
     const reverted = await revertOn(member, log);
     if (reverted instanceof Error) {
         member.settle('failed', id, `${reason}. Switching back did not start (${reverted.message}): ${id} is still current there, not marked bad.`);
+        member.stuckBecause = member.unreachable ? 'the host could not be reached again' : 'switching back did not start';
         return;
     }
     const result = reverted.result;
@@ -2161,6 +2164,7 @@ function activateSummary(fleet) {
     const back = fleet.filter((m) => m.result.status === 'reverted');
     const stayed = fleet.filter((m) => m.result.status === 'bad');
     const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
+    const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ');
     const unknown = fleet.filter((m) => m.currentUnknown);
     const parts = [];
     if (back.length)
@@ -2168,7 +2172,7 @@ function activateSummary(fleet) {
     if (stayed.length)
         parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`);
     if (stuck.length)
-        parts.push(`${id} is still current${where(stuck)}, as switching back failed`);
+        parts.push(`${id} is still current${where(stuck)}, as ${because}`);
     if (unknown.length)
         parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`);
     return parts.length ? parts.join('; ') : 'nothing was switched';

@@ -34,6 +34,8 @@ class HostDeploy implements ScriptRunner {
   /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
   mayHoldLock = false
   settled = false
+  /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
+  stuckBecause = ''
   bytesSent = 0
   pruned: string[] = []
   result: HostResult
@@ -109,7 +111,7 @@ class HostDeploy implements ScriptRunner {
   }
 
   settle(status: HostResult['status'], releaseId: string, error?: string): void {
-    const text = [error, this.lockHint(status)].filter(Boolean).join(' ')
+    const text = [error, this.lockHint(status, error ?? '')].filter(Boolean).join(' ')
     this.settled = true
     this.result = {
       host: this.host.name,
@@ -123,9 +125,9 @@ class HostDeploy implements ScriptRunner {
   }
 
   /** Said once, when the connection went away while this run may hold the lock. */
-  private lockHint(status: HostResult['status']): string {
+  private lockHint(status: HostResult['status'], error: string): string {
     if (!this.lost || !this.mayHoldLock || status === 'deployed') return ''
-    return lockLeftText(this.host.name, this.unreachable)
+    return lockLeftText(this.host.name, error.includes(this.unreachable) ? '' : this.unreachable)
   }
 }
 
@@ -303,7 +305,7 @@ async function runStep(member: HostDeploy, script: string, log: HostLog): Promis
  */
 async function putBack(member: HostDeploy, log: HostLog, failure: string | undefined, elsewhere: string): Promise<void> {
   const id = member.plan.releaseId
-  const reason = failure ?? `switched back: ${elsewhere}`
+  const reason = (failure ?? `switched back: ${elsewhere}`).replace(/\.$/, '')
   if (member.switchUnknown) {
     // Only left when reconnecting failed: the host may be on either release.
     const note = `The connection was lost during the switch and ${member.unreachable || 'the host was not reached again'}: ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}. Check the host, then deploy again or roll back.`
@@ -319,6 +321,7 @@ async function putBack(member: HostDeploy, log: HostLog, failure: string | undef
   const reverted = await revertOn(member, log)
   if (reverted instanceof Error) {
     member.settle('failed', id, `${reason}. Switching back did not start (${reverted.message}): ${id} is still current there, not marked bad.`)
+    member.stuckBecause = member.unreachable ? 'the host could not be reached again' : 'switching back did not start'
     return
   }
   const result = reverted.result
@@ -407,11 +410,12 @@ function activateSummary(fleet: HostDeploy[]): string {
   const back = fleet.filter((m) => m.result.status === 'reverted')
   const stayed = fleet.filter((m) => m.result.status === 'bad')
   const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id)
+  const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ')
   const unknown = fleet.filter((m) => m.currentUnknown)
   const parts: string[] = []
   if (back.length) parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`)
   if (stayed.length) parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`)
-  if (stuck.length) parts.push(`${id} is still current${where(stuck)}, as switching back failed`)
+  if (stuck.length) parts.push(`${id} is still current${where(stuck)}, as ${because}`)
   if (unknown.length) parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`)
   return parts.length ? parts.join('; ') : 'nothing was switched'
 }
