@@ -51,13 +51,14 @@ export interface Load {
 }
 
 /**
- * Starts LOOPS request loops on one keep-alive agent, taking the pages in
- * turn. `allowed` holds the release ids that may be served at this moment (a
- * deploy adds its id before it starts); `phase` says what the test is doing,
- * for the failure samples.
+ * Starts LOOPS request loops on one keep-alive agent (or, with `keepAlive:
+ * false`, a connection a request, as a proxy in front of an app server opens
+ * them), taking the pages in turn. `allowed` holds the release ids that may
+ * be served at this moment (a deploy adds its id before it starts); `phase`
+ * says what the test is doing, for the failure samples.
  */
-export function startLoad(port: number, pages: Pages, allowed: ReadonlySet<string>, phase: () => string): Load {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: LOOPS })
+export function startLoad(port: number, pages: Pages, allowed: ReadonlySet<string>, phase: () => string, options: { keepAlive?: boolean } = {}): Load {
+  const agent = new http.Agent({ keepAlive: options.keepAlive ?? true, maxSockets: LOOPS })
   const paths = Object.keys(pages)
   const started = Date.now()
   const deadline = started + LOAD_MAX_MS

@@ -36,6 +36,8 @@ export interface Site {
   files(id: string): Record<string, string>
   /** Inputs added to every deploy and rollback (hooks). */
   inputs?: Record<string, string>
+  /** false: the load opens a connection a request (see startLoad). */
+  keepAlive?: boolean
 }
 
 /** One operation that made a release current. */
@@ -45,6 +47,8 @@ export interface Switch {
   startedAt: number
   /** When its output first said that current was switched (the bundle's log line). */
   switchedAt: number
+  /** When the operation had ended, after-activate included. */
+  endedAt: number
   /** What the site served once the operation had ended: the first page's release id, or the whole answer. */
   servedAfter: string
 }
@@ -105,7 +109,7 @@ export async function deployUnderLoad(
     expect(result.outputs['release-id'], phase).toBe(expected)
     expect(fs.readlinkSync(path.join(root, 'current')), phase).toBe(`releases/${expected}`)
     expect(switchedAt, `${phase}: the bundle's output never said that current was switched:\n${result.stdout}`).toBeGreaterThan(0)
-    timeline.push({ id: expected, startedAt, switchedAt, servedAfter: await served() })
+    timeline.push({ id: expected, startedAt, switchedAt, endedAt: Date.now(), servedAfter: await served() })
     current = expected
     activate(expected)
     return result
@@ -142,7 +146,7 @@ export async function deployUnderLoad(
 
   let switches = 0
   const started = Date.now()
-  const load = startLoad(port, pages, allowed, () => phase)
+  const load = startLoad(port, pages, allowed, () => phase, { keepAlive: site.keepAlive })
   let report: LoadReport
   try {
     for (const step of plan) {
@@ -167,15 +171,17 @@ export async function deployUnderLoad(
 
 /**
  * Answers that named another release than the one current when they were
- * sent: a request started after switch k was logged must get release k, or
- * release k+1 if it ended after the operation making k+1 current had begun.
+ * sent: a request started after switch k was logged (or, with `from:
+ * 'endedAt'`, after operation k had ended, its after-activate included) must
+ * get release k, or release k+1 if it ended after the operation making k+1
+ * current had begun.
  */
-export function staleAnswers(run: LoadRun): number {
+export function staleAnswers(run: LoadRun, from: 'switchedAt' | 'endedAt' = 'switchedAt'): number {
   const { timeline, report } = run
   let stale = 0
   for (const answer of report.answers) {
     let k = -1
-    while (k + 1 < timeline.length && timeline[k + 1].switchedAt <= answer.startedAt) k++
+    while (k + 1 < timeline.length && timeline[k + 1][from] <= answer.startedAt) k++
     if (k < 0) continue // sent before the first switch was logged: not possible under the load
     const next = timeline[k + 1]
     const fresh = answer.id === timeline[k].id || (next !== undefined && answer.id === next.id && answer.endedAt >= next.startedAt)
