@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, deployRoot, startSshd } from './sshd-harness'
 import { TestNginx, findNginx, startNginx } from './nginx-harness'
 import { TestPhpFpm, findPhpFpm, startPhpFpm } from './php-fpm-harness'
-import { LOAD_MAX_MS, describeLoad, fetchOnce } from '../support/load'
+import { LOAD_MAX_MS, describeLoad, failuresOf, fetchOnce } from '../support/load'
 import { fillIn, recipeBlock } from '../support/recipe'
-import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from '../support/under-load'
+import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from './under-load'
 
 const RECIPE = 'php-fpm-opcache.md'
 const RECIPE_ROOT = '/var/www/app'
@@ -62,7 +62,7 @@ async function nginxFor(root: string, realpath = '$realpath_root'): Promise<Test
 
 function report(label: string, run: LoadRun, seconds: number): { stale: number; failed: number } {
   const stale = staleAnswers(run)
-  const failed = run.report.non2xx + run.report.connectionErrors + run.report.badBodies
+  const failed = failuresOf(run.report)
   console.log(describeLoad(label, run.report))
   console.log(`[${label}] ${run.switches} switches; ${run.report.requests} requests, ${failed} failed, ${stale} stale; ${seconds.toFixed(1)} s`)
   return { stale, failed }

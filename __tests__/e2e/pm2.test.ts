@@ -18,10 +18,10 @@ import * as os from 'os'
 import * as path from 'path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEPLOY_USER, TestServer, deployRoot, freePort, startSshd } from './sshd-harness'
-import { LOAD_MAX_MS, describeLoad } from '../support/load'
+import { LOAD_MAX_MS, describeLoad, failuresOf } from '../support/load'
 import { alive, listening } from '../support/processes'
 import { fillIn, recipeBlock } from '../support/recipe'
-import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from '../support/under-load'
+import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from './under-load'
 
 const RECIPE = 'node-pm2-systemd.md'
 const PM2 = path.resolve(__dirname, '../../node_modules/pm2/bin/pm2')
@@ -98,7 +98,7 @@ afterAll(async () => {
 function report(label: string, run: LoadRun, seconds: number): { stale: number; failed: number } {
   const stale = staleAnswers(run, 'endedAt')
   const duringHook = staleAnswers(run) - stale
-  const failed = run.report.non2xx + run.report.connectionErrors + run.report.badBodies
+  const failed = failuresOf(run.report)
   console.log(describeLoad(label, run.report))
   console.log(
     `[${label}] ${run.switches} switches; ${run.report.requests} requests, ${failed} failed, ` +

@@ -23,7 +23,7 @@ import { TestServer, startSshd } from './sshd-harness'
 import { TestNginx, findNginx, startNginx } from './nginx-harness'
 import { ActionRun } from './run-action'
 import { LOAD_MAX_MS, LOAD_MAX_REQUESTS, LoadReport, describeLoad, failuresOf, fetchOnce, startLoad } from '../support/load'
-import { PLAN, Site, deployUnderLoad } from '../support/under-load'
+import { PLAN, Site, deployUnderLoad } from './under-load'
 
 /** A scenario's own time limit: past the load's guard, with room for set-up. */
 const SCENARIO_TIMEOUT_MS = LOAD_MAX_MS + 120_000

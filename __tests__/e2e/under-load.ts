@@ -7,9 +7,9 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { expect } from 'vitest'
-import { TestServer } from '../e2e/sshd-harness'
-import { ActionRun, connectionInputs, makeWorkspace, runAction } from '../e2e/run-action'
-import { LoadReport, Pages, fetchOnce, startLoad } from './load'
+import { TestServer } from './sshd-harness'
+import { ActionRun, connectionInputs, makeWorkspace, runAction } from './run-action'
+import { LoadReport, Pages, fetchOnce, startLoad } from '../support/load'
 
 export const RELEASES = Array.from({ length: 6 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
 
