@@ -113,6 +113,18 @@ export const INPUTS: InputSpec[] = [
     lines: true
   },
   {
+    name: 'env-file',
+    description:
+      'Text of a file (usually a .env, from a secret) written into every new release at env-file-path, mode 600, before before-activate runs; it goes live with the switch. Sent over the connection on stdin, never as an argument; every line is masked in logs.',
+    secret: true,
+    file: true
+  },
+  {
+    name: 'env-file-path',
+    description: 'Where env-file is written, relative to the release. It may not be a shared entry or lie inside one.',
+    default: '.env'
+  },
+  {
     name: 'before-activate',
     description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
     lines: true,

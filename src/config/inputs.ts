@@ -12,6 +12,7 @@ import { parseFingerprint, pinnedKeys } from './known-hosts'
 import { inputDefault, inputSpec } from './input-spec'
 import { hasControlCharacter } from './control-characters'
 import { parseExclude } from './exclude'
+import { parseEnvFile } from './env-file'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -47,6 +48,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
   const provenance = readProvenance(env)
   const releaseIdText = get('release-id')
   const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), value('strict-host-key'), targets, '')
+  const shared = parseSharedEntries(read('shared'))
   const settings: DeploySettings = {
     mode,
     targets,
@@ -62,7 +64,8 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
-    shared: parseSharedEntries(read('shared')),
+    shared,
+    envFile: parseEnvFile(read('env-file'), value('env-file-path'), shared),
     sharedAuto: parseBoolean(value('shared-auto'), 'shared-auto'),
     dryRun: parseBoolean(value('dry-run'), 'dry-run'),
     beforeActivate: parseHook(read('before-activate'), 'before-activate'),

@@ -34,6 +34,14 @@ export interface SharedEntry {
   isDirectory: boolean
 }
 
+/** A file written into each new release from a secret (env-file). */
+export interface EnvFile {
+  /** Relative to the release, checked: no `..`, not absolute, not in a shared entry. */
+  path: string
+  /** The content as written: LF line ends, a final newline, no NUL. */
+  text: string
+}
+
 export type Compression = 'auto' | 'gzip' | 'zstd' | 'none'
 
 /** What actually travels: the choice `auto` settles on, per host. */
@@ -88,6 +96,8 @@ export interface DeploySettings {
   shared: SharedEntry[]
   /** Also link every entry of shared/ into the release (DeployHQ's way). */
   sharedAuto: boolean
+  /** Written into the release (mode 600) before before-activate; undefined: none. */
+  envFile?: EnvFile
   /** Connect and print the plan and scripts; change nothing. */
   dryRun: boolean
   beforeActivate: string

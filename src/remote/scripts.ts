@@ -34,6 +34,8 @@ export function prepareScript(plan: PreparePlan): string {
     RELEASE_MODE: plan.releaseMode.toString(8).padStart(4, '0'),
     SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
     SHARED_AUTO: plan.sharedAuto,
+    ENV_FILE_PATH: plan.envFile?.path ?? '',
+    ENV_FILE_TEXT: plan.envFile?.text ?? '',
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
     COMMAND_TIMEOUT: plan.commandTimeoutSeconds
   })
