@@ -125,6 +125,22 @@ export const INPUTS: InputSpec[] = [
     default: '.env'
   },
   {
+    name: 'writable',
+    description:
+      'Newline-separated folders, relative to the release (or inside a shared entry), that writable-user may write to (created when missing), e.g. storage/ and bootstrap/cache/.',
+    lines: true
+  },
+  {
+    name: 'writable-mode',
+    description:
+      'How writable folders are opened: acl (setfacl: writable-user and the deploy user get rwX, also as default ACLs, so what writable-user creates can still be pruned), chgrp (the group of writable-user, g+rwX, setgid folders) or chmod (a+rwX, for everyone).',
+    default: 'acl'
+  },
+  {
+    name: 'writable-user',
+    description: 'The user that must write to the writable folders (the web server or PHP-FPM user, e.g. www-data). Needed for acl and chgrp.'
+  },
+  {
     name: 'before-activate',
     description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
     lines: true,

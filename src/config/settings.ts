@@ -42,6 +42,17 @@ export interface EnvFile {
   text: string
 }
 
+export type WritableMode = 'acl' | 'chgrp' | 'chmod'
+
+/** Folders the web server's user may write to (writable). */
+export interface WritableSettings {
+  /** Relative to the release, checked, without a trailing slash; [] for none. */
+  paths: string[]
+  mode: WritableMode
+  /** The user that writes there; '' with chmod, which opens them to every user. */
+  user: string
+}
+
 export type Compression = 'auto' | 'gzip' | 'zstd' | 'none'
 
 /** What actually travels: the choice `auto` settles on, per host. */
@@ -98,6 +109,7 @@ export interface DeploySettings {
   sharedAuto: boolean
   /** Written into the release (mode 600) before before-activate; undefined: none. */
   envFile?: EnvFile
+  writable: WritableSettings
   /** Connect and print the plan and scripts; change nothing. */
   dryRun: boolean
   beforeActivate: string

@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto'
-import { DeploySettings, EnvFile, Mode, SharedEntry, WireCompression } from '../config/settings'
+import { DeploySettings, EnvFile, Mode, SharedEntry, WireCompression, WritableSettings } from '../config/settings'
 
 export type { WireCompression }
 
@@ -53,6 +53,8 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   sharedAuto: boolean
   /** Written into the release before before-activate; its text travels only inside the script, on stdin. */
   envFile?: EnvFile
+  /** Folders opened to the web server's user, after env-file and before before-activate. */
+  writable: WritableSettings
   beforeActivate: string
 }
 
@@ -119,6 +121,7 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, r
     shared: settings.shared,
     sharedAuto: settings.sharedAuto,
     envFile: settings.envFile,
+    writable: settings.writable,
     beforeActivate: settings.beforeActivate,
     afterActivate: settings.afterActivate,
     commandTimeoutSeconds: settings.commandTimeoutSeconds,

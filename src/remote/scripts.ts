@@ -36,6 +36,9 @@ export function prepareScript(plan: PreparePlan): string {
     SHARED_AUTO: plan.sharedAuto,
     ENV_FILE_PATH: plan.envFile?.path ?? '',
     ENV_FILE_TEXT: plan.envFile?.text ?? '',
+    WRITABLE_PATHS: plan.writable.paths.join('\n'),
+    WRITABLE_MODE: plan.writable.mode,
+    WRITABLE_USER: plan.writable.user,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
     COMMAND_TIMEOUT: plan.commandTimeoutSeconds
   })

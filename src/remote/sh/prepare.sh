@@ -1,6 +1,7 @@
 #!/bin/sh
 # atomic-deploy prepare script: builds the new release beside the live one.
 #
+#   writable check   setfacl and writable-user are there (when writable is set)
 #   layout           check the deploy folder (create it on a first deploy)
 #   lock             take the deploy lock; it stays taken for the switch
 #   check            current is a symlink and the release id is new
@@ -8,6 +9,7 @@
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
 #   env-file         write env-file into the release, mode 600 (when set)
+#   writable         open the writable folders to writable-user (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -16,7 +18,7 @@
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
 # HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
-# ENV_FILE_PATH ENV_FILE_TEXT HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
+# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -43,6 +45,8 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
 # shellcheck source=lib/env-file.sh
 . "$ATOMIC_DEPLOY_LIB/lib/env-file.sh"
+# shellcheck source=lib/writable.sh
+. "$ATOMIC_DEPLOY_LIB/lib/writable.sh"
 
 # What this run has built, for on_exit to remove should it fail.
 STAGING_CREATED=0
@@ -138,6 +142,11 @@ step_env_file() {
   write_env_file
 }
 
+step_writable() {
+  step writable "Opening the writable folders to ${WRITABLE_USER:-every user}"
+  open_writable_paths
+}
+
 step_before_activate() {
   step before-activate 'Running before-activate in the new release'
   if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
@@ -171,6 +180,7 @@ on_exit() {
 }
 
 trap_exits
+check_writable
 step_layout
 step_lock
 step_check
@@ -178,6 +188,7 @@ step_upload
 step_release
 step_shared
 if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
+if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

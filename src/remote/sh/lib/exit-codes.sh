@@ -22,6 +22,7 @@ exit_code() {
     # The upload cache is not usable: the runner sends everything instead.
     cache) echo 23 ;;
     env-file) echo 24 ;;
+    writable) echo 25 ;;
     *) echo 1 ;;
   esac
 }
