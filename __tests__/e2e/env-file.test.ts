@@ -122,6 +122,13 @@ describe('env-file', () => {
     }
   }, 60_000)
 
+  it("a dry run prints the prepare script with the text's size in its place", async () => {
+    const result = await runAction({ ...connectionInputs(server), path: root, source: makeWorkspace({ 'index.html': 'x' }), 'env-file': envText('E'), 'dry-run': 'true' })
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout + result.stderr).toContain(`ENV_FILE_TEXT='(the env-file text, ${Buffer.byteLength(written('E'))} bytes, is not shown)`)
+    expect(secretsShown(captured(result), secretLines('E'))).toEqual([])
+  }, 60_000)
+
   it('a path that is a shared entry is refused before connecting, and nothing on the server changes', async () => {
     const fresh = path.join(server.root, 'env-file-refused')
     const result = await runAction({ ...connectionInputs(server), path: fresh, source: makeWorkspace({ 'index.html': 'x' }), 'env-file': 'A=1', shared: '.env' })
