@@ -26,12 +26,21 @@ export function findNginx(): string {
   throw new Error('nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light')
 }
 
-/** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1. */
-export async function startNginx(deployRoot: string): Promise<TestNginx> {
+/** Debian's (nginx-common): the FastCGI parameters a PHP location includes. */
+const FASTCGI_PARAMS = '/etc/nginx/fastcgi_params'
+
+/**
+ * nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1,
+ * or with the `server { ... }` block that `server(port)` returns (a recipe's,
+ * its paths and port filled in). Its `include fastcgi_params;` finds the
+ * system's file, copied next to the configuration.
+ */
+export async function startNginx(deployRoot: string, server?: (port: number) => string): Promise<TestNginx> {
   const nginx = findNginx()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-nginx-'))
   const port = await freePort()
   const root = path.join(deployRoot, 'current/public')
+  if (fs.existsSync(FASTCGI_PARAMS)) fs.copyFileSync(FASTCGI_PARAMS, path.join(dir, 'fastcgi_params'))
   const errorLog = path.join(dir, 'error.log')
   const temp = (name: string): string => {
     fs.mkdirSync(path.join(dir, name))
@@ -65,11 +74,7 @@ export async function startNginx(deployRoot: string): Promise<TestNginx> {
       '  open_file_cache off;',
       '  keepalive_timeout 120s;',
       '  keepalive_requests 1000000;',
-      '  server {',
-      `    listen 127.0.0.1:${port};`,
-      '    server_name localhost;',
-      `    root ${root};`,
-      '  }',
+      server ? server(port) : ['  server {', `    listen 127.0.0.1:${port};`, '    server_name localhost;', `    root ${root};`, '  }'].join('\n'),
       '}',
       ''
     ].join('\n')

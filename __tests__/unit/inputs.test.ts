@@ -227,7 +227,9 @@ describe('defaults', () => {
     'proxy-strict-host-key': { value: 'false', with: { 'proxy-host': 'bastion', 'proxy-password': 'pw' } },
     'shared-auto': { value: 'true' },
     'dry-run': { value: 'true' },
-    'connect-timeout': { value: '31' }
+    'connect-timeout': { value: '31' },
+    'env-file-path': { value: 'config/.env', with: { 'env-file': 'A=1' } },
+    'writable-mode': { value: 'chgrp', with: { writable: 'storage/', 'writable-user': 'www-data' } }
   }
   const defaulted = INPUTS.filter((input) => input.default !== undefined)
 

@@ -48,6 +48,11 @@ export function prepareScript(plan: PreparePlan): string {
     RELEASE_MODE: plan.releaseMode.toString(8).padStart(4, '0'),
     SHARED_ENTRIES: plan.shared.map((entry) => (entry.isDirectory ? `${entry.path}/` : entry.path)).join('\n'),
     SHARED_AUTO: plan.sharedAuto,
+    ENV_FILE_PATH: plan.envFile?.path ?? '',
+    ENV_FILE_TEXT: plan.envFile?.text ?? '',
+    WRITABLE_PATHS: plan.writable.paths.join('\n'),
+    WRITABLE_MODE: plan.writable.mode,
+    WRITABLE_USER: plan.writable.user,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
     COMMAND_TIMEOUT: plan.commandTimeoutSeconds
   })

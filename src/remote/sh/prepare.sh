@@ -1,12 +1,15 @@
 #!/bin/sh
 # atomic-deploy prepare script: builds the new release beside the live one.
 #
+#   writable check   setfacl and writable-user are there (when writable is set)
 #   layout           check the deploy folder (create it on a first deploy)
 #   lock             take the deploy lock; it stays taken for the switch
 #   check            current is a symlink and the release id is new
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
+#   env-file         write env-file into the release, mode 600 (when set)
+#   writable         open the writable folders to writable-user (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -15,7 +18,7 @@
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
 # HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
-# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
+# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -40,6 +43,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
 # shellcheck source=lib/shared.sh
 . "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
+# shellcheck source=lib/env-file.sh
+. "$ATOMIC_DEPLOY_LIB/lib/env-file.sh"
+# shellcheck source=lib/writable.sh
+. "$ATOMIC_DEPLOY_LIB/lib/writable.sh"
 
 # What this run has built, for on_exit to remove should it fail.
 STAGING_CREATED=0
@@ -130,6 +137,16 @@ step_shared() {
   link_shared_paths
 }
 
+step_env_file() {
+  step env-file "Writing env-file to $ENV_FILE_PATH in the release"
+  write_env_file
+}
+
+step_writable() {
+  step writable "Opening the writable folders to ${WRITABLE_USER:-every user}"
+  open_writable_paths
+}
+
 step_before_activate() {
   step before-activate 'Running before-activate in the new release'
   if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
@@ -163,12 +180,15 @@ on_exit() {
 }
 
 trap_exits
+check_writable
 step_layout
 step_lock
 step_check
 step_upload
 step_release
 step_shared
+if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
+if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare
