@@ -90,23 +90,25 @@ export async function startNginx(deployRoot: string, server?: (port: number) => 
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
-  await waitForPort(port, log, child, 'nginx')
-  return {
-    port,
-    root,
-    log,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        // SIGTERM: the master ends its workers and exits (fast shutdown).
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-        await exited
-        clearTimeout(timer)
-      }
-      fs.rmSync(dir, { recursive: true, force: true })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      // SIGTERM: the master ends its workers and exits (fast shutdown).
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
     }
+    fs.rmSync(dir, { recursive: true, force: true })
   }
+  try {
+    await waitForPort(port, log, child, 'nginx')
+  } catch (error) {
+    // An nginx that runs but never listened would outlive the test run.
+    await stop()
+    throw error
+  }
+  return { port, root, log, stop }
 }
 
 function readLog(file: string): string {

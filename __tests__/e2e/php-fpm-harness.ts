@@ -70,24 +70,25 @@ export async function startPhpFpm(pool: (socket: string) => string, ini: string)
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
-  await waitForSocket(socket, log, child)
-  const masterPid = child.pid!
-  return {
-    socket,
-    masterPid,
-    workers: () => childrenOf(masterPid),
-    log,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGTERM') // FPM's fast shutdown: the master ends its workers and exits
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-        await exited
-        clearTimeout(timer)
-      }
-      fs.rmSync(dir, { recursive: true, force: true })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM') // FPM's fast shutdown: the master ends its workers and exits
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
     }
+    fs.rmSync(dir, { recursive: true, force: true })
   }
+  try {
+    await waitForSocket(socket, log, child)
+  } catch (error) {
+    // An FPM that runs but never listened would outlive the test run.
+    await stop()
+    throw error
+  }
+  const masterPid = child.pid!
+  return { socket, masterPid, workers: () => childrenOf(masterPid), log, stop }
 }
 
 async function waitForSocket(socket: string, log: () => string, child: ChildProcess): Promise<void> {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, deployRoot, startSshd } from './sshd-harness'
 import { TestNginx, findNginx, startNginx } from './nginx-harness'
 import { TestPhpFpm, findPhpFpm, startPhpFpm } from './php-fpm-harness'
-import { LOAD_MAX_MS, describeLoad, failuresOf, fetchOnce } from '../support/load'
+import { STACK_LOAD_MAX_MS, describeLoad, failuresOf, fetchOnce } from '../support/load'
 import { fillIn, recipeBlock } from '../support/recipe'
 import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from './under-load'
 
@@ -77,13 +77,13 @@ describe('PHP-FPM with OPcache (validate_timestamps=0) behind nginx, configured 
       const nginx = await nginxFor(root)
       const workersBefore = fpm!.workers()
       expect(workersBefore.length, fpm!.log()).toBeGreaterThan(0)
-      const site: Site = { root, port: nginx.port, pages: PAGES, files }
+      const site: Site = { root, port: nginx.port, pages: PAGES, files, loadMaxMs: STACK_LOAD_MAX_MS }
       const run = await deployUnderLoad('php recipe', server!, site)
       const { stale, failed } = report('php recipe', run, (Date.now() - started) / 1000)
       expect(run.report.samples, describeLoad('php recipe', run.report)).toEqual([])
       expect(failed).toBe(0)
       expect(stale).toBe(0)
-      expect(run.report.stoppedBy, `the load reached its hang guard (${LOAD_MAX_MS / 1000} s)`).toBe('caller')
+      expect(run.report.stoppedBy, `the load reached its hang guard (${STACK_LOAD_MAX_MS / 1000} s)`).toBe('caller')
       expect(run.switches).toBe(PLAN.length)
       expect(run.report.requests).toBeGreaterThan(1000)
       expect(run.timeline.map((s) => s.servedAfter)).toEqual(run.timeline.map((s) => s.id))
@@ -94,7 +94,7 @@ describe('PHP-FPM with OPcache (validate_timestamps=0) behind nginx, configured 
       expect(JSON.parse(status)).toMatchObject({ enabled: true, validate_timestamps: '0' })
       expect(fpm!.workers()).toEqual(workersBefore)
     },
-    LOAD_MAX_MS + 120_000
+    STACK_LOAD_MAX_MS + 120_000
   )
 
   it(
@@ -103,12 +103,12 @@ describe('PHP-FPM with OPcache (validate_timestamps=0) behind nginx, configured 
       const started = Date.now()
       const root = deployRoot(server!, 'control')
       const nginx = await nginxFor(root, '$document_root')
-      const site: Site = { root, port: nginx.port, pages: PAGES, files }
+      const site: Site = { root, port: nginx.port, pages: PAGES, files, loadMaxMs: STACK_LOAD_MAX_MS }
       const run = await deployUnderLoad('php control', server!, site, { plan: ['deploy r02', 'deploy r03'] })
       const { stale, failed } = report('php control', run, (Date.now() - started) / 1000)
       expect(failed).toBe(0)
       expect(stale, 'the checker must see the old release served after the switch').toBeGreaterThan(0)
     },
-    LOAD_MAX_MS + 120_000
+    STACK_LOAD_MAX_MS + 120_000
   )
 })

@@ -18,7 +18,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEPLOY_USER, TestServer, deployRoot, freePort, startSshd } from './sshd-harness'
-import { LOAD_MAX_MS, describeLoad, failuresOf } from '../support/load'
+import { STACK_LOAD_MAX_MS, describeLoad, failuresOf } from '../support/load'
 import { alive, listening } from '../support/processes'
 import { fillIn, recipeBlock } from '../support/recipe'
 import { LoadRun, PLAN, Site, deployUnderLoad, staleAnswers } from './under-load'
@@ -75,11 +75,17 @@ async function startPm2Server(): Promise<Pm2Server> {
     pm2,
     stop: async () => {
       const daemon = Number(fs.existsSync(path.join(home, 'pm2.pid')) ? fs.readFileSync(path.join(home, 'pm2.pid'), 'utf8') : 0)
-      if (daemon) pm2('kill')
-      await server.stop()
-      expect(daemon && alive(daemon), `pm2's daemon ${daemon} still runs after pm2 kill`).toBeFalsy()
-      fs.rmSync(bin, { recursive: true, force: true })
+      try {
+        if (daemon) pm2('kill')
+      } finally {
+        // Even when pm2 kill failed: this sshd and these folders go, and the daemon is checked below.
+        await server.stop()
+        fs.rmSync(bin, { recursive: true, force: true })
+      }
+      const left = daemon && alive(daemon)
+      if (left) process.kill(daemon, 'SIGKILL')
       fs.rmSync(home, { recursive: true, force: true })
+      expect(left, `pm2's daemon ${daemon} still ran after pm2 kill (now killed)`).toBeFalsy()
     }
   }
   started.push(running)
@@ -87,7 +93,9 @@ async function startPm2Server(): Promise<Pm2Server> {
 }
 
 afterAll(async () => {
-  for (const running of started) await running.stop()
+  // Each server is stopped even when stopping an earlier one failed.
+  const stopped = await Promise.allSettled(started.map((running) => running.stop()))
+  for (const result of stopped) if (result.status === 'rejected') throw result.reason
 })
 
 /**
@@ -128,7 +136,8 @@ describe('a Node app under pm2 (cluster mode), configured by docs/recipes/node-p
         pages: PAGES,
         files: (id) => files(id, root, port),
         inputs: { 'after-activate': recipeBlock(RECIPE, 'after-activate') },
-        keepAlive: false
+        keepAlive: false,
+        loadMaxMs: STACK_LOAD_MAX_MS
       }
       const run = await deployUnderLoad('pm2 recipe', running.server, site)
       const described = running.pm2('jlist')
@@ -137,7 +146,7 @@ describe('a Node app under pm2 (cluster mode), configured by docs/recipes/node-p
       expect(failed).toBe(0)
       expect(run.timeline.map((s) => s.servedAfter)).toEqual(run.timeline.map((s) => s.id))
       expect(run.servedAtEnd).toBe(run.timeline[run.timeline.length - 1].id)
-      expect(run.report.stoppedBy, `the load reached its hang guard (${LOAD_MAX_MS / 1000} s)`).toBe('caller')
+      expect(run.report.stoppedBy, `the load reached its hang guard (${STACK_LOAD_MAX_MS / 1000} s)`).toBe('caller')
       expect(run.switches).toBe(PLAN.length)
       expect(run.report.requests).toBeGreaterThan(1000)
       // It was pm2's cluster mode with two workers that served them.
@@ -149,7 +158,7 @@ describe('a Node app under pm2 (cluster mode), configured by docs/recipes/node-p
       expect(stale).toBe(0)
       await stopPm2(running, port)
     },
-    LOAD_MAX_MS + 120_000
+    STACK_LOAD_MAX_MS + 120_000
   )
 
   it(
@@ -162,7 +171,7 @@ describe('a Node app under pm2 (cluster mode), configured by docs/recipes/node-p
       const naive = ['cd "$DEPLOY_PATH/current"', `if pm2 describe app >/dev/null 2>&1; then pm2 reload app; else PORT=${port} pm2 start dist/server.js --name app -i 2; fi`].join(
         '\n'
       )
-      const site: Site = { root, port, pages: PAGES, files: (id) => files(id, root, port), inputs: { 'after-activate': naive }, keepAlive: false }
+      const site: Site = { root, port, pages: PAGES, files: (id) => files(id, root, port), inputs: { 'after-activate': naive }, keepAlive: false, loadMaxMs: STACK_LOAD_MAX_MS }
       const run = await deployUnderLoad('pm2 control', running.server, site, { plan: ['deploy r02', 'deploy r03'] })
       const { stale, failed } = report('pm2 control', run, (Date.now() - t0) / 1000)
       expect(failed).toBe(0)
@@ -170,6 +179,6 @@ describe('a Node app under pm2 (cluster mode), configured by docs/recipes/node-p
       expect(stale, 'the checker must see the old release served after the deploy').toBeGreaterThan(0)
       await stopPm2(running, port)
     },
-    LOAD_MAX_MS + 120_000
+    STACK_LOAD_MAX_MS + 120_000
   )
 })

@@ -38,6 +38,8 @@ export interface Site {
   inputs?: Record<string, string>
   /** false: the load opens a connection a request (see startLoad). */
   keepAlive?: boolean
+  /** The load's hang guard (default LOAD_MAX_MS). */
+  loadMaxMs?: number
 }
 
 /** One operation that made a release current. */
@@ -146,7 +148,7 @@ export async function deployUnderLoad(
 
   let switches = 0
   const started = Date.now()
-  const load = startLoad(port, pages, allowed, () => phase, { keepAlive: site.keepAlive })
+  const load = startLoad(port, pages, allowed, () => phase, { keepAlive: site.keepAlive, maxMs: site.loadMaxMs })
   let report: LoadReport
   try {
     for (const step of plan) {

@@ -12,6 +12,13 @@ export const LOOPS = 4
  * (about 30 s for the 10 switches).
  */
 export const LOAD_MAX_MS = 300_000
+/**
+ * The same guard for the stack tests (php-fpm, pm2), whose 10 switches take
+ * longer (a pm2 reload per deploy) and which run side by side: ten times the
+ * minute each is budgeted. A busy 2-core machine took 55 s (PHP) and 100 s
+ * (pm2) for them, one at a time.
+ */
+export const STACK_LOAD_MAX_MS = 600_000
 export const LOAD_MAX_REQUESTS = 3_000_000
 const REQUEST_TIMEOUT_MS = 5_000
 
@@ -53,15 +60,15 @@ export interface Load {
 /**
  * Starts LOOPS request loops on one keep-alive agent (or, with `keepAlive:
  * false`, a connection a request, as a proxy in front of an app server opens
- * them), taking the pages in turn. `allowed` holds the release ids that may
+ * them), taking the pages in turn, for at most `maxMs` (LOAD_MAX_MS). `allowed` holds the release ids that may
  * be served at this moment (a deploy adds its id before it starts); `phase`
  * says what the test is doing, for the failure samples.
  */
-export function startLoad(port: number, pages: Pages, allowed: ReadonlySet<string>, phase: () => string, options: { keepAlive?: boolean } = {}): Load {
+export function startLoad(port: number, pages: Pages, allowed: ReadonlySet<string>, phase: () => string, options: { keepAlive?: boolean; maxMs?: number } = {}): Load {
   const agent = new http.Agent({ keepAlive: options.keepAlive ?? true, maxSockets: LOOPS })
   const paths = Object.keys(pages)
   const started = Date.now()
-  const deadline = started + LOAD_MAX_MS
+  const deadline = started + (options.maxMs ?? LOAD_MAX_MS)
   const report: LoadReport = {
     requests: 0,
     durationMs: 0,

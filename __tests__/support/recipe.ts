@@ -10,12 +10,20 @@ const RECIPES = path.resolve(__dirname, '../../docs/recipes')
 
 /** The body of the fenced block marked `<!-- tested: name -->` in docs/recipes/<file>. */
 export function recipeBlock(file: string, name: string): string {
-  const text = fs.readFileSync(path.join(RECIPES, file), 'utf8')
+  return markedBlock(fs.readFileSync(path.join(RECIPES, file), 'utf8'), name, `docs/recipes/${file}`)
+}
+
+/**
+ * The body of the fenced block on the line after `<!-- tested: name -->` in
+ * `text`: only blank space between them, so a marker whose block was moved
+ * or deleted fails instead of taking whatever block comes next.
+ */
+export function markedBlock(text: string, name: string, where: string): string {
   const marker = `<!-- tested: ${name} -->`
   const at = text.indexOf(marker)
-  if (at < 0) throw new Error(`docs/recipes/${file} has no block marked ${marker}`)
-  const block = /^\s*```[^\n]*\n([\s\S]*?)^```$/m.exec(text.slice(at + marker.length))
-  if (!block) throw new Error(`docs/recipes/${file}: no fenced block follows ${marker}`)
+  if (at < 0) throw new Error(`${where} has no block marked ${marker}`)
+  const block = /^[ \t]*\n\s*```[^\n]*\n([\s\S]*?\n)```[ \t]*(?:\n|$)/.exec(text.slice(at + marker.length))
+  if (!block) throw new Error(`${where}: the line after ${marker} does not open a fenced block`)
   return block[1]
 }
 

@@ -158,7 +158,9 @@ async function startSshd(options = {}) {
   })
   const userKeyFile = options.userKeyFile ?? sharedUserKey()
   const authDir = path.join(dir, 'auth')
-  fs.mkdirSync(authDir, { mode: 0o755 })
+  fs.mkdirSync(authDir)
+  // sshd reads the keys as the deploy user: 755 whatever the umask (027 would make it 750, root's only).
+  fs.chmodSync(authDir, 0o755)
   fs.copyFileSync(`${userKeyFile}.pub`, path.join(authDir, user.name))
   fs.chmodSync(path.join(authDir, user.name), 0o644)
   const backing = path.join(dir, 'srv')
