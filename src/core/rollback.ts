@@ -1,10 +1,11 @@
 import { DeploySettings } from '../config/settings'
 import { Connection } from '../ssh/connection'
-import { planRollback } from '../remote/plan'
+import { planHealth, planRollback } from '../remote/plan'
 import { rollbackScript } from '../remote/scripts'
 import { Reporter } from './reporter'
 import { lastResult } from '../ssh/protocol'
-import { remoteFailure } from './errors'
+import { RemoteError, remoteFailure } from './errors'
+import { checkHealthOn } from './health'
 
 export interface RollbackOutcome {
   releaseId: string
@@ -17,5 +18,21 @@ export async function rollbackOn(host: Connection, settings: DeploySettings, rep
   const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release'
   const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run(rollbackScript(plan), { onLog: reporter.info }))
   if (result.code !== 0) throw remoteFailure(result, host.name)
-  return { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
+  const outcome = { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
+  await checkAfterRollback(host, settings, outcome.releaseId, reporter)
+  return outcome
+}
+
+/** The health checks run after a rollback too; failing, the rollback fails and says so, and does not bounce back. */
+async function checkAfterRollback(host: Connection, settings: DeploySettings, releaseId: string, reporter: Reporter): Promise<void> {
+  if (!settings.health || !releaseId) return
+  const health = await reporter.group(`Checking the health of ${releaseId} on ${host.name}`, () =>
+    checkHealthOn(host, planHealth(settings, releaseId), host.name, { onLog: reporter.info })
+  )
+  if (health.healthy) return
+  throw new RemoteError(
+    `${health.failure}. ${host.name} was rolled back to ${releaseId}, which stays current: a rollback does not bounce back. Roll back to another release (release-id), or deploy a fix.`,
+    'health',
+    null
+  )
 }

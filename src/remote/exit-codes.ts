@@ -19,7 +19,9 @@ export const EXIT = {
   noRollbackTarget: 21,
   unknownRelease: 22,
   /** The upload cache is not usable: the runner sends everything instead. */
-  cache: 23
+  cache: 23,
+  unhealthy: 24,
+  httpClient: 25
 } as const
 
 /** What to tell the user for each code, after the remote error text. */
@@ -35,5 +37,7 @@ export const EXIT_HINTS: Record<number, string> = {
   [EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
   [EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
   [EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
-  [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
+  [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.',
+  [EXIT.unhealthy]: 'Check the last probe above; raise health-timeout if the app only needs longer to start.',
+  [EXIT.httpClient]: 'Nothing was switched.'
 }

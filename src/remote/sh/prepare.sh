@@ -3,10 +3,12 @@
 #
 #   layout           check the deploy folder (create it on a first deploy)
 #   lock             take the deploy lock; it stays taken for the switch
-#   check            current is a symlink and the release id is new
+#   check            current is a symlink and the release id is new (and, with
+#                    health-url, the server has an HTTP client)
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
+#   revision         write the revision file into the release (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -15,7 +17,8 @@
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
 # HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
-# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
+# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT REVISION_FILE REVISION_SHA
+# NEEDS_HTTP_CLIENT. The upload comes on stdin.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -40,6 +43,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
 # shellcheck source=lib/shared.sh
 . "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
+# shellcheck source=lib/health.sh
+. "$ATOMIC_DEPLOY_LIB/lib/health.sh"
+# shellcheck source=lib/revision.sh
+. "$ATOMIC_DEPLOY_LIB/lib/revision.sh"
 
 # What this run has built, for on_exit to remove should it fail.
 STAGING_CREATED=0
@@ -166,9 +173,11 @@ trap_exits
 step_layout
 step_lock
 step_check
+if [ "$NEEDS_HTTP_CLIENT" = 1 ]; then require_http_client; fi
 step_upload
 step_release
 step_shared
+write_revision_file
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

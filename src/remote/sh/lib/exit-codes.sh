@@ -21,6 +21,8 @@ exit_code() {
     unknown-release) echo 22 ;;
     # The upload cache is not usable: the runner sends everything instead.
     cache) echo 23 ;;
+    unhealthy) echo 24 ;;
+    http-client) echo 25 ;;
     *) echo 1 ;;
   esac
 }
