@@ -78,7 +78,8 @@ function plan(health: Partial<HealthSettings>): HealthPlan {
 }
 
 function check(shell: 'dash' | 'busybox', client: string, health: Partial<HealthSettings>) {
-  const command = shell === 'dash' ? ['dash', '-c'] : ['busybox', 'sh', '-c']
+  // Absolute: the PATH given is the server's, without the shells' folder.
+  const command = shell === 'dash' ? ['/usr/bin/dash', '-c'] : ['/usr/bin/busybox', 'sh', '-c']
   return localRunner({ command, PATH: `${clients[client]}:${tools}`, home: tmp }).run(healthScript(plan(health)))
 }
 
