@@ -26,11 +26,21 @@ export function findNginx(): string {
   throw new Error('nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light')
 }
 
-/** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1. */
-export async function startNginx(deployRoot: string): Promise<TestNginx> {
+export interface NginxOptions {
+  /** Run inside this network namespace (ip netns exec), listening on every address of it at `port`. */
+  namespace?: string
+  port?: number
+  /** Waits until nginx answers (inside a namespace the test's 127.0.0.1 does not reach it). */
+  ready?: () => Promise<void>
+  /** More lines inside the server block. */
+  serverLines?: string[]
+}
+
+/** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1 (or, in a namespace, on `port` there). */
+export async function startNginx(deployRoot: string, options: NginxOptions = {}): Promise<TestNginx> {
   const nginx = findNginx()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-nginx-'))
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const root = path.join(deployRoot, 'current/public')
   const errorLog = path.join(dir, 'error.log')
   const temp = (name: string): string => {
@@ -66,9 +76,10 @@ export async function startNginx(deployRoot: string): Promise<TestNginx> {
       '  keepalive_timeout 120s;',
       '  keepalive_requests 1000000;',
       '  server {',
-      `    listen 127.0.0.1:${port};`,
+      options.namespace ? `    listen ${port};` : `    listen 127.0.0.1:${port};`,
       '    server_name localhost;',
       `    root ${root};`,
+      ...(options.serverLines ?? []),
       '  }',
       '}',
       ''
@@ -81,11 +92,15 @@ export async function startNginx(deployRoot: string): Promise<TestNginx> {
     throw new Error(`nginx rejected the test configuration: ${output}${readLog(errorLog)}\n${fs.readFileSync(config, 'utf8')}`)
   }
   let output = ''
-  const child: ChildProcess = spawn(nginx, ['-e', errorLog, '-p', dir, '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const command = [nginx, '-e', errorLog, '-p', dir, '-c', config]
+  const child: ChildProcess = options.namespace
+    ? spawn('ip', ['netns', 'exec', options.namespace, ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
-  await waitForPort(port, log, child, 'nginx')
+  if (options.ready) await options.ready()
+  else await waitForPort(port, log, child, 'nginx')
   return {
     port,
     root,

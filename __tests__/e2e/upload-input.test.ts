@@ -62,7 +62,9 @@ describe('the upload and exclude', () => {
     const allowed = await runAction({ ...inputs, 'allow-empty': 'true', 'release-id': 'allowed' })
     expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/allowed')
-    expect(liveTree(root)).toEqual([])
+    // Nothing uploaded; the release holds only the revision file the deploy writes.
+    expect(liveTree(root)).toEqual(['REVISION'])
+    expect(fs.readFileSync(path.join(root, 'current/REVISION'), 'utf8')).toMatch(/^allowed\n/)
   })
 
   it('refuses a name that is not UTF-8 before connecting, showing it escaped; an exclude line for it lets the deploy go', async () => {
