@@ -73,12 +73,12 @@ describe('health-gated releases across hosts in network namespaces', () => {
   })
 
   it('a release whose health page answers 500 is reverted on every host and marked bad; a later rollback skips it. Counts what the load saw', async () => {
-    // Bounded load on host 1's nginx while the deploy runs: at most 20000 requests or 120 s.
+    // Bounded load on host 1's nginx while the deploy runs: at most 200000 requests or 120 s.
     let deploying = true
     const seen: Array<{ at: number; bad: boolean }> = []
     const load = (async () => {
       const until = Date.now() + 120_000
-      while (deploying && seen.length < 20_000 && Date.now() < until) {
+      while (deploying && seen.length < 200_000 && Date.now() < until) {
         const answer = await get(`http://${hosts[0].address}:${WEB_PORT}/health`).catch(() => ({ status: 0, body: '' }))
         seen.push({ at: Date.now(), bad: answer.status === 500 })
       }
@@ -98,6 +98,8 @@ describe('health-gated releases across hosts in network namespaces', () => {
       `health revert: ${bad.length} of ${seen.length} requests on host 1 saw the bad release; switch to switch-back window ${window.toFixed(2)} s; deploy ${seconds.toFixed(1)} s`
     )
     expect(bad.length).toBeGreaterThan(0)
+    // The load saw the switch back too, so the window is whole.
+    expect(seen[seen.length - 1].bad).toBe(false)
     // Hang guard, not a speed check: ten times the window measured here (about 6 s: health-timeout 3, the last try, the switch back).
     expect(window).toBeLessThan(60)
     const back = await runAction({ ...inputs({ mode: 'rollback' }) })
@@ -143,6 +145,25 @@ describe('health-gated releases across hosts in network namespaces', () => {
     } finally {
       fs.rmSync(path.join(hosts[1].root, 'shared-unhealthy'))
     }
+  })
+
+  it('a rollback is health-checked: unhealthy, it fails saying so, and does not bounce back', async () => {
+    const run = await runAction({ ...inputs({ mode: 'rollback', 'release-id': 'good1', 'health-url': '', 'health-expect': '', 'health-command': 'echo "cache cold"; exit 5' }) })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('health-command: exit status 5; output: cache cold')
+    expect(run.stdout).toContain('which stays current: a rollback does not bounce back')
+    for (const h of hosts) expect(current(h)).toBe('releases/good1')
+    const again = await runAction({ ...inputs({ mode: 'rollback', 'release-id': 'good0' }) })
+    expect(again.code, again.stdout).toBe(0)
+  })
+
+  it('dry-run prints the checks and the rollout, and changes nothing', async () => {
+    const run = await runAction({ ...inputs({ 'release-id': 'dry1', 'dry-run': 'true', rollout: 'canary' }), source: page('dry1') })
+    expect(run.code, run.stdout).toBe(0)
+    expect(run.stdout).toContain(`health:  GET http://127.0.0.1:${WEB_PORT}/health from each server: status 200-399, body containing "dry1"`)
+    expect(run.stdout).toMatch(/rollout: canary: \S+, then \S+, \S+/)
+    expect(run.stdout).toContain('Remote script: health on')
+    for (const h of hosts) expect(fs.existsSync(path.join(h.root, 'releases/dry1'))).toBe(false)
   })
 
   it('health-timeout is honoured: a check that never ends stops after it', async () => {
