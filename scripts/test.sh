@@ -12,6 +12,8 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v busybox >/dev/null || missing+=(busybox)
 command -v dash >/dev/null || missing+=(dash)
 command -v zstd >/dev/null || missing+=(zstd)
+# setfacl: writable-mode acl, and its tests.
+command -v setfacl >/dev/null || missing+=(acl)
 # bsdtar, the tar of macOS and Windows runners: the runner tests pack with it.
 [ -x /usr/bin/bsdtar ] || missing+=(libarchive-tools)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)

@@ -16,6 +16,7 @@ import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { connectionInputs, makeWorkspace, runAction } from './run-action'
+import { sampleArgvWhile } from '../support/secrets'
 
 const TAG = randomBytes(6).toString('hex')
 const SECRET = `hunter2-secret-${TAG}`
@@ -36,42 +37,6 @@ afterAll(async () => {
   await Promise.all(Object.values(servers).map((server) => server.stop()))
   if (bin) fs.rmSync(bin, { recursive: true, force: true })
 })
-
-/** Every process's argv, as one string each (NULs as spaces); processes that end while read are skipped. */
-function allCommandLines(): string[] {
-  const lines: string[] = []
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      lines.push(fs.readFileSync(`/proc/${pid}/cmdline`).toString('utf8').replace(/\0/g, ' '))
-    } catch {
-      // gone already
-    }
-  }
-  return lines
-}
-
-interface Sampling {
-  samples: number
-  secretSeen: string[]
-  visibleSeen: number
-}
-
-/** Samples until `done` settles, at most 5000 times and 120 s. */
-async function sampleWhile(done: Promise<unknown>): Promise<Sampling> {
-  let finished = false
-  void done.finally(() => (finished = true))
-  const result: Sampling = { samples: 0, secretSeen: [], visibleSeen: 0 }
-  const deadline = Date.now() + 120_000
-  while (!finished && result.samples < 5000 && Date.now() < deadline) {
-    const lines = allCommandLines()
-    result.samples++
-    result.secretSeen.push(...lines.filter((line) => line.includes(SECRET)).map((line) => line.slice(0, 200)))
-    if (lines.some((line) => line.includes(VISIBLE))) result.visibleSeen++
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  return result
-}
 
 /** Each hook exports the secret and sleeps; before-activate also starts the control, a process with the visible marker in its argv. */
 const hookWithSecret = (name: string, control: boolean): string =>
@@ -100,7 +65,7 @@ describe.each(['stock', 'busybox'])('a deploy with secrets in its hooks (%s tool
       },
       { timeoutMs: 120_000 }
     )
-    const sampling = await sampleWhile(run)
+    const sampling = await sampleArgvWhile(run, SECRET, VISIBLE)
     const result = await run
     expect(result.code, result.stderr).toBe(0)
     expect(fs.readFileSync(path.join(root, 'current', 'hooks.out'), 'utf8')).toBe(

@@ -117,4 +117,16 @@ describe('atomic-deploy command line', () => {
     expect(dry.stderr).toContain("SHARED_ENTRIES='storage/'")
     expect(snapshot(root)).toEqual(before)
   })
+  it('writes --env-file-file into the release (mode 600) and opens --writable folders', async () => {
+    const root = path.join(server.root, 'cli-env-file')
+    const envFile = path.join(path.dirname(keyFile), 'production.env')
+    fs.writeFileSync(envFile, 'DB_PASSWORD=from-a-file\n', { mode: 0o600 })
+    const args = ['deploy', ...connection(), '--path', root, '--source', makeWorkspace({ 'index.html': 'cli' }), '--env-file-file', envFile]
+    const run = await cli([...args, '--writable', 'storage/', '--writable-mode', 'chmod'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(fs.readFileSync(path.join(root, 'current', '.env'), 'utf8')).toBe('DB_PASSWORD=from-a-file\n')
+    expect((fs.statSync(path.join(root, 'current', '.env')).mode & 0o777).toString(8)).toBe('600')
+    expect((fs.statSync(path.join(root, 'current', 'storage')).mode & 0o777).toString(8)).toBe('777')
+    expect(run.stdout + run.stderr).not.toContain('from-a-file')
+  })
 })

@@ -13,6 +13,7 @@ export function testDeployPlan(deployPath: string, overrides: Partial<DeployPlan
     keep: 5,
     shared: [],
     sharedAuto: false,
+    writable: { paths: [], mode: 'acl', user: '' },
     beforeActivate: '',
     afterActivate: '',
     commandTimeoutSeconds: 0,

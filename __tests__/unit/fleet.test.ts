@@ -81,6 +81,7 @@ function settingsFor(c: Config): DeploySettings {
     keep: 2,
     shared: [],
     sharedAuto: false,
+    writable: { paths: [], mode: 'acl', user: '' },
     dryRun: false,
     beforeActivate: '',
     afterActivate: c.afterActivate ? 'systemctl reload app' : '',

@@ -233,7 +233,9 @@ describe('defaults', () => {
     'health-interval': { value: '2', with: { 'health-url': 'http://127.0.0.1/health' } },
     rollout: { value: 'canary' },
     'batch-size': { value: '2' },
-    'revision-file': { value: 'public/REVISION' }
+    'revision-file': { value: 'public/REVISION' },
+    'env-file-path': { value: 'config/.env', with: { 'env-file': 'A=1' } },
+    'writable-mode': { value: 'chgrp', with: { writable: 'storage/', 'writable-user': 'www-data' } }
   }
   const defaulted = INPUTS.filter((input) => input.default !== undefined)
 

@@ -59,6 +59,7 @@ function settings(rollout: Rollout, batchSize: number, revertOnFailure = true): 
     hardlinkReleases: false,
     lockTimeoutSeconds: 0,
     provenance: { runner: 'test' },
+    writable: { paths: [], mode: 'acl', user: '' },
     health: { urls: ['http://127.0.0.1/health'], command: '', expect: '{release-id}', status: [[200, 399]], timeoutSeconds: 3, intervalSeconds: 1 },
     rollout,
     batchSize

@@ -113,6 +113,34 @@ export const INPUTS: InputSpec[] = [
     lines: true
   },
   {
+    name: 'env-file',
+    description:
+      'Text of a file (usually a .env, from a secret) written into every new release at env-file-path, mode 600, before before-activate runs; it goes live with the switch. Sent over the connection on stdin, never as an argument; every line is masked in logs.',
+    secret: true,
+    file: true
+  },
+  {
+    name: 'env-file-path',
+    description: 'Where env-file is written, relative to the release. It may not be a shared entry or lie inside one.',
+    default: '.env'
+  },
+  {
+    name: 'writable',
+    description:
+      'Newline-separated folders, relative to the release (or inside a shared entry), that writable-user may write to (created when missing), e.g. storage/ and bootstrap/cache/.',
+    lines: true
+  },
+  {
+    name: 'writable-mode',
+    description:
+      'How writable folders are opened: acl (setfacl: writable-user and the deploy user get rwX, also as default ACLs, so what writable-user creates can still be pruned), chgrp (the group of writable-user, g+rwX, setgid folders) or chmod (a+rwX, for everyone).',
+    default: 'acl'
+  },
+  {
+    name: 'writable-user',
+    description: 'The user that must write to the writable folders (the web server or PHP-FPM user, e.g. www-data). Needed for acl and chgrp.'
+  },
+  {
     name: 'before-activate',
     description: 'Shell commands run in the new release before the switch (migrations, caches). The first failing line fails the deploy and nothing is switched.',
     lines: true,

@@ -13,6 +13,9 @@ import { inputDefault, inputSpec } from './input-spec'
 import { hasControlCharacter } from './control-characters'
 import { parseExclude } from './exclude'
 import { parseHealth, parseRevisionFile } from './health'
+import { parseEnvFile } from './env-file'
+import { parseWritable } from './writable'
+import { isUserName } from './user-name'
 
 /** Reads one input by its action name (`ssh-key`); returns '' when unset. */
 export type InputReader = (name: string) => string
@@ -48,6 +51,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
   const provenance = readProvenance(env)
   const releaseIdText = get('release-id')
   const hostKey = parseHostKeyPolicy(read('known-hosts'), get('host-fingerprint'), value('strict-host-key'), targets, '')
+  const shared = parseSharedEntries(read('shared'))
   const settings: DeploySettings = {
     mode,
     targets,
@@ -63,7 +67,9 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     releaseId: releaseIdText ? checkReleaseId(releaseIdText) : options.releaseIdFromRun && env.GITHUB_RUN_ID ? runReleaseId(env) : defaultReleaseId(now, provenance.sha),
     releaseIdGiven: releaseIdText !== '',
     keep: parseWholeNumber(value('keep'), 'keep', 1, 1000),
-    shared: parseSharedEntries(read('shared')),
+    shared,
+    envFile: parseEnvFile(read('env-file'), value('env-file-path'), shared),
+    writable: parseWritable(read('writable'), value('writable-mode'), get('writable-user')),
     sharedAuto: parseBoolean(value('shared-auto'), 'shared-auto'),
     dryRun: parseBoolean(value('dry-run'), 'dry-run'),
     beforeActivate: parseHook(read('before-activate'), 'before-activate'),
@@ -130,7 +136,7 @@ function parseHostList(text: string, port: number): HostAddress[] {
 
 function parseCredentials(read: InputReader, username: string, prefix = ''): DeploySettings['credentials'] {
   const input = (name: string): string => `${prefix}${name}`
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._@-]*$/.test(username)) {
+  if (!isUserName(username)) {
     throw new InputError(input('username'), `${shown(username)} is not a user name. Expected letters, digits and . _ - @.`)
   }
   const keyText = read(input('ssh-key'))

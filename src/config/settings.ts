@@ -34,6 +34,25 @@ export interface SharedEntry {
   isDirectory: boolean
 }
 
+/** A file written into each new release from a secret (env-file). */
+export interface EnvFile {
+  /** Relative to the release, checked: no `..`, not absolute, not in a shared entry. */
+  path: string
+  /** The content as written: LF line ends, a final newline, no NUL. */
+  text: string
+}
+
+export type WritableMode = 'acl' | 'chgrp' | 'chmod'
+
+/** Folders the web server's user may write to (writable). */
+export interface WritableSettings {
+  /** Relative to the release, checked, without a trailing slash; [] for none. */
+  paths: string[]
+  mode: WritableMode
+  /** The user that writes there; '' with chmod, which opens them to every user. */
+  user: string
+}
+
 export type Compression = 'auto' | 'gzip' | 'zstd' | 'none'
 
 /** What actually travels: the choice `auto` settles on, per host. */
@@ -105,6 +124,9 @@ export interface DeploySettings {
   shared: SharedEntry[]
   /** Also link every entry of shared/ into the release (DeployHQ's way). */
   sharedAuto: boolean
+  /** Written into the release (mode 600) before before-activate; undefined: none. */
+  envFile?: EnvFile
+  writable: WritableSettings
   /** Connect and print the plan and scripts; change nothing. */
   dryRun: boolean
   beforeActivate: string

@@ -1,6 +1,6 @@
 import { SharedEntry } from './settings'
 import { InputError, shown } from './input-error'
-import { hasControlCharacter } from './control-characters'
+import { relativePathProblem } from './relative-path'
 
 /** Parses the `shared` input: one relative path a line, a trailing `/` marks a directory. */
 export function parseSharedEntries(text: string): SharedEntry[] {
@@ -18,24 +18,11 @@ export function parseSharedEntries(text: string): SharedEntry[] {
 }
 
 function parseSharedEntry(line: string): SharedEntry {
-  const isDirectory = line.endsWith('/')
-  const path = line.replace(/\/+$/, '')
-  const segments = path.split('/')
-  const problem = line.startsWith('/')
-    ? 'is absolute'
-    : segments.some((s) => s === '..' || s === '.')
-      ? "contains '.' or '..'"
-      : segments.some((s) => s === '' || hasControlCharacter(s))
-        ? 'has an empty part or a control character'
-        : segments[0].startsWith('-')
-          ? "starts with '-'"
-          : segments.some((s) => Buffer.byteLength(s) > 255) || Buffer.byteLength(path) > 1000
-            ? 'is too long (a part over 255 bytes, or over 1000 bytes in all)'
-            : undefined
+  const problem = relativePathProblem(line)
   if (problem) {
     throw new InputError('shared', `${shown(line)} ${problem}. Expected paths relative to the release, e.g. storage/ or .env.`)
   }
-  return { path, isDirectory }
+  return { path: line.replace(/\/+$/, ''), isDirectory: line.endsWith('/') }
 }
 
 /** Non-empty, trimmed lines; `#` starts a comment line. */

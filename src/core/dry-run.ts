@@ -1,7 +1,7 @@
 import { DeploySettings, WireCompression } from '../config/settings'
 import { Connection } from '../ssh/connection'
 import { Reporter } from './reporter'
-import { planRelease } from '../remote/plan'
+import { PreparePlan, planRelease } from '../remote/plan'
 import { prepareScript } from '../remote/scripts'
 import { expectedFindLines } from '../upload/file-list'
 import { formatBytes } from '../config/format'
@@ -76,7 +76,7 @@ export async function dryRunOn(
         compression: upload.plan.compression,
         summary: upload.summary
       },
-      scripts: { prepare: prepareScript(upload.plan), ...activationScripts(hosts.length, upload.plan) }
+      scripts: { prepare: prepareScript(withEnvFileHidden(upload.plan)), ...activationScripts(hosts.length, upload.plan) }
     }
     return { info, releases: listed.releases }
   })
@@ -119,4 +119,10 @@ export async function dryRunOn(
     scripts: first.scripts,
     releases: perHost[0].releases
   }
+}
+
+/** The env file's text is a secret: the printed script holds a note of its size in its place. */
+function withEnvFileHidden(plan: PreparePlan): PreparePlan {
+  if (!plan.envFile) return plan
+  return { ...plan, envFile: { path: plan.envFile.path, text: `(the env-file text, ${Buffer.byteLength(plan.envFile.text)} bytes, is not shown)\n` } }
 }

@@ -20,8 +20,10 @@ export const EXIT = {
   unknownRelease: 22,
   /** The upload cache is not usable: the runner sends everything instead. */
   cache: 23,
-  unhealthy: 24,
-  httpClient: 25
+  envFile: 24,
+  writable: 25,
+  unhealthy: 26,
+  httpClient: 27
 } as const
 
 /** What to tell the user for each code, after the remote error text. */
@@ -37,6 +39,8 @@ export const EXIT_HINTS: Record<number, string> = {
   [EXIT.lockLost]: 'The deploy lock was taken over by someone else between steps; deploy again.',
   [EXIT.missingTool]: 'Install the missing tool on the server, or choose another compression.',
   [EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
+  [EXIT.envFile]: 'Fix env-file-path (or the shared entries on the server); the new release was removed and current is unchanged.',
+  [EXIT.writable]: 'Fix the writable paths, writable-user or writable-mode (or the server, as the message says); current is unchanged.',
   [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.',
   [EXIT.unhealthy]: 'Check the last probe above; raise health-timeout if the app only needs longer to start.',
   [EXIT.httpClient]: 'Nothing was switched.'

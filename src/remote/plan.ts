@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto'
-import { DeploySettings, HealthSettings, Mode, SharedEntry, WireCompression } from '../config/settings'
+import { DeploySettings, EnvFile, HealthSettings, Mode, SharedEntry, WireCompression, WritableSettings } from '../config/settings'
 
 export type { WireCompression }
 
@@ -51,6 +51,10 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   /** Travels as data (one entry a line, `/` after a folder); the server computes the link targets. */
   shared: SharedEntry[]
   sharedAuto: boolean
+  /** Written into the release before before-activate; its text travels only inside the script, on stdin. */
+  envFile?: EnvFile
+  /** Folders opened to the web server's user, after env-file and before before-activate. */
+  writable: WritableSettings
   beforeActivate: string
   /** Written into the release (relative path): the release id, then the commit sha. '' for none. */
   revisionFile: string
@@ -128,6 +132,8 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, r
     keep: settings.keep,
     shared: settings.shared,
     sharedAuto: settings.sharedAuto,
+    envFile: settings.envFile,
+    writable: settings.writable,
     beforeActivate: settings.beforeActivate,
     afterActivate: settings.afterActivate,
     commandTimeoutSeconds: settings.commandTimeoutSeconds,

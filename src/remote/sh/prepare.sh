@@ -1,6 +1,7 @@
 #!/bin/sh
 # atomic-deploy prepare script: builds the new release beside the live one.
 #
+#   writable check   setfacl and writable-user are there (when writable is set)
 #   layout           check the deploy folder (create it on a first deploy)
 #   lock             take the deploy lock; it stays taken for the switch
 #   check            current is a symlink and the release id is new (and, with
@@ -8,6 +9,8 @@
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
+#   env-file         write env-file into the release, mode 600 (when set)
+#   writable         open the writable folders to writable-user (when set)
 #   revision         write the revision file into the release (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
@@ -17,8 +20,8 @@
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
 # HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
-# HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT REVISION_FILE REVISION_SHA
-# NEEDS_HTTP_CLIENT. The upload comes on stdin.
+# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE
+# COMMAND_TIMEOUT REVISION_FILE REVISION_SHA NEEDS_HTTP_CLIENT. The upload comes on stdin.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -43,6 +46,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
 # shellcheck source=lib/shared.sh
 . "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
+# shellcheck source=lib/env-file.sh
+. "$ATOMIC_DEPLOY_LIB/lib/env-file.sh"
+# shellcheck source=lib/writable.sh
+. "$ATOMIC_DEPLOY_LIB/lib/writable.sh"
 # shellcheck source=lib/health.sh
 . "$ATOMIC_DEPLOY_LIB/lib/health.sh"
 # shellcheck source=lib/revision.sh
@@ -137,6 +144,16 @@ step_shared() {
   link_shared_paths
 }
 
+step_env_file() {
+  step env-file "Writing env-file to $ENV_FILE_PATH in the release"
+  write_env_file
+}
+
+step_writable() {
+  step writable "Opening the writable folders to ${WRITABLE_USER:-every user}"
+  open_writable_paths
+}
+
 step_before_activate() {
   step before-activate 'Running before-activate in the new release'
   if ! run_hook before-activate "$RELEASE_PATH" "$HOOK_BEFORE_ACTIVATE"; then
@@ -170,6 +187,7 @@ on_exit() {
 }
 
 trap_exits
+check_writable
 step_layout
 step_lock
 step_check
@@ -177,6 +195,8 @@ if [ "$NEEDS_HTTP_CLIENT" = 1 ]; then require_http_client; fi
 step_upload
 step_release
 step_shared
+if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
+if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
 write_revision_file
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi

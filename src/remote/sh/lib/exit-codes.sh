@@ -21,8 +21,10 @@ exit_code() {
     unknown-release) echo 22 ;;
     # The upload cache is not usable: the runner sends everything instead.
     cache) echo 23 ;;
-    unhealthy) echo 24 ;;
-    http-client) echo 25 ;;
+    env-file) echo 24 ;;
+    writable) echo 25 ;;
+    unhealthy) echo 26 ;;
+    http-client) echo 27 ;;
     *) echo 1 ;;
   esac
 }

@@ -32,3 +32,19 @@ remove_tree() {
   done
   rm -rf "$@"
 }
+
+# symlinked_parent ROOT REL: prints the first folder on the way from ROOT to
+# ROOT/REL (REL itself not included) that is a symlink; fails when none is.
+symlinked_parent() {
+  parent=$1
+  rest=$2
+  while [ "${rest#*/}" != "$rest" ]; do
+    parent="$parent/${rest%%/*}"
+    rest=${rest#*/}
+    if [ -L "$parent" ]; then
+      printf '%s\n' "$parent"
+      return 0
+    fi
+  done
+  return 1
+}

@@ -10,17 +10,19 @@
 prune_releases() {
   read_current
   trash="$STATE/trash"
-  if [ -d "$trash" ]; then remove_tree "$trash"; fi
+  if [ -d "$trash" ] && ! problem=$(remove_tree "$trash" 2>&1); then
+    report_leftovers "$trash" 'what earlier prunes left in the trash' "$problem"
+  fi
   mkdir -p "$trash"
   pruned=
   for id in $(releases_to_prune "$CURRENT_ID" "$KEEP"); do
     if ! move_folder "${RELEASES:?}/$id" "$trash/$id"; then
       say "       warning: could not move releases/$id out to remove it"
-    elif remove_tree "$trash/$id"; then
+    elif problem=$(remove_tree "$trash/$id" 2>&1); then
       pruned="$pruned $id"
     else
       pruned="$pruned $id"
-      say "       warning: releases/$id is out of releases/, but parts of it could not be removed from $trash"
+      report_leftovers "$trash/$id" "releases/$id (out of releases/, moved to $trash/$id)" "$problem"
     fi
   done
   rmdir "$trash" 2>/dev/null || true
@@ -28,4 +30,18 @@ prune_releases() {
   say "       removed:${pruned:- none}"
   result pruned "${pruned# }"
   trim_log
+}
+
+# report_leftovers DIR WHAT RM-ERRORS: what could not be removed, and why:
+# rm's own words, and the entries in DIR another user owns (typically made by
+# writable-user in a folder it created, which the deploy user may not write
+# to). They stay in the trash; each prune tries them again.
+report_leftovers() {
+  say "       warning: parts of $2 could not be removed:"
+  printf '%s\n' "$3" | head -n 10 | while IFS= read -r line; do say "         $line"; done
+  me=$(id -u)
+  find "$1" ! -user "$me" -prune -exec ls -ld {} + 2>/dev/null | head -n 10 | while IFS= read -r line; do
+    say "         owned by another user: $line"
+  done
+  say "       remove them as their owner or as root; with writable-mode acl the deploy user can remove what writable-user creates"
 }

@@ -102,13 +102,7 @@ shared_link_target() {
 # Refuses a shared entry whose parent folders in the release are symlinks:
 # removing the release's copy must never reach outside the release.
 check_real_parents() {
-  parent=$1
-  rest=$2
-  while [ "${rest#*/}" != "$rest" ]; do
-    parent="$parent/${rest%%/*}"
-    rest=${rest#*/}
-    if [ -L "$parent" ]; then
-      fail shared "cannot link shared path $2: $parent is a symlink in the release"
-    fi
-  done
+  if parent=$(symlinked_parent "$1" "$2"); then
+    fail shared "cannot link shared path $2: $parent is a symlink in the release"
+  fi
 }
