@@ -2133,10 +2133,13 @@ const phases_1 = __nccwpck_require__(3272);
 const abort_1 = __nccwpck_require__(6992);
 const source_1 = __nccwpck_require__(5045);
 const parallel_1 = __nccwpck_require__(3447);
+const reconnect_1 = __nccwpck_require__(7715);
 /** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
 class HostDeploy {
     host;
     plan;
+    index;
+    reopen;
     started = Date.now();
     previous = '';
     /** prepare reported the release that was current ('' then means none), so the run knows current here. */
@@ -2146,19 +2149,27 @@ class HostDeploy {
     switchUnknown = false;
     /** The run cannot tell which release is current here (the result's releaseId is then ''). */
     currentUnknown = false;
-    /** A script was rejected or ended without an answer: the connection is gone. */
+    /** A script was rejected or ended without an answer: the connection is gone (or the script was killed). */
     lost = false;
+    /** The last script was killed (it answered with a signal): the connection itself may still work. */
+    killed = false;
+    /** Why the host could not be reached again after its connection was lost ('' when it was, or was not tried). */
+    unreachable = '';
     /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
     mayHoldLock = false;
     settled = false;
+    /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
+    stuckBecause = '';
     bytesSent = 0;
     /** Seconds its health check took, once one ran. */
     healthSeconds;
     pruned = [];
     result;
-    constructor(host, plan) {
+    constructor(host, plan, index, reopen) {
         this.host = host;
         this.plan = plan;
+        this.index = index;
+        this.reopen = reopen;
         this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 };
     }
     async run(script, options) {
@@ -2174,15 +2185,61 @@ class HostDeploy {
             this.lost = true;
             throw error;
         }
-        if (result.code === null)
-            this.lost = true;
+        this.killed = result.code === null && Boolean(result.signal);
+        // An answer shows the connection works; one without an exit status means it was lost, or the script killed.
+        this.lost = result.code === null;
         // These scripts free the lock on every exit; a failed prepare frees what it took.
-        else if (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0))
+        if (!this.lost && (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0)))
             this.mayHoldLock = false;
         return result;
     }
+    /**
+     * After a lost connection: connects again and learns the host's real state
+     * (see reconnect.ts); from then on scripts go over the new connection.
+     * Rejects with a ReconnectError when the host cannot be reached.
+     */
+    async recover(onLog) {
+        let state;
+        try {
+            state = await (0, reconnect_1.reconnect)(this.reopen, this.index, this.plan, this.host.name, { onLog }, this.killed ? this.host : undefined);
+        }
+        catch (error) {
+            this.unreachable = error.message;
+            throw error;
+        }
+        this.host = state.connection;
+        this.lost = false;
+        this.killed = false;
+        this.unreachable = '';
+        this.mayHoldLock = state.lockHeld;
+        this.switched = state.current === this.plan.releaseId;
+        this.switchUnknown = false;
+        return state;
+    }
+    /**
+     * Runs a script that may run twice (finish, mark-bad, abort): when the
+     * connection is lost, before or during it, reconnects (once: a host found
+     * unreachable is not tried again) and runs it once more.
+     */
+    async runAgainIfLost(script, options) {
+        if (!this.lost) {
+            try {
+                const result = await this.run(script, options);
+                if (result.code !== null)
+                    return result;
+            }
+            catch (error) {
+                if (!this.lost)
+                    throw error;
+            }
+        }
+        if (this.unreachable)
+            throw new reconnect_1.ReconnectError(this.unreachable);
+        await this.recover(options?.onLog ?? (() => undefined));
+        return this.run(script, options);
+    }
     settle(status, releaseId, error) {
-        const text = [error, this.lockHint(status)].filter(Boolean).join(' ');
+        const text = [error, this.lockHint(status, error ?? '')].filter(Boolean).join(' ');
         this.settled = true;
         this.result = {
             host: this.host.name,
@@ -2196,10 +2253,10 @@ class HostDeploy {
         };
     }
     /** Said once, when the connection went away while this run may hold the lock. */
-    lockHint(status) {
+    lockHint(status, error) {
         if (!this.lost || !this.mayHoldLock || status === 'deployed')
             return '';
-        return `The connection to ${this.host.name} was lost, so this run's lock may still be held there: free it with mode: unlock.`;
+        return lockLeftText(this.host.name, error.includes(this.unreachable) ? '' : this.unreachable);
     }
 }
 /**
@@ -2209,11 +2266,11 @@ class HostDeploy {
  *   1. prepare on every host (upload, shared, before-activate);
  *   2. batch by batch (rollout): switch, after-activate, health check; then prune all.
  */
-async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
+async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter), reopen = () => Promise.reject(new Error('reconnecting is not possible here'))) {
     const source = await sourceReady;
     const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), listing.rootMode, 'none');
-    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index)));
+    const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index), index, reopen));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
     const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
@@ -2264,7 +2321,9 @@ async function activate(fleet, settings, log, reporter) {
 async function switchAndFinishOne(only, log) {
     const outcome = await only.run((0, scripts_1.switchAndFinishScript)(only.plan), { onLog: log(only) }).catch((error) => error);
     const failure = noteSwitch(only, outcome);
-    if (failure && prunedLate(only, outcome)) {
+    // A switch that ended without an answer: a new connection learns whether current moved.
+    const found = await recoverLost([only], log);
+    if (failure && (prunedLate(only, outcome) || switchDone(only, found.get(only)))) {
         // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
         log(only)(`warning: ${failure} The release is live; pruning and unlocking are tried once more.`);
         await finishOn(only, log);
@@ -2297,6 +2356,8 @@ async function activateBatch(batch, fleet, settings, log) {
         if (failure)
             failures.set(m, failure);
     });
+    // A switch that ended without an answer: a new connection learns whether current moved.
+    await recoverLost(batch, log);
     if (failures.size > 0) {
         const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`;
         await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)));
@@ -2341,7 +2402,7 @@ async function failAfterSwitch(fleet, failed, step, settings, log) {
         throw fleetFailure(fleet, step, activateSummary(fleet));
     }
     const notes = new Map(await Promise.all([...failed.keys()].map(async (m) => {
-        const marked = await m.run((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
+        const marked = await m.runAgainIfLost((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
         return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
     })));
     await Promise.all(fleet.map(async (m) => {
@@ -2368,6 +2429,18 @@ async function failAfterSwitch(fleet, failed, step, settings, log) {
 function prunedLate(member, outcome) {
     return member.switched && !(outcome instanceof Error) && (0, protocol_1.lastResult)(outcome, 'step') === 'prune';
 }
+/** After a lost connection, the host was found on the new release with its switch logged: the switch step ended. */
+function switchDone(member, state) {
+    return state !== undefined && state.switchLogged && member.switched;
+}
+/** Reconnects to each host whose connection was lost (side by side); a host that cannot be reached keeps `unreachable`. */
+async function recoverLost(fleet, log) {
+    const found = new Map();
+    await Promise.all(fleet
+        .filter((m) => m.lost && !m.unreachable)
+        .map((m) => m.recover(log(m)).then((state) => void found.set(m, state), () => undefined)));
+    return found;
+}
 async function prepareOn(member, settings, source, log) {
     const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, source, log(member), settings.compression);
     member.plan = prepared.plan;
@@ -2391,12 +2464,12 @@ async function runStep(member, script, log) {
  */
 async function putBack(member, log, failure, elsewhere) {
     const id = member.plan.releaseId;
-    const reason = failure ?? `switched back: ${elsewhere}`;
+    const reason = (failure ?? `switched back: ${elsewhere}`).replace(/\.$/, '');
     if (member.switchUnknown) {
-        const undone = await undo(member, log);
-        const note = `Whether current moved to ${id} on ${member.host.name} is unknown: the connection was lost during the switch. Check the host, then deploy again or roll back.`;
+        // Only left when reconnecting failed: the host may be on either release.
+        const note = `The connection was lost during the switch and ${member.unreachable || 'the host was not reached again'}: ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}. Check the host, then deploy again or roll back.`;
         member.currentUnknown = true;
-        member.settle('failed', '', [failure, note, undone].filter(Boolean).join(' '));
+        member.settle('failed', '', [failure, note].filter(Boolean).join(' '));
         return;
     }
     if (!member.switched) {
@@ -2404,16 +2477,16 @@ async function putBack(member, log, failure, elsewhere) {
         member.settle(failure ? 'failed' : 'not-switched', member.previous, [failure ?? `not switched: ${elsewhere}`, undone].filter(Boolean).join('. '));
         return;
     }
-    let result;
-    try {
-        result = await member.run((0, scripts_1.revertScript)(member.plan, member.previous), { onLog: log(member) });
-    }
-    catch (error) {
-        member.settle('failed', id, `${reason}. Switching back did not start (${error.message}): ${id} is still current there, not marked bad.`);
+    const reverted = await revertOn(member, log);
+    if (reverted instanceof Error) {
+        member.settle('failed', id, `${reason}. Switching back did not start (${reverted.message}): ${id} is still current there, not marked bad.`);
+        member.stuckBecause = member.unreachable ? 'the host could not be reached again' : 'switching back did not start';
         return;
     }
+    const result = reverted.result;
     if (result.code === null) {
-        const note = `Switching back was cut off (${(0, errors_1.remoteFailure)(result, member.host.name).message}); whether current is ${id} or ${member.previous || 'nothing'} there is unknown.`;
+        const again = reverted.reconnectFailed ? ` and ${reverted.reconnectFailed}` : '';
+        const note = `Switching back was cut off (${(0, errors_1.remoteFailure)(result, member.host.name).message})${again}; ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}.`;
         member.currentUnknown = true;
         member.settle('failed', '', `${reason}. ${note}`);
         return;
@@ -2430,10 +2503,46 @@ async function putBack(member, log, failure, elsewhere) {
     const current = now ?? member.previous;
     member.settle(current === id ? 'bad' : 'reverted', current, reason);
 }
+/**
+ * The switch back: when the connection is lost before or during it, a new
+ * connection runs it again (it is a no-op once current is back). An Error:
+ * it never started, so current is as it was; a code null: it was cut off
+ * (and `reconnectFailed` says why it could not run again).
+ */
+async function revertOn(member, log) {
+    const script = (0, scripts_1.revertScript)(member.plan, member.previous);
+    const options = { onLog: log(member) };
+    let first;
+    if (!member.lost) {
+        try {
+            first = await member.run(script, options);
+            if (first.code !== null)
+                return { result: first };
+        }
+        catch (error) {
+            if (!member.lost)
+                return error;
+        }
+    }
+    try {
+        if (member.unreachable)
+            throw new reconnect_1.ReconnectError(member.unreachable);
+        await member.recover(log(member));
+    }
+    catch (error) {
+        return first ? { result: first, reconnectFailed: error.message } : error;
+    }
+    try {
+        return { result: await member.run(script, options) };
+    }
+    catch (error) {
+        return error;
+    }
+}
 /** Frees the lock and removes the unused release; returns what went wrong, in words, or ''. Never rejects. */
 async function undo(member, log) {
     try {
-        const result = await member.run((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
+        const result = await member.runAgainIfLost((0, scripts_1.abortScript)(member.plan), { onLog: log(member) });
         return result.code === 0 ? '' : `Undoing the prepared release failed: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`;
     }
     catch {
@@ -2444,13 +2553,16 @@ async function undo(member, log) {
 /** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
 async function finishOn(member, log) {
     try {
-        const result = await member.run((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
+        const result = await member.runAgainIfLost((0, scripts_1.finishScript)(member.plan), { onLog: log(member) });
         member.pruned = ((0, protocol_1.lastResult)(result, 'pruned') ?? '').split(' ').filter(Boolean);
         if (result.code !== 0)
             log(member)(`warning: ${(0, errors_1.remoteFailure)(result, member.host.name).message}`);
+        if (result.code === null)
+            log(member)(`warning: ${lockLeftText(member.host.name, '')}`);
     }
     catch (error) {
-        log(member)(`warning: pruning and unlocking did not finish: ${error.message}`);
+        const lock = member.lost ? ` ${lockLeftText(member.host.name, '')}` : '';
+        log(member)(`warning: pruning and unlocking did not finish: ${error.message}.${lock}`);
     }
 }
 /** What a failed activation left, host by host, claiming only what the hosts reported. */
@@ -2461,6 +2573,7 @@ function activateSummary(fleet) {
     const back = fleet.filter((m) => m.result.status === 'reverted' || (m.result.status === 'unhealthy' && m.result.releaseId !== id));
     const stayed = fleet.filter((m) => m.result.status === 'bad' || (m.result.status === 'unhealthy' && m.result.releaseId === id));
     const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
+    const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ');
     const unknown = fleet.filter((m) => m.currentUnknown);
     const parts = [];
     if (back.length)
@@ -2468,7 +2581,7 @@ function activateSummary(fleet) {
     if (stayed.length)
         parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`);
     if (stuck.length)
-        parts.push(`${id} is still current${where(stuck)}, as switching back failed`);
+        parts.push(`${id} is still current${where(stuck)}, as ${because}`);
     if (unknown.length)
         parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`);
     return parts.length ? parts.join('; ') : 'nothing was switched';
@@ -2491,6 +2604,11 @@ function fleetFailure(fleet, step, summary) {
     };
     const lines = fleet.map((m) => `  ${m.host.name}: ${m.result.status}, current ${current(m)}${m.result.error ? ` (${m.result.error})` : ''}`);
     return new errors_1.DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step);
+}
+/** The lock this run may have left on a host whose connection was lost, and what becomes of it. */
+function lockLeftText(name, unreachable) {
+    const lost = unreachable ? `The connection to ${name} was lost and ${unreachable}` : `The connection to ${name} was lost`;
+    return `${lost}, so this run's lock may still be held there: the next deploy takes it over once this run's processes there are gone, or free it with mode: unlock.`;
 }
 /** With several hosts, every remote line names its host. */
 function logFor(count, reporter) {
@@ -2830,6 +2948,72 @@ function controlMembers(delta, folder) {
 
 /***/ }),
 
+/***/ 7715:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.ReconnectError = void 0;
+exports.reconnect = reconnect;
+const protocol_1 = __nccwpck_require__(7329);
+const scripts_1 = __nccwpck_require__(2303);
+const errors_1 = __nccwpck_require__(43);
+/** The connection could not be opened again, or the recover script did not answer. */
+class ReconnectError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ReconnectError';
+    }
+}
+exports.ReconnectError = ReconnectError;
+/**
+ * After a host's connection was lost (or its script killed): connects again,
+ * stops what is left of this run's script there, and reads the real current,
+ * whether the switch was logged, and whether this run holds the lock.
+ * Rejects with a ReconnectError saying why when the host cannot be reached.
+ */
+async function reconnect(reopen, index, plan, name, options, live) {
+    if (live) {
+        // The script was killed, but its connection answered the exit signal: it may serve the check.
+        const state = await inspectOver(live, plan, options).catch(() => undefined);
+        if (state)
+            return state;
+    }
+    let connection;
+    try {
+        connection = await reopen(index);
+    }
+    catch (error) {
+        throw new ReconnectError(`could not reconnect to ${name} (${error.message})`);
+    }
+    let result;
+    try {
+        result = await connection.run((0, scripts_1.recoverScript)(plan), options);
+    }
+    catch (error) {
+        throw new ReconnectError(`reconnected to ${name}, but the check did not start (${error.message})`);
+    }
+    if (result.code !== 0)
+        throw new ReconnectError(`reconnected to ${name}, but the check failed: ${(0, errors_1.remoteFailure)(result, name).message}`);
+    return stateFrom(connection, plan, result);
+}
+async function inspectOver(connection, plan, options) {
+    const result = await connection.run((0, scripts_1.recoverScript)(plan), options);
+    return result.code === 0 ? stateFrom(connection, plan, result) : undefined;
+}
+function stateFrom(connection, plan, result) {
+    return {
+        connection,
+        current: (0, protocol_1.lastResult)(result, 'current') ?? '',
+        switchLogged: (0, protocol_1.lastResult)(result, 'switched') === plan.releaseId,
+        lockHeld: (0, protocol_1.lastResult)(result, 'lock') === 'held'
+    };
+}
+
+
+/***/ }),
+
 /***/ 630:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -2948,22 +3132,56 @@ function checkSeconds(result) {
 "use strict";
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.RollbackError = void 0;
 exports.rollbackOn = rollbackOn;
 const plan_1 = __nccwpck_require__(2680);
 const scripts_1 = __nccwpck_require__(2303);
 const protocol_1 = __nccwpck_require__(7329);
 const errors_1 = __nccwpck_require__(43);
 const health_1 = __nccwpck_require__(4794);
-/** Switches current back: to release-id when given, else to the highest-ranked good release other than current (the server's release model decides). */
-async function rollbackOn(host, settings, reporter) {
+const maintenance_1 = __nccwpck_require__(8209);
+/** A rollback that failed; `current` is the release the host is really on, when the run knows it. */
+class RollbackError extends errors_1.RemoteError {
+    current;
+    constructor(message, step, exitCode, current) {
+        super(message, step, exitCode);
+        this.current = current;
+        this.name = 'RollbackError';
+    }
+}
+exports.RollbackError = RollbackError;
+/**
+ * Switches current back: to release-id when given, else to the highest-ranked
+ * good release other than current (the server's release model decides). When
+ * the rollback ends without an answer, `reopen` opens a new connection to
+ * read where the host really is (the result then says it).
+ */
+async function rollbackOn(host, settings, reporter, reopen) {
     const plan = (0, plan_1.planRollback)(settings);
     const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
-    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }));
-    if (result.code !== 0)
-        throw (0, errors_1.remoteFailure)(result, host.name);
-    const outcome = { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
-    await checkAfterRollback(host, settings, outcome.releaseId, reporter);
-    return outcome;
+    const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }).catch((error) => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message })));
+    if (result.code === 0) {
+        const outcome = { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+        await checkAfterRollback(host, settings, outcome.releaseId, reporter);
+        return outcome;
+    }
+    const failure = (0, errors_1.remoteFailure)(result, host.name);
+    if (result.code !== null)
+        throw new RollbackError(failure.message, failure.step, failure.exitCode, (0, protocol_1.lastResult)(result, 'current') ?? (0, protocol_1.lastResult)(result, 'previous'));
+    throw await lostRollback(failure, host.name, settings, reopen);
+}
+/** The rollback's answer was lost: a new connection reads the real current; the lock, if left, is taken over by the next run. */
+async function lostRollback(failure, name, settings, reopen) {
+    const lock = "If this rollback's lock is left there, the next run takes it over once the rollback's processes are gone, or free it with mode: unlock.";
+    try {
+        if (!reopen)
+            throw new Error('reconnecting is not possible here');
+        const listing = await (0, maintenance_1.listOn)(await reopen(), settings);
+        return new RollbackError(`${failure.message} Reconnected: current is ${listing.current || 'nothing'} there. ${lock}`, failure.step, null, listing.current);
+    }
+    catch (error) {
+        return new RollbackError(`${failure.message} Could not reconnect to read where it is (${error.message}): whether it rolled back is unknown. ${lock}`, failure.step, null);
+    }
 }
 /** The health checks run after a rollback too; failing, the rollback fails and says so, and does not bounce back. */
 async function checkAfterRollback(host, settings, releaseId, reporter) {
@@ -2972,7 +3190,7 @@ async function checkAfterRollback(host, settings, releaseId, reporter) {
     const health = await reporter.group(`Checking the health of ${releaseId} on ${host.name}`, () => (0, health_1.checkHealthOn)(host, (0, plan_1.planHealth)(settings, releaseId), host.name, { onLog: reporter.info }));
     if (health.healthy)
         return;
-    throw new errors_1.RemoteError(`${health.failure}. ${host.name} was rolled back to ${releaseId}, which stays current: a rollback does not bounce back. Roll back to another release (release-id), or deploy a fix.`, 'health', null);
+    throw new RollbackError(`${health.failure}. ${host.name} was rolled back to ${releaseId}, which stays current: a rollback does not bounce back. Roll back to another release (release-id), or deploy a fix.`, 'health', null, releaseId);
 }
 
 
@@ -3070,13 +3288,13 @@ async function runModeOnce(settings, reporter, connect) {
             return outcome;
         }
         if (settings.mode === 'deploy') {
-            outcome.deploy = await (0, fleet_1.deployFleet)(hosts, settings, reporter, source);
+            outcome.deploy = await (0, fleet_1.deployFleet)(hosts, settings, reporter, source, reopenFor(hosts, settings, reporter, connect));
             outcome.results = outcome.deploy.results;
             outcome.releaseId = outcome.deploy.releaseId;
             outcome.previousReleaseId = outcome.deploy.previousReleaseId;
         }
         else {
-            outcome.results = await perHost(hosts, settings, reporter);
+            outcome.results = await perHost(hosts, settings, reporter, reopenFor(hosts, settings, reporter, connect));
             outcome.releaseId = outcome.results[0].releaseId;
             outcome.previousReleaseId = outcome.results[0].previousReleaseId;
             if (settings.mode === 'unlock')
@@ -3116,6 +3334,20 @@ async function listAfter(host, settings, reporter) {
         return undefined;
     }
 }
+/**
+ * A new connection to host `index` in place of one that was lost: it takes
+ * the old one's place in `hosts`, so the release list and the final close
+ * use it. The old one is closed once its script has ended (it has, when this is called).
+ */
+function reopenFor(hosts, settings, reporter, connect) {
+    return async (index) => {
+        reporter.info(`Reconnecting to ${(0, host_address_1.describeHost)(settings.targets[index])}`);
+        const fresh = await connect(settings, settings.targets[index], reporter.warning);
+        hosts[index].close();
+        hosts[index] = fresh;
+        return fresh;
+    };
+}
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
 async function connectAll(settings, reporter, connect) {
     if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
@@ -3131,14 +3363,18 @@ async function connectAll(settings, reporter, connect) {
     const message = failures.map((error) => `  ${error.message}`).join('\n');
     throw new connection_1.ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false);
 }
+/** The release a failed mode left current, when the run knows it ('' when not). */
+function currentAfter(error) {
+    return error instanceof rollback_1.RollbackError ? (error.current ?? '') : '';
+}
 /** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts, settings, reporter) {
+async function perHost(hosts, settings, reporter, reopen) {
     const log = (host) => (hosts.length > 1 ? (line) => reporter.info(`[${host.name}] ${line}`) : reporter.info);
-    const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host) => {
+    const settled = await (0, parallel_1.settleLimit)([...hosts], settings.maxParallel, async (host, index) => {
         const started = Date.now();
         const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
         if (settings.mode === 'rollback') {
-            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) });
+            const done = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) }, () => reopen(index));
             return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
         }
         if (settings.mode === 'unlock') {
@@ -3147,10 +3383,13 @@ async function perHost(hosts, settings, reporter) {
         }
         return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 };
     });
-    const results = settled.map((s, i) => s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
+    const results = settled.map((s, i) => s.ok
+        ? s.value
+        : { host: hosts[i].name, releaseId: currentAfter(s.error), previousReleaseId: '', status: 'failed', error: s.error.message, seconds: 0, bytesUploaded: 0 });
     const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]));
+    // One host: its own error, with the results (which release it is on, when known).
     if (failed.length === 1 && hosts.length === 1)
-        throw failed[0];
+        throw new errors_1.DeployError(failed[0].message, results, failed[0] instanceof errors_1.RemoteError ? failed[0].step : settings.mode);
     if (failed.length > 0) {
         const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`);
         throw new errors_1.DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode);
@@ -3471,6 +3710,7 @@ exports.markBadScript = markBadScript;
 exports.finishScript = finishScript;
 exports.switchAndFinishScript = switchAndFinishScript;
 exports.abortScript = abortScript;
+exports.recoverScript = recoverScript;
 exports.rollbackScript = rollbackScript;
 exports.inspectScript = inspectScript;
 exports.listScript = listScript;
@@ -3501,6 +3741,7 @@ exports.PHASES = [
     'finish',
     'switch-and-finish',
     'abort',
+    'recover',
     'rollback',
     'inspect',
     'list',
@@ -3576,6 +3817,10 @@ function switchAndFinishScript(plan) {
 /** abort: remove the prepared release, unlock (only this run's lock). */
 function abortScript(plan) {
     return assemble('abort', plan, {});
+}
+/** recover: on a new connection after one was lost, stop what is left of this run's script, then report current, the switch and the lock (kept for the next phase). */
+function recoverScript(plan) {
+    return assemble('recover', plan, {});
 }
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
 function rollbackScript(plan) {
@@ -3684,6 +3929,7 @@ exports.SHELL_SOURCES = {
     "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
     "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
     "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   writable check   setfacl and writable-user are there (when writable is set)\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new (and, with\n#                    health-url, the server has an HTTP client)\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   env-file         write env-file into the release, mode 600 (when set)\n#   writable         open the writable folders to writable-user (when set)\n#   revision         write the revision file into the release (when set)\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO\n# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE\n# COMMAND_TIMEOUT REVISION_FILE REVISION_SHA NEEDS_HTTP_CLIENT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n# shellcheck source=lib/env-file.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/env-file.sh\"\n# shellcheck source=lib/writable.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/writable.sh\"\n# shellcheck source=lib/health.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/health.sh\"\n# shellcheck source=lib/revision.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/revision.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  make_dirs \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    check_listed\n    say \"       changes received; building the release from the cache\"\n    # Whatever goes wrong with the cache from here on, the runner sends everything instead.\n    build_from_cache 2>\"$CONTROL/errors\" || fail cache \"the release could not be built from the upload cache: $(cache_errors)\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  if [ \"$found\" -ne \"$EXPECTED_ENTRIES\" ]; then\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES\"\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  fi\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache 2>\"$CONTROL/errors\"; then\n    problem=$(cache_errors)\n    # After a delta, the release may hold what the cache wrongly claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the upload cache could not be updated: $problem\"\n    say \"       warning: the upload cache could not be updated ($problem); the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_env_file() {\n  step env-file \"Writing env-file to $ENV_FILE_PATH in the release\"\n  write_env_file\n}\n\nstep_writable() {\n  step writable \"Opening the writable folders to ${WRITABLE_USER:-every user}\"\n  open_writable_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\ncheck_writable\nstep_layout\nstep_lock\nstep_check\nif [ \"$NEEDS_HTTP_CLIENT\" = 1 ]; then require_http_client; fi\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$ENV_FILE_PATH\" ]; then step_env_file; fi\nif [ -n \"$WRITABLE_PATHS\" ]; then step_writable; fi\nwrite_revision_file\ngive_release_mode\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
+    "recover.sh": "#!/bin/sh\n# atomic-deploy recover script: after the connection to this host was lost\n# (or a script was killed) mid-deploy, a new connection learns where the host\n# really is, so the runner can finish, switch back or undo as the rules say.\n#\n#   recover  stop what is left of this run's earlier script (its process\n#            group, and a hook in its own session), then report the real\n#            current, whether this run's switch was logged, and the lock:\n#            `held` (this run's, kept for the next phase, re-taken when the\n#            lost script had freed it), or `other` (another run holds it)\n#\n# The lock stays taken for the phase the runner sends next.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_recover() {\n  step recover 'Reconnected: checking where this host is'\n  if own_lock; then\n    stop_lock_holder_processes\n    HOLDING_LOCK=1\n    write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?)\"\n    result lock held\n  elif mkdir \"$LOCK\" 2>/dev/null; then\n    # The lost script freed the lock on its way out; this run takes it again for its next phase.\n    HOLDING_LOCK=1\n    write_lock_owner || {\n      rm -rf \"$LOCK\"\n      fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?)\"\n    }\n    result lock held\n  else\n    result lock other\n  fi\n  read_current\n  if [ -f \"$LOG\" ] && grep -qF \"{\\\"event\\\":\\\"deployed\\\",\\\"id\\\":\\\"$RELEASE_ID\\\",\" \"$LOG\"; then result switched \"$RELEASE_ID\"; fi\n  result current \"$CURRENT_ID\"\n}\n\n# The lock stays taken for the next phase; a failure before it was re-taken frees nothing else.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_recover\nfinished recover\n",
     "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
     "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
     "switch-and-finish.sh": "#!/bin/sh\n# atomic-deploy switch-and-finish script: one host and no after-activate, so\n# the switch and the finish share one round trip.\n#\n#   resume  this run still holds the lock, and its release is there\n#   switch  current -> releases/<id> by one rename(2), read back; logged deployed\n#   prune   remove old releases, as the release model decides\n#\n# The lock is freed on success. On failure it stays, so that the runner can\n# revert a switch that happened (it says so with @@switched).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  [ \"$status\" != 0 ] || release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_resume\nstep_switch\nstep_prune\nfinished switch-and-finish\n",

@@ -17,6 +17,8 @@ command -v setfacl >/dev/null || missing+=(acl)
 # bsdtar, the tar of macOS and Windows runners: the runner tests pack with it.
 [ -x /usr/bin/bsdtar ] || missing+=(libarchive-tools)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+# The PHP stack test runs Debian's PHP-FPM (with OPcache); any version will do.
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${missing[*]}"

@@ -26,22 +26,34 @@ export function findNginx(): string {
   throw new Error('nginx is not installed, and the zero-downtime tests need a real web server. Install it with: sudo apt-get install -y nginx-light')
 }
 
+/** Debian's (nginx-common): the FastCGI parameters a PHP location includes. */
+const FASTCGI_PARAMS = '/etc/nginx/fastcgi_params'
+
 export interface NginxOptions {
+  /** The `server { ... }` block for this port (a recipe's, its paths and port filled in), instead of the plain one. */
+  server?: (port: number) => string
   /** Run inside this network namespace (ip netns exec), listening on every address of it at `port`. */
   namespace?: string
   port?: number
   /** Waits until nginx answers (inside a namespace the test's 127.0.0.1 does not reach it). */
   ready?: () => Promise<void>
-  /** More lines inside the server block. */
+  /** More lines inside the plain server block. */
   serverLines?: string[]
 }
 
-/** nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1 (or, in a namespace, on `port` there). */
-export async function startNginx(deployRoot: string, options: NginxOptions = {}): Promise<TestNginx> {
+/**
+ * nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1
+ * (or, in a namespace, on `port` there), or with the server block that
+ * `server(port)` returns. Its `include fastcgi_params;` finds the system's
+ * file, copied next to the configuration.
+ */
+export async function startNginx(deployRoot: string, given: NginxOptions | ((port: number) => string) = {}): Promise<TestNginx> {
+  const options: NginxOptions = typeof given === 'function' ? { server: given } : given
   const nginx = findNginx()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-nginx-'))
   const port = options.port ?? (await freePort())
   const root = path.join(deployRoot, 'current/public')
+  if (fs.existsSync(FASTCGI_PARAMS)) fs.copyFileSync(FASTCGI_PARAMS, path.join(dir, 'fastcgi_params'))
   const errorLog = path.join(dir, 'error.log')
   const temp = (name: string): string => {
     fs.mkdirSync(path.join(dir, name))
@@ -75,12 +87,16 @@ export async function startNginx(deployRoot: string, options: NginxOptions = {})
       '  open_file_cache off;',
       '  keepalive_timeout 120s;',
       '  keepalive_requests 1000000;',
-      '  server {',
-      options.namespace ? `    listen ${port};` : `    listen 127.0.0.1:${port};`,
-      '    server_name localhost;',
-      `    root ${root};`,
-      ...(options.serverLines ?? []),
-      '  }',
+      options.server
+        ? options.server(port)
+        : [
+            '  server {',
+            options.namespace ? `    listen ${port};` : `    listen 127.0.0.1:${port};`,
+            '    server_name localhost;',
+            `    root ${root};`,
+            ...(options.serverLines ?? []),
+            '  }'
+          ].join('\n'),
       '}',
       ''
     ].join('\n')

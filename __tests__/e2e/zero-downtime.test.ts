@@ -16,169 +16,29 @@
  */
 import { spawn, execFileSync } from 'child_process'
 import * as fs from 'fs'
-import * as http from 'http'
 import * as os from 'os'
 import * as path from 'path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestServer, startSshd } from './sshd-harness'
 import { TestNginx, findNginx, startNginx } from './nginx-harness'
-import { ActionRun, connectionInputs, makeWorkspace, runAction } from './run-action'
+import { ActionRun } from './run-action'
+import { LOAD_MAX_MS, LOAD_MAX_REQUESTS, LoadReport, describeLoad, failuresOf, fetchOnce, startLoad } from '../support/load'
+import { PLAN, Site, deployUnderLoad } from './under-load'
 
-// ---- the load generator ------------------------------------------------------
-
-const LOOPS = 4
-/**
- * The load ends when the scenario has made its switches; these bounds are
- * only guards against a hang, ten times what a busy 2-core machine needs
- * (about 30 s for the 10 switches).
- */
-const LOAD_MAX_MS = 300_000
-const LOAD_MAX_REQUESTS = 3_000_000
 /** A scenario's own time limit: past the load's guard, with room for set-up. */
 const SCENARIO_TIMEOUT_MS = LOAD_MAX_MS + 120_000
-const REQUEST_TIMEOUT_MS = 5_000
 
 /** What a release's files hold, byte for byte; a body must match one of these whole. */
 const indexHtml = (id: string): string => `<html>release ${id}</html>\n`
 const versionTxt = (id: string): string => `${id}\n`
-const BODY = {
-  '/index.html': /^<html>release (r\d\d)<\/html>\n$/,
-  '/version.txt': /^(r\d\d)\n$/
-} as const
-type Page = keyof typeof BODY
-
-interface LoadReport {
-  requests: number
-  durationMs: number
-  /** Why the loops ended: the caller stopped them, or a bound was reached. */
-  stoppedBy: 'caller' | 'time' | 'count'
-  non2xx: number
-  connectionErrors: number
-  /** Bodies that are not a whole file naming a release deployed by then. */
-  badBodies: number
-  /** Every body received, with how many times. */
-  bodies: Map<string, number>
-  idsSeen: Set<string>
-  /** The first few failures, with what was going on at the time. */
-  samples: string[]
-}
-
-interface Load {
-  /** True once the loops ended on their own, at a bound (time or count). */
-  ended(): boolean
-  /** Ends the loops (each finishes its request in flight) and returns the report. */
-  stop(): Promise<LoadReport>
-}
-
-/**
- * Starts LOOPS request loops on one keep-alive agent, alternating between
- * /index.html and /version.txt. `allowed` holds the release ids that may be
- * served at this moment (a deploy adds its id before it starts); `phase` says
- * what the test is doing, for the failure samples.
- */
-function startLoad(port: number, allowed: ReadonlySet<string>, phase: () => string): Load {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: LOOPS })
-  const started = Date.now()
-  const deadline = started + LOAD_MAX_MS
-  const report: LoadReport = {
-    requests: 0,
-    durationMs: 0,
-    stoppedBy: 'caller',
-    non2xx: 0,
-    connectionErrors: 0,
-    badBodies: 0,
-    bodies: new Map(),
-    idsSeen: new Set(),
-    samples: []
-  }
-  let stopping = false
-  const sample = (what: string): void => {
-    if (report.samples.length < 20) report.samples.push(`${Date.now() - started} ms, during ${phase()}: ${what}`)
-  }
-
-  const get = (page: Page): Promise<{ status: number; body: string } | { error: string }> =>
-    new Promise((resolve) => {
-      const request = http.get({ host: '127.0.0.1', port, path: page, agent }, (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
-        response.on('error', (error) => resolve({ error: `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}` }))
-      })
-      request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)))
-      request.on('error', (error) => resolve({ error: `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}` }))
-    })
-
-  const loop = async (n: number): Promise<void> => {
-    for (let i = n; ; i++) {
-      if (stopping) return
-      if (Date.now() >= deadline) {
-        report.stoppedBy = 'time'
-        return
-      }
-      if (report.requests >= LOAD_MAX_REQUESTS) {
-        report.stoppedBy = 'count'
-        return
-      }
-      const page: Page = i % 2 === 0 ? '/index.html' : '/version.txt'
-      report.requests++
-      const result = await get(page)
-      if ('error' in result) {
-        report.connectionErrors++
-        sample(`GET ${page}: connection error ${result.error}`)
-        continue
-      }
-      report.bodies.set(result.body, (report.bodies.get(result.body) ?? 0) + 1)
-      if (result.status < 200 || result.status > 299) {
-        report.non2xx++
-        sample(`GET ${page}: HTTP ${result.status} ${JSON.stringify(result.body.slice(0, 80))}`)
-        continue
-      }
-      const id = BODY[page].exec(result.body)?.[1]
-      if (!id || !allowed.has(id)) {
-        report.badBodies++
-        sample(`GET ${page}: body ${JSON.stringify(result.body.slice(0, 80))} names ${id ? `release ${id}, not deployed by then` : 'no release'}`)
-        continue
-      }
-      report.idsSeen.add(id)
-    }
-  }
-  const loops = Array.from({ length: LOOPS }, (_, n) => loop(n))
-
-  return {
-    ended: () => report.stoppedBy !== 'caller',
-    stop: async () => {
-      stopping = true
-      await Promise.all(loops)
-      agent.destroy()
-      report.durationMs = Date.now() - started
-      return report
-    }
-  }
-}
-
-const failuresOf = (report: LoadReport): number => report.non2xx + report.connectionErrors + report.badBodies
-
-function describeLoad(label: string, report: LoadReport): string {
-  const seconds = report.durationMs / 1000
-  return (
-    `[${label}] ${report.requests} requests in ${seconds.toFixed(1)} s ` +
-    `(${Math.round(report.requests / seconds)}/s, ${LOOPS} loops, stopped by ${report.stoppedBy}); ` +
-    `non-2xx ${report.non2xx}, connection errors ${report.connectionErrors}, bad bodies ${report.badBodies}; ` +
-    `releases seen: ${[...report.idsSeen].sort().join(' ')}` +
-    (report.samples.length ? `\n  first failures:\n  ${report.samples.join('\n  ')}` : '')
-  )
-}
-
-/** One plain request, outside the load, to see what nginx serves now. */
-async function fetchOnce(port: number, page: Page): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${port}${page}`)
-  return `${response.status} ${await response.text()}`
+const PAGES = {
+  '/version.txt': /^(r\d\d)\n$/,
+  '/index.html': /^<html>release (r\d\d)<\/html>\n$/
 }
 
 // ---- the servers -------------------------------------------------------------
 
 const siteOf = (server: TestServer): string => path.join(server.root, 'site')
-const currentOf = (root: string): string => fs.readlinkSync(path.join(root, 'current'))
 
 function findBusybox(): string {
   for (const candidate of ['/usr/bin/busybox', '/bin/busybox', '/usr/local/bin/busybox']) {
@@ -227,113 +87,22 @@ afterAll(async () => {
 
 // ---- the scenario ------------------------------------------------------------
 
-const RELEASES = Array.from({ length: 6 }, (_, i) => `r${String(i + 1).padStart(2, '0')}`)
-
-/**
- * What runs under load, in order: deploys of r02..r06 with rollbacks in
- * between, both to the previous good release (which marks the one rolled
- * away from bad) and by id: 10 switches, 11 with the first deploy, which
- * runs before the load. The load stops when they are done.
- */
-const PLAN = [
-  'deploy r02', 'rollback',
-  'deploy r03', 'deploy r04', 'rollback', 'rollback to r04',
-  'deploy r05', 'deploy r06', 'rollback', 'rollback to r06'
-] // prettier-ignore
 const SWITCHES = PLAN.length
 
-/**
- * Deploys r01 (with `probe.hook` as its before-activate, and `probe.check`
- * run on its result before anything else), starts the load, then runs PLAN
- * through the bundle, checking after each operation that current is where
- * the action and a model of the releases log say. Returns the load report
- * and the switches made under load.
- */
-async function deployUnderLoad(
-  label: string,
-  server: TestServer,
-  nginx: TestNginx,
-  probe?: { hook: string; check(run: ActionRun): void }
-): Promise<{ report: LoadReport; switches: number }> {
-  const root = siteOf(server)
-  const base = { ...connectionInputs(server), path: root, keep: '20' }
-  const allowed = new Set<string>()
-  // A model of the releases log: ids in deploy order, the order in which they
-  // last became current (a rollback's target is the latest good one of those
-  // other than current), the ones marked bad.
-  const deployed: string[] = []
-  const activated: string[] = []
-  const bad = new Set<string>()
-  const activate = (id: string): void => {
-    activated.splice(activated.indexOf(id) >>> 0, activated.includes(id) ? 1 : 0)
-    activated.push(id)
-  }
-  let current = ''
-  let phase = 'warm-up'
+/** The static site of the scenarios: two files naming the release, served by nginx. */
+const staticSite = (server: TestServer, nginx: TestNginx): Site => ({
+  root: siteOf(server),
+  port: nginx.port,
+  pages: PAGES,
+  files: (id) => ({ 'public/index.html': indexHtml(id), 'public/version.txt': versionTxt(id) })
+})
 
-  const check = (run: ActionRun, expected: string): void => {
-    expect(run.code, `${phase}:\n${run.stdout}\n${run.stderr}`).toBe(0)
-    expect(run.outputs['release-id'], phase).toBe(expected)
-    expect(currentOf(root), phase).toBe(`releases/${expected}`)
-    current = expected
-    activate(expected)
-  }
-  const deploy = async (id: string, hook = ''): Promise<ActionRun> => {
-    phase = `deploy ${id}`
-    allowed.add(id) // from here on nginx may serve it
-    const source = makeWorkspace({ 'public/index.html': indexHtml(id), 'public/version.txt': versionTxt(id) })
-    try {
-      const run = await runAction({ ...base, 'release-id': id, source, ...(hook ? { 'before-activate': hook } : {}) })
-      check(run, id)
-      deployed.push(id)
-      return run
-    } finally {
-      fs.rmSync(source, { recursive: true, force: true })
-    }
-  }
-  const rollback = async (to?: string): Promise<void> => {
-    phase = `rollback from ${current}${to ? ` to ${to}` : ''}`
-    let expected = to
-    if (!expected) {
-      const candidates = activated.filter((id) => id !== current && !bad.has(id))
-      expected = candidates[candidates.length - 1]
-      bad.add(current)
-    }
-    check(await runAction(to ? { ...base, mode: 'rollback', 'release-id': to } : { ...base, mode: 'rollback' }), expected)
-    bad.delete(expected)
-  }
-
-  const firstStarted = Date.now()
-  const first = await deploy(RELEASES[0], probe?.hook)
-  const unloaded = Date.now() - firstStarted
-  probe?.check(first)
-  expect(await fetchOnce(nginx.port, '/version.txt')).toBe(`200 ${versionTxt(RELEASES[0])}`)
-
-  let switches = 0
-  const started = Date.now()
-  const load = startLoad(nginx.port, allowed, () => phase)
-  let report: LoadReport
-  try {
-    for (const step of PLAN) {
-      if (load.ended()) break // the load hit a bound: the rest would prove nothing
-      const words = step.split(' ') // 'deploy <id>', 'rollback' or 'rollback to <id>'
-      if (words[0] === 'deploy') await deploy(words[1])
-      else await rollback(words[2])
-      switches++
-    }
-  } finally {
-    phase = 'cool-down'
-    report = await load.stop()
-  }
-  console.log(describeLoad(label, report))
-  console.log(
-    `[${label}] ${switches} switches through dist/index.js in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-      `(the first deploy, before the load: ${(unloaded / 1000).toFixed(1)} s)`
-  )
-  if (!load.ended()) expect(deployed).toEqual(RELEASES)
+async function scenario(label: string, server: TestServer, nginx: TestNginx, probe?: { hook: string; check(run: ActionRun): void }): Promise<void> {
+  const run = await deployUnderLoad(label, server, staticSite(server, nginx), { probe })
+  console.log(describeLoad(label, run.report))
   // nginx really serves the deploy root: it shows the release current now.
-  expect(await fetchOnce(nginx.port, '/version.txt')).toBe(`200 ${versionTxt(current)}`)
-  return { report, switches }
+  expect(run.servedAtEnd).toBe(run.timeline[run.timeline.length - 1].id)
+  expectZeroDowntime(label, run.report, run.switches)
 }
 
 function expectZeroDowntime(label: string, report: LoadReport, switches: number): void {
@@ -373,7 +142,7 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
     try {
       expect(await fetchOnce(nginx.port, '/version.txt')).toBe('200 r01\n')
       let phase = 'warm-up'
-      const load = startLoad(nginx.port, new Set(ids), () => phase)
+      const load = startLoad(nginx.port, PAGES, new Set(ids), () => phase)
       let report: LoadReport
       let swaps = 0
       try {
@@ -407,8 +176,7 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
   it.concurrent(
     'with the stock server tools (dash, GNU coreutils and tar), no request fails and no body is mixed',
     async () => {
-      const { report, switches } = await deployUnderLoad('stock', stock!.server, stock!.nginx)
-      expectZeroDowntime('stock', report, switches)
+      await scenario('stock', stock!.server, stock!.nginx)
     },
     SCENARIO_TIMEOUT_MS
   )
@@ -435,8 +203,7 @@ describe('zero downtime: nginx under load while dist/index.js deploys and rolls 
           expect(probed[name], `${name} on the server should be BusyBox:\n${run.stdout}`).toBe(busyboxBinary)
         }
       }
-      const { report, switches } = await deployUnderLoad('busybox', server, nginx, { hook, check })
-      expectZeroDowntime('busybox', report, switches)
+      await scenario('busybox', server, nginx, { hook, check })
     },
     SCENARIO_TIMEOUT_MS
   )

@@ -20,10 +20,13 @@ import { EXIT } from '../../src/remote/exit-codes'
  * - exit-after: does its work (prints its result lines), then fails before `finished`;
  * - drop: the connection is lost as the script starts (code null); later scripts on it are rejected;
  * - drop-after: the script does its work on the server, the connection is lost before any answer arrives;
- * - dead: the connection is already gone: this and every later run rejects, nothing runs.
+ * - dead: the connection is already gone: this and every later run rejects, nothing runs;
+ * - killed: the script is killed (SIGKILL) as it starts, so its exit handler does not run; the connection lives on.
+ *
+ * A connection that was lost stays lost; `reconnect` opens another to the same server.
  */
-export type FaultKind = 'exit' | 'exit-after' | 'drop' | 'drop-after' | 'dead'
-export const FAULT_KINDS: FaultKind[] = ['exit', 'exit-after', 'drop', 'drop-after', 'dead']
+export type FaultKind = 'exit' | 'exit-after' | 'drop' | 'drop-after' | 'dead' | 'killed'
+export const FAULT_KINDS: FaultKind[] = ['exit', 'exit-after', 'drop', 'drop-after', 'dead', 'killed']
 
 /** Where a fault strikes: the first script of a phase, or the nth script (1-based) sent to this host. */
 export interface Fault {
@@ -96,7 +99,7 @@ export interface FakeHostOptions {
 /** Phases that need this run's lock, and fail with the lock-lost code without it. */
 const NEEDS_LOCK = new Set(['switch', 'switch-and-finish', 'after-activate', 'revert', 'mark-bad', 'finish'])
 /** Phases whose exit handler frees the lock on every exit. */
-const FREES_LOCK = new Set(['revert', 'finish', 'abort'])
+const FREES_LOCK = new Set(['revert', 'finish', 'abort', 'rollback'])
 
 /** The step a failing script names, and its exit code, per phase. */
 const FAILURE: Record<string, { step: string; code: number }> = {
@@ -110,11 +113,23 @@ const FAILURE: Record<string, { step: string; code: number }> = {
   'mark-bad': { step: 'mark-bad', code: EXIT.lockLost },
   finish: { step: 'prune', code: EXIT.lockLost },
   abort: { step: 'abort', code: 1 },
+  recover: { step: 'recover', code: EXIT.path },
+  rollback: { step: 'switch', code: EXIT.switch },
   list: { step: 'list', code: 1 }
 }
 
+/** What the connections of one host share: the scripts sent over any of them, the faults not struck yet, and the connections. */
+interface HostRecord {
+  sent: SentScript[]
+  faults: Fault[]
+  connections: FakeHost[]
+}
+
 export class FakeHost implements Connection {
-  readonly sent: SentScript[] = []
+  /** Every script sent to this host, over this connection or any other to it. */
+  readonly sent: SentScript[]
+  /** Every connection opened to this host, this one included, in order. */
+  readonly connections: FakeHost[]
   /** Scripts whose answer has not been given yet. */
   pending = 0
   closes = 0
@@ -128,10 +143,19 @@ export class FakeHost implements Connection {
   constructor(
     readonly name: string,
     readonly server: FakeServer,
-    private readonly options: FakeHostOptions = {}
+    private readonly options: FakeHostOptions = {},
+    record: HostRecord = { sent: [], faults: [...(options.faults ?? [])], connections: [] }
   ) {
-    this.faults = [...(options.faults ?? [])]
+    this.sent = record.sent
+    this.faults = record.faults
+    this.connections = record.connections
+    this.connections.push(this)
     this.counter = options.counter ?? { next: 0 }
+  }
+
+  /** A new connection to the same server, as a reconnect opens; the scripts sent and the faults left carry over. */
+  reconnect(): FakeHost {
+    return new FakeHost(this.name, this.server, this.options, { sent: this.sent, faults: this.faults, connections: this.connections })
   }
 
   /** The phases this host was sent, in order. */
@@ -168,11 +192,16 @@ export class FakeHost implements Connection {
         entry.lost = true
         throw new Error(`${this.name}: Not connected`)
       }
-      const lines = fault?.kind === 'exit' || fault?.kind === 'drop' ? this.failEarly(phase, entry) : this.apply(phase, entry)
+      const early = fault?.kind === 'exit' || fault?.kind === 'drop' || fault?.kind === 'killed'
+      const lines = early ? this.failEarly(phase, entry) : this.apply(phase, entry)
       if (!fault) {
         if (phase === 'prepare') await stdinDone
         if (lines.failed) return this.finishWith(lines, entry, false)
         return { code: 0, results: [...lines.results, ['finished', phase]], stdout: '', stderr: '' }
+      }
+      if (fault.kind === 'killed') {
+        entry.lost = true
+        return { code: null, signal: 'KILL', results: lines.results, stdout: '', stderr: '' }
       }
       // A script that did its work and then lost its connection had exited well on the server.
       if (fault.kind !== 'drop-after') this.onFailedExit(phase, entry)
@@ -212,6 +241,10 @@ export class FakeHost implements Connection {
     if (phase === 'prepare' && !this.server.lock) {
       this.server.lock = true
       this.server.releases.push(entry.releaseId)
+      return { results: [['previous', this.server.current]] }
+    }
+    if (phase === 'rollback' && !this.server.lock) {
+      this.server.lock = true
       return { results: [['previous', this.server.current]] }
     }
     return { results: [] }
@@ -299,6 +332,43 @@ export class FakeHost implements Connection {
           s.lock = false
         }
         return { results: [] }
+      case 'rollback': {
+        // To release-id when given, else the newest good release other than current.
+        const target = id || [...s.releases].reverse().find((r) => r !== s.current && !s.bad.has(r))
+        if (s.lock)
+          return {
+            failed: true,
+            code: EXIT.locked,
+            results: [
+              ['step', 'lock'],
+              ['error', 'the lock is held']
+            ]
+          }
+        if (!target)
+          return {
+            failed: true,
+            code: EXIT.noRollbackTarget,
+            results: [
+              ['step', 'target'],
+              ['error', 'no earlier good release']
+            ]
+          }
+        const previous = s.current
+        s.bad.add(previous)
+        s.setCurrent(target)
+        return {
+          results: [
+            ['previous', previous],
+            ['current', target]
+          ]
+        }
+      }
+      case 'recover':
+        // The lost script's lock, or the lock taken again when that script had freed it.
+        s.lock = true
+        return {
+          results: [['lock', 'held'], ...(s.history.includes(id) ? [['switched', id] as [string, string]] : []), ['current', s.current]]
+        }
       case 'list':
         return {
           results: [

@@ -55,11 +55,17 @@ interface Config {
   revertOnFailure: boolean
   /** upgrade: OLD is current (and r1 before it); first: nothing deployed yet. */
   history: 'upgrade' | 'first'
+  /** After a lost connection, a new one can be opened (false: every reconnect is refused). */
+  reconnect?: boolean
+  /** A health check after after-activate, with this rollout. */
+  health?: 'together' | 'rolling'
 }
 
 function describeConfig(c: Config): string {
   const hook = c.afterActivate ? `after-activate, revert-on-failure ${c.revertOnFailure}` : 'no after-activate'
-  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}`
+  const reach = c.reconnect === false ? ', reconnecting refused' : ''
+  const health = c.health ? `, health check (rollout ${c.health})` : ''
+  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}${health}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}${reach}`
 }
 
 function settingsFor(c: Config): DeploySettings {
@@ -91,7 +97,21 @@ function settingsFor(c: Config): DeploySettings {
     incremental: false,
     hardlinkReleases: false,
     lockTimeoutSeconds: 0,
-    provenance: { runner: 'test' }
+    provenance: { runner: 'test' },
+    ...(c.health
+      ? {
+          health: {
+            urls: ['http://127.0.0.1/health'],
+            command: '',
+            expect: '{release-id}',
+            status: [[200, 399]] as Array<[number, number]>,
+            timeoutSeconds: 3,
+            intervalSeconds: 1
+          },
+          rollout: c.health,
+          batchSize: 1
+        }
+      : {})
   }
 }
 
@@ -112,20 +132,28 @@ interface Run {
   log: string[]
 }
 
-async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
+/** A deploy of NEW; with mode rollback, NEW is current (r1 and OLD before it) and the run rolls back. */
+async function deploy(config: Config, faults: Placed[] = [], mode: 'deploy' | 'rollback' = 'deploy'): Promise<Run> {
   const counter = { next: 0 }
-  const initial = config.history === 'upgrade' ? OLD : ''
+  const initial = mode === 'rollback' ? NEW : config.history === 'upgrade' ? OLD : ''
+  const releases = mode === 'rollback' ? ['r1', OLD, NEW] : config.history === 'upgrade' ? ['r1', OLD] : []
   const fakes = Array.from(
     { length: config.hosts },
     (_, i) =>
-      new FakeHost(`deploy@h${i + 1}`, new FakeServer(initial, config.history === 'upgrade' ? ['r1', OLD] : [], 2), {
+      new FakeHost(`deploy@h${i + 1}`, new FakeServer(initial, releases, 2), {
         faults: faults.filter((f) => f.host === i),
         // Later hosts answer later, so a fast failure on one host meets work still running on the others.
         latency: 2 + 3 * i,
         counter
       })
   )
-  const connect: Connector = (_settings, target) => Promise.resolve(fakes[Number(target.host.slice(1)) - 1])
+  // The first connection to a host is its fake; each later one (a reconnect) is a new connection to the same server.
+  const connect: Connector = (_settings, target) => {
+    const fake = fakes[Number(target.host.slice(1)) - 1]
+    if (fake.closes === 0 && fake.connections.length === 1 && fake.sent.length === 0) return Promise.resolve(fake)
+    if (config.reconnect === false) return Promise.reject(new Error(`connect ECONNREFUSED ${target.host}:22`))
+    return Promise.resolve(fake.reconnect())
+  }
   const log: string[] = []
   const reporter: Reporter = {
     info: (line) => log.push(line),
@@ -135,7 +163,8 @@ async function deploy(config: Config, faults: Placed[] = []): Promise<Run> {
   }
   const run: Run = { config, faults, fakes, initial, log }
   try {
-    run.outcome = await runMode(settingsFor(config), reporter, connect)
+    const settings = settingsFor(config)
+    run.outcome = await runMode(mode === 'rollback' ? { ...settings, mode, releaseId: '', releaseIdGiven: false } : settings, reporter, connect)
   } catch (error) {
     run.error = error
   }
@@ -152,17 +181,34 @@ function stageOf(phase: string): string | undefined {
   return phase
 }
 
+/**
+ * The one-step switch did all its work, but its answer was lost: a reconnect finds the switch logged, so
+ * only the prune is in doubt, which is cleanup, not a reason to switch back: the deploy stands.
+ */
+function switchedWithoutAnswer(run: Run, f: Placed): boolean {
+  const fake = run.fakes[f.host]
+  const recovered = fake.sent.some((s) => s.phase === 'recover' && s.answer === 'ok')
+  return f.label === 'switch-and-finish' && f.kind === 'drop-after' && recovered
+}
+
 /** The phases that switch current: with one host and no after-activate, the switch also prunes. */
 const isSwitch = (phase: string): boolean => phase === 'switch' || phase === 'switch-and-finish'
 
-/** The inspection before the upload only informs it: when it fails, the deploy goes on with a full upload. */
+/** The inspection before the upload only informs it: when it fails (on a connection that lives on), the deploy goes on with a full upload. */
 function harmless(f: Placed): boolean {
-  return f.label === 'inspect' && (f.kind === 'exit' || f.kind === 'exit-after')
+  return f.label === 'inspect' && (f.kind === 'exit' || f.kind === 'exit-after' || f.kind === 'killed')
 }
 
 /** A script that ends without an answer (code null) may have moved current; a rejection means it never ran. */
 function currentUncertain(fake: FakeHost): boolean {
-  return fake.sent.some((s) => (isSwitch(s.phase) || s.phase === 'revert') && (s.answer === 'drop' || s.answer === 'drop-after'))
+  return fake.sent.some((s) => (isSwitch(s.phase) || s.phase === 'revert') && (s.answer === 'drop' || s.answer === 'drop-after' || s.answer === 'killed'))
+}
+
+/** The host's connection was lost (or a script killed) and no recover script answered after that: the run cannot know the host's state. */
+function unresolved(fake: FakeHost): boolean {
+  const deploy = fake.sent.filter((s) => s.phase !== 'list')
+  const lastLost = deploy.map((s) => s.lost).lastIndexOf(true)
+  return lastLost >= 0 && !deploy.slice(lastLost + 1).some((s) => s.phase === 'recover' && s.answer === 'ok')
 }
 
 const CLAIMS_UNKNOWN = /not known|unknown|could not be checked|cannot tell|may /i
@@ -173,7 +219,7 @@ function problems(run: Run): string[] {
   const bad = (text: string): void => void out.push(text)
   const { fakes, error, outcome, config, initial } = run
   const first = run.faults.filter((f) => !harmless(f)).sort((a, b) => seqOf(run, a) - seqOf(run, b))[0]
-  const stage = first && stageOf(first.label)
+  const stage = first && (switchedWithoutAnswer(run, first) ? undefined : stageOf(first.label))
 
   if (error !== undefined && !(error instanceof DeployError)) return [`threw ${error instanceof Error ? String(error) : inspect(error)} instead of a DeployError`]
   // runMode lists the releases on the first host after the deploy; when that connection died in the
@@ -193,20 +239,26 @@ function problems(run: Run): string[] {
     const s = fake.server
     const at = `${fake.name}:`
     const sent = fake.phases
-    // Connections: closed once, and only when nothing runs on them.
-    if (fake.closes !== 1) bad(`${at} closed ${fake.closes} times`)
-    if (fake.closedWhilePending) bad(`${at} closed while a script was still running on it`)
-    if (fake.ranAfterClose) bad(`${at} sent a script after it was closed`)
-    if (fake.pending > 0) bad(`${at} a script still running after the run ended`)
+    // Connections: each closed once, and only when nothing runs on it.
+    fake.connections.forEach((c, n) => {
+      const which = `${at} connection ${n + 1}`
+      if (c.closes !== 1) bad(`${which} closed ${c.closes} times`)
+      if (c.closedWhilePending) bad(`${which} closed while a script was still running on it`)
+      if (c.ranAfterClose) bad(`${which} sent a script after it was closed`)
+      if (c.pending > 0) bad(`${which} a script still running after the run ended`)
+    })
+    if (config.reconnect === false && fake.sent.some((x) => x.phase === 'recover' && x.answer === 'ok') && !fake.sent.some((x) => x.answer === 'killed'))
+      bad(`${at} recovered though reconnecting was refused`)
+    const gone = unresolved(fake)
     if (!r) return
     if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
-    if (!['deployed', 'failed', 'not-switched', 'reverted', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
+    if (!['deployed', 'failed', 'not-switched', 'reverted', 'unhealthy', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
     if (r.status !== 'deployed' && !r.error) bad(`${at} ${r.status} without an error saying why`)
     if (r.status === 'deployed' && r.error) bad(`${at} deployed, with an error: ${r.error}`)
     if (r.previousReleaseId !== initial && !(r.previousReleaseId === '' && !sent.some(isSwitch))) bad(`${at} previousReleaseId ${r.previousReleaseId}, was ${initial}`)
 
     // The result tells the truth about the server, or says it cannot know.
-    const uncertain = currentUncertain(fake)
+    const uncertain = currentUncertain(fake) && gone
     if (uncertain && r.status !== 'failed') bad(`${at} ${r.status} though the connection dropped during a switch`)
     if (uncertain && !CLAIMS_UNKNOWN.test(r.error ?? '')) bad(`${at} the connection dropped during a switch, but the error does not say current is unknown: ${r.error}`)
     // A host that failed before prepare said what was current, and was never switched, may give '' and say "unchanged".
@@ -214,36 +266,39 @@ function problems(run: Run): string[] {
     if (!uncertain && r.releaseId !== s.current && !unchanged) bad(`${at} result says current ${r.releaseId || '(none)'}, the server has ${s.current || '(none)'}`)
     if (r.status === 'deployed' && (s.current !== NEW || s.bad.has(NEW))) bad(`${at} deployed, but current ${s.current}${s.bad.has(NEW) ? ', marked bad' : ''}`)
     if (r.status === 'reverted' && (s.current === NEW || !s.bad.has(NEW))) bad(`${at} reverted, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    // unhealthy: failed its check; with revert-on-failure and an earlier release, switched back.
+    if (r.status === 'unhealthy' && (!s.bad.has(NEW) || (config.revertOnFailure && initial !== '' && s.current === NEW)))
+      bad(`${at} unhealthy, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    if (r.status === 'unhealthy' && !run.faults.some((f) => f.host === i && f.label === 'health')) bad(`${at} unhealthy, though its health check did not fail`)
     if (r.status === 'not-switched' && s.history.includes(NEW)) bad(`${at} not-switched, but current was ${NEW} at some point`)
     if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? ''))))
       bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
     // Where the connection lives, the run cleans up after itself.
-    if (!fake.dead && s.lock) bad(`${at} the lock is still held`)
-    if (!fake.dead && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? ''))
+    if (!gone && s.lock) bad(`${at} the lock is still held`)
+    if (!gone && !s.history.includes(NEW) && s.releases.includes(NEW) && !/Undoing the prepared release failed/.test(r.error ?? ''))
       bad(`${at} the unused release ${NEW} was left on the server, and the error does not say so`)
-    if (fake.dead && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed')
-      bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
+    if (gone && s.lock && !/unlock/.test(r.error ?? '') && r.status !== 'deployed') bad(`${at} the lock may still be held, but the error does not say how to free it: ${r.error}`)
 
     // What the state machine decided to send.
     const switchedOk = fake.sent.some((x) => isSwitch(x.phase) && !x.lost && s.history.includes(NEW))
     if (stage === 'prepare' && sent.some(isSwitch)) bad(`${at} was sent switch though ${first.label} failed on host ${first.host + 1}`)
     if (stage === 'prepare' && fake.sent.some((x) => x.phase === 'prepare' && x.answer === 'ok') && !sent.includes('abort')) bad(`${at} prepared, but was not sent abort`)
     if (stage === 'switch' && (sent.includes('after-activate') || sent.includes('finish'))) bad(`${at} was sent ${sent.join(', ')} after a failed switch`)
-    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !sent.includes('revert'))
+    if ((stage === 'switch' || ((stage === 'after-activate' || stage === 'health') && config.revertOnFailure)) && switchedOk && !gone && !sent.includes('revert'))
       bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
-    if (stage === 'after-activate' && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
+    if ((stage === 'after-activate' || stage === 'health') && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
     if (stage === 'after-activate' && !config.revertOnFailure) {
       const failedHere = first.host === i || run.faults.some((f) => f.host === i && f.label === 'after-activate')
-      if (failedHere && !sent.includes('mark-bad') && !fake.dead) bad(`${at} after-activate failed, but it was not sent mark-bad`)
-      if (!failedHere && r.status !== 'deployed' && !fake.dead) bad(`${at} ${r.status}, though only another host's after-activate failed and revert-on-failure is false`)
-      if (!sent.includes('finish') && !fake.dead) bad(`${at} was not sent finish (revert-on-failure false)`)
+      if (failedHere && !sent.includes('mark-bad') && !gone) bad(`${at} after-activate failed, but it was not sent mark-bad`)
+      if (!failedHere && r.status !== 'deployed' && !gone) bad(`${at} ${r.status}, though only another host's after-activate failed and revert-on-failure is false`)
+      if (!sent.includes('finish') && !gone) bad(`${at} was not sent finish (revert-on-failure false)`)
     }
     if (stage !== 'prepare' && !first) {
       const expected = [
         'inspect',
         'prepare',
         oneStep(config) ? 'switch-and-finish' : 'switch',
-        ...(oneStep(config) ? [] : config.afterActivate ? ['after-activate', 'finish'] : ['finish'])
+        ...(oneStep(config) ? [] : [...(config.afterActivate ? ['after-activate'] : []), ...(config.health ? ['health'] : []), 'finish'])
       ]
       const deployScripts = sent.filter((p) => p !== 'list')
       if (deployScripts.join() !== expected.join()) bad(`${at} was sent ${deployScripts.join(', ')}, expected ${expected.join(', ')}`)
@@ -286,13 +341,19 @@ function describeFault(f: Placed): string {
   return `host ${f.host + 1} script ${f.nth} (${f.label}) ${f.kind}`
 }
 
-const CONFIGS: Config[] = [1, 3].flatMap((hosts) =>
-  (['upgrade', 'first'] as const).flatMap((history) => [
-    { hosts, afterActivate: false, revertOnFailure: true, history },
-    { hosts, afterActivate: true, revertOnFailure: true, history },
-    { hosts, afterActivate: true, revertOnFailure: false, history }
+const CONFIGS: Config[] = [1, 3]
+  .flatMap((hosts) =>
+    (['upgrade', 'first'] as const).flatMap((history): Config[] => [
+      { hosts, afterActivate: false, revertOnFailure: true, history },
+      { hosts, afterActivate: true, revertOnFailure: true, history },
+      { hosts, afterActivate: true, revertOnFailure: false, history }
+    ])
+  )
+  .concat([
+    // The health phase is faulted like every other: checked together, and batch by batch.
+    { hosts: 3, afterActivate: true, revertOnFailure: true, history: 'upgrade', health: 'together' },
+    { hosts: 3, afterActivate: false, revertOnFailure: true, history: 'upgrade', health: 'rolling' }
   ])
-)
 
 /** Every script of a run, on every host, after `since` (a seq), as a place for a fault. */
 function placesIn(run: Run, since = 0): Array<Omit<Placed, 'kind'>> {
@@ -311,8 +372,12 @@ async function checked(config: Config, faults: Placed[], failures: Record<string
   return run
 }
 
+/** The kinds of fault after which the run reconnects: with reconnecting refused, these cases run again. */
+const LOST_KINDS = FAULT_KINDS.filter((kind) => kind !== 'exit' && kind !== 'exit-after')
+
 describe('the fleet state machine on fake connections', () => {
-  describe.each(CONFIGS.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
+  const configs = [...CONFIGS, ...CONFIGS.map((c) => ({ ...c, reconnect: false }))]
+  describe.each(configs.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
     it('deploys to every host without faults', async () => {
       const failures: Record<string, string[]> = {}
       await checked(config, [], failures)
@@ -321,7 +386,7 @@ describe('the fleet state machine on fake connections', () => {
 
     // The scripts a deploy without faults sends each host are the places faults go; then, in a
     // second round, every script sent after that fault (revert, abort, mark-bad, finish) fails too.
-    it.each(FAULT_KINDS)('every script of a deploy, on every host, fails with %s; then every recovery script fails too', async (kind) => {
+    it.each(config.reconnect === false ? LOST_KINDS : FAULT_KINDS)('every script of a deploy, on every host, fails with %s; then every recovery script fails too', async (kind) => {
       const failures: Record<string, string[]> = {}
       const baseline = await deploy(config)
       for (const place of placesIn(baseline)) {
@@ -378,20 +443,62 @@ describe('examples on three hosts', () => {
     ).toEqual(['after-activate mark-bad finish', 'after-activate finish', 'after-activate finish'])
   })
 
-  it("the connection drops during one host's switch: the others go back, and that host is reported unknown", async () => {
-    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+  it("the connection drops during one host's switch and cannot be opened again: the others go back, and that host is reported unknown", async () => {
+    const run = await deploy({ ...three, reconnect: false }, [at(1, 'switch', 'drop-after')])
     expect(problems(run)).toEqual([])
     const message = (run.error as Error).message
     expect(message).toContain('deploy@h2: failed, current unknown')
     expect(message).toContain('which release is current on deploy@h2 is unknown')
     expect(message).not.toContain('every host that had switched was switched back')
+    expect(message).toContain(`deploy@h2 may be on ${NEW} or on ${OLD}`)
     expect(statuses(run)).toEqual([`reverted ${OLD}`, 'failed ', `reverted ${OLD}`])
     // The server did switch before the answer was lost: the run must not have claimed otherwise.
     expect(run.fakes[1].server.current).toBe(NEW)
   })
 
+  it("the connection drops during one host's switch: a new connection finds it switched, and it goes back with the others", async () => {
+    const run = await deploy(three, [at(1, 'switch', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes[1].connections).toHaveLength(2)
+    expect(run.fakes[1].phases.slice(2)).toEqual(['switch', 'recover', 'revert'])
+    expect(run.fakes.map((f) => [f.server.current, f.server.lock, f.server.bad.has(NEW)])).toEqual([
+      [OLD, false, true],
+      [OLD, false, true],
+      [OLD, false, true]
+    ])
+  })
+
+  it('the connection drops during after-activate on one of two hosts: both go back, both locks are freed, and the message names host and step', async () => {
+    const run = await deploy({ ...three, hosts: 2 }, [at(0, 'after-activate', 'drop')])
+    expect(problems(run)).toEqual([])
+    const message = (run.error as Error).message
+    expect(message).toMatch(/^Deploy failed at after-activate; switched back to r2 and marked r3 bad\./)
+    expect(message).toContain('deploy@h1: reverted, current r2 (deploy@h1: the connection was lost during step')
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes.map((f) => f.server.lock)).toEqual([false, false])
+  })
+
+  it('one host, the connection drops while pruning: the release stands, the lock is freed, and the result says deployed', async () => {
+    const run = await deploy({ hosts: 1, afterActivate: false, revertOnFailure: true, history: 'upgrade' }, [at(0, 'switch-and-finish', 'drop-after')])
+    expect(problems(run)).toEqual([])
+    expect(run.error).toBeUndefined()
+    expect(run.outcome?.results.map((r) => `${r.status} ${r.releaseId}`)).toEqual([`deployed ${NEW}`])
+    expect(run.fakes[0].phases.slice(2)).toEqual(['switch-and-finish', 'recover', 'finish', 'list'])
+    expect([run.fakes[0].server.current, run.fakes[0].server.lock]).toEqual([NEW, false])
+    expect(run.log.join('\n')).not.toContain('switched back')
+  })
+
+  it('a script killed on a live connection: the check runs over that same connection', async () => {
+    const run = await deploy(three, [at(2, 'after-activate', 'killed')])
+    expect(problems(run)).toEqual([])
+    expect(statuses(run)).toEqual([`reverted ${OLD}`, `reverted ${OLD}`, `reverted ${OLD}`])
+    expect(run.fakes[2].connections).toHaveLength(1)
+    expect(run.fakes[2].phases.slice(3)).toEqual(['after-activate', 'recover', 'revert'])
+  })
+
   it('a revert rejected on one host does not cut the others short', async () => {
-    const run = await deploy(three, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
+    const run = await deploy({ ...three, reconnect: false }, [at(0, 'after-activate'), at(0, 'revert', 'dead')])
     expect(problems(run)).toEqual([])
     expect(statuses(run)).toEqual([`failed ${NEW}`, `reverted ${OLD}`, `reverted ${OLD}`])
     expect((run.error as DeployError).results[0].error).toContain(`${NEW} is still current there, not marked bad`)
@@ -415,5 +522,78 @@ describe('abortUnfinished (the post step) through the connector', () => {
       [false, false]
     ])
     expect(fakes.map((f) => f.closes)).toEqual([1, 1])
+  })
+})
+
+/** Everything that must hold for any rollback; returns what does not. */
+function rollbackProblems(run: Run): string[] {
+  const out: string[] = []
+  const bad = (text: string): void => void out.push(text)
+  const { fakes, error, outcome } = run
+  if (error !== undefined && !(error instanceof DeployError)) return [`threw ${error instanceof Error ? String(error) : inspect(error)} instead of a DeployError`]
+  const results: HostResult[] = error instanceof DeployError ? error.results : (outcome?.results ?? [])
+  if (results.length !== fakes.length) bad(`${results.length} results for ${fakes.length} hosts`)
+  const faulted = (i: number): boolean => fakes[i].sent.some((x) => x.phase === 'rollback' && x.answer !== 'ok')
+  if (!error && fakes.some((_, i) => faulted(i))) bad('succeeded though a rollback failed')
+  fakes.forEach((fake, i) => {
+    const r = results[i]
+    const s = fake.server
+    const at = `${fake.name}:`
+    fake.connections.forEach((c, n) => {
+      if (c.closes !== 1) bad(`${at} connection ${n + 1} closed ${c.closes} times`)
+      if (c.closedWhilePending) bad(`${at} connection ${n + 1} closed while a script was still running on it`)
+    })
+    if (!r) return
+    if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
+    const rolled = fake.sent.findIndex((x) => x.phase === 'rollback')
+    const lost = fake.sent[rolled]?.lost
+    // Where the rollback's answer was lost, a list on a new connection must have answered for the run to know current.
+    const known = !lost || fake.sent.slice(rolled + 1).some((x) => x.phase === 'list' && x.answer === 'ok')
+    if (r.status === 'rolled-back' && (faulted(i) || s.current !== OLD || r.releaseId !== OLD)) bad(`${at} rolled-back to ${r.releaseId}, the server has ${s.current}`)
+    if (r.status === 'failed' && !r.error) bad(`${at} failed without an error saying why`)
+    if (r.status === 'failed' && known && r.releaseId !== s.current && r.releaseId !== '') bad(`${at} result says current ${r.releaseId}, the server has ${s.current}`)
+    if (r.status === 'failed' && lost && known && r.releaseId !== s.current)
+      bad(`${at} reconnected, but the result says current ${r.releaseId || '(none)'}, the server has ${s.current}`)
+    if (r.status === 'failed' && !known && !/unknown/.test(r.error ?? '')) bad(`${at} cannot know current, but the error does not say so: ${r.error}`)
+    if (!['rolled-back', 'failed'].includes(r.status)) bad(`${at} status ${r.status}`)
+    if (!faulted(i) && r.status !== 'rolled-back') bad(`${at} ${r.status}, though only another host failed`)
+    if (s.lock && !/unlock/.test(r.error ?? '')) bad(`${at} the lock is left, and the error does not say how it is freed: ${r.error}`)
+  })
+  if (error instanceof DeployError && fakes.length > 1) results.forEach((r) => !error.message.includes(`  ${r.host}: ${r.status}`) && bad(`message has no line for ${r.host}`))
+  return out
+}
+
+describe('rollback on fake connections', () => {
+  const configs: Config[] = [1, 3].flatMap((hosts) =>
+    [true, false].map((reconnect) => ({ hosts, afterActivate: false, revertOnFailure: true, history: 'upgrade' as const, reconnect }))
+  )
+  describe.each(configs.map((config) => ({ config, name: describeConfig(config) })))('$name', ({ config }) => {
+    it('rolls every host back to the release before without faults', async () => {
+      const run = await deploy(config, [], 'rollback')
+      expect(rollbackProblems(run)).toEqual([])
+      expect(run.outcome?.results.map((r) => `${r.status} ${r.releaseId}`)).toEqual(run.fakes.map(() => `rolled-back ${OLD}`))
+    })
+
+    it.each(config.reconnect === false ? LOST_KINDS : FAULT_KINDS)('every script of a rollback, on every host, fails with %s; then every script after it too', async (kind) => {
+      const failures: Record<string, string[]> = {}
+      const check = async (faults: Placed[]): Promise<Run> => {
+        const run = await deploy(config, faults, 'rollback')
+        counted.runs++
+        run.fakes.forEach((f) => f.phases.forEach((p) => counted.phases.add(p)))
+        const found = rollbackProblems(run)
+        if (found.length) failures[faults.map(describeFault).join(', then ')] = found
+        return run
+      }
+      const baseline = await deploy(config, [], 'rollback')
+      for (const place of placesIn(baseline)) {
+        const fault: Placed = { ...place, kind }
+        const run = await check([fault])
+        const since = run.fakes[fault.host].sent.find((x) => x.nth === fault.nth)?.seq ?? Infinity
+        // Here the list scripts count too: after a lost rollback, a list on a new connection reads current.
+        const after = run.fakes.flatMap((fake, host) => fake.sent.filter((x) => x.seq > since).map((x) => ({ host, nth: x.nth, label: x.phase })))
+        for (const next of after) for (const secondKind of SECOND_KINDS) await check([fault, { ...next, kind: secondKind }])
+      }
+      expect(failures).toEqual({})
+    })
   })
 })

@@ -2,7 +2,8 @@
  * One host, no after-activate: the switch and the prune share one script.
  * When that script is cut short in its prune, after it reported the switch,
  * the deploy stands (pruning is cleanup): no switch back, a warning, and one
- * more try at pruning and unlocking.
+ * more try at pruning and unlocking, over a new connection (the script ended
+ * without an exit status, so the runner first checks the host again).
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -54,6 +55,13 @@ describe('a one-step switch cut short in its prune', () => {
           ['step', 'prune']
         ]
       },
+      recover: {
+        results: [
+          ['lock', 'held'],
+          ['switched', 'r2'],
+          ['current', 'r2']
+        ]
+      },
       finish: {
         results: [
           ['step', 'prune'],
@@ -62,9 +70,10 @@ describe('a one-step switch cut short in its prune', () => {
       }
     })
     try {
-      const outcome = await deployFleet([host], settings, reporter, readSource(settings, reporter))
+      // The new connection is to the same (fake) server.
+      const outcome = await deployFleet([host], settings, reporter, readSource(settings, reporter), () => Promise.resolve(host))
       expect(outcome.results.map((r) => [r.status, r.releaseId, r.previousReleaseId])).toEqual([['deployed', 'r2', 'r1']])
-      expect(host.phases).toEqual(['inspect', 'prepare', 'switch-and-finish', 'finish'])
+      expect(host.phases).toEqual(['inspect', 'prepare', 'switch-and-finish', 'recover', 'finish'])
       expect(outcome.pruned).toEqual(['r0'])
       expect(lines.some((line) => /during step prune.*The release is live/.test(line))).toBe(true)
     } finally {

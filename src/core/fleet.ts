@@ -14,6 +14,7 @@ import { hostPlan, switchesAndFinishesAtOnce } from './phases'
 import { cleanupFor } from './abort'
 import { readSource } from './source'
 import { settleLimit } from './parallel'
+import { HostState, ReconnectError, Reopen, reconnect } from './reconnect'
 
 /** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
 class HostDeploy implements ScriptRunner {
@@ -26,11 +27,17 @@ class HostDeploy implements ScriptRunner {
   switchUnknown = false
   /** The run cannot tell which release is current here (the result's releaseId is then ''). */
   currentUnknown = false
-  /** A script was rejected or ended without an answer: the connection is gone. */
+  /** A script was rejected or ended without an answer: the connection is gone (or the script was killed). */
   lost = false
+  /** The last script was killed (it answered with a signal): the connection itself may still work. */
+  killed = false
+  /** Why the host could not be reached again after its connection was lost ('' when it was, or was not tried). */
+  unreachable = ''
   /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
   mayHoldLock = false
   settled = false
+  /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
+  stuckBecause = ''
   bytesSent = 0
   /** Seconds its health check took, once one ran. */
   healthSeconds?: number
@@ -38,8 +45,10 @@ class HostDeploy implements ScriptRunner {
   result: HostResult
 
   constructor(
-    readonly host: Connection,
-    public plan: DeployPlan
+    public host: Connection,
+    public plan: DeployPlan,
+    private readonly index: number,
+    private readonly reopen: Reopen
   ) {
     this.result = { host: host.name, releaseId: '', previousReleaseId: '', status: 'failed', seconds: 0, bytesUploaded: 0 }
   }
@@ -55,14 +64,58 @@ class HostDeploy implements ScriptRunner {
       this.lost = true
       throw error
     }
-    if (result.code === null) this.lost = true
+    this.killed = result.code === null && Boolean(result.signal)
+    // An answer shows the connection works; one without an exit status means it was lost, or the script killed.
+    this.lost = result.code === null
     // These scripts free the lock on every exit; a failed prepare frees what it took.
-    else if (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0)) this.mayHoldLock = false
+    if (!this.lost && (phase === 'revert' || phase === 'finish' || phase === 'abort' || (phase === 'prepare' && result.code !== 0))) this.mayHoldLock = false
     return result
   }
 
+  /**
+   * After a lost connection: connects again and learns the host's real state
+   * (see reconnect.ts); from then on scripts go over the new connection.
+   * Rejects with a ReconnectError when the host cannot be reached.
+   */
+  async recover(onLog: (line: string) => void): Promise<HostState> {
+    let state: HostState
+    try {
+      state = await reconnect(this.reopen, this.index, this.plan, this.host.name, { onLog }, this.killed ? this.host : undefined)
+    } catch (error) {
+      this.unreachable = (error as Error).message
+      throw error
+    }
+    this.host = state.connection
+    this.lost = false
+    this.killed = false
+    this.unreachable = ''
+    this.mayHoldLock = state.lockHeld
+    this.switched = state.current === this.plan.releaseId
+    this.switchUnknown = false
+    return state
+  }
+
+  /**
+   * Runs a script that may run twice (finish, mark-bad, abort): when the
+   * connection is lost, before or during it, reconnects (once: a host found
+   * unreachable is not tried again) and runs it once more.
+   */
+  async runAgainIfLost(script: string, options?: RunOptions): Promise<ScriptResult> {
+    if (!this.lost) {
+      try {
+        const result = await this.run(script, options)
+        if (result.code !== null) return result
+      } catch (error) {
+        if (!this.lost) throw error
+      }
+    }
+    if (this.unreachable) throw new ReconnectError(this.unreachable)
+    await this.recover(options?.onLog ?? (() => undefined))
+    return this.run(script, options)
+  }
+
   settle(status: HostResult['status'], releaseId: string, error?: string): void {
-    const text = [error, this.lockHint(status)].filter(Boolean).join(' ')
+    const text = [error, this.lockHint(status, error ?? '')].filter(Boolean).join(' ')
     this.settled = true
     this.result = {
       host: this.host.name,
@@ -77,9 +130,9 @@ class HostDeploy implements ScriptRunner {
   }
 
   /** Said once, when the connection went away while this run may hold the lock. */
-  private lockHint(status: HostResult['status']): string {
+  private lockHint(status: HostResult['status'], error: string): string {
     if (!this.lost || !this.mayHoldLock || status === 'deployed') return ''
-    return `The connection to ${this.host.name} was lost, so this run's lock may still be held there: free it with mode: unlock.`
+    return lockLeftText(this.host.name, error.includes(this.unreachable) ? '' : this.unreachable)
   }
 }
 
@@ -94,12 +147,13 @@ export async function deployFleet(
   hosts: Connection[],
   settings: DeploySettings,
   reporter: Reporter,
-  sourceReady: Promise<UploadSource> = readSource(settings, reporter)
+  sourceReady: Promise<UploadSource> = readSource(settings, reporter),
+  reopen: Reopen = () => Promise.reject(new Error('reconnecting is not possible here'))
 ): Promise<DeployOutcome> {
   const source = await sourceReady
   const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
-  const fleet = hosts.map((host, index) => new HostDeploy(host, hostPlan(base, settings, index)))
+  const fleet = hosts.map((host, index) => new HostDeploy(host, hostPlan(base, settings, index), index, reopen))
   const log = logFor(hosts.length, reporter)
   reporter.rememberCleanup(cleanupFor(settings, base))
 
@@ -161,7 +215,9 @@ async function activate(fleet: HostDeploy[], settings: DeploySettings, log: Host
 async function switchAndFinishOne(only: HostDeploy, log: HostLog): Promise<void> {
   const outcome = await only.run(switchAndFinishScript(only.plan), { onLog: log(only) }).catch((error: Error) => error)
   const failure = noteSwitch(only, outcome)
-  if (failure && prunedLate(only, outcome)) {
+  // A switch that ended without an answer: a new connection learns whether current moved.
+  const found = await recoverLost([only], log)
+  if (failure && (prunedLate(only, outcome) || switchDone(only, found.get(only)))) {
     // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
     log(only)(`warning: ${failure} The release is live; pruning and unlocking are tried once more.`)
     await finishOn(only, log)
@@ -194,6 +250,8 @@ async function activateBatch(batch: HostDeploy[], fleet: HostDeploy[], settings:
     const failure = noteSwitch(m, switched[i])
     if (failure) failures.set(m, failure)
   })
+  // A switch that ended without an answer: a new connection learns whether current moved.
+  await recoverLost(batch, log)
   if (failures.size > 0) {
     const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`
     await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)))
@@ -239,7 +297,7 @@ async function failAfterSwitch(fleet: HostDeploy[], failed: Map<HostDeploy, stri
   const notes = new Map(
     await Promise.all(
       [...failed.keys()].map(async (m): Promise<[HostDeploy, string]> => {
-        const marked = await m.run(markBadScript(m.plan), { onLog: log(m) }).then(
+        const marked = await m.runAgainIfLost(markBadScript(m.plan), { onLog: log(m) }).then(
           (result) => (result.code === 0 ? '' : remoteFailure(result, m.host.name).message),
           (error: Error) => error.message
         )
@@ -273,6 +331,27 @@ function prunedLate(member: HostDeploy, outcome: ScriptResult | Error): boolean 
   return member.switched && !(outcome instanceof Error) && lastResult(outcome, 'step') === 'prune'
 }
 
+/** After a lost connection, the host was found on the new release with its switch logged: the switch step ended. */
+function switchDone(member: HostDeploy, state: HostState | undefined): boolean {
+  return state !== undefined && state.switchLogged && member.switched
+}
+
+/** Reconnects to each host whose connection was lost (side by side); a host that cannot be reached keeps `unreachable`. */
+async function recoverLost(fleet: HostDeploy[], log: HostLog): Promise<Map<HostDeploy, HostState>> {
+  const found = new Map<HostDeploy, HostState>()
+  await Promise.all(
+    fleet
+      .filter((m) => m.lost && !m.unreachable)
+      .map((m) =>
+        m.recover(log(m)).then(
+          (state) => void found.set(m, state),
+          () => undefined
+        )
+      )
+  )
+  return found
+}
+
 async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {
   const prepared = await uploadAndPrepare(member, member.plan, source, log(member), settings.compression)
   member.plan = prepared.plan
@@ -296,12 +375,12 @@ async function runStep(member: HostDeploy, script: string, log: HostLog): Promis
  */
 async function putBack(member: HostDeploy, log: HostLog, failure: string | undefined, elsewhere: string): Promise<void> {
   const id = member.plan.releaseId
-  const reason = failure ?? `switched back: ${elsewhere}`
+  const reason = (failure ?? `switched back: ${elsewhere}`).replace(/\.$/, '')
   if (member.switchUnknown) {
-    const undone = await undo(member, log)
-    const note = `Whether current moved to ${id} on ${member.host.name} is unknown: the connection was lost during the switch. Check the host, then deploy again or roll back.`
+    // Only left when reconnecting failed: the host may be on either release.
+    const note = `The connection was lost during the switch and ${member.unreachable || 'the host was not reached again'}: ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}. Check the host, then deploy again or roll back.`
     member.currentUnknown = true
-    member.settle('failed', '', [failure, note, undone].filter(Boolean).join(' '))
+    member.settle('failed', '', [failure, note].filter(Boolean).join(' '))
     return
   }
   if (!member.switched) {
@@ -309,15 +388,16 @@ async function putBack(member: HostDeploy, log: HostLog, failure: string | undef
     member.settle(failure ? 'failed' : 'not-switched', member.previous, [failure ?? `not switched: ${elsewhere}`, undone].filter(Boolean).join('. '))
     return
   }
-  let result: ScriptResult
-  try {
-    result = await member.run(revertScript(member.plan, member.previous), { onLog: log(member) })
-  } catch (error) {
-    member.settle('failed', id, `${reason}. Switching back did not start (${(error as Error).message}): ${id} is still current there, not marked bad.`)
+  const reverted = await revertOn(member, log)
+  if (reverted instanceof Error) {
+    member.settle('failed', id, `${reason}. Switching back did not start (${reverted.message}): ${id} is still current there, not marked bad.`)
+    member.stuckBecause = member.unreachable ? 'the host could not be reached again' : 'switching back did not start'
     return
   }
+  const result = reverted.result
   if (result.code === null) {
-    const note = `Switching back was cut off (${remoteFailure(result, member.host.name).message}); whether current is ${id} or ${member.previous || 'nothing'} there is unknown.`
+    const again = reverted.reconnectFailed ? ` and ${reverted.reconnectFailed}` : ''
+    const note = `Switching back was cut off (${remoteFailure(result, member.host.name).message})${again}; ${member.host.name} may be on ${id} or on ${member.previous || 'no release'}.`
     member.currentUnknown = true
     member.settle('failed', '', `${reason}. ${note}`)
     return
@@ -333,10 +413,41 @@ async function putBack(member: HostDeploy, log: HostLog, failure: string | undef
   member.settle(current === id ? 'bad' : 'reverted', current, reason)
 }
 
+/**
+ * The switch back: when the connection is lost before or during it, a new
+ * connection runs it again (it is a no-op once current is back). An Error:
+ * it never started, so current is as it was; a code null: it was cut off
+ * (and `reconnectFailed` says why it could not run again).
+ */
+async function revertOn(member: HostDeploy, log: HostLog): Promise<{ result: ScriptResult; reconnectFailed?: string } | Error> {
+  const script = revertScript(member.plan, member.previous)
+  const options = { onLog: log(member) }
+  let first: ScriptResult | undefined
+  if (!member.lost) {
+    try {
+      first = await member.run(script, options)
+      if (first.code !== null) return { result: first }
+    } catch (error) {
+      if (!member.lost) return error as Error
+    }
+  }
+  try {
+    if (member.unreachable) throw new ReconnectError(member.unreachable)
+    await member.recover(log(member))
+  } catch (error) {
+    return first ? { result: first, reconnectFailed: (error as Error).message } : (error as Error)
+  }
+  try {
+    return { result: await member.run(script, options) }
+  } catch (error) {
+    return error as Error
+  }
+}
+
 /** Frees the lock and removes the unused release; returns what went wrong, in words, or ''. Never rejects. */
 async function undo(member: HostDeploy, log: HostLog): Promise<string> {
   try {
-    const result = await member.run(abortScript(member.plan), { onLog: log(member) })
+    const result = await member.runAgainIfLost(abortScript(member.plan), { onLog: log(member) })
     return result.code === 0 ? '' : `Undoing the prepared release failed: ${remoteFailure(result, member.host.name).message}`
   } catch {
     // The connection is gone; the result says so, and whether the lock may be left (see settle).
@@ -347,11 +458,13 @@ async function undo(member: HostDeploy, log: HostLog): Promise<string> {
 /** Prunes and frees the lock. The release is live by now, so a failure here is only a warning. */
 async function finishOn(member: HostDeploy, log: HostLog): Promise<void> {
   try {
-    const result = await member.run(finishScript(member.plan), { onLog: log(member) })
+    const result = await member.runAgainIfLost(finishScript(member.plan), { onLog: log(member) })
     member.pruned = (lastResult(result, 'pruned') ?? '').split(' ').filter(Boolean)
     if (result.code !== 0) log(member)(`warning: ${remoteFailure(result, member.host.name).message}`)
+    if (result.code === null) log(member)(`warning: ${lockLeftText(member.host.name, '')}`)
   } catch (error) {
-    log(member)(`warning: pruning and unlocking did not finish: ${(error as Error).message}`)
+    const lock = member.lost ? ` ${lockLeftText(member.host.name, '')}` : ''
+    log(member)(`warning: pruning and unlocking did not finish: ${(error as Error).message}.${lock}`)
   }
 }
 
@@ -363,11 +476,12 @@ function activateSummary(fleet: HostDeploy[]): string {
   const back = fleet.filter((m) => m.result.status === 'reverted' || (m.result.status === 'unhealthy' && m.result.releaseId !== id))
   const stayed = fleet.filter((m) => m.result.status === 'bad' || (m.result.status === 'unhealthy' && m.result.releaseId === id))
   const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id)
+  const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ')
   const unknown = fleet.filter((m) => m.currentUnknown)
   const parts: string[] = []
   if (back.length) parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`)
   if (stayed.length) parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`)
-  if (stuck.length) parts.push(`${id} is still current${where(stuck)}, as switching back failed`)
+  if (stuck.length) parts.push(`${id} is still current${where(stuck)}, as ${because}`)
   if (unknown.length) parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`)
   return parts.length ? parts.join('; ') : 'nothing was switched'
 }
@@ -388,6 +502,12 @@ function fleetFailure(fleet: HostDeploy[], step: string, summary: string): Deplo
   }
   const lines = fleet.map((m) => `  ${m.host.name}: ${m.result.status}, current ${current(m)}${m.result.error ? ` (${m.result.error})` : ''}`)
   return new DeployError(`Deploy failed at ${step}; ${summary}.\n${lines.join('\n')}`, results, step)
+}
+
+/** The lock this run may have left on a host whose connection was lost, and what becomes of it. */
+function lockLeftText(name: string, unreachable: string): string {
+  const lost = unreachable ? `The connection to ${name} was lost and ${unreachable}` : `The connection to ${name} was lost`
+  return `${lost}, so this run's lock may still be held there: the next deploy takes it over once this run's processes there are gone, or free it with mode: unlock.`
 }
 
 type HostLog = (member: HostDeploy) => (line: string) => void

@@ -4,12 +4,13 @@ import { Reporter } from './reporter'
 import { failIfUnsettled, trackSteps } from './settle'
 import { deployFleet } from './fleet'
 import { readSource } from './source'
-import { DeployError } from './errors'
+import { DeployError, RemoteError } from './errors'
 import { DeployOutcome, HostResult, describeFleet, resultsTable } from './results'
-import { rollbackOn } from './rollback'
+import { RollbackError, rollbackOn } from './rollback'
 import { ServerListing, listOn, reported, unlockOn } from './maintenance'
 import { ReleaseInfo } from './releases'
 import { settleLimit } from './parallel'
+import { Reopen } from './reconnect'
 import { describeHost } from '../config/host-address'
 import { DryRunOutcome, dryRunOn } from './dry-run'
 
@@ -69,12 +70,12 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect
       return outcome
     }
     if (settings.mode === 'deploy') {
-      outcome.deploy = await deployFleet(hosts, settings, reporter, source)
+      outcome.deploy = await deployFleet(hosts, settings, reporter, source, reopenFor(hosts, settings, reporter, connect))
       outcome.results = outcome.deploy.results
       outcome.releaseId = outcome.deploy.releaseId
       outcome.previousReleaseId = outcome.deploy.previousReleaseId
     } else {
-      outcome.results = await perHost(hosts, settings, reporter)
+      outcome.results = await perHost(hosts, settings, reporter, reopenFor(hosts, settings, reporter, connect))
       outcome.releaseId = outcome.results[0].releaseId
       outcome.previousReleaseId = outcome.results[0].previousReleaseId
       if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].lockHolder ?? ''
@@ -110,6 +111,21 @@ async function listAfter(host: Connection, settings: DeploySettings, reporter: R
   }
 }
 
+/**
+ * A new connection to host `index` in place of one that was lost: it takes
+ * the old one's place in `hosts`, so the release list and the final close
+ * use it. The old one is closed once its script has ended (it has, when this is called).
+ */
+function reopenFor(hosts: Connection[], settings: DeploySettings, reporter: Reporter, connect: Connector): Reopen {
+  return async (index) => {
+    reporter.info(`Reconnecting to ${describeHost(settings.targets[index])}`)
+    const fresh = await connect(settings, settings.targets[index], reporter.warning)
+    hosts[index].close()
+    hosts[index] = fresh
+    return fresh
+  }
+}
+
 /** Connects to every host; if any cannot be reached, closes the rest and fails naming each. */
 async function connectAll(settings: DeploySettings, reporter: Reporter, connect: Connector): Promise<Connection[]> {
   if (settings.hostKey.mode === 'insecure' || settings.proxy?.hostKey.mode === 'insecure') {
@@ -126,14 +142,19 @@ async function connectAll(settings: DeploySettings, reporter: Reporter, connect:
   throw new ConnectError(`Could not connect to ${failures.length} of ${settings.targets.length} hosts; nothing was changed on any host:\n${message}`, false)
 }
 
+/** The release a failed mode left current, when the run knows it ('' when not). */
+function currentAfter(error: Error): string {
+  return error instanceof RollbackError ? (error.current ?? '') : ''
+}
+
 /** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts: Connection[], settings: DeploySettings, reporter: Reporter): Promise<HostResult[]> {
+async function perHost(hosts: Connection[], settings: DeploySettings, reporter: Reporter, reopen: Reopen): Promise<HostResult[]> {
   const log = (host: Connection) => (hosts.length > 1 ? (line: string) => reporter.info(`[${host.name}] ${line}`) : reporter.info)
-  const settled = await settleLimit(hosts, settings.maxParallel, async (host): Promise<HostResult> => {
+  const settled = await settleLimit([...hosts], settings.maxParallel, async (host, index): Promise<HostResult> => {
     const started = Date.now()
     const base = { host: host.name, seconds: 0, bytesUploaded: 0 }
     if (settings.mode === 'rollback') {
-      const done = await rollbackOn(host, settings, { ...reporter, info: log(host) })
+      const done = await rollbackOn(host, settings, { ...reporter, info: log(host) }, () => reopen(index))
       return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 }
     }
     if (settings.mode === 'unlock') {
@@ -143,10 +164,13 @@ async function perHost(hosts: Connection[], settings: DeploySettings, reporter: 
     return { ...base, releaseId: '', previousReleaseId: '', status: 'listed', seconds: (Date.now() - started) / 1000 }
   })
   const results = settled.map((s, i) =>
-    s.ok ? s.value : { host: hosts[i].name, releaseId: '', previousReleaseId: '', status: 'failed' as const, error: s.error.message, seconds: 0, bytesUploaded: 0 }
+    s.ok
+      ? s.value
+      : { host: hosts[i].name, releaseId: currentAfter(s.error), previousReleaseId: '', status: 'failed' as const, error: s.error.message, seconds: 0, bytesUploaded: 0 }
   )
   const failed = settled.flatMap((s) => (s.ok ? [] : [s.error]))
-  if (failed.length === 1 && hosts.length === 1) throw failed[0]
+  // One host: its own error, with the results (which release it is on, when known).
+  if (failed.length === 1 && hosts.length === 1) throw new DeployError(failed[0].message, results, failed[0] instanceof RemoteError ? failed[0].step : settings.mode)
   if (failed.length > 0) {
     const lines = results.map((r) => `  ${r.host}: ${r.status}${r.releaseId ? `, current ${r.releaseId}` : ''}${r.status === 'failed' ? ` (${r.error})` : ''}`)
     throw new DeployError(`${settings.mode} failed on ${failed.length} of ${hosts.length} hosts:\n${lines.join('\n')}`, results, settings.mode)

@@ -38,6 +38,7 @@ export const PHASES = [
   'finish',
   'switch-and-finish',
   'abort',
+  'recover',
   'rollback',
   'inspect',
   'list',
@@ -126,6 +127,11 @@ export function switchAndFinishScript(plan: FinishPlan): string {
 /** abort: remove the prepared release, unlock (only this run's lock). */
 export function abortScript(plan: AbortPlan): string {
   return assemble('abort', plan, {})
+}
+
+/** recover: on a new connection after one was lost, stop what is left of this run's script, then report current, the switch and the lock (kept for the next phase). */
+export function recoverScript(plan: PlanBase): string {
+  return assemble('recover', plan, {})
 }
 
 /** Rollback: the same switch, pointed at an earlier release; hooks run with DEPLOY_MODE=rollback. */
