@@ -313,7 +313,7 @@ function problems(run: Run): string[] {
     if (/nothing was switched/.test(message) && everNew.length) bad(`message says nothing was switched, but ${everNew.map((f) => f.name).join(', ')} switched: ${message}`)
     if (/every host that had switched was switched back/.test(message) && nowNew.length)
       bad(`message says every switched host was switched back, but ${nowNew.map((f) => f.name).join(', ')} are on ${NEW}: ${message}`)
-    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && results[i]?.status === 'reverted'))
+    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && ['reverted', 'unhealthy'].includes(results[i]?.status ?? '')))
       bad(`message says switched back, no host was: ${message}`)
     if (/stays current/.test(message) && !nowNew.length) bad(`message says ${NEW} stays current, no host has it: ${message}`)
     if (/marked \S+ bad/.test(message) && !fakes.some((f) => f.server.bad.has(NEW))) bad(`message says marked bad, no host marked it: ${message}`)
