@@ -339,5 +339,9 @@ export const OUTPUTS: Array<{ name: string; description: string }> = [
     description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
   },
   { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
-  { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+  {
+    name: 'results',
+    description:
+      'JSON array, one entry per host: host, releaseId, previousReleaseId, status (deployed, not-switched, reverted, unhealthy, bad, failed, ...), error, seconds, healthSeconds (when a health check ran), bytesUploaded.'
+  }
 ]
