@@ -289,7 +289,8 @@ describe('deploy through dist/index.js against a real sshd', () => {
     }
     readOnly('vendor/lib/a.php', 'vendor/lib/b.php', 'vendor/gone/x.txt', 'node_modules/pkg/index.js', 'node_modules/pkg/sub/deep.js')
     readOnly('vendor/lib', 'vendor/gone', 'vendor', 'node_modules/pkg/sub', 'node_modules/pkg')
-    const inputs = { ...connectionInputs(server), path: root, source: ws }
+    // The release is compared with the workspace, file for file: no revision file.
+    const inputs = { ...connectionInputs(server), path: root, source: ws, 'revision-file': 'false' }
     const deployed = async (id: string): Promise<string> => {
       const run = await runAction({ ...inputs, 'release-id': id })
       expect(run.code, run.stdout + run.stderr).toBe(0)

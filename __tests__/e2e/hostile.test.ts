@@ -510,6 +510,8 @@ async function runCase(testCase: Case, c: Ctx): Promise<Outcome> {
       path: c.root,
       'release-id': c.releaseId,
       source: makeWorkspace({ 'index.html': `case ${c.n}`, ...(testCase.files?.(c) ?? {}) }),
+      // The checks compare the release with the workspace, file for file: no revision file.
+      'revision-file': 'false',
       ...overrides
     }
     if (testCase.firstFiles) {

@@ -29,16 +29,29 @@ export function findNginx(): string {
 /** Debian's (nginx-common): the FastCGI parameters a PHP location includes. */
 const FASTCGI_PARAMS = '/etc/nginx/fastcgi_params'
 
+export interface NginxOptions {
+  /** The `server { ... }` block for this port (a recipe's, its paths and port filled in), instead of the plain one. */
+  server?: (port: number) => string
+  /** Run inside this network namespace (ip netns exec), listening on every address of it at `port`. */
+  namespace?: string
+  port?: number
+  /** Waits until nginx answers (inside a namespace the test's 127.0.0.1 does not reach it). */
+  ready?: () => Promise<void>
+  /** More lines inside the plain server block. */
+  serverLines?: string[]
+}
+
 /**
- * nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1,
- * or with the `server { ... }` block that `server(port)` returns (a recipe's,
- * its paths and port filled in). Its `include fastcgi_params;` finds the
- * system's file, copied next to the configuration.
+ * nginx serving `<deployRoot>/current/public` on a free port of 127.0.0.1
+ * (or, in a namespace, on `port` there), or with the server block that
+ * `server(port)` returns. Its `include fastcgi_params;` finds the system's
+ * file, copied next to the configuration.
  */
-export async function startNginx(deployRoot: string, server?: (port: number) => string): Promise<TestNginx> {
+export async function startNginx(deployRoot: string, given: NginxOptions | ((port: number) => string) = {}): Promise<TestNginx> {
+  const options: NginxOptions = typeof given === 'function' ? { server: given } : given
   const nginx = findNginx()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-deploy-nginx-'))
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const root = path.join(deployRoot, 'current/public')
   if (fs.existsSync(FASTCGI_PARAMS)) fs.copyFileSync(FASTCGI_PARAMS, path.join(dir, 'fastcgi_params'))
   const errorLog = path.join(dir, 'error.log')
@@ -74,7 +87,16 @@ export async function startNginx(deployRoot: string, server?: (port: number) => 
       '  open_file_cache off;',
       '  keepalive_timeout 120s;',
       '  keepalive_requests 1000000;',
-      server ? server(port) : ['  server {', `    listen 127.0.0.1:${port};`, '    server_name localhost;', `    root ${root};`, '  }'].join('\n'),
+      options.server
+        ? options.server(port)
+        : [
+            '  server {',
+            options.namespace ? `    listen ${port};` : `    listen 127.0.0.1:${port};`,
+            '    server_name localhost;',
+            `    root ${root};`,
+            ...(options.serverLines ?? []),
+            '  }'
+          ].join('\n'),
       '}',
       ''
     ].join('\n')
@@ -86,7 +108,10 @@ export async function startNginx(deployRoot: string, server?: (port: number) => 
     throw new Error(`nginx rejected the test configuration: ${output}${readLog(errorLog)}\n${fs.readFileSync(config, 'utf8')}`)
   }
   let output = ''
-  const child: ChildProcess = spawn(nginx, ['-e', errorLog, '-p', dir, '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const command = [nginx, '-e', errorLog, '-p', dir, '-c', config]
+  const child: ChildProcess = options.namespace
+    ? spawn('ip', ['netns', 'exec', options.namespace, ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
@@ -102,7 +127,8 @@ export async function startNginx(deployRoot: string, server?: (port: number) => 
     fs.rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPort(port, log, child, 'nginx')
+    if (options.ready) await options.ready()
+    else await waitForPort(port, log, child, 'nginx')
   } catch (error) {
     // An nginx that runs but never listened would outlive the test run.
     await stop()

@@ -51,6 +51,10 @@ export interface SshdOptions {
   privateRootAt?: string
   /** Start sshd with this umask (e.g. '077'): its sessions, and so the deploy scripts, inherit it. */
   umask?: string
+  /** Run sshd inside this network namespace (ip netns exec), listening on listenAddress. */
+  namespace?: string
+  listenAddress?: string
+  port?: number
 }
 
 interface SshdCore {

@@ -31,10 +31,10 @@ describe('the upload and exclude', () => {
     const inputs = { ...connectionInputs(server), path: root, source: ws }
     const first = await runAction({ ...inputs, exclude: 'node_modules/', 'release-id': 'one' })
     expect(first.code, first.stdout + first.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['index.html'])
+    expect(liveTree(root)).toEqual(['REVISION', 'index.html'])
     const second = await runAction({ ...inputs, exclude: 'node_modules/\n!.git', 'release-id': 'two' })
     expect(second.code, second.stdout + second.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['.git', '.git/config', 'index.html'])
+    expect(liveTree(root)).toEqual(['.git', '.git/config', 'REVISION', 'index.html'])
   })
 
   it('reads a later !pattern as an exception to an earlier line, and a !pattern alone as excluding nothing', async () => {
@@ -43,10 +43,10 @@ describe('the upload and exclude', () => {
     const inputs = { ...connectionInputs(server), path: root, source: ws }
     const alone = await runAction({ ...inputs, exclude: '!keep.log', 'release-id': 'alone' })
     expect(alone.code, alone.stdout + alone.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['debug.log', 'index.html', 'keep.log', 'logs', 'logs/keep.log'])
+    expect(liveTree(root)).toEqual(['REVISION', 'debug.log', 'index.html', 'keep.log', 'logs', 'logs/keep.log'])
     const exception = await runAction({ ...inputs, exclude: '*.log\nlogs/\n!keep.log', 'release-id': 'exception' })
     expect(exception.code, exception.stdout + exception.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['index.html', 'keep.log'])
+    expect(liveTree(root)).toEqual(['REVISION', 'index.html', 'keep.log'])
     expect(fs.readFileSync(path.join(root, 'current/keep.log'), 'utf8')).toBe('kept')
   })
 
@@ -62,7 +62,9 @@ describe('the upload and exclude', () => {
     const allowed = await runAction({ ...inputs, 'allow-empty': 'true', 'release-id': 'allowed' })
     expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0)
     expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/allowed')
-    expect(liveTree(root)).toEqual([])
+    // Nothing uploaded; the release holds only the revision file the deploy writes.
+    expect(liveTree(root)).toEqual(['REVISION'])
+    expect(fs.readFileSync(path.join(root, 'current/REVISION'), 'utf8')).toMatch(/^allowed\n/)
   })
 
   it('refuses a name that is not UTF-8 before connecting, showing it escaped; an exclude line for it lets the deploy go', async () => {
@@ -79,7 +81,7 @@ describe('the upload and exclude', () => {
     expect(fs.existsSync(root)).toBe(false)
     const excluded = await runAction({ ...inputs, exclude: 'caf*.txt', 'release-id': 'excluded' })
     expect(excluded.code, excluded.stdout + excluded.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['index.html'])
+    expect(liveTree(root)).toEqual(['REVISION', 'index.html'])
   })
 
   it('deploys a workspace with its own top-level .atomic-deploy-control, folder or file, and the release holds it', async () => {
@@ -88,17 +90,17 @@ describe('the upload and exclude', () => {
     const inputs = { ...connectionInputs(server), path: root, source: ws }
     const full = await runAction({ ...inputs, 'release-id': 'full' })
     expect(full.code, full.stdout + full.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['.atomic-deploy-control', '.atomic-deploy-control/add', '.atomic-deploy-control/remove', 'index.html'])
+    expect(liveTree(root)).toEqual(['.atomic-deploy-control', '.atomic-deploy-control/add', '.atomic-deploy-control/remove', 'REVISION', 'index.html'])
     expect(fs.readFileSync(path.join(root, 'current/.atomic-deploy-control/remove'), 'utf8')).toBe('index.html\n')
     const plain = await runAction({ ...inputs, incremental: 'false', 'release-id': 'plain' })
     expect(plain.code, plain.stdout + plain.stderr).toBe(0)
-    expect(liveTree(root)).toEqual(['.atomic-deploy-control', '.atomic-deploy-control/add', '.atomic-deploy-control/remove', 'index.html'])
+    expect(liveTree(root)).toEqual(['.atomic-deploy-control', '.atomic-deploy-control/add', '.atomic-deploy-control/remove', 'REVISION', 'index.html'])
     fs.rmSync(path.join(ws, '.atomic-deploy-control'), { recursive: true })
     fs.writeFileSync(path.join(ws, '.atomic-deploy-control'), 'a file now')
     const delta = await runAction({ ...inputs, 'release-id': 'delta' })
     expect(delta.code, delta.stdout + delta.stderr).toBe(0)
     expect(delta.stdout).toContain('incremental upload')
-    expect(liveTree(root)).toEqual(['.atomic-deploy-control', 'index.html'])
+    expect(liveTree(root)).toEqual(['.atomic-deploy-control', 'REVISION', 'index.html'])
     expect(fs.readFileSync(path.join(root, 'current/.atomic-deploy-control'), 'utf8')).toBe('a file now')
   })
 })

@@ -29,6 +29,9 @@ export function testDeployPlan(deployPath: string, overrides: Partial<DeployPlan
     hardlinkRelease: false,
     controlFolder: '.atomic-deploy-control-test',
     releaseMode: 0o755,
+    revisionFile: '',
+    commitSha: '',
+    needsHttpClient: false,
     ...overrides
   }
 }

@@ -108,6 +108,7 @@ const FAILURE: Record<string, { step: string; code: number }> = {
   switch: { step: 'switch', code: EXIT.switch },
   'switch-and-finish': { step: 'switch', code: EXIT.switch },
   'after-activate': { step: 'after-activate', code: EXIT.afterActivate },
+  health: { step: 'health', code: EXIT.unhealthy },
   revert: { step: 'revert', code: EXIT.switch },
   'mark-bad': { step: 'mark-bad', code: EXIT.lockLost },
   finish: { step: 'prune', code: EXIT.lockLost },

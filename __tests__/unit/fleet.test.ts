@@ -57,12 +57,15 @@ interface Config {
   history: 'upgrade' | 'first'
   /** After a lost connection, a new one can be opened (false: every reconnect is refused). */
   reconnect?: boolean
+  /** A health check after after-activate, with this rollout. */
+  health?: 'together' | 'rolling'
 }
 
 function describeConfig(c: Config): string {
   const hook = c.afterActivate ? `after-activate, revert-on-failure ${c.revertOnFailure}` : 'no after-activate'
   const reach = c.reconnect === false ? ', reconnecting refused' : ''
-  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}${reach}`
+  const health = c.health ? `, health check (rollout ${c.health})` : ''
+  return `${c.hosts === 1 ? '1 host' : `${c.hosts} hosts`}, ${hook}${health}, ${c.history === 'upgrade' ? `${OLD} current` : 'first deploy'}${reach}`
 }
 
 function settingsFor(c: Config): DeploySettings {
@@ -94,7 +97,21 @@ function settingsFor(c: Config): DeploySettings {
     incremental: false,
     hardlinkReleases: false,
     lockTimeoutSeconds: 0,
-    provenance: { runner: 'test' }
+    provenance: { runner: 'test' },
+    ...(c.health
+      ? {
+          health: {
+            urls: ['http://127.0.0.1/health'],
+            command: '',
+            expect: '{release-id}',
+            status: [[200, 399]] as Array<[number, number]>,
+            timeoutSeconds: 3,
+            intervalSeconds: 1
+          },
+          rollout: c.health,
+          batchSize: 1
+        }
+      : {})
   }
 }
 
@@ -235,7 +252,7 @@ function problems(run: Run): string[] {
     const gone = unresolved(fake)
     if (!r) return
     if (r.host !== fake.name) bad(`${at} result ${i} is for ${r.host}`)
-    if (!['deployed', 'failed', 'not-switched', 'reverted', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
+    if (!['deployed', 'failed', 'not-switched', 'reverted', 'unhealthy', 'bad'].includes(r.status)) bad(`${at} status ${r.status}`)
     if (r.status !== 'deployed' && !r.error) bad(`${at} ${r.status} without an error saying why`)
     if (r.status === 'deployed' && r.error) bad(`${at} deployed, with an error: ${r.error}`)
     if (r.previousReleaseId !== initial && !(r.previousReleaseId === '' && !sent.some(isSwitch))) bad(`${at} previousReleaseId ${r.previousReleaseId}, was ${initial}`)
@@ -249,6 +266,10 @@ function problems(run: Run): string[] {
     if (!uncertain && r.releaseId !== s.current && !unchanged) bad(`${at} result says current ${r.releaseId || '(none)'}, the server has ${s.current || '(none)'}`)
     if (r.status === 'deployed' && (s.current !== NEW || s.bad.has(NEW))) bad(`${at} deployed, but current ${s.current}${s.bad.has(NEW) ? ', marked bad' : ''}`)
     if (r.status === 'reverted' && (s.current === NEW || !s.bad.has(NEW))) bad(`${at} reverted, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    // unhealthy: failed its check; with revert-on-failure and an earlier release, switched back.
+    if (r.status === 'unhealthy' && (!s.bad.has(NEW) || (config.revertOnFailure && initial !== '' && s.current === NEW)))
+      bad(`${at} unhealthy, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
+    if (r.status === 'unhealthy' && !run.faults.some((f) => f.host === i && f.label === 'health')) bad(`${at} unhealthy, though its health check did not fail`)
     if (r.status === 'not-switched' && s.history.includes(NEW)) bad(`${at} not-switched, but current was ${NEW} at some point`)
     if (r.status === 'bad' && (s.current !== NEW || (!s.bad.has(NEW) && !/not be marked bad|not marked bad/.test(r.error ?? ''))))
       bad(`${at} bad, but current ${s.current}, ${NEW} ${s.bad.has(NEW) ? 'bad' : 'not marked bad'}`)
@@ -263,9 +284,9 @@ function problems(run: Run): string[] {
     if (stage === 'prepare' && sent.some(isSwitch)) bad(`${at} was sent switch though ${first.label} failed on host ${first.host + 1}`)
     if (stage === 'prepare' && fake.sent.some((x) => x.phase === 'prepare' && x.answer === 'ok') && !sent.includes('abort')) bad(`${at} prepared, but was not sent abort`)
     if (stage === 'switch' && (sent.includes('after-activate') || sent.includes('finish'))) bad(`${at} was sent ${sent.join(', ')} after a failed switch`)
-    if ((stage === 'switch' || (stage === 'after-activate' && config.revertOnFailure)) && switchedOk && !gone && !sent.includes('revert'))
+    if ((stage === 'switch' || ((stage === 'after-activate' || stage === 'health') && config.revertOnFailure)) && switchedOk && !gone && !sent.includes('revert'))
       bad(`${at} had switched, but was not sent revert (${sent.join(', ')})`)
-    if (stage === 'after-activate' && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
+    if ((stage === 'after-activate' || stage === 'health') && config.revertOnFailure && sent.includes('finish')) bad(`${at} was sent finish though every host is being reverted`)
     if (stage === 'after-activate' && !config.revertOnFailure) {
       const failedHere = first.host === i || run.faults.some((f) => f.host === i && f.label === 'after-activate')
       if (failedHere && !sent.includes('mark-bad') && !gone) bad(`${at} after-activate failed, but it was not sent mark-bad`)
@@ -277,7 +298,7 @@ function problems(run: Run): string[] {
         'inspect',
         'prepare',
         oneStep(config) ? 'switch-and-finish' : 'switch',
-        ...(oneStep(config) ? [] : config.afterActivate ? ['after-activate', 'finish'] : ['finish'])
+        ...(oneStep(config) ? [] : [...(config.afterActivate ? ['after-activate'] : []), ...(config.health ? ['health'] : []), 'finish'])
       ]
       const deployScripts = sent.filter((p) => p !== 'list')
       if (deployScripts.join() !== expected.join()) bad(`${at} was sent ${deployScripts.join(', ')}, expected ${expected.join(', ')}`)
@@ -292,7 +313,7 @@ function problems(run: Run): string[] {
     if (/nothing was switched/.test(message) && everNew.length) bad(`message says nothing was switched, but ${everNew.map((f) => f.name).join(', ')} switched: ${message}`)
     if (/every host that had switched was switched back/.test(message) && nowNew.length)
       bad(`message says every switched host was switched back, but ${nowNew.map((f) => f.name).join(', ')} are on ${NEW}: ${message}`)
-    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && results[i]?.status === 'reverted'))
+    if (/switched back to/.test(message) && !fakes.some((f, i) => f.server.current !== NEW && ['reverted', 'unhealthy'].includes(results[i]?.status ?? '')))
       bad(`message says switched back, no host was: ${message}`)
     if (/stays current/.test(message) && !nowNew.length) bad(`message says ${NEW} stays current, no host has it: ${message}`)
     if (/marked \S+ bad/.test(message) && !fakes.some((f) => f.server.bad.has(NEW))) bad(`message says marked bad, no host marked it: ${message}`)
@@ -320,13 +341,19 @@ function describeFault(f: Placed): string {
   return `host ${f.host + 1} script ${f.nth} (${f.label}) ${f.kind}`
 }
 
-const CONFIGS: Config[] = [1, 3].flatMap((hosts) =>
-  (['upgrade', 'first'] as const).flatMap((history) => [
-    { hosts, afterActivate: false, revertOnFailure: true, history },
-    { hosts, afterActivate: true, revertOnFailure: true, history },
-    { hosts, afterActivate: true, revertOnFailure: false, history }
+const CONFIGS: Config[] = [1, 3]
+  .flatMap((hosts) =>
+    (['upgrade', 'first'] as const).flatMap((history): Config[] => [
+      { hosts, afterActivate: false, revertOnFailure: true, history },
+      { hosts, afterActivate: true, revertOnFailure: true, history },
+      { hosts, afterActivate: true, revertOnFailure: false, history }
+    ])
+  )
+  .concat([
+    // The health phase is faulted like every other: checked together, and batch by batch.
+    { hosts: 3, afterActivate: true, revertOnFailure: true, history: 'upgrade', health: 'together' },
+    { hosts: 3, afterActivate: false, revertOnFailure: true, history: 'upgrade', health: 'rolling' }
   ])
-)
 
 /** Every script of a run, on every host, after `since` (a seq), as a place for a fault. */
 function placesIn(run: Run, since = 0): Array<Omit<Placed, 'kind'>> {

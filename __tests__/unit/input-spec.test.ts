@@ -54,7 +54,7 @@ describe('the command line follows the spec', () => {
   })
 
   it("its --<name>-file flags are exactly the spec's file inputs", () => {
-    // An input's own name may end in -file too (env-file): that is its flag, not a file flag.
+    // An input's own name may end in -file too (env-file, revision-file): that is its flag, not a file flag.
     const fileFlags = Object.keys(options).filter((flag) => flag.endsWith('-file') && !INPUTS.some((input) => input.name === flag))
     expect(fileFlags.sort()).toEqual(
       INPUTS.filter((input) => input.file)

@@ -228,6 +228,12 @@ describe('defaults', () => {
     'shared-auto': { value: 'true' },
     'dry-run': { value: 'true' },
     'connect-timeout': { value: '31' },
+    'health-status': { value: '200', with: { 'health-url': 'http://127.0.0.1/health' } },
+    'health-timeout': { value: '5', with: { 'health-url': 'http://127.0.0.1/health' } },
+    'health-interval': { value: '2', with: { 'health-url': 'http://127.0.0.1/health' } },
+    rollout: { value: 'canary' },
+    'batch-size': { value: '2' },
+    'revision-file': { value: 'public/REVISION' },
     'env-file-path': { value: 'config/.env', with: { 'env-file': 'A=1' } },
     'writable-mode': { value: 'chgrp', with: { writable: 'storage/', 'writable-user': 'www-data' } }
   }
@@ -262,5 +268,53 @@ describe('defaults', () => {
     expect(inputOrDefault(read, 'port')).toBe('22')
     expect(() => inputOrDefault(read, 'release-id')).toThrow("Input 'release-id' has no default")
     expect(() => inputOrDefault(read, 'no-such-input')).toThrow("No input named 'no-such-input'")
+  })
+})
+
+describe('health checks, rollout and the revision file', () => {
+  it('reads the health inputs, with their defaults, only when a check is set', () => {
+    expect(parse().health).toBeUndefined()
+    expect(parse({ 'health-url': 'http://127.0.0.1/health\n\nhttps://app.example/up', 'health-expect': '{release-id}' }).health).toEqual({
+      urls: ['http://127.0.0.1/health', 'https://app.example/up'],
+      command: '',
+      expect: '{release-id}',
+      status: [[200, 399]],
+      timeoutSeconds: 30,
+      intervalSeconds: 1
+    })
+    expect(parse({ 'health-command': 'test -f ok\r\n', 'health-status': '200, 204,300-302' }).health).toMatchObject({
+      command: 'test -f ok',
+      status: [
+        [200, 200],
+        [204, 204],
+        [300, 302]
+      ]
+    })
+  })
+
+  it('refuses health values it cannot check, naming the input', () => {
+    expect(() => parse({ 'health-url': 'localhost/health' })).toThrow('Invalid input \'health-url\': "localhost/health" is not an http:// or https:// URL')
+    expect(() => parse({ 'health-url': 'http://x/', 'health-status': '200-' })).toThrow("Invalid input 'health-status'")
+    expect(() => parse({ 'health-url': 'http://x/', 'health-status': '399-200' })).toThrow("Invalid input 'health-status'")
+    expect(() => parse({ 'health-expect': 'ok' })).toThrow("Invalid input 'health-expect': is set, but there is no health-url")
+    expect(() => parse({ 'health-url': 'http://x/', 'health-timeout': '0' })).toThrow("Invalid input 'health-timeout'")
+    expect(() => parse({ rollout: 'blue-green' })).toThrow('Invalid input \'rollout\': "blue-green" is not one of together, canary, rolling')
+  })
+
+  it('writes REVISION by default, another path when asked, none for false', () => {
+    expect(parse().revisionFile).toBe('REVISION')
+    expect(parse({ 'revision-file': 'public//REVISION' }).revisionFile).toBe('public/REVISION')
+    expect(parse({ 'revision-file': 'false' }).revisionFile).toBe('')
+    for (const bad of ['/etc/REVISION', '../REVISION', 'a/./b']) expect(() => parse({ 'revision-file': bad })).toThrow("Invalid input 'revision-file'")
+  })
+
+  it('refuses, before connecting, a workspace that already has the revision file', () => {
+    fs.writeFileSync(path.join(workspace, 'build', 'REVISION'), 'mine\n')
+    try {
+      expect(() => parse({ source: 'build' })).toThrow('Invalid input \'revision-file\': the workspace already has "REVISION"')
+      expect(parse({ source: 'build', 'revision-file': 'false' }).revisionFile).toBe('')
+    } finally {
+      fs.rmSync(path.join(workspace, 'build', 'REVISION'))
+    }
   })
 })

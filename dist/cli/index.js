@@ -424,6 +424,124 @@ function textTable(rows) {
 
 /***/ }),
 
+/***/ 6221:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+"use strict";
+
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.parseHealth = parseHealth;
+exports.parseStatusRanges = parseStatusRanges;
+exports.parseRevisionFile = parseRevisionFile;
+const fs = __importStar(__nccwpck_require__(9896));
+const path = __importStar(__nccwpck_require__(6928));
+const input_error_1 = __nccwpck_require__(9748);
+const control_characters_1 = __nccwpck_require__(6655);
+/** The health inputs; undefined when neither health-url nor health-command is set. */
+function parseHealth(read, value, whole) {
+    const urls = parseUrls(read('health-url'));
+    const command = read('health-command').replace(/\r\n?/g, '\n').trim();
+    if (command.includes('\0'))
+        throw new input_error_1.InputError('health-command', 'contains a NUL character.');
+    const expect = read('health-expect').trim();
+    if (expect && urls.length === 0)
+        throw new input_error_1.InputError('health-expect', 'is set, but there is no health-url whose body it could be found in; add health-url.');
+    if ((0, control_characters_1.hasControlCharacter)(expect))
+        throw new input_error_1.InputError('health-expect', `${(0, input_error_1.shown)(expect)} must be one line of text.`);
+    if (urls.length === 0 && !command)
+        return undefined;
+    return {
+        urls,
+        command,
+        expect,
+        status: parseStatusRanges(value('health-status')),
+        timeoutSeconds: whole(value('health-timeout'), 'health-timeout', 1, 3600),
+        intervalSeconds: whole(value('health-interval'), 'health-interval', 1, 600)
+    };
+}
+function parseUrls(text) {
+    const urls = text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
+    for (const url of urls) {
+        if (!/^https?:\/\/[^\s]+$/i.test(url) || (0, control_characters_1.hasControlCharacter)(url)) {
+            throw new input_error_1.InputError('health-url', `${(0, input_error_1.shown)(url)} is not an http:// or https:// URL. Give one URL a line, as the server reaches it (http://127.0.0.1/health).`);
+        }
+    }
+    return urls;
+}
+/** `200-399`, `200,204,300-399`: inclusive ranges of three-digit codes. */
+function parseStatusRanges(text) {
+    return text.split(',').map((part) => {
+        const match = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(part);
+        const low = match ? Number(match[1]) : NaN;
+        const high = match?.[2] ? Number(match[2]) : low;
+        if (!match || high < low)
+            throw new input_error_1.InputError('health-status', `${(0, input_error_1.shown)(part.trim())} is not a status code or range. Expected codes and ranges from 100 to 599, comma-separated: 200-399 or 200,204.`);
+        return [low, high];
+    });
+}
+/** revision-file: a relative path inside the release, or '' (off, given as false). */
+function parseRevisionFile(text, sourceDir) {
+    if (/^(false|no|off|none)$/i.test(text))
+        return '';
+    const segments = text.split('/').filter((s) => s !== '');
+    if (text.startsWith('/') || segments.length === 0 || segments.some((s) => s === '.' || s === '..') || (0, control_characters_1.hasControlCharacter)(text)) {
+        throw new input_error_1.InputError('revision-file', `${(0, input_error_1.shown)(text)} is not a path inside the release. Expected a relative path such as REVISION or public/REVISION, or false to write none.`);
+    }
+    const relative = segments.join('/');
+    if (sourceDir && exists(path.join(sourceDir, relative))) {
+        throw new input_error_1.InputError('revision-file', `the workspace already has ${(0, input_error_1.shown)(relative)}, which the release's revision file would replace. Remove it from source, or name another file (or false for none).`);
+    }
+    return relative;
+}
+function exists(file) {
+    try {
+        fs.lstatSync(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+
+/***/ }),
+
 /***/ 1564:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -706,8 +824,53 @@ exports.INPUTS = [
     },
     {
         name: 'revert-on-failure',
-        description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
+        description: 'If after-activate or a health check fails, switch every switched host back to its previous release and mark the new one bad.',
         default: 'true'
+    },
+    {
+        name: 'health-url',
+        description: 'URLs, one a line, fetched from each server after the switch and after-activate (with curl, wget or BusyBox wget, whichever it has). Each must answer a status in health-status, with health-expect in its body, within health-timeout, or the release is unhealthy.',
+        lines: true
+    },
+    {
+        name: 'health-command',
+        description: 'Shell commands run on each server in the new release after the switch and after-activate; exit status 0 means healthy. Tried with health-url, until health-timeout.',
+        lines: true,
+        file: true
+    },
+    {
+        name: 'health-expect',
+        description: "Text every health-url response body must contain (one line); {release-id} in it stands for the release checked, so health-expect: '{release-id}' proves the new release is the one served."
+    },
+    {
+        name: 'health-status',
+        description: 'HTTP statuses a health-url may answer: codes and ranges, comma-separated (200,204,300-399).',
+        default: '200-399'
+    },
+    {
+        name: 'health-timeout',
+        description: 'Seconds each host has to pass its health checks. A host still unhealthy then fails the deploy: with revert-on-failure every switched host is switched back and the release is marked bad.',
+        default: '30'
+    },
+    {
+        name: 'health-interval',
+        description: 'Seconds between health check tries.',
+        default: '1'
+    },
+    {
+        name: 'rollout',
+        description: 'With several hosts: together (switch all, then check all); canary (switch the first batch-size hosts and check them, then the rest); rolling (batch-size hosts at a time, each batch healthy before the next). On a failure no further host switches.',
+        default: 'together'
+    },
+    {
+        name: 'batch-size',
+        description: 'rollout canary: how many hosts are canaries; rolling: how many hosts switch at once.',
+        default: '1'
+    },
+    {
+        name: 'revision-file',
+        description: 'File written into each release, relative to it (REVISION, public/REVISION), holding two lines: the release id, then the commit sha (empty when unknown), for a health page to serve. false turns it off. A workspace that has a file of that name is refused.',
+        default: 'REVISION'
     },
     {
         name: 'command-timeout',
@@ -836,7 +999,10 @@ exports.OUTPUTS = [
         description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
     },
     { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
-    { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+    {
+        name: 'results',
+        description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status (deployed, not-switched, reverted, unhealthy, bad, failed, ...), error, seconds, healthSeconds (when a health check ran), bytesUploaded.'
+    }
 ];
 
 
@@ -901,6 +1067,7 @@ const known_hosts_1 = __nccwpck_require__(8374);
 const input_spec_1 = __nccwpck_require__(4575);
 const control_characters_1 = __nccwpck_require__(6655);
 const exclude_1 = __nccwpck_require__(7753);
+const health_1 = __nccwpck_require__(6221);
 const env_file_1 = __nccwpck_require__(5467);
 const writable_1 = __nccwpck_require__(2915);
 const user_name_1 = __nccwpck_require__(9830);
@@ -951,8 +1118,13 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
         hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
         lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
-        provenance
+        provenance,
+        health: (0, health_1.parseHealth)(read, value, parseWholeNumber),
+        rollout: parseChoice(value('rollout'), 'rollout', ['together', 'canary', 'rolling']),
+        batchSize: parseWholeNumber(value('batch-size'), 'batch-size', 1, 1000)
     };
+    if (mode === 'deploy')
+        settings.revisionFile = (0, health_1.parseRevisionFile)(value('revision-file'), settings.sourceDir);
     checkHooksAsSent(settings.beforeActivate, settings.afterActivate);
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);
@@ -1590,6 +1762,8 @@ const phases_1 = __nccwpck_require__(3272);
 const source_1 = __nccwpck_require__(5045);
 const parallel_1 = __nccwpck_require__(3447);
 const errors_1 = __nccwpck_require__(43);
+const health_1 = __nccwpck_require__(4794);
+const rollout_1 = __nccwpck_require__(7475);
 /**
  * Reads the workspace as a deploy does, and asks each server what a deploy
  * would find there: the same inspect round trip (tools, upload cache) and the
@@ -1632,6 +1806,9 @@ async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.re
         reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`);
         reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`);
     }
+    if (hosts.length > 1)
+        reporter.info(`rollout: ${(0, rollout_1.describeRollout)((0, rollout_1.rolloutBatches)(hosts, settings), settings)}`);
+    (0, health_1.describeHealth)(settings).forEach((line) => reporter.info(line));
     const first = perHost[0].info;
     for (const { info } of perHost) {
         const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script);
@@ -1741,6 +1918,8 @@ const protocol_1 = __nccwpck_require__(7329);
 const plan_1 = __nccwpck_require__(2680);
 const file_list_1 = __nccwpck_require__(9977);
 const scripts_1 = __nccwpck_require__(2303);
+const health_1 = __nccwpck_require__(4794);
+const rollout_1 = __nccwpck_require__(7475);
 const prepare_1 = __nccwpck_require__(8357);
 const errors_1 = __nccwpck_require__(43);
 const results_1 = __nccwpck_require__(3524);
@@ -1776,6 +1955,8 @@ class HostDeploy {
     /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
     stuckBecause = '';
     bytesSent = 0;
+    /** Seconds its health check took, once one ran. */
+    healthSeconds;
     pruned = [];
     result;
     constructor(host, plan, index, reopen) {
@@ -1861,7 +2042,8 @@ class HostDeploy {
             status,
             ...(text ? { error: text } : {}),
             seconds: (Date.now() - this.started) / 1000,
-            bytesUploaded: this.bytesSent
+            bytesUploaded: this.bytesSent,
+            ...(this.healthSeconds !== undefined ? { healthSeconds: this.healthSeconds } : {})
         };
     }
     /** Said once, when the connection went away while this run may hold the lock. */
@@ -1876,7 +2058,7 @@ class HostDeploy {
  * unless every host is ready, and a failure after the switch puts every host
  * back where it was:
  *   1. prepare on every host (upload, shared, before-activate);
- *   2. switch every host, then after-activate on each, then prune.
+ *   2. batch by batch (rollout): switch, after-activate, health check; then prune all.
  */
 async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter), reopen = () => Promise.reject(new Error('reconnecting is not possible here'))) {
     const source = await sourceReady;
@@ -1898,7 +2080,7 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
         reporter.rememberCleanup(undefined);
         throw fleetFailure(fleet, 'prepare', 'nothing was switched');
     }
-    await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log));
+    await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log, reporter));
     reporter.rememberCleanup(undefined);
     const first = fleet[0];
     return {
@@ -1912,67 +2094,130 @@ async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1
         compression: first.plan.compression
     };
 }
-/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
-async function activate(fleet, settings, log) {
-    // With one host and no after-activate, switching and pruning can share one round trip.
-    const oneStep = (0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan);
-    const script = (m) => (oneStep ? (0, scripts_1.switchAndFinishScript)(m.plan) : (0, scripts_1.switchScript)(m.plan));
-    const switched = await Promise.all(fleet.map((m) => m.run(script(m), { onLog: log(m) }).catch((error) => error)));
-    const failures = new Map();
-    fleet.forEach((m, i) => {
-        const outcome = switched[i];
-        if (outcome instanceof Error) {
-            failures.set(m, outcome.message);
-            return;
-        }
-        // A host counts as switched once its script said so, even if it failed later in that step.
-        m.switched = (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
-        m.switchUnknown = !m.switched && outcome.code === null;
-        if (outcome.code !== 0)
-            failures.set(m, (0, errors_1.remoteFailure)(outcome, m.host.name).message);
-    });
+/**
+ * Phase 2, batch by batch (rollout.ts): switch the batch, after-activate on
+ * each of its hosts, health check on each; once every batch is healthy,
+ * prune all. On a failure every switched host is put back, and hosts not
+ * reached never switch.
+ */
+async function activate(fleet, settings, log, reporter) {
+    // With one host, no after-activate and no health check, switching and pruning can share one round trip.
+    if ((0, phases_1.switchesAndFinishesAtOnce)(fleet.length, fleet[0].plan))
+        return switchAndFinishOne(fleet[0], log);
+    const batches = (0, rollout_1.rolloutBatches)(fleet, settings);
+    if (batches.length > 1)
+        reporter.info(`Rollout ${(0, rollout_1.describeRollout)(batches.map((b) => b.map((m) => m.host)), settings)}`);
+    for (const batch of batches)
+        await activateBatch(batch, fleet, settings, log);
+    await Promise.all(fleet.map((m) => finishOn(m, log)));
+    fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
+}
+async function switchAndFinishOne(only, log) {
+    const outcome = await only.run((0, scripts_1.switchAndFinishScript)(only.plan), { onLog: log(only) }).catch((error) => error);
+    const failure = noteSwitch(only, outcome);
     // A switch that ended without an answer: a new connection learns whether current moved.
-    const found = await recoverLost(fleet, log);
-    if (oneStep && failures.size === 1 && (prunedLate(fleet[0], switched[0]) || switchDone(fleet[0], found.get(fleet[0])))) {
+    const found = await recoverLost([only], log);
+    if (failure && (prunedLate(only, outcome) || switchDone(only, found.get(only)))) {
         // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
-        const only = fleet[0];
-        log(only)(`warning: ${failures.get(only)} The release is live; pruning and unlocking are tried once more.`);
+        log(only)(`warning: ${failure} The release is live; pruning and unlocking are tried once more.`);
         await finishOn(only, log);
         only.settle('deployed', only.plan.releaseId);
         return;
     }
+    if (failure) {
+        await putBack(only, log, failure, `the switch failed on ${only.host.name}`);
+        throw fleetFailure([only], 'switch', activateSummary([only]));
+    }
+    only.mayHoldLock = false;
+    only.pruned = ((0, protocol_1.lastResult)(outcome, 'pruned') ?? '').split(' ').filter(Boolean);
+    only.settle('deployed', only.plan.releaseId);
+}
+/** What a switch answered, noted on the host; the failure in words, or '' when it switched. */
+function noteSwitch(m, outcome) {
+    if (outcome instanceof Error)
+        return outcome.message;
+    // A host counts as switched once its script said so, even if it failed later in that step.
+    m.switched = (0, protocol_1.lastResult)(outcome, 'switched') === m.plan.releaseId;
+    m.switchUnknown = !m.switched && outcome.code === null;
+    return outcome.code === 0 ? '' : (0, errors_1.remoteFailure)(outcome, m.host.name).message;
+}
+/** One batch: switch, after-activate, health check. Throws (every host settled) when the deploy must stop. */
+async function activateBatch(batch, fleet, settings, log) {
+    const switched = await Promise.all(batch.map((m) => m.run((0, scripts_1.switchScript)(m.plan), { onLog: log(m) }).catch((error) => error)));
+    const failures = new Map();
+    batch.forEach((m, i) => {
+        const failure = noteSwitch(m, switched[i]);
+        if (failure)
+            failures.set(m, failure);
+    });
+    // A switch that ended without an answer: a new connection learns whether current moved.
+    await recoverLost(batch, log);
     if (failures.size > 0) {
         const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`;
         await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)));
         throw fleetFailure(fleet, 'switch', activateSummary(fleet));
     }
-    if (oneStep) {
-        const only = fleet[0];
-        only.mayHoldLock = false;
-        only.pruned = ((0, protocol_1.lastResult)(switched[0], 'pruned') ?? '').split(' ').filter(Boolean);
-        only.settle('deployed', only.plan.releaseId);
-        return;
-    }
     const noHook = { code: 0, results: [], stdout: '', stderr: '' };
-    const after = await (0, parallel_1.settleLimit)(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
-    const failedAfter = fleet.filter((_, i) => !after[i].ok || after[i].value.code !== 0);
-    if (failedAfter.length > 0) {
-        const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]));
-        if (settings.revertOnFailure) {
-            const why = `after-activate failed on ${failedAfter.map((m) => m.host.name).join(', ')}`;
-            await Promise.all(fleet.map((m) => putBack(m, log, reasons.get(m), why)));
-            throw fleetFailure(fleet, 'after-activate', activateSummary(fleet));
-        }
-        const notes = new Map(await Promise.all(failedAfter.map(async (m) => {
-            const marked = await m.runAgainIfLost((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
-            return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
-        })));
-        await Promise.all(fleet.map((m) => finishOn(m, log)));
-        fleet.forEach((m) => (reasons.has(m) ? m.settle('bad', m.plan.releaseId, [reasons.get(m), notes.get(m)].filter(Boolean).join(' ')) : m.settle('deployed', m.plan.releaseId)));
-        throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`);
+    const after = await (0, parallel_1.settleLimit)(batch, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, (0, scripts_1.afterActivateScript)(m.plan), log) : noHook));
+    const failedAfter = new Map(batch.flatMap((m, i) => {
+        const outcome = after[i];
+        if (outcome.ok && outcome.value.code === 0)
+            return [];
+        return [[m, outcome.ok ? (0, errors_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message]];
+    }));
+    if (failedAfter.size > 0)
+        return failAfterSwitch(fleet, failedAfter, 'after-activate', settings, log);
+    if (!(0, health_1.checksHealth)(batch[0].plan))
+        return;
+    const checked = await (0, parallel_1.settleLimit)(batch, settings.maxParallel, (m) => (0, health_1.checkHealthOn)(m, m.plan, m.host.name, { onLog: log(m) }));
+    const unhealthy = new Map();
+    batch.forEach((m, i) => {
+        const outcome = checked[i];
+        const health = outcome.ok ? outcome.value : { healthy: false, seconds: 0, failure: outcome.error.message };
+        m.healthSeconds = health.seconds;
+        if (!health.healthy)
+            unhealthy.set(m, health.failure);
+    });
+    if (unhealthy.size > 0)
+        return failAfterSwitch(fleet, unhealthy, 'health', settings, log);
+}
+/**
+ * after-activate or the health check failed on some switched hosts. With
+ * revert-on-failure every switched host goes back; without, the failed ones
+ * are marked bad and stay, and hosts not switched yet never switch. Throws.
+ */
+async function failAfterSwitch(fleet, failed, step, settings, log) {
+    const names = [...failed.keys()].map((m) => m.host.name).join(', ');
+    const failedStatus = step === 'health' ? 'unhealthy' : 'bad';
+    if (settings.revertOnFailure) {
+        await Promise.all(fleet.map((m) => putBack(m, log, failed.get(m), `${step === 'health' ? 'the health check' : step} failed on ${names}`)));
+        if (step === 'health')
+            failed.forEach((_, m) => (m.result.status === 'reverted' || m.result.status === 'bad') && (m.result.status = 'unhealthy'));
+        throw fleetFailure(fleet, step, activateSummary(fleet));
     }
-    await Promise.all(fleet.map((m) => finishOn(m, log)));
-    fleet.forEach((m) => m.settle('deployed', m.plan.releaseId));
+    const notes = new Map(await Promise.all([...failed.keys()].map(async (m) => {
+        const marked = await m.runAgainIfLost((0, scripts_1.markBadScript)(m.plan), { onLog: log(m) }).then((result) => (result.code === 0 ? '' : (0, errors_1.remoteFailure)(result, m.host.name).message), (error) => error.message);
+        return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : ''];
+    })));
+    await Promise.all(fleet.map(async (m) => {
+        if (m.switched) {
+            await finishOn(m, log);
+            if (failed.has(m))
+                m.settle(failedStatus, m.plan.releaseId, [failed.get(m), notes.get(m)].filter(Boolean).join(' '));
+            else
+                m.settle('deployed', m.plan.releaseId);
+            return;
+        }
+        const undone = await undo(m, log);
+        m.settle('not-switched', m.previous, [`not switched: ${step} failed on ${names}`, undone].filter(Boolean).join('. '));
+    }));
+    const where = fleet.every((m) => m.switched)
+        ? ''
+        : ` on ${fleet
+            .filter((m) => m.switched)
+            .map((m) => m.host.name)
+            .join(', ')}`;
+    throw fleetFailure(fleet, step, `${fleet[0].plan.releaseId} stays current${where} because revert-on-failure is false`);
 }
 /** The one-step switch reported the switch, then failed in its prune. */
 function prunedLate(member, outcome) {
@@ -2114,16 +2359,13 @@ async function finishOn(member, log) {
         log(member)(`warning: pruning and unlocking did not finish: ${error.message}.${lock}`);
     }
 }
-function afterFailureText(outcome, m) {
-    return outcome.ok ? (0, errors_1.remoteFailure)(outcome.value, m.host.name).message : outcome.error.message;
-}
 /** What a failed activation left, host by host, claiming only what the hosts reported. */
 function activateSummary(fleet) {
     const id = fleet[0].plan.releaseId;
     const names = (members) => members.map((m) => m.host.name).join(', ');
     const where = (members) => (fleet.length > 1 && members.length < fleet.length ? ` on ${names(members)}` : '');
-    const back = fleet.filter((m) => m.result.status === 'reverted');
-    const stayed = fleet.filter((m) => m.result.status === 'bad');
+    const back = fleet.filter((m) => m.result.status === 'reverted' || (m.result.status === 'unhealthy' && m.result.releaseId !== id));
+    const stayed = fleet.filter((m) => m.result.status === 'bad' || (m.result.status === 'unhealthy' && m.result.releaseId === id));
     const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id);
     const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ');
     const unknown = fleet.filter((m) => m.currentUnknown);
@@ -2165,6 +2407,60 @@ function lockLeftText(name, unreachable) {
 /** With several hosts, every remote line names its host. */
 function logFor(count, reporter) {
     return (member) => (count > 1 ? (line) => reporter.info(`[${member.host.name}] ${line}`) : (line) => reporter.info(line));
+}
+
+
+/***/ }),
+
+/***/ 4794:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.checksHealth = checksHealth;
+exports.checkHealthOn = checkHealthOn;
+exports.describeHealth = describeHealth;
+const protocol_1 = __nccwpck_require__(7329);
+const scripts_1 = __nccwpck_require__(2303);
+const errors_1 = __nccwpck_require__(43);
+/** The checks run on a host after the switch (or rollback): with none set, there is nothing to run. */
+function checksHealth(plan) {
+    return plan.health !== undefined;
+}
+/** Runs the health script on one host; never rejects (a lost connection is an unhealthy host, said so). */
+async function checkHealthOn(runner, plan, hostName, options = {}) {
+    const started = Date.now();
+    const seconds = () => (Date.now() - started) / 1000;
+    let result;
+    try {
+        result = await runner.run((0, scripts_1.healthScript)(plan), options);
+    }
+    catch (error) {
+        return { healthy: false, seconds: seconds(), failure: `${hostName}: the health check did not run (${error.message})` };
+    }
+    if (result.code === 0)
+        return { healthy: true, seconds: seconds(), failure: '' };
+    return { healthy: false, seconds: seconds(), failure: healthFailure(result, hostName) };
+}
+/** The failure, then the last probe of each failing check. */
+function healthFailure(result, hostName) {
+    const probes = (0, protocol_1.allResults)(result, 'probe');
+    const base = (0, errors_1.remoteFailure)(result, hostName).message.replace(/\.$/, '');
+    return probes.length ? `${base}. Last probe: ${probes.join('; ')}` : base;
+}
+/** What the dry run prints: the checks each host would run after its switch. */
+function describeHealth(settings) {
+    const health = settings.health;
+    if (!health)
+        return ['health:  no checks (set health-url or health-command)'];
+    const expect = health.expect ? `, body containing ${JSON.stringify((0, scripts_1.expandReleaseId)(health.expect, settings.releaseId))}` : '';
+    const status = health.status.map(([low, high]) => (low === high ? `${low}` : `${low}-${high}`)).join(',');
+    return [
+        ...health.urls.map((url) => `health:  GET ${url} from each server: status ${status}${expect}`),
+        ...(health.command ? [`health:  health-command in the release must exit 0`] : []),
+        `health:  within ${health.timeoutSeconds} s, tried every ${health.intervalSeconds} s`
+    ];
 }
 
 
@@ -2359,9 +2655,9 @@ const scripts_1 = __nccwpck_require__(2303);
 function hostPlan(base, settings, index) {
     return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate };
 }
-/** With one host and no after-activate, switching and pruning share one round trip. */
+/** With one host, no after-activate and no health check, switching and pruning share one round trip. */
 function switchesAndFinishesAtOnce(hostCount, plan) {
-    return hostCount === 1 && !plan.afterActivate;
+    return hostCount === 1 && !plan.afterActivate && !plan.health;
 }
 /** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
 function activationScripts(hostCount, plan) {
@@ -2370,6 +2666,7 @@ function activationScripts(hostCount, plan) {
     return {
         switch: (0, scripts_1.switchScript)(plan),
         ...(plan.afterActivate ? { 'after-activate': (0, scripts_1.afterActivateScript)(plan) } : {}),
+        ...(plan.health ? { health: (0, scripts_1.healthScript)(plan) } : {}),
         finish: (0, scripts_1.finishScript)(plan)
     };
 }
@@ -2711,6 +3008,7 @@ function consoleReporter(write = (line) => process.stderr.write(`${line}\n`)) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.describeFleet = describeFleet;
 exports.resultsTable = resultsTable;
+exports.checkSeconds = checkSeconds;
 const format_1 = __nccwpck_require__(7319);
 /** One host by name, several by count: for headings. */
 function describeFleet(hosts) {
@@ -2719,9 +3017,13 @@ function describeFleet(hosts) {
 /** Which host is on which release, for the log (the job summary has the same as Markdown). */
 function resultsTable(results) {
     return (0, format_1.textTable)([
-        ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
-        ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), (0, format_1.formatBytes)(r.bytesUploaded)])
+        ['host', 'status', 'current', 'previous', 'seconds', 'check', 'uploaded'],
+        ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), checkSeconds(r), (0, format_1.formatBytes)(r.bytesUploaded)])
     ]);
+}
+/** How long a host's health check took, for tables ('' when none ran). */
+function checkSeconds(result) {
+    return result.healthSeconds === undefined ? '' : `${result.healthSeconds.toFixed(1)} s`;
 }
 
 
@@ -2739,6 +3041,7 @@ const plan_1 = __nccwpck_require__(2680);
 const scripts_1 = __nccwpck_require__(2303);
 const protocol_1 = __nccwpck_require__(7329);
 const errors_1 = __nccwpck_require__(43);
+const health_1 = __nccwpck_require__(4794);
 const maintenance_1 = __nccwpck_require__(8209);
 /** A rollback that failed; `current` is the release the host is really on, when the run knows it. */
 class RollbackError extends errors_1.RemoteError {
@@ -2760,8 +3063,11 @@ async function rollbackOn(host, settings, reporter, reopen) {
     const plan = (0, plan_1.planRollback)(settings);
     const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
     const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }).catch((error) => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message })));
-    if (result.code === 0)
-        return { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+    if (result.code === 0) {
+        const outcome = { releaseId: (0, protocol_1.lastResult)(result, 'current') ?? '', previousReleaseId: (0, protocol_1.lastResult)(result, 'previous') ?? '' };
+        await checkAfterRollback(host, settings, outcome.releaseId, reporter);
+        return outcome;
+    }
     const failure = (0, errors_1.remoteFailure)(result, host.name);
     if (result.code !== null)
         throw new RollbackError(failure.message, failure.step, failure.exitCode, (0, protocol_1.lastResult)(result, 'current') ?? (0, protocol_1.lastResult)(result, 'previous'));
@@ -2779,6 +3085,52 @@ async function lostRollback(failure, name, settings, reopen) {
     catch (error) {
         return new RollbackError(`${failure.message} Could not reconnect to read where it is (${error.message}): whether it rolled back is unknown. ${lock}`, failure.step, null);
     }
+}
+/** The health checks run after a rollback too; failing, the rollback fails and says so, and does not bounce back. */
+async function checkAfterRollback(host, settings, releaseId, reporter) {
+    if (!settings.health || !releaseId)
+        return;
+    const health = await reporter.group(`Checking the health of ${releaseId} on ${host.name}`, () => (0, health_1.checkHealthOn)(host, (0, plan_1.planHealth)(settings, releaseId), host.name, { onLog: reporter.info }));
+    if (health.healthy)
+        return;
+    throw new RollbackError(`${health.failure}. ${host.name} was rolled back to ${releaseId}, which stays current: a rollback does not bounce back. Roll back to another release (release-id), or deploy a fix.`, 'health', null, releaseId);
+}
+
+
+/***/ }),
+
+/***/ 7475:
+/***/ ((__unused_webpack_module, exports) => {
+
+"use strict";
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.rolloutBatches = rolloutBatches;
+exports.describeRollout = describeRollout;
+/**
+ * Which hosts switch together, batch by batch: the one rule for rollout, so
+ * that the deploy (fleet.ts) and the dry run say the same.
+ *   together  one batch: every host
+ *   canary    the first batch-size hosts, then every other host
+ *   rolling   batch-size hosts at a time
+ * A batch switches only once every batch before it is healthy.
+ */
+function rolloutBatches(hosts, settings) {
+    const size = Math.max(1, settings.batchSize ?? 1);
+    const rollout = settings.rollout ?? 'together';
+    if (rollout === 'together' || hosts.length <= size)
+        return [hosts];
+    if (rollout === 'canary')
+        return [hosts.slice(0, size), hosts.slice(size)];
+    const batches = [];
+    for (let i = 0; i < hosts.length; i += size)
+        batches.push(hosts.slice(i, i + size));
+    return batches;
+}
+/** For the log and the dry run: `canary: h1, then h2, h3`. */
+function describeRollout(batches, settings) {
+    const names = batches.map((batch) => batch.map((h) => h.name).join(', '));
+    return `${settings.rollout ?? 'together'}: ${names.join(', then ')}`;
 }
 
 
@@ -3113,7 +3465,9 @@ exports.EXIT = {
     /** The upload cache is not usable: the runner sends everything instead. */
     cache: 23,
     envFile: 24,
-    writable: 25
+    writable: 25,
+    unhealthy: 26,
+    httpClient: 27
 };
 /** What to tell the user for each code, after the remote error text. */
 exports.EXIT_HINTS = {
@@ -3130,7 +3484,9 @@ exports.EXIT_HINTS = {
     [exports.EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
     [exports.EXIT.envFile]: 'Fix env-file-path (or the shared entries on the server); the new release was removed and current is unchanged.',
     [exports.EXIT.writable]: 'Fix the writable paths, writable-user or writable-mode (or the server, as the message says); current is unchanged.',
-    [exports.EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
+    [exports.EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.',
+    [exports.EXIT.unhealthy]: 'Check the last probe above; raise health-timeout if the app only needs longer to start.',
+    [exports.EXIT.httpClient]: 'Nothing was switched.'
 };
 
 
@@ -3145,6 +3501,7 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.planBase = planBase;
 exports.planRelease = planRelease;
 exports.controlFolderName = controlFolderName;
+exports.planHealth = planHealth;
 exports.planRollback = planRollback;
 exports.planList = planList;
 const crypto_1 = __nccwpck_require__(6982);
@@ -3189,7 +3546,11 @@ function planRelease(settings, expectedEntries, releaseMode, compression, now = 
         nextDigest: '',
         hardlinkRelease: settings.hardlinkReleases,
         controlFolder: controlFolderName(),
-        releaseMode
+        releaseMode,
+        revisionFile: settings.revisionFile ?? '',
+        commitSha: settings.provenance.sha ?? '',
+        needsHttpClient: (settings.health?.urls.length ?? 0) > 0,
+        health: settings.health
     };
 }
 /**
@@ -3199,6 +3560,10 @@ function planRelease(settings, expectedEntries, releaseMode, compression, now = 
  */
 function controlFolderName() {
     return `.atomic-deploy-control-${(0, crypto_1.randomBytes)(8).toString('hex')}`;
+}
+/** The health plan for the release a rollback went to. */
+function planHealth(settings, releaseId, now = new Date()) {
+    return { ...planBase(settings, now), releaseId, health: settings.health };
 }
 function planRollback(settings, now = new Date()) {
     return {
@@ -3239,6 +3604,8 @@ function logFields(settings) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.PHASES = void 0;
 exports.prepareScript = prepareScript;
+exports.healthScript = healthScript;
+exports.expandReleaseId = expandReleaseId;
 exports.switchScript = switchScript;
 exports.afterActivateScript = afterActivateScript;
 exports.revertScript = revertScript;
@@ -3271,6 +3638,7 @@ exports.PHASES = [
     'prepare',
     'switch',
     'after-activate',
+    'health',
     'revert',
     'mark-bad',
     'finish',
@@ -3302,8 +3670,29 @@ function prepareScript(plan) {
         WRITABLE_MODE: plan.writable.mode,
         WRITABLE_USER: plan.writable.user,
         HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
-        COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+        COMMAND_TIMEOUT: plan.commandTimeoutSeconds,
+        REVISION_FILE: plan.revisionFile,
+        REVISION_SHA: plan.commitSha,
+        NEEDS_HTTP_CLIENT: plan.needsHttpClient
     });
+}
+/** health: the URLs and the command, tried until they pass or the timeout is up; changes nothing. */
+function healthScript(plan) {
+    const health = plan.health;
+    if (!health)
+        throw new Error('healthScript needs a plan with health checks');
+    return assemble('health', plan, {
+        HEALTH_URLS: health.urls.join('\n'),
+        HEALTH_EXPECT: expandReleaseId(health.expect, plan.releaseId),
+        HEALTH_STATUS: health.status.map(([low, high]) => `${low}-${high}`).join(' '),
+        HEALTH_TIMEOUT: health.timeoutSeconds,
+        HEALTH_INTERVAL: health.intervalSeconds,
+        HEALTH_COMMAND: health.command
+    });
+}
+/** `{release-id}` in health-expect stands for the release checked. */
+function expandReleaseId(text, releaseId) {
+    return text.split('{release-id}').join(releaseId);
 }
 /** switch: current -> the new release (read back), logged as deployed. */
 function switchScript(plan) {
@@ -3420,12 +3809,14 @@ exports.SHELL_SOURCES = {
     "abort.sh": "#!/bin/sh\n# atomic-deploy abort script: undoes a deploy that never finished (another\n# host failed, or the job was cancelled and this is its post step).\n#\n#   abort  stop what is left of this run, remove its release unless it\n#          became current, log it failed, and free its lock (only its own)\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_abort() {\n  step abort 'Removing the prepared release and freeing the lock'\n  if ! own_lock; then\n    say \"       nothing left to undo here: this run holds no lock (a prepare that failed on the server has already removed what it built)\"\n    return 0\n  fi\n  HOLDING_LOCK=1\n  stop_lock_holder_processes\n  read_current\n  if [ \"$CURRENT_ID\" != \"$RELEASE_ID\" ]; then\n    remove_tree \"$RELEASE_PATH\" \"$STAGING\"\n    log_event failed \"$RELEASE_ID\"\n    say \"       removed $RELEASE_ID\"\n  fi\n  release_lock\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_abort\nfinished abort\n",
     "after-activate.sh": "#!/bin/sh\n# atomic-deploy after-activate script: runs the after-activate hook, with the\n# new release current.\n#\n#   after-activate  run the hook in the release (when set; else only check the lock)\n#\n# The lock stays taken for finish or revert.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  require_lock\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; else step_require_lock; fi\nfinished after-activate\n",
     "finish.sh": "#!/bin/sh\n# atomic-deploy finish script: the end of a deploy.\n#\n#   lock   this run still holds the lock\n#   prune  remove old releases, as the release model decides\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n# shellcheck source=lib/prune.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/prune.sh\"\n# shellcheck source=lib/steps.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/steps.sh\"\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_require_lock\nstep_prune\nfinished finish\n",
+    "health.sh": "#!/bin/sh\n# atomic-deploy health script: proves the release that is current works.\n#\n#   health  every health-url answers an accepted status with health-expect in\n#           its body, and health-command exits 0 in the release; tried every\n#           HEALTH_INTERVAL seconds until it passes or HEALTH_TIMEOUT is up\n#\n# Changes nothing on the server (a deploy's lock stays as it was). When the\n# time is up, the last try of each failing check is reported (@@probe).\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# HEALTH_URLS HEALTH_EXPECT HEALTH_STATUS HEALTH_TIMEOUT HEALTH_INTERVAL\n# HEALTH_COMMAND.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/health.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/health.sh\"\n\nstep_health() {\n  step health \"Checking the health of $RELEASE_ID\"\n  if [ -n \"$HEALTH_URLS\" ]; then require_http_client; fi\n  mkdir -p \"$PROBE_DIR\"\n  started=$(date +%s)\n  HEALTH_DEADLINE=$((started + HEALTH_TIMEOUT))\n  tries=0\n  while :; do\n    tries=$((tries + 1))\n    if check_once; then\n      say \"       healthy after $tries tries\"\n      result healthy \"$tries\"\n      return 0\n    fi\n    [ \"$(($(date +%s) + HEALTH_INTERVAL))\" -le \"$HEALTH_DEADLINE\" ] || break\n    sleep \"$HEALTH_INTERVAL\"\n  done\n  while IFS= read -r note; do\n    say \"       $note\"\n    result probe \"$note\"\n  done <\"$PROBE_DIR/notes\"\n  fail unhealthy \"$RELEASE_ID is unhealthy: still failing after $tries tries in health-timeout ($HEALTH_TIMEOUT s)\"\n}\n\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  stop_hook\n  remove_probe_dir\n  exit \"$status\"\n}\n\ntrap_exits\nstep_health\nfinished health\n",
     "inspect.sh": "#!/bin/sh\n# atomic-deploy inspect script: what the runner needs to know before an\n# upload. Changes nothing and takes no lock.\n#\n#   inspect  the tools the server has (zstd, gzip, sha256sum), and the upload\n#            cache's manifest when the cache is usable\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n\nstep_inspect() {\n  step inspect 'Checking the server: tools, and the upload cache'\n  for tool in zstd gzip sha256sum; do\n    if command -v \"$tool\" >/dev/null 2>&1; then result has \"$tool\"; fi\n  done\n  if [ ! -f \"$MANIFEST\" ]; then\n    result cache-miss 'there is no upload cache yet'\n    return 0\n  fi\n  CACHE_BASE=$(sha256_of \"$MANIFEST\")\n  problem=$(cache_problem)\n  if [ -n \"$problem\" ]; then\n    result cache-miss \"$problem\"\n    return 0\n  fi\n  result cache-ok \"$CACHE_BASE\"\n  printf '@@manifest-follows\\n'\n  cat \"$MANIFEST\"\n  printf '@@manifest-ends\\n'\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_inspect\nfinished inspect\n",
     "lib/cache.sh": "# lib/cache.sh: the upload, and the upload cache for incremental uploads.\n# The server keeps the last uploaded tree in .atomic-deploy/cache (never\n# served), its manifest, and a stamp made when the cache was complete. Before\n# use, the cache is checked: the manifest must be the one the runner diffed\n# against, no file may have changed after the stamp (see cache_changed), and\n# the number of entries must match. Anything else means a full upload.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSTAGING=\"$STATE/staging/$RELEASE_ID\"\nCACHE=\"$STATE/cache\"\nMANIFEST=\"$STATE/cache.manifest\"\nCACHE_STAMP=\"$STATE/cache.stamp\"\n# Present while the cache's files may also be files of releases (hardlink-releases).\nCACHE_LINKED=\"$STATE/cache.linked\"\nCONTROL=\"$STATE/staging/$RELEASE_ID.control\"\nDELTA=\"$STATE/staging/$RELEASE_ID.delta\"\n\n# From stdin: GNU sha256sum escapes a file name holding a backslash or a\n# newline by putting a backslash before the digest; stdin is named \"-\".\nsha256_of() { sha256sum <\"$1\" | cut -d' ' -f1; }\n\n# Says why the cache cannot be used, or nothing when it can.\ncache_problem() {\n  if [ ! -d \"$CACHE\" ] || [ ! -f \"$MANIFEST\" ] || [ ! -f \"$CACHE_STAMP\" ]; then\n    printf 'there is no complete cache'\n  elif [ \"$(sha256_of \"$MANIFEST\")\" != \"$CACHE_BASE\" ]; then\n    printf 'the cache changed after its manifest was read'\n  elif changed=$(cache_changed) && [ -n \"$changed\" ]; then\n    printf '%s' \"$changed\"\n  else\n    entries=$(find \"$CACHE\" | wc -l)\n    lines=$(wc -l <\"$MANIFEST\")\n    [ $((entries - 1)) -eq \"$lines\" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) \"$lines\"\n  fi\n}\n\n# Says whether files in the cache changed after its stamp. The change time\n# (ctime), not the modification time: a write can put the mtime back (touch\n# -r, cp -p), never the ctime. Compared with the stamp's own ctime, which the\n# last touch of update_cache set. A cache hard-linked into releases is checked\n# by mtime only: linking a file into a release, replacing it with a shared\n# link or pruning a release changes the ctime of the cache's file too.\ncache_changed() {\n  if [ -e \"$CACHE_LINKED\" ]; then\n    newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1)\n  elif find \"$CACHE_STAMP\" -prune -newercc \"$CACHE_STAMP\" >/dev/null 2>&1; then\n    # GNU find: to the nanosecond.\n    newer=$(find \"$CACHE\" -newercc \"$CACHE_STAMP\" | head -n 1)\n  elif since=$(stat -c %Z \"$CACHE_STAMP\" 2>/dev/null); then\n    # BusyBox find has no -newercc; its stat counts whole seconds.\n    newer=$(find \"$CACHE\" -exec stat -c %Z {} + | awk -v since=\"$since\" '$1 > since { print; exit }')\n  else\n    printf 'the server can read change times neither with find -newercc nor with stat -c %%Z'\n    return 0\n  fi\n  [ -z \"$newer\" ] || printf 'files in the cache were changed after it was made'\n}\n\n# unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.\nunpack_into() {\n  rm -f \"$STAGING.failed\"\n  # cd, not tar -C: GNU tar reads backslash escapes in the -C argument.\n  # After the end of the archive, cat drains what the sender still writes\n  # (padding, or members after a marker), so that no tar, runner or\n  # server side, sees a broken pipe for a stream that arrived whole.\n  # umask 0: BusyBox tar applies the umask to the archive's modes (it has no\n  # -p). No folder takes a mode from it: the archive holds every folder (the\n  # listing names each one, a delta every parent of what it sends).\n  { decompress || : >\"$STAGING.failed\"; } | (cd \"$1\" && umask 0 && tar -xpof - && cat >/dev/null) ||\n    fail upload \"unpacking the upload failed (see the tar message above)\"\n  if [ -e \"$STAGING.failed\" ]; then\n    rm -f \"$STAGING.failed\"\n    fail upload \"the upload could not be decompressed ($COMPRESSION)\"\n  fi\n  if [ -d \"$1/$CONTROL_NAME\" ]; then\n    rm -rf \"$CONTROL\"\n    mv \"$1/$CONTROL_NAME\" \"$CONTROL\"\n  elif [ \"$INCREMENTAL\" = 1 ]; then\n    fail upload \"the upload has no control data\"\n  fi\n}\n\n# copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).\ncopy_tree() {\n  if [ \"$3\" = 1 ] && cp -al \"$1/.\" \"$2/\" 2>/dev/null; then return 0; fi\n  remove_tree \"$2\" && mkdir \"$2\" && cp -a \"$1/.\" \"$2/\"\n}\n\n# check_listed: refuses a remove list naming a path outside the tree.\ncheck_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case \"/$rel/\" in\n      */../* | */./* | //) fail upload \"the upload names a path outside the release: $rel\" ;;\n    esac\n  done <\"$CONTROL/remove\"\n}\n\n# build_from_cache: STAGING becomes the cached tree with this upload's changes.\n# Like every function below, it says itself when a step fails (the caller\n# tests it, so set -e is off in here).\nbuild_from_cache() {\n  copy_tree \"$CACHE\" \"$STAGING\" \"$HARDLINK_RELEASE\" && apply_delta \"$STAGING\"\n}\n\n# apply_delta DIR: the paths in CONTROL/remove go from DIR, then the delta is\n# copied in. Folders may be read-only (555, as module caches and build outputs\n# are): each one written into is opened (u+w) for the while; then cp -a gives\n# the folders of the delta their modes, and close_folders closes the others\n# again (parents of removed paths only). The list goes into CONTROL, so that\n# it is removed with it.\napply_delta() {\n  {\n    listed_parents\n    (cd \"$DELTA\" && find . -type d)\n  } | open_folders \"$1\" >\"$CONTROL/opened\" &&\n    remove_listed \"$1\" &&\n    cp -a \"$DELTA/.\" \"$1/\" &&\n    close_folders \"$1\" <\"$CONTROL/opened\"\n}\n\n# The folders holding the paths in CONTROL/remove (below the top), one a line.\nlisted_parents() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    case $rel in */*) printf '%s\\n' \"${rel%/*}\" ;; esac\n  done <\"$CONTROL/remove\"\n}\n\n# open_folders DIR: makes writable each folder of DIR named on stdin that was\n# not, and prints its name. Symlinks are left alone (chmod would follow them).\nopen_folders() {\n  while IFS= read -r rel; do\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ] && [ ! -w \"$folder\" ]; then\n      chmod u+w \"$folder\" || return 1\n      printf '%s\\n' \"$rel\"\n    fi\n  done\n}\n\n# close_folders DIR: makes read-only again each folder of DIR named on stdin,\n# unless the delta holds it (cp -a gave it the workspace's mode).\nclose_folders() {\n  while IFS= read -r rel; do\n    if [ -d \"$DELTA/$rel\" ] && [ ! -L \"$DELTA/$rel\" ]; then continue; fi\n    folder=\"$1/$rel\"\n    if [ -d \"$folder\" ] && [ ! -L \"$folder\" ]; then chmod u-w \"$folder\" || return 1; fi\n  done\n}\n\n# remove_listed DIR: removes from DIR each path in CONTROL/remove (one a line, checked by check_listed).\nremove_listed() {\n  [ -s \"$CONTROL/remove\" ] || return 0\n  while IFS= read -r rel; do\n    remove_tree \"${1:?}/$rel\" || return 1\n  done <\"$CONTROL/remove\"\n}\n\n# The cache after this upload: the full tree, or the changes applied; then its\n# manifest, patched with sort and awk, must have the digest the runner expects.\nupdate_cache() {\n  # set -e is off in here (the caller tests the result): every step says so itself.\n  rm -f \"$CACHE_STAMP\" || return 1\n  if [ \"$HARDLINK_RELEASE\" = 1 ]; then\n    : >\"$CACHE_LINKED\" || return 1\n  elif [ -z \"$CACHE_BASE\" ]; then\n    rm -f \"$CACHE_LINKED\" || return 1\n  fi\n  if [ -n \"$CACHE_BASE\" ]; then\n    apply_delta \"$CACHE\" || return 1\n  else\n    remove_tree \"$CACHE\" || return 1\n    mkdir \"$CACHE\" || return 1\n    # A copy of its own, so that nothing written into a release reaches the\n    # cache; with hardlink-releases the user has accepted that risk already.\n    copy_tree \"$STAGING\" \"$CACHE\" \"$HARDLINK_RELEASE\" || return 1\n  fi\n  {\n    if [ -n \"$CACHE_BASE\" ]; then\n      # Through the environment: awk -v would read backslashes in the path as escapes.\n      DROP_LIST=\"$CONTROL/drop\" awk '\n        BEGIN { drop = ENVIRON[\"DROP_LIST\"]; while ((getline line < drop) > 0) gone[line] = 1 }\n        { p = $0; for (i = 0; i < 4; i++) sub(/^[^ ]* /, \"\", p); if (!(p in gone)) print }\n      ' \"$MANIFEST\"\n    fi\n    cat \"$CONTROL/add\"\n  } | LC_ALL=C sort >\"$MANIFEST.new\"\n  if [ \"$(sha256_of \"$MANIFEST.new\")\" != \"$NEXT_DIGEST\" ]; then\n    rm -f \"$MANIFEST.new\"\n    say \"its manifest after the changes is not what the runner expects\"\n    return 1\n  fi\n  mv \"$MANIFEST.new\" \"$MANIFEST\" || return 1\n  touch \"$CACHE_STAMP\" || return 1\n  # Files dated after this moment (a runner clock ahead of ours) would look\n  # changed at the next check: move the stamp up to the newest of them.\n  while newer=$(find \"$CACHE\" -newer \"$CACHE_STAMP\" | head -n 1) && [ -n \"$newer\" ]; do\n    touch -r \"$newer\" \"$CACHE_STAMP\" || return 1\n  done\n}\n\n# The upload stream, decompressed as COMPRESSION says.\ndecompress() {\n  case $COMPRESSION in\n    gzip) gzip -dc ;;\n    zstd) zstd -dc ;;\n    *) cat ;;\n  esac\n}\n\n# What a cache step wrote to CONTROL/errors: all of it to the log, its last line printed.\ncache_errors() {\n  sed 's/^/       /' \"$CONTROL/errors\" >&2\n  if [ -s \"$CONTROL/errors\" ]; then tail -n 1 \"$CONTROL/errors\"; else printf 'no message'; fi\n}\n",
     "lib/current.sh": "# lib/current.sh: current is a relative symlink, only ever replaced by rename(2).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh.\nCURRENT_LINK=\"$DEPLOY_PATH/current\"\n# What this run found: current now, and current when it began.\nCURRENT_ID=\nPREVIOUS_RELEASE_ID=\n\nread_current() {\n  CURRENT_ID=\n  if [ -L \"$CURRENT_LINK\" ]; then\n    CURRENT_ID=$(readlink \"$CURRENT_LINK\")\n    CURRENT_ID=${CURRENT_ID%/}\n    CURRENT_ID=${CURRENT_ID##*/}\n  elif [ -e \"$CURRENT_LINK\" ]; then\n    fail current-not-link \"$CURRENT_LINK is a real folder or file, not a symlink; nothing was changed\"\n  fi\n}\n\n# The release current before this run, kept and reported as PREVIOUS_RELEASE_ID.\nread_previous() {\n  read_current\n  PREVIOUS_RELEASE_ID=$CURRENT_ID\n  result previous \"$PREVIOUS_RELEASE_ID\"\n}\n\n# A new link is made in .atomic-deploy/switch and renamed over current: one\n# rename(2), no moment without a current. mv -T where it exists (GNU, BusyBox), else the\n# portable form that moves the link into the deploy folder.\nswitch_to() {\n  target=\"releases/$1\"\n  [ -d \"$DEPLOY_PATH/$target\" ] || fail switch \"cannot switch to $target: no such release folder\"\n  read_current\n  rm -rf \"$STATE/switch\"\n  mkdir \"$STATE/switch\"\n  ln -s \"$target\" \"$STATE/switch/current\"\n  if ! mv -T \"$STATE/switch/current\" \"$CURRENT_LINK\" 2>/dev/null; then\n    mv \"$STATE/switch/current\" \"$DEPLOY_PATH/\" || fail switch \"could not rename the new link over $CURRENT_LINK\"\n  fi\n  rmdir \"$STATE/switch\"\n  now=$(readlink \"$CURRENT_LINK\" || true)\n  [ \"$now\" = \"$target\" ] || fail switch \"after the switch current points to '$now', expected '$target'\"\n  say \"       current -> $target\"\n}\n",
     "lib/env-file.sh": "# lib/env-file.sh: the env-file input, written into the new release.\n# ENV_FILE_PATH is relative to the release ('' for none), ENV_FILE_TEXT the\n# content. The text is part of this script, which came on stdin, and printf\n# is a builtin of dash, bash and BusyBox sh: it is never an argument of any\n# process. It goes to a temporary file beside the target (mode 600 from the\n# umask), which is then renamed over the target: the release never holds half\n# a file, and a hard-linked copy from the upload cache (hardlink-releases)\n# is replaced, never written through, so the cache never holds the text.\n# Needs lib/output.sh, lib/exit-codes.sh, lib/release.sh, lib/fs.sh.\n\nwrite_env_file() {\n  env_target=\"$RELEASE_PATH/$ENV_FILE_PATH\"\n  if env_link=$(symlinked_parent \"$RELEASE_PATH\" \"$ENV_FILE_PATH\"); then\n    fail env-file \"env-file-path $ENV_FILE_PATH: $env_link is a symlink in the release (a shared path?), so the file would be written outside the release; choose another env-file-path\"\n  fi\n  if [ -L \"$env_target\" ]; then\n    fail env-file \"env-file-path $ENV_FILE_PATH is a symlink in the release (shared-auto linked shared/$ENV_FILE_PATH?); remove shared/$ENV_FILE_PATH on the server or choose another env-file-path\"\n  fi\n  if [ -d \"$env_target\" ]; then\n    fail env-file \"env-file-path $ENV_FILE_PATH is a folder in the release; choose another env-file-path\"\n  fi\n  env_dir=$(dirname \"$env_target\")\n  make_dirs \"$env_dir\"\n  env_temp=\"$env_dir/.atomic-deploy-env-file.$$\"\n  if ! (umask 077 && printf '%s' \"$ENV_FILE_TEXT\" >\"$env_temp\"); then\n    fail env-file \"env-file could not be written to $env_dir (is the server's disk full?)\"\n  fi\n  chmod 600 \"$env_temp\"\n  mv -f \"$env_temp\" \"$env_target\"\n  say \"       $ENV_FILE_PATH written, mode 600\"\n}\n",
-    "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    env-file) echo 24 ;;\n    writable) echo 25 ;;\n    *) echo 1 ;;\n  esac\n}\n",
+    "lib/exit-codes.sh": "# lib/exit-codes.sh: one exit code per kind of failure (as in Mina), so that\n# the runner can say what happened and what to do. src/remote/exit-codes.ts\n# names the same codes for the TypeScript side (EXIT.releaseExists is\n# release-exists here); a unit test keeps the two equal.\n\n# exit_code KIND: the exit code for a kind of failure.\nexit_code() {\n  case $1 in\n    path) echo 10 ;;\n    locked) echo 11 ;;\n    release-exists) echo 12 ;;\n    current-not-link) echo 13 ;;\n    upload) echo 14 ;;\n    shared) echo 15 ;;\n    before-activate) echo 16 ;;\n    switch) echo 17 ;;\n    after-activate) echo 18 ;;\n    lock-lost) echo 19 ;;\n    missing-tool) echo 20 ;;\n    no-rollback-target) echo 21 ;;\n    unknown-release) echo 22 ;;\n    # The upload cache is not usable: the runner sends everything instead.\n    cache) echo 23 ;;\n    env-file) echo 24 ;;\n    writable) echo 25 ;;\n    unhealthy) echo 26 ;;\n    http-client) echo 27 ;;\n    *) echo 1 ;;\n  esac\n}\n",
     "lib/fs.sh": "# lib/fs.sh: making and removing folders.\n\n# make_dirs DIR...: mkdir -p, with every folder it creates readable and\n# traversable by all, whatever the server's umask: the web server's user must\n# get through the deploy folder, releases/ and shared/ to reach current/. Only\n# the umask's write bits stay (002 still gives group-writable folders).\n# Folders already there keep their mode.\nmake_dirs() { (umask \"$(printf '%o' $((0$(umask) & 022)))\" && mkdir -p \"$@\"); }\n\n# move_folder FROM TO: mv, also for a read-only folder going into another\n# folder (its '..' entry changes, which needs write permission on it); the\n# folder gets its mode back after the move.\nmove_folder() {\n  if [ -d \"$1\" ] && [ ! -L \"$1\" ] && [ ! -w \"$1\" ]; then\n    chmod u+w \"$1\" && mv \"$1\" \"$2\" && chmod u-w \"$2\"\n  else\n    mv \"$1\" \"$2\"\n  fi\n}\n\n# rm -rf that also gets through folders without write permission (uploaded\n# read-only, as node_modules caches and build outputs are, at any depth).\n# Only real folders inside the trees given are made writable: find follows no\n# symlink, not even one given here (chmod -R would follow that one, GNU's all\n# the way down), and a symlink given is removed itself, never its target. The\n# folder holding a tree is left as it is.\nremove_tree() {\n  rm -rf \"$@\" 2>/dev/null && return 0\n  for tree in \"$@\"; do\n    [ -L \"$tree\" ] || [ ! -d \"$tree\" ] ||\n      find \"$tree\" -type d ! -perm -700 -exec chmod u+rwx {} + 2>/dev/null || true\n  done\n  rm -rf \"$@\"\n}\n\n# symlinked_parent ROOT REL: prints the first folder on the way from ROOT to\n# ROOT/REL (REL itself not included) that is a symlink; fails when none is.\nsymlinked_parent() {\n  parent=$1\n  rest=$2\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    parent=\"$parent/${rest%%/*}\"\n    rest=${rest#*/}\n    if [ -L \"$parent\" ]; then\n      printf '%s\\n' \"$parent\"\n      return 0\n    fi\n  done\n  return 1\n}\n",
+    "lib/health.sh": "# lib/health.sh: proving that a release works, from the server itself.\n# Needs lib/output.sh, lib/paths.sh, lib/release.sh, lib/hooks.sh (stop_group).\n#\n# A check is every HEALTH_URLS line (fetched with curl, wget or BusyBox wget,\n# whichever the server has) answering a status in HEALTH_STATUS with\n# HEALTH_EXPECT in its body, and HEALTH_COMMAND exiting 0 in the release.\n# Each try is bounded by the time left (a watchdog stops what runs past it,\n# as BusyBox wget has no timeout option on every build). What the last try\n# saw of each failing check is kept in PROBE_DIR/notes, a line each.\n\nHTTP_CLIENT=\nPROBE_DIR=\"$STATE/health.$$\"\n\n# find_http_client: sets HTTP_CLIENT to curl, wget (GNU) or busybox-wget, or ''.\nfind_http_client() {\n  if command -v curl >/dev/null 2>&1; then\n    HTTP_CLIENT=curl\n  elif command -v wget >/dev/null 2>&1 && ! wget --help 2>&1 | grep -q BusyBox; then\n    HTTP_CLIENT=wget\n  elif command -v wget >/dev/null 2>&1 || { command -v busybox >/dev/null 2>&1 && busybox --list 2>/dev/null | grep -qx wget; }; then\n    HTTP_CLIENT=busybox-wget\n  else\n    HTTP_CLIENT=\n  fi\n}\n\nrequire_http_client() {\n  find_http_client\n  [ -n \"$HTTP_CLIENT\" ] ||\n    fail http-client \"health-url is set, but the server has no HTTP client to fetch it with: install curl or wget (apt-get install curl, apk add curl), or check with health-command instead\"\n}\n\n# bounded SECONDS COMMAND...: runs the command (in a session of its own where\n# setsid is there), stopped after SECONDS; its status, or 124 when stopped.\nbounded() {\n  bound_seconds=$1\n  shift\n  rm -f \"$PROBE_DIR/timed-out\"\n  if command -v setsid >/dev/null 2>&1; then setsid \"$@\" & else \"$@\" & fi\n  HOOK_GROUP=$!\n  (\n    sleep \"$bound_seconds\"\n    : >\"$PROBE_DIR/timed-out\"\n    stop_group \"$HOOK_GROUP\"\n  ) </dev/null >/dev/null 2>&1 &\n  WATCHDOG=$!\n  bound_status=0\n  wait \"$HOOK_GROUP\" || bound_status=$?\n  kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  if [ -e \"$PROBE_DIR/timed-out\" ]; then return 124; fi\n  return \"$bound_status\"\n}\n\n# fetch URL SECONDS: the body into PROBE_DIR/body, the status into PROBE_STATUS ('' for no answer).\nfetch() {\n  : >\"$PROBE_DIR/body\"\n  fetch_status=0\n  case $HTTP_CLIENT in\n    curl)\n      bounded \"$2\" curl -sS -o \"$PROBE_DIR/body\" -w '%{http_code}' --max-time \"$2\" -- \"$1\" >\"$PROBE_DIR/status\" 2>\"$PROBE_DIR/err\" || fetch_status=$?\n      PROBE_STATUS=$(cat \"$PROBE_DIR/status\")\n      [ \"$PROBE_STATUS\" != 000 ] || PROBE_STATUS=\n      ;;\n    wget)\n      bounded \"$2\" wget -q -S --content-on-error -t 1 -T \"$2\" -O \"$PROBE_DIR/body\" -- \"$1\" 2>\"$PROBE_DIR/err\" || fetch_status=$?\n      PROBE_STATUS=$(http_status_in \"$PROBE_DIR/err\")\n      ;;\n    *)\n      wget_command=wget\n      command -v wget >/dev/null 2>&1 || wget_command='busybox wget'\n      # shellcheck disable=SC2086 # busybox wget is two words, split on purpose\n      bounded \"$2\" $wget_command -q -S -O \"$PROBE_DIR/body\" \"$1\" 2>\"$PROBE_DIR/err\" || fetch_status=$?\n      PROBE_STATUS=$(http_status_in \"$PROBE_DIR/err\")\n      ;;\n  esac\n  if [ -z \"$PROBE_STATUS\" ] && [ \"$fetch_status\" = 0 ]; then PROBE_STATUS=200; fi\n  return 0\n}\n\n# The last HTTP status line wget printed (it follows redirects; BusyBox says\n# \"server returned error: HTTP/1.1 500 ...\" for an error status).\nhttp_status_in() { sed -n 's/.*HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' \"$1\" | tail -n 1; }\n\nstatus_accepted() {\n  case $1 in [1-5][0-9][0-9]) ;; *) return 1 ;; esac\n  for range in $HEALTH_STATUS; do\n    [ \"$1\" -lt \"${range%-*}\" ] || [ \"$1\" -gt \"${range#*-}\" ] || return 0\n  done\n  return 1\n}\n\n# The first 300 bytes of a file, on one line.\nexcerpt() { dd if=\"$1\" bs=300 count=1 2>/dev/null | tr '\\000-\\037' ' '; }\n\n# seconds_left: whole seconds until HEALTH_DEADLINE, at least 1.\nseconds_left() {\n  left=$((HEALTH_DEADLINE - $(date +%s)))\n  [ \"$left\" -ge 1 ] || left=1\n  echo \"$left\"\n}\n\n# check_url URL: healthy, or a note in PROBE_DIR/notes saying what the try saw.\ncheck_url() {\n  fetch \"$1\" \"$(seconds_left)\"\n  if [ -z \"$PROBE_STATUS\" ]; then\n    printf '%s: no answer (%s)\\n' \"$1\" \"$(excerpt \"$PROBE_DIR/err\")\" >>\"$PROBE_DIR/notes\"\n    return 1\n  fi\n  if ! status_accepted \"$PROBE_STATUS\"; then\n    printf '%s: status %s, body: %s\\n' \"$1\" \"$PROBE_STATUS\" \"$(excerpt \"$PROBE_DIR/body\")\" >>\"$PROBE_DIR/notes\"\n    return 1\n  fi\n  if [ -n \"$HEALTH_EXPECT\" ] && ! grep -qF -- \"$HEALTH_EXPECT\" \"$PROBE_DIR/body\"; then\n    printf '%s: status %s, but the body does not contain \"%s\"; body: %s\\n' \"$1\" \"$PROBE_STATUS\" \"$HEALTH_EXPECT\" \"$(excerpt \"$PROBE_DIR/body\")\" >>\"$PROBE_DIR/notes\"\n    return 1\n  fi\n}\n\n# check_command: health-command in the release, from a file only this user may read (it may hold secrets).\ncheck_command() {\n  (umask 077 && printf '%s\\n' \"$HEALTH_COMMAND\" >\"$PROBE_DIR/command\")\n  command_status=0\n  export RELEASE_ID RELEASE_PATH DEPLOY_PATH DEPLOY_MODE\n  # shellcheck disable=SC2016 # the inner sh expands its own arguments\n  bounded \"$(seconds_left)\" sh -c 'cd \"$1\" && exec sh -e \"$2\"' health-command \"$RELEASE_PATH\" \"$PROBE_DIR/command\" </dev/null >\"$PROBE_DIR/output\" 2>&1 || command_status=$?\n  [ \"$command_status\" != 0 ] || return 0\n  if [ \"$command_status\" = 124 ]; then\n    printf 'health-command: still running when health-timeout ran out; output: %s\\n' \"$(excerpt \"$PROBE_DIR/output\")\" >>\"$PROBE_DIR/notes\"\n  else\n    printf 'health-command: exit status %s; output: %s\\n' \"$command_status\" \"$(excerpt \"$PROBE_DIR/output\")\" >>\"$PROBE_DIR/notes\"\n  fi\n  return 1\n}\n\n# check_once: every check, each one tried (so that the notes name every failing one).\ncheck_once() {\n  : >\"$PROBE_DIR/notes\"\n  healthy=0\n  while IFS= read -r url; do\n    [ -z \"$url\" ] || check_url \"$url\" || healthy=1\n  done <<EOF\n$HEALTH_URLS\nEOF\n  if [ -n \"$HEALTH_COMMAND\" ]; then check_command || healthy=1; fi\n  return \"$healthy\"\n}\n\nremove_probe_dir() { rm -rf \"$PROBE_DIR\"; }\n",
     "lib/hooks.sh": "# lib/hooks.sh: the user's commands, with set -e, in the release.\n# Needs lib/output.sh, lib/paths.sh, lib/lock.sh (a hook runs with the lock held).\n#\n# A hook may hold secrets (export DB_PASSWORD=...), and argv is world-readable\n# in ps: the hook runs from a file only this user may read, in the lock\n# folder, that printf (a builtin in dash, bash and BusyBox sh) writes; never\n# from `sh -c \"$hook_text\"`. The lock folder goes with the lock.\n\n# A hook runs in a session of its own (setsid, where the server has it), so\n# that a timeout, or the post step of a cancelled job, can stop it and every\n# process it started. HOOK_GROUP names that session while it runs.\nHOOK_GROUP=\nWATCHDOG=\n\nrun_hook() {\n  hook_name=$1\n  hook_dir=$2\n  hook_text=$3\n  hook_status=0\n  hook_file=\"$LOCK/hook-script\"\n  if ! (umask 077 && printf '%s\\n' \"$hook_text\" >\"$hook_file\"); then\n    say \"$hook_name could not be written to $hook_file (is the server's disk full?)\"\n    hook_status=1\n    return 1\n  fi\n  hook_setsid=\n  if command -v setsid >/dev/null 2>&1; then hook_setsid=setsid; fi\n  (\n    cd \"$hook_dir\" || exit 1\n    export RELEASE_ID RELEASE_PATH DEPLOY_PATH PREVIOUS_RELEASE_ID DEPLOY_MODE\n    if [ -n \"$hook_setsid\" ]; then exec setsid sh -e \"$hook_file\"; fi\n    exec sh -e \"$hook_file\"\n  ) </dev/null 1>&2 &\n  HOOK_GROUP=$!\n  if [ -d \"$LOCK\" ]; then printf '%s\\n' \"$HOOK_GROUP\" >\"$LOCK/hook\" 2>/dev/null || true; fi\n  WATCHDOG=\n  rm -f \"$STATE/timed-out.$$\"\n  if [ \"$COMMAND_TIMEOUT\" -gt 0 ]; then\n    (\n      sleep \"$COMMAND_TIMEOUT\"\n      : >\"$STATE/timed-out.$$\"\n      stop_group \"$HOOK_GROUP\"\n    ) </dev/null >/dev/null 2>&1 &\n    WATCHDOG=$!\n  fi\n  wait \"$HOOK_GROUP\" || hook_status=$?\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  WATCHDOG=\n  HOOK_GROUP=\n  rm -f \"$LOCK/hook\" \"$hook_file\" 2>/dev/null || true\n  if [ -e \"$STATE/timed-out.$$\" ]; then\n    rm -f \"$STATE/timed-out.$$\"\n    say \"$hook_name ran longer than command-timeout ($COMMAND_TIMEOUT s); it and its processes were stopped\"\n    hook_status=124\n  elif [ \"$hook_status\" != 0 ]; then\n    say \"$hook_name exited with status $hook_status\"\n  fi\n  return \"$hook_status\"\n}\n\n# On exit: no hook, and no hook watchdog, outlives the script.\nstop_hook() {\n  [ -z \"$WATCHDOG\" ] || kill \"$WATCHDOG\" 2>/dev/null || true\n  [ -z \"$HOOK_GROUP\" ] || stop_group \"$HOOK_GROUP\"\n}\n\n# Stops a hook's process group (or, without setsid, the hook's shell): TERM, then KILL.\nstop_group() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 0\n  kill -s TERM -- \"-$1\" 2>/dev/null || kill -s TERM \"$1\" 2>/dev/null || true\n  sleep 2\n  kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null || true\n}\n",
     "lib/lock.sh": "# lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries\n# this run's token, so only the run holding the lock may continue or free it.\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for\n# stop_lock_holder_processes).\nHOLDING_LOCK=0\nLOCK=\"$STATE/lock\"\n# A lock whose owner's pids cannot be checked is stale after this long.\nLOCK_STALE_SECONDS=7200\n# A lock with no owner (its run could not write the file: a full disk) is\n# stale after this long: a run writes its owner file within a second.\nLOCK_OWNERLESS_STALE_SECONDS=300\n\n# The owner file records this script's pid and process group, and the pid of\n# the SSH connection that runs it: when both are gone, the lock is stale.\n# The owner file appears a moment after the lock folder: give it that moment.\nlock_holder() {\n  [ -s \"$LOCK/owner\" ] || sleep 1\n  cat \"$LOCK/owner\" 2>/dev/null || printf 'unknown (the lock has no owner file)'\n}\nown_lock() { [ -f \"$LOCK/owner\" ] && grep -qF \"\\\"token\\\":\\\"$LOCK_TOKEN\\\"\" \"$LOCK/owner\"; }\njson_number() { printf '%s' \"$1\" | sed -n \"s/.*\\\"$2\\\":\\([0-9][0-9]*\\).*/\\1/p\"; }\n\n# A process that has exited but not been reaped yet (state Z) counts as gone.\nis_alive() {\n  [ -n \"$1\" ] && [ \"$1\" -gt 1 ] || return 1\n  if [ -d /proc/1 ]; then\n    [ -d \"/proc/$1\" ] || return 1\n    [ \"$(sed -n 's/^.*) \\([A-Za-z]\\).*/\\1/p' \"/proc/$1/stat\" 2>/dev/null)\" != Z ]\n  else\n    kill -0 \"$1\" 2>/dev/null || ps -p \"$1\" >/dev/null 2>&1\n  fi\n}\n\n# Field N (4: parent, 5: process group) of /proc/PID/stat, after the command name.\nproc_field() {\n  sed -n \"s/^.*) [A-Za-z]\\( [0-9-]*\\)\\{$(($2 - 3))\\}.*/\\1/p\" \"/proc/$1/stat\" 2>/dev/null | tr -d ' '\n}\n\n# The sshd process that holds this connection (0 when it cannot be told).\nconnection_pid() {\n  p=$$\n  while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do\n    case $(cat \"/proc/$p/comm\" 2>/dev/null) in\n      sshd*) printf '%s' \"$p\" && return 0 ;;\n    esac\n    p=$(proc_field \"$p\" 4)\n  done\n  printf 0\n}\n\n# Written aside, read back, then renamed: a reader never sees a half-written\n# owner, and a write the disk could not take (BusyBox sed still exits 0) is\n# caught. Fails, leaving the owner file as it was, when it could not be written.\nwrite_lock_owner() {\n  owner_line=$(printf '{\"pid\":%s,\"pgid\":%s,\"sshd\":%s,\"epoch\":%s,%s' \"$$\" \"$(proc_field $$ 5 || true)\" \"$(connection_pid)\" \\\n    \"$(date +%s)\" \"${LOCK_OWNER#?}\" | sed 's/\"pgid\":,/\"pgid\":0,/')\n  if printf '%s\\n' \"$owner_line\" >\"$LOCK/owner.$$\" &&\n    [ \"$(cat \"$LOCK/owner.$$\" 2>/dev/null)\" = \"$owner_line\" ] &&\n    mv -f \"$LOCK/owner.$$\" \"$LOCK/owner\"; then\n    return 0\n  fi\n  rm -f \"$LOCK/owner.$$\"\n  return 1\n}\n\nlock_owner_pid() { json_number \"$(cat \"$LOCK/owner\" 2>/dev/null || true)\" pid; }\n\n# A lock folder whose owner file is missing or names no pid (written empty),\n# older than LOCK_OWNERLESS_STALE_SECONDS (by its mtime: its last entry made).\nlock_is_old_and_ownerless() {\n  [ -z \"$(lock_owner_pid)\" ] || return 1\n  made=$(date -r \"$LOCK\" +%s 2>/dev/null) || return 1\n  [ $(($(date +%s) - made)) -gt \"$LOCK_OWNERLESS_STALE_SECONDS\" ]\n}\n\nlock_is_stale() {\n  if lock_is_old_and_ownerless; then return 0; fi\n  owner=$(cat \"$LOCK/owner\" 2>/dev/null) || return 1\n  pid=$(json_number \"$owner\" pid)\n  [ -n \"$pid\" ] || return 1\n  if is_alive \"$pid\"; then return 1; fi\n  # A hook runs in a session of its own and may outlive a killed script.\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  if [ -n \"$hook\" ] && is_alive \"$hook\"; then return 1; fi\n  sshd=$(json_number \"$owner\" sshd)\n  if [ \"${sshd:-0}\" -gt 0 ]; then\n    if is_alive \"$sshd\"; then return 1; fi\n    return 0\n  fi\n  since=$(json_number \"$owner\" epoch)\n  [ $(($(date +%s) - ${since:-0})) -gt \"$LOCK_STALE_SECONDS\" ]\n}\n\n# Takes over a stale lock under a second lock, so that two runs that both\n# saw it stale cannot remove each other's fresh lock.\ntake_over_stale_lock() {\n  mkdir \"$LOCK.takeover\" 2>/dev/null || return 0\n  if lock_is_old_and_ownerless; then\n    say \"       the lock has had no owner file for over $((LOCK_OWNERLESS_STALE_SECONDS / 60)) minutes (its run could not write one: a full disk?); taking it over\"\n    rm -rf \"$LOCK\"\n  elif lock_is_stale; then\n    say \"       the lock was stale (its deploy is gone); taking it over from $(lock_holder)\"\n    rm -rf \"$LOCK\"\n  fi\n  rmdir \"$LOCK.takeover\"\n}\n\ntake_lock() {\n  waited=0\n  takeovers=0\n  until mkdir \"$LOCK\" 2>/dev/null; do\n    [ -d \"$LOCK\" ] || fail path \"cannot create the lock $LOCK as $(id -un)\"\n    if [ \"$takeovers\" -lt 3 ] && lock_is_stale; then\n      takeovers=$((takeovers + 1))\n      take_over_stale_lock\n      continue\n    fi\n    if [ \"$waited\" -ge \"$LOCK_TIMEOUT\" ]; then\n      fail locked \"the deploy lock $LOCK is held by $(lock_holder)\"\n    fi\n    [ \"$waited\" -gt 0 ] || say \"waiting up to $LOCK_TIMEOUT s for the deploy lock held by $(lock_holder)\"\n    sleep 1\n    waited=$((waited + 1))\n  done\n  if ! write_lock_owner; then\n    rm -rf \"$LOCK\"\n    fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again\"\n  fi\n  HOLDING_LOCK=1\n}\n\n# The post step of a cancelled job: stop what is left of that run on the server.\nstop_lock_holder_processes() {\n  group=$(json_number \"$(lock_holder)\" pgid)\n  [ -n \"$group\" ] && [ \"$group\" -gt 1 ] && is_alive \"$group\" || return 0\n  # Never our own group (over SSH every session has its own; by hand it may not).\n  [ \"$group\" != \"$(proc_field $$ 5)\" ] || return 0\n  say \"       stopping the unfinished deploy's processes (group $group)\"\n  hook=$(cat \"$LOCK/hook\" 2>/dev/null || true)\n  kill -s TERM -- \"-$group\" 2>/dev/null || true\n  [ -z \"$hook\" ] || stop_group \"$hook\"\n  sleep 1\n  kill -s KILL -- \"-$group\" 2>/dev/null || true\n}\n\nrequire_lock() {\n  own_lock || fail lock-lost \"this run no longer holds the deploy lock; it is held by $(lock_holder)\"\n  HOLDING_LOCK=1\n  write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock still names this run\"\n}\n\nrelease_lock() {\n  if [ \"$HOLDING_LOCK\" = 1 ] && own_lock; then rm -rf \"$LOCK\"; fi\n  HOLDING_LOCK=0\n}\n",
     "lib/log.sh": "# lib/log.sh: the releases log, .atomic-deploy/releases.log, one JSON object a\n# line, appended only here. Events: prepared (the release is complete in\n# releases/), deployed (it became current), rolled-back (a rollback made it\n# current), failed (its deploy failed before the switch), reverted (switched\n# away from after a failure), marked-bad (it failed, or was rolled back from).\n# Needs lib/paths.sh. LOG_FIELDS: JSON members (no braces) of this run.\nLOG=\"$STATE/releases.log\"\n\n# log_event EVENT ID\nlog_event() {\n  printf '{\"event\":\"%s\",\"id\":\"%s\",\"time\":\"%s\",%s}\\n' \"$1\" \"$2\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$LOG_FIELDS\" >>\"$LOG\"\n}\n\n# The log keeps the entries of releases still on disk and the newest 500 lines.\ntrim_log() {\n  [ -f \"$LOG\" ] || return 0\n  total=$(wc -l <\"$LOG\")\n  [ \"$total\" -gt 1000 ] || return 0\n  on_disk=\" \"\n  for dir in \"$RELEASES\"/*; do on_disk=\"$on_disk${dir##*/} \"; done\n  awk -v keep=\"$on_disk\" -v total=\"$total\" '\n    { id = \"\" }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    index(keep, \" \" id \" \") || NR > total - 500\n  ' \"$LOG\" >\"$LOG.tmp\" && mv \"$LOG.tmp\" \"$LOG\"\n}\n",
@@ -3434,12 +3825,13 @@ exports.SHELL_SOURCES = {
     "lib/prune.sh": "# lib/prune.sh: removing old releases, as the release model (lib/releases.sh)\n# decides: current and the keep-1 highest-ranked good releases stay.\n# Needs lib/output.sh, lib/paths.sh, lib/current.sh, lib/releases.sh,\n# lib/log.sh, lib/fs.sh. KEEP: good releases to keep, current included.\n\n# A release leaves releases/ by one rename into the trash before it is\n# deleted, so a prune that is killed half-way never leaves a partial tree\n# where the model (or a rollback) would take it for a release. What a killed\n# prune left in the trash goes at the next one.\nprune_releases() {\n  read_current\n  trash=\"$STATE/trash\"\n  if [ -d \"$trash\" ] && ! problem=$(remove_tree \"$trash\" 2>&1); then\n    report_leftovers \"$trash\" 'what earlier prunes left in the trash' \"$problem\"\n  fi\n  mkdir -p \"$trash\"\n  pruned=\n  for id in $(releases_to_prune \"$CURRENT_ID\" \"$KEEP\"); do\n    if ! move_folder \"${RELEASES:?}/$id\" \"$trash/$id\"; then\n      say \"       warning: could not move releases/$id out to remove it\"\n    elif problem=$(remove_tree \"$trash/$id\" 2>&1); then\n      pruned=\"$pruned $id\"\n    else\n      pruned=\"$pruned $id\"\n      report_leftovers \"$trash/$id\" \"releases/$id (out of releases/, moved to $trash/$id)\" \"$problem\"\n    fi\n  done\n  rmdir \"$trash\" 2>/dev/null || true\n  say \"       kept: $(kept_releases \"$CURRENT_ID\" \"$KEEP\")\"\n  say \"       removed:${pruned:- none}\"\n  result pruned \"${pruned# }\"\n  trim_log\n}\n\n# report_leftovers DIR WHAT RM-ERRORS: what could not be removed, and why:\n# rm's own words, and the entries in DIR another user owns (typically made by\n# writable-user in a folder it created, which the deploy user may not write\n# to). They stay in the trash; each prune tries them again.\nreport_leftovers() {\n  say \"       warning: parts of $2 could not be removed:\"\n  printf '%s\\n' \"$3\" | head -n 10 | while IFS= read -r line; do say \"         $line\"; done\n  me=$(id -u)\n  find \"$1\" ! -user \"$me\" -prune -exec ls -ld {} + 2>/dev/null | head -n 10 | while IFS= read -r line; do\n    say \"         owned by another user: $line\"\n  done\n  say \"       remove them as their owner or as root; with writable-mode acl the deploy user can remove what writable-user creates\"\n}\n",
     "lib/release.sh": "# lib/release.sh: the release this run works on (a rollback may choose it later).\n# Needs lib/paths.sh.\nRELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n\n# The release root takes the workspace root's mode (RELEASE_MODE), whatever\n# the server's umask made it; its folders and files have theirs from tar and\n# cp. Last, once the tool writes into it no more: a read-only root would refuse\n# the move into releases/ and the shared links.\n# A setgid bit the root took from releases/ (a group shared with the web\n# server) stays: GNU chmod keeps it for a numeric mode, BusyBox's clears it.\ngive_release_mode() {\n  if [ -g \"$RELEASE_PATH\" ]; then\n    chmod \"$RELEASE_MODE\" \"$RELEASE_PATH\" && chmod g+s \"$RELEASE_PATH\"\n  else\n    chmod \"$RELEASE_MODE\" \"$RELEASE_PATH\"\n  fi\n}\n",
     "lib/releases.sh": "# lib/releases.sh: the release model. The one place that decides which\n# releases a deploy keeps, which one a rollback goes to, and in what order;\n# prune, rollback and list all ask it. Order comes from the releases log,\n# never from folder times (tar restores them).\n#\n#   rank    where a release last became current: the line of its last\n#           deployed or rolled-back event (0: it never became current)\n#   good    deployed, and not failed, reverted or marked bad since (a later\n#           rollback to it makes it good again)\n#   bad     deployed, then failed, reverted or marked bad\n#   never   prepared (or failed) but never switched to\n#\n# Only names that match the release-id pattern and are folders in releases/\n# count; anything else in releases/ is not ours and is never touched.\n# Needs lib/paths.sh.\n\n# Like src/config/release-id.ts: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}\nis_release_id() {\n  case $1 in\n    [A-Za-z0-9_]*) ;;\n    *) return 1 ;;\n  esac\n  case $1 in\n    *[!A-Za-z0-9._-]*) return 1 ;;\n  esac\n  [ \"${#1}\" -le 128 ]\n}\n\n# A release the model may count: a release id that is a folder in releases/.\nis_release_on_disk() {\n  is_release_id \"$1\" && [ -d \"$RELEASES/$1\" ] && [ ! -L \"$RELEASES/$1\" ]\n}\n\n# Every release the log names, highest rank first: \"rank state id\" lines.\nrelease_ranking() {\n  [ -f \"$LOG\" ] || return 0\n  awk '\n    { event = \"\"; id = \"\" }\n    match($0, /\"event\":\"[^\"]*\"/) { event = substr($0, RSTART + 9, RLENGTH - 10) }\n    match($0, /\"id\":\"[^\"]*\"/) { id = substr($0, RSTART + 6, RLENGTH - 7) }\n    id == \"\" { next }\n    { named[id] = 1 }\n    event == \"deployed\" { deployed[id] = 1; rank[id] = NR; bad[id] = 0 }\n    event == \"rolled-back\" && (id in deployed) { rank[id] = NR; bad[id] = 0 }\n    event == \"failed\" || event == \"reverted\" || event == \"marked-bad\" { bad[id] = 1 }\n    END {\n      for (id in named) {\n        state = !(id in deployed) ? \"never\" : bad[id] ? \"bad\" : \"good\"\n        print (id in rank ? rank[id] : 0), state, id\n      }\n    }\n  ' \"$LOG\" | sort -k1,1nr -k3,3\n}\n\n# The state of one release: good, bad, never, or unknown (the log does not name it).\nrelease_state() {\n  state=$(release_ranking | awk -v id=\"$1\" '$3 == id { print $2 }')\n  printf '%s' \"${state:-unknown}\"\n}\n\n# Good releases on disk, highest rank first, one a line.\ngood_releases() {\n  release_ranking | while read -r _rank state id; do\n    if [ \"$state\" = good ] && is_release_on_disk \"$id\"; then printf '%s\\n' \"$id\"; fi\n  done\n}\n\n# rollback_target CURRENT: the highest-ranked good release other than CURRENT ('' when none).\nrollback_target() {\n  for id in $(good_releases); do\n    if [ \"$id\" != \"$1\" ]; then\n      printf '%s' \"$id\"\n      return 0\n    fi\n  done\n}\n\n# kept_releases CURRENT KEEP: CURRENT and the highest-ranked good releases\n# besides it, KEEP good ones in all. A bad current release stays (it is\n# live) but takes no slot, so the release a rollback needs is never pushed\n# out by a failed one. CURRENT may be a release the log does not know yet\n# (the dry run's would-be release): it counts as good, as its deploy will.\nkept_releases() {\n  kept=$1\n  slots=$2\n  case $(release_state \"$1\") in\n    good | unknown) slots=$((slots - 1)) ;;\n  esac\n  for id in $(good_releases); do\n    [ \"$slots\" -gt 0 ] || break\n    [ \"$id\" != \"$1\" ] || continue\n    kept=\"$kept $id\"\n    slots=$((slots - 1))\n  done\n  printf '%s' \"$kept\"\n}\n\n# releases_to_prune CURRENT KEEP: what a deploy that made CURRENT current\n# removes: every release the log names that is on disk and not kept.\n# Releases never switched to, failed, reverted or bad take no kept slot.\nreleases_to_prune() {\n  keep_list=\" $(kept_releases \"$1\" \"$2\") \"\n  release_ranking | while read -r _rank _state id; do\n    is_release_on_disk \"$id\" || continue\n    case $keep_list in *\" $id \"*) continue ;; esac\n    printf '%s\\n' \"$id\"\n  done | sort\n}\n\n# Release folders on disk, space-separated (for messages).\nrelease_dirs() {\n  for dir in \"$RELEASES\"/*; do\n    if [ -d \"$dir\" ] && is_release_id \"${dir##*/}\"; then printf '%s ' \"${dir##*/}\"; fi\n  done\n  return 0\n}\n",
+    "lib/revision.sh": "# lib/revision.sh: the revision file, for a web page or the app to read.\n# Needs lib/output.sh, lib/release.sh.\n#\n# REVISION_FILE (relative to the release) holds two lines: the release id,\n# then the commit sha ('' when unknown). Written before the release's mode is\n# set, so that a read-only release root still gets it.\n\nwrite_revision_file() {\n  [ -n \"$REVISION_FILE\" ] || return 0\n  revision_path=\"$RELEASE_PATH/$REVISION_FILE\"\n  if [ -e \"$revision_path\" ] || [ -L \"$revision_path\" ]; then\n    fail upload \"the release already has $REVISION_FILE, where the revision file goes; set revision-file to another name (or false)\"\n  fi\n  { mkdir -p \"$(dirname \"$revision_path\")\" && printf '%s\\n%s\\n' \"$RELEASE_ID\" \"$REVISION_SHA\" >\"$revision_path\"; } ||\n    fail upload \"the revision file $revision_path could not be written\"\n}\n",
     "lib/shared.sh": "# lib/shared.sh: paths that persist across releases, linked from shared/.\n# SHARED_ENTRIES is data: one entry a line, relative to the release, a\n# trailing / for a folder (e.g. \"storage/\" and \"config/.env\"). SHARED_AUTO=1\n# also links whatever else is in shared/ (DeployHQ's mode).\n# Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.\nSHARED=\"$DEPLOY_PATH/shared\"\n\n# Links every entry of SHARED_ENTRIES, then (with SHARED_AUTO=1) all of shared/.\nlink_shared_paths() {\n  linked=0\n  while IFS= read -r line; do\n    [ -n \"$line\" ] || continue\n    case $line in\n      */) link_shared \"${line%/}\" dir ;;\n      *) link_shared \"$line\" file ;;\n    esac\n    linked=1\n  done <<ENTRIES\n$SHARED_ENTRIES\nENTRIES\n  if [ \"$SHARED_AUTO\" = 1 ]; then\n    link_shared_tree ''\n    linked=1\n  fi\n  [ \"$linked\" = 1 ] || say '       no shared paths'\n}\n\n# link_shared PATH dir|file: make releases/<id>/PATH a link to shared/PATH.\n# Seeds shared/PATH from the release on first use, never overwrites it.\nlink_shared() {\n  entry=$1\n  kind=$2\n  case /$entry/ in\n    //* | */../* | */./*) fail shared \"shared entry '$entry' must be a path inside the release, without '.' or '..'\" ;;\n  esac\n  link_target=$(shared_link_target \"$entry\")\n  in_release=\"$RELEASE_PATH/$entry\"\n  in_shared=\"$SHARED/$entry\"\n  check_real_parents \"$RELEASE_PATH\" \"$entry\"\n  if [ ! -e \"$in_shared\" ] && [ ! -L \"$in_shared\" ]; then\n    make_dirs \"$(dirname \"$in_shared\")\"\n    if [ -e \"$in_release\" ] || [ -L \"$in_release\" ]; then\n      if [ \"$kind\" = dir ] && [ ! -d \"$in_release\" ]; then\n        fail shared \"$entry is listed as a folder ('$entry/') but is a file in the release\"\n      fi\n      if [ \"$kind\" = file ] && [ -d \"$in_release\" ]; then\n        fail shared \"$entry is a folder in the release; list it with a trailing slash ('$entry/')\"\n      fi\n      say \"       shared/$entry: seeded from this release (first deploy with it)\"\n      move_folder \"$in_release\" \"$in_shared\"\n    elif [ \"$kind\" = dir ]; then\n      say \"       shared/$entry: created empty\"\n      make_dirs \"$in_shared\"\n    else\n      fail shared \"shared file $entry is missing: create $in_shared on the server (for example your .env), or include it in the upload once\"\n    fi\n  fi\n  if [ \"$kind\" = dir ] && [ ! -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is not a folder, but the shared input lists it as one ('$entry/')\"\n  fi\n  if [ \"$kind\" = file ] && [ -d \"$in_shared\" ]; then\n    fail shared \"shared/$entry is a folder; list it with a trailing slash ('$entry/')\"\n  fi\n  remove_tree \"$in_release\"\n  make_dirs \"$(dirname \"$in_release\")\"\n  ln -s \"$link_target\" \"$in_release\"\n  say \"       $entry -> $link_target\"\n}\n\n# shared-auto: links every entry of shared/DIR (DIR is '' or ends in /) into\n# the release with the same structure. Where the release has a folder of the\n# same name, it descends instead, so the release keeps its own files there.\nlink_shared_tree() {\n  for item in \"$SHARED/$1\"* \"$SHARED/$1\".[!.]* \"$SHARED/$1\"..?*; do\n    [ -e \"$item\" ] || [ -L \"$item\" ] || continue\n    rel=${item#\"$SHARED/\"}\n    in_release=\"$RELEASE_PATH/$rel\"\n    [ ! -L \"$in_release\" ] || continue\n    if [ -d \"$in_release\" ] && [ -d \"$item\" ] && [ ! -L \"$item\" ]; then\n      link_shared_tree \"$rel/\"\n      continue\n    fi\n    check_real_parents \"$RELEASE_PATH\" \"$rel\"\n    remove_tree \"$in_release\"\n    make_dirs \"$(dirname \"$in_release\")\"\n    ln -s \"$(shared_link_target \"$rel\")\" \"$in_release\"\n    say \"       $rel -> shared/$rel\"\n  done\n}\n\n# The relative link target for shared/REL, seen from the folder of releases/<id>/REL.\nshared_link_target() {\n  up=../..\n  rest=$1\n  while [ \"${rest#*/}\" != \"$rest\" ]; do\n    up=\"$up/..\"\n    rest=${rest#*/}\n  done\n  printf '%s/shared/%s' \"$up\" \"$1\"\n}\n\n# Refuses a shared entry whose parent folders in the release are symlinks:\n# removing the release's copy must never reach outside the release.\ncheck_real_parents() {\n  if parent=$(symlinked_parent \"$1\" \"$2\"); then\n    fail shared \"cannot link shared path $2: $parent is a symlink in the release\"\n  fi\n}\n",
     "lib/steps.sh": "# lib/steps.sh: the steps more than one phase runs.\n# Needs every library file of a deploy phase.\n\nstep_require_lock() {\n  step lock 'Checking the deploy lock'\n  require_lock\n}\n\nstep_resume() {\n  step resume 'Checking the lock and the prepared release'\n  require_lock\n  read_previous\n  [ -d \"$RELEASE_PATH\" ] || fail switch \"the prepared release $RELEASE_PATH is missing\"\n}\n\nstep_switch() {\n  step switch 'Switching current to the new release'\n  switch_to \"$RELEASE_ID\"\n  result switched \"$RELEASE_ID\"\n  log_event deployed \"$RELEASE_ID\"\n  result current \"$RELEASE_ID\"\n}\n\nstep_prune() {\n  step prune 'Removing old releases'\n  prune_releases || say \"       warning: pruning did not finish; the deploy itself succeeded\"\n}\n",
     "lib/writable.sh": "# lib/writable.sh: folders the web server's user may write to (writable).\n# WRITABLE_PATHS: one folder a line, relative to the release (created when\n# missing; one inside a shared link is opened in shared/). WRITABLE_MODE:\n#\n#   acl    setfacl: WRITABLE_USER and the deploy user get rwX, on every folder\n#          also as default ACLs, so that what WRITABLE_USER creates there\n#          stays removable by the deploy user, and old releases can be pruned\n#   chgrp  WRITABLE_USER's primary group (the deploy user must be in it),\n#          g+rwX, folders setgid so that new files keep the group\n#   chmod  a+rwX: every user of the server may write there\n#\n# Only entries the deploy user owns are changed (find -user): what another\n# user made there already (in shared/) is theirs and stays as it is. find\n# follows no symlink inside, and a folder that resolves outside the release\n# and shared/ is refused.\n# Needs lib/output.sh, lib/exit-codes.sh, lib/release.sh, lib/shared.sh, lib/fs.sh.\n\n# Before anything on the server changes: the tool and the user are there.\ncheck_writable() {\n  [ -n \"$WRITABLE_PATHS\" ] || return 0\n  if [ \"$WRITABLE_MODE\" = acl ] && ! command -v setfacl >/dev/null 2>&1; then\n    fail missing-tool \"writable-mode acl needs setfacl, which this server does not have: install it (apt-get install acl) or choose writable-mode chgrp or chmod\"\n  fi\n  if [ \"$WRITABLE_MODE\" != chmod ] && ! id \"$WRITABLE_USER\" >/dev/null 2>&1; then\n    fail writable \"writable-user $WRITABLE_USER does not exist on this server; name the user the web server runs as\"\n  fi\n}\n\nopen_writable_paths() {\n  while IFS= read -r entry; do\n    [ -n \"$entry\" ] || continue\n    open_writable \"$entry\"\n  done <<ENTRIES\n$WRITABLE_PATHS\nENTRIES\n}\n\nopen_writable() {\n  in_release=\"$RELEASE_PATH/$1\"\n  if [ ! -e \"$in_release\" ] && [ ! -L \"$in_release\" ]; then make_dirs \"$in_release\"; fi\n  [ -d \"$in_release\" ] || fail writable \"writable path $1 is not a folder in the release\"\n  real=$(cd -P \"$in_release\" && pwd -P)\n  case $real/ in\n    \"$(cd -P \"$RELEASE_PATH\" && pwd -P)\"/* | \"$(cd -P \"$SHARED\" && pwd -P)\"/*) ;;\n    *) fail writable \"writable path $1 leads outside the release and shared/ (to $real)\" ;;\n  esac\n  me=$(id -un)\n  case $WRITABLE_MODE in\n    acl)\n      if ! {\n        find \"$real\" ! -type l -user \"$me\" -exec setfacl -m \"u:$WRITABLE_USER:rwX,u:$me:rwX\" {} + &&\n          find \"$real\" -type d -user \"$me\" -exec setfacl -d -m \"u:$WRITABLE_USER:rwX,u:$me:rwX\" {} +\n      }; then\n        fail writable \"setfacl could not open $1 to $WRITABLE_USER (does the file system support ACLs?)\"\n      fi\n      ;;\n    chgrp)\n      group=$(id -gn \"$WRITABLE_USER\")\n      find \"$real\" ! -type l -user \"$me\" -exec chgrp \"$group\" {} + ||\n        fail writable \"$1 cannot be given to group $group of $WRITABLE_USER: user $me must be a member of it (usermod -aG $group $me), or choose writable-mode acl\"\n      find \"$real\" ! -type l -user \"$me\" -exec chmod g+rwX {} + &&\n        find \"$real\" -type d -user \"$me\" -exec chmod g+s {} +\n      ;;\n    chmod) find \"$real\" ! -type l -user \"$me\" -exec chmod a+rwX {} + ;;\n  esac\n  say \"       $1: writable by ${WRITABLE_USER:-every user} ($WRITABLE_MODE)\"\n}\n",
     "list.sh": "#!/bin/sh\n# atomic-deploy list script: what is on the server. Changes nothing and takes\n# no lock.\n#\n#   list   current, the release folders, the releases log, the lock holder\n#   model  the release model's answers: the rollback target and, for a\n#          would-be release NEW_RELEASE_ID, what its deploy would prune\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# KEEP NEW_RELEASE_ID ('' for no would-prune).\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_list() {\n  step list 'Reading releases and the releases log'\n  read_current\n  result current \"$CURRENT_ID\"\n  for id in $(release_dirs); do result release \"$id\"; done\n  if [ -f \"$LOG\" ]; then\n    while IFS= read -r line; do result log \"$line\"; done <\"$LOG\"\n  fi\n  if [ -d \"$LOCK\" ]; then result lock \"$(lock_holder)\"; fi\n}\n\nstep_model() {\n  step model 'Ranking the releases: the rollback target, and what a deploy would prune'\n  result rollback-target \"$(rollback_target \"$CURRENT_ID\")\"\n  [ -n \"$NEW_RELEASE_ID\" ] || return 0\n  would=\n  for id in $(releases_to_prune \"$NEW_RELEASE_ID\" \"$KEEP\"); do would=\"$would${would:+ }$id\"; done\n  result would-prune \"$would\"\n}\n\n# Reads only: nothing to undo.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_list\nstep_model\nfinished list\n",
     "mark-bad.sh": "#!/bin/sh\n# atomic-deploy mark-bad script: after-activate failed and revert-on-failure\n# is off, so the new release stays current, marked bad (a rollback skips it).\n#\n#   mark-bad  log the new release marked-bad\n#\n# The lock stays taken for finish.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_mark_bad() {\n  step mark-bad 'Marking the new release bad'\n  require_lock\n  log_event marked-bad \"$RELEASE_ID\"\n}\n\n# Between the phases of a deploy the lock stays taken: the next phase needs it.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  stop_hook\n  exit \"$status\"\n}\n\ntrap_exits\nstep_mark_bad\nfinished mark-bad\n",
-    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   writable check   setfacl and writable-user are there (when writable is set)\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   env-file         write env-file into the release, mode 600 (when set)\n#   writable         open the writable folders to writable-user (when set)\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO\n# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n# shellcheck source=lib/env-file.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/env-file.sh\"\n# shellcheck source=lib/writable.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/writable.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  make_dirs \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    check_listed\n    say \"       changes received; building the release from the cache\"\n    # Whatever goes wrong with the cache from here on, the runner sends everything instead.\n    build_from_cache 2>\"$CONTROL/errors\" || fail cache \"the release could not be built from the upload cache: $(cache_errors)\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  if [ \"$found\" -ne \"$EXPECTED_ENTRIES\" ]; then\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES\"\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  fi\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache 2>\"$CONTROL/errors\"; then\n    problem=$(cache_errors)\n    # After a delta, the release may hold what the cache wrongly claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the upload cache could not be updated: $problem\"\n    say \"       warning: the upload cache could not be updated ($problem); the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_env_file() {\n  step env-file \"Writing env-file to $ENV_FILE_PATH in the release\"\n  write_env_file\n}\n\nstep_writable() {\n  step writable \"Opening the writable folders to ${WRITABLE_USER:-every user}\"\n  open_writable_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\ncheck_writable\nstep_layout\nstep_lock\nstep_check\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$ENV_FILE_PATH\" ]; then step_env_file; fi\nif [ -n \"$WRITABLE_PATHS\" ]; then step_writable; fi\ngive_release_mode\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
+    "prepare.sh": "#!/bin/sh\n# atomic-deploy prepare script: builds the new release beside the live one.\n#\n#   writable check   setfacl and writable-user are there (when writable is set)\n#   layout           check the deploy folder (create it on a first deploy)\n#   lock             take the deploy lock; it stays taken for the switch\n#   check            current is a symlink and the release id is new (and, with\n#                    health-url, the server has an HTTP client)\n#   upload           receive the upload (or the changes) into a staging folder\n#   release          move the complete upload into releases/<id>\n#   shared           link shared paths into the release\n#   env-file         write env-file into the release, mode 600 (when set)\n#   writable         open the writable folders to writable-user (when set)\n#   revision         write the revision file into the release (when set)\n#   before-activate  run the before-activate hook in the release (when set)\n#\n# On failure the staging tree and the release are removed, the release is\n# logged failed and the lock is freed: current is never touched.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST\n# HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO\n# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE\n# COMMAND_TIMEOUT REVISION_FILE REVISION_SHA NEEDS_HTTP_CLIENT. The upload comes on stdin.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/cache.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/cache.sh\"\n# shellcheck source=lib/shared.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/shared.sh\"\n# shellcheck source=lib/env-file.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/env-file.sh\"\n# shellcheck source=lib/writable.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/writable.sh\"\n# shellcheck source=lib/health.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/health.sh\"\n# shellcheck source=lib/revision.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/revision.sh\"\n\n# What this run has built, for on_exit to remove should it fail.\nSTAGING_CREATED=0\nRELEASE_CREATED=0\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ -e \"$DEPLOY_PATH\" ] && [ ! -d \"$DEPLOY_PATH\" ]; then\n    fail path \"$DEPLOY_PATH exists and is not a folder\"\n  fi\n  make_dirs \"$DEPLOY_PATH\" \"$RELEASES\" \"$SHARED\" \"$STATE\" 2>/dev/null ||\n    fail path \"cannot create $DEPLOY_PATH and its folders as user $(id -un); create it and give this user write access\"\n  for dir in \"$DEPLOY_PATH\" \"$RELEASES\" \"$STATE\"; do\n    [ -w \"$dir\" ] || fail path \"user $(id -un) cannot write to $DEPLOY_PATH (or its releases/ and .atomic-deploy/ folders)\"\n  done\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_check() {\n  step check 'Checking current and the new release id'\n  read_previous\n  if [ -e \"$RELEASE_PATH\" ] || [ -L \"$RELEASE_PATH\" ]; then\n    fail release-exists \"release $RELEASE_ID already exists in $RELEASES\"\n  fi\n  # We hold the lock, so any staging tree left here is from a run that died.\n  if [ -d \"$STATE/staging\" ]; then\n    for leftover in \"$STATE/staging\"/* \"$STATE/staging\"/.[!.]*; do\n      [ -e \"$leftover\" ] || [ -L \"$leftover\" ] || continue\n      say \"       removing a staging tree left by an earlier run: $leftover\"\n      remove_tree \"$leftover\"\n    done\n  fi\n  mkdir -p \"$STATE/staging\"\n}\n\nstep_upload() {\n  step upload 'Receiving the upload into a staging folder'\n  case $COMPRESSION in\n    gzip) command -v gzip >/dev/null 2>&1 || fail missing-tool \"gzip is not installed on the server\" ;;\n    zstd) command -v zstd >/dev/null 2>&1 || fail missing-tool \"zstd is not installed on the server\" ;;\n  esac\n  STAGING_CREATED=1\n  mkdir \"$STAGING\"\n  if [ -n \"$CACHE_BASE\" ]; then\n    problem=$(cache_problem)\n    [ -z \"$problem\" ] || fail cache \"the upload cache cannot be used: $problem\"\n    mkdir \"$DELTA\"\n    unpack_into \"$DELTA\"\n    check_listed\n    say \"       changes received; building the release from the cache\"\n    # Whatever goes wrong with the cache from here on, the runner sends everything instead.\n    build_from_cache 2>\"$CONTROL/errors\" || fail cache \"the release could not be built from the upload cache: $(cache_errors)\"\n  else\n    unpack_into \"$STAGING\"\n  fi\n  found=$(find \"$STAGING\" | wc -l)\n  found=$((found - 1))\n  if [ \"$found\" -ne \"$EXPECTED_ENTRIES\" ]; then\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES\"\n    fail upload \"the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found\"\n  fi\n  say \"       $found entries in the release\"\n  if [ \"$INCREMENTAL\" = 1 ] && ! update_cache 2>\"$CONTROL/errors\"; then\n    problem=$(cache_errors)\n    # After a delta, the release may hold what the cache wrongly claimed: start over in full.\n    [ -z \"$CACHE_BASE\" ] || fail cache \"the upload cache could not be updated: $problem\"\n    say \"       warning: the upload cache could not be updated ($problem); the next deploy uploads everything\"\n  fi\n  remove_tree \"$DELTA\" \"$CONTROL\"\n}\n\nstep_release() {\n  step release 'Moving the complete upload into releases/'\n  RELEASE_CREATED=1\n  mv \"$STAGING\" \"$RELEASE_PATH\"\n  STAGING_CREATED=0\n  # Logged now, so that a release whose deploy died before the switch is known and pruned.\n  log_event prepared \"$RELEASE_ID\"\n  say \"       $RELEASE_PATH\"\n}\n\nstep_shared() {\n  step shared 'Linking shared paths into the release'\n  link_shared_paths\n}\n\nstep_env_file() {\n  step env-file \"Writing env-file to $ENV_FILE_PATH in the release\"\n  write_env_file\n}\n\nstep_writable() {\n  step writable \"Opening the writable folders to ${WRITABLE_USER:-every user}\"\n  open_writable_paths\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the new release'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status)\"\n  fi\n}\n\n# A failed prepare removes what it built and frees the lock; a successful one\n# keeps the lock for the switch.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  if [ \"$status\" != 0 ] && [ \"$HOLDING_LOCK\" = 1 ]; then\n    [ \"$STAGING_CREATED\" != 1 ] || remove_tree \"$STAGING\" \"$STAGING.failed\" \"$DELTA\" \"$CONTROL\"\n    if [ \"$RELEASE_CREATED\" = 1 ]; then\n      read_current 2>/dev/null || true\n      [ \"$CURRENT_ID\" = \"$RELEASE_ID\" ] || remove_tree \"$RELEASE_PATH\"\n    fi\n    # Only a release this run began is failed (not another run's id, refused\n    # here); a cache miss is not a failure: the runner starts over in full.\n    if [ \"$status\" != \"$(exit_code cache)\" ] && { [ \"$STAGING_CREATED\" = 1 ] || [ \"$RELEASE_CREATED\" = 1 ]; }; then\n      log_event failed \"$RELEASE_ID\" || true\n    fi\n    release_lock || true\n    say \"       nothing was switched: current still points to ${PREVIOUS_RELEASE_ID:-nothing}\"\n  fi\n  exit \"$status\"\n}\n\ntrap_exits\ncheck_writable\nstep_layout\nstep_lock\nstep_check\nif [ \"$NEEDS_HTTP_CLIENT\" = 1 ]; then require_http_client; fi\nstep_upload\nstep_release\nstep_shared\nif [ -n \"$ENV_FILE_PATH\" ]; then step_env_file; fi\nif [ -n \"$WRITABLE_PATHS\" ]; then step_writable; fi\nwrite_revision_file\ngive_release_mode\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nfinished prepare\n",
     "recover.sh": "#!/bin/sh\n# atomic-deploy recover script: after the connection to this host was lost\n# (or a script was killed) mid-deploy, a new connection learns where the host\n# really is, so the runner can finish, switch back or undo as the rules say.\n#\n#   recover  stop what is left of this run's earlier script (its process\n#            group, and a hook in its own session), then report the real\n#            current, whether this run's switch was logged, and the lock:\n#            `held` (this run's, kept for the next phase, re-taken when the\n#            lost script had freed it), or `other` (another run holds it)\n#\n# The lock stays taken for the phase the runner sends next.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_recover() {\n  step recover 'Reconnected: checking where this host is'\n  if own_lock; then\n    stop_lock_holder_processes\n    HOLDING_LOCK=1\n    write_lock_owner || fail path \"could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?)\"\n    result lock held\n  elif mkdir \"$LOCK\" 2>/dev/null; then\n    # The lost script freed the lock on its way out; this run takes it again for its next phase.\n    HOLDING_LOCK=1\n    write_lock_owner || {\n      rm -rf \"$LOCK\"\n      fail path \"could not write the owner file of the deploy lock in $LOCK (is the server's disk full?)\"\n    }\n    result lock held\n  else\n    result lock other\n  fi\n  read_current\n  if [ -f \"$LOG\" ] && grep -qF \"{\\\"event\\\":\\\"deployed\\\",\\\"id\\\":\\\"$RELEASE_ID\\\",\" \"$LOG\"; then result switched \"$RELEASE_ID\"; fi\n  result current \"$CURRENT_ID\"\n}\n\n# The lock stays taken for the next phase; a failure before it was re-taken frees nothing else.\non_exit() {\n  status=$?\n  trap - EXIT HUP INT TERM\n  exit \"$status\"\n}\n\ntrap_exits\nstep_recover\nfinished recover\n",
     "revert.sh": "#!/bin/sh\n# atomic-deploy revert script: after a failure elsewhere, back to the release\n# that was current before, and the new one marked bad.\n#\n#   revert  current -> REVERT_TO (the new release logged reverted); with no\n#           earlier release the new one stays current, logged marked-bad\n#\n# The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS REVERT_TO.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n\nstep_revert() {\n  step revert 'Switching back to the previous release'\n  require_lock\n  read_current\n  if [ -n \"$REVERT_TO\" ] && [ -d \"$RELEASES/$REVERT_TO\" ]; then\n    [ \"$CURRENT_ID\" = \"$REVERT_TO\" ] || switch_to \"$REVERT_TO\"\n    log_event reverted \"$RELEASE_ID\"\n    result current \"$REVERT_TO\"\n  else\n    log_event marked-bad \"$RELEASE_ID\"\n    say \"       no earlier release to switch back to; $CURRENT_ID stays current, marked bad\"\n    result current \"$CURRENT_ID\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_revert\nfinished revert\n",
     "rollback.sh": "#!/bin/sh\n# atomic-deploy rollback script: the same switch, pointed at an earlier release.\n#\n#   layout           the deploy folder holds atomic-deploy releases\n#   lock             take the deploy lock\n#   target           RELEASE_ID when given (it must have been current once),\n#                    else the release model's rollback target: the\n#                    highest-ranked good release other than current\n#   before-activate  run the hook in the release rolled back to (when set)\n#   switch           current -> that release; the one it replaces is marked bad\n#   after-activate   run the hook (when set)\n#\n# Hooks run with DEPLOY_MODE=rollback. The lock is freed.\n#\n# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS\n# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.\nset -eu\n\n# shellcheck source=lib/output.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/output.sh\"\n# shellcheck source=lib/exit-codes.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/exit-codes.sh\"\n# shellcheck source=lib/paths.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/paths.sh\"\n# shellcheck source=lib/release.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/release.sh\"\n# shellcheck source=lib/fs.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/fs.sh\"\n# shellcheck source=lib/log.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/log.sh\"\n# shellcheck source=lib/hooks.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/hooks.sh\"\n# shellcheck source=lib/lock.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/lock.sh\"\n# shellcheck source=lib/current.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/current.sh\"\n# shellcheck source=lib/releases.sh\n. \"$ATOMIC_DEPLOY_LIB/lib/releases.sh\"\n\nstep_layout() {\n  step layout 'Checking the deploy folder'\n  if [ ! -d \"$RELEASES\" ] || [ ! -d \"$STATE\" ]; then\n    fail no-rollback-target \"$DEPLOY_PATH holds no atomic-deploy releases (no releases/ or .atomic-deploy/ folder)\"\n  fi\n}\n\nstep_lock() {\n  step lock 'Taking the deploy lock'\n  take_lock\n}\n\nstep_target() {\n  step target 'Choosing the release to roll back to'\n  read_previous\n  if [ -n \"$RELEASE_ID\" ]; then\n    [ -d \"$RELEASES/$RELEASE_ID\" ] ||\n      fail unknown-release \"release $RELEASE_ID is not on the server; releases there: $(release_dirs)\"\n    case $(release_state \"$RELEASE_ID\") in\n      good | bad) ;;\n      *) fail unknown-release \"release $RELEASE_ID was never switched to (its deploy did not finish); releases there: $(release_dirs)\" ;;\n    esac\n  else\n    RELEASE_ID=$(rollback_target \"$CURRENT_ID\")\n    [ -n \"$RELEASE_ID\" ] ||\n      fail no-rollback-target \"no good release before ${CURRENT_ID:-nothing} to roll back to; releases there: $(release_dirs)\"\n  fi\n  RELEASE_PATH=\"$RELEASES/$RELEASE_ID\"\n  say \"       ${CURRENT_ID:-nothing} -> $RELEASE_ID\"\n}\n\nstep_before_activate() {\n  step before-activate 'Running before-activate in the release rolled back to'\n  if ! run_hook before-activate \"$RELEASE_PATH\" \"$HOOK_BEFORE_ACTIVATE\"; then\n    fail before-activate \"before-activate failed (exit status $hook_status); nothing was switched\"\n  fi\n}\n\nstep_switch() {\n  step switch 'Switching current to the release rolled back to'\n  if [ \"$RELEASE_ID\" = \"$CURRENT_ID\" ]; then\n    say \"       $RELEASE_ID is already current\"\n  else\n    switch_to \"$RELEASE_ID\"\n    [ -z \"$PREVIOUS_RELEASE_ID\" ] || log_event marked-bad \"$PREVIOUS_RELEASE_ID\"\n    log_event rolled-back \"$RELEASE_ID\"\n  fi\n  result current \"$RELEASE_ID\"\n}\n\nstep_after_activate() {\n  step after-activate 'Running after-activate'\n  if ! run_hook after-activate \"$RELEASE_PATH\" \"$HOOK_AFTER_ACTIVATE\"; then\n    fail after-activate \"after-activate failed (exit status $hook_status); $RELEASE_ID stays current\"\n  fi\n}\n\n# Whatever happens, the lock is freed.\non_exit() {\n  status=$?\n  set +e\n  trap - EXIT HUP INT TERM\n  trap '' PIPE\n  stop_hook\n  release_lock || true\n  exit \"$status\"\n}\n\ntrap_exits\nstep_layout\nstep_lock\nstep_target\nif [ -n \"$HOOK_BEFORE_ACTIVATE\" ]; then step_before_activate; fi\nstep_switch\nif [ -n \"$HOOK_AFTER_ACTIVATE\" ]; then step_after_activate; fi\nfinished rollback\n",
@@ -3918,7 +4310,11 @@ exports.RESULT_KEYS = {
     /** list: the release a rollback would switch to ('' when there is none). */
     rollbackTarget: 'rollback-target',
     /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
-    wouldPrune: 'would-prune'
+    wouldPrune: 'would-prune',
+    /** health: the checks passed; the value is how many tries it took. */
+    healthy: 'healthy',
+    /** health: what the last try saw of one failing check (URL, status, body; or the command's output). */
+    probe: 'probe'
 };
 /** The manifest block of the inspect script sits between these two stdout lines. */
 exports.MANIFEST_FOLLOWS = '@@manifest-follows';

@@ -197,12 +197,11 @@ async function startSshd(options = {}) {
   )
   let log = ''
   const sshdCommand = options.umask === undefined ? [sshd] : ['sh', '-c', 'umask "$1" && shift && exec "$@"', 'sh', options.umask, sshd]
+  const privateRoot = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', backing, root, sshd, config]
+  // Both: a filesystem and a network of its own (the mount namespace is made inside the network one).
+  const inNamespace = (/** @type {string[]} */ command) => (options.namespace ? ['ip', 'netns', 'exec', options.namespace, ...command] : command)
   const child = options.privateRootAt
-    ? spawn(
-        'unshare',
-        ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"', 'sh', backing, root, sshd, config],
-        { stdio: ['ignore', 'ignore', 'pipe'] }
-      )
+    ? spawn(inNamespace(privateRoot)[0], inNamespace(privateRoot).slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
     : options.namespace
       ? spawn('ip', ['netns', 'exec', options.namespace, sshd, '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
       : spawn(sshdCommand[0], [...sshdCommand.slice(1), '-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { ModeOutcome } from '../core/run-mode'
 import { ReleaseInfo } from '../core/releases'
-import { HostResult } from '../core/results'
+import { HostResult, checkSeconds } from '../core/results'
 import { DeployError, failedStep } from '../core/errors'
 import { formatBytes } from '../config/format'
 
@@ -56,8 +56,8 @@ export function failureSummary(error: Error, mode: string, host: string): string
 
 function resultsMarkdown(results: HostResult[]): string {
   return table(
-    ['host', 'status', 'current', 'previous', 'seconds', 'uploaded', 'error'],
-    results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), formatBytes(r.bytesUploaded), r.error ?? ''])
+    ['host', 'status', 'current', 'previous', 'seconds', 'check', 'uploaded', 'error'],
+    results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), checkSeconds(r), formatBytes(r.bytesUploaded), r.error ?? ''])
   )
 }
 

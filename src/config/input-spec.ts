@@ -154,8 +154,59 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'revert-on-failure',
-    description: 'If after-activate fails, switch back to the previous release and mark the new one bad.',
+    description: 'If after-activate or a health check fails, switch every switched host back to its previous release and mark the new one bad.',
     default: 'true'
+  },
+  {
+    name: 'health-url',
+    description:
+      'URLs, one a line, fetched from each server after the switch and after-activate (with curl, wget or BusyBox wget, whichever it has). Each must answer a status in health-status, with health-expect in its body, within health-timeout, or the release is unhealthy.',
+    lines: true
+  },
+  {
+    name: 'health-command',
+    description:
+      'Shell commands run on each server in the new release after the switch and after-activate; exit status 0 means healthy. Tried with health-url, until health-timeout.',
+    lines: true,
+    file: true
+  },
+  {
+    name: 'health-expect',
+    description:
+      "Text every health-url response body must contain (one line); {release-id} in it stands for the release checked, so health-expect: '{release-id}' proves the new release is the one served."
+  },
+  {
+    name: 'health-status',
+    description: 'HTTP statuses a health-url may answer: codes and ranges, comma-separated (200,204,300-399).',
+    default: '200-399'
+  },
+  {
+    name: 'health-timeout',
+    description:
+      'Seconds each host has to pass its health checks. A host still unhealthy then fails the deploy: with revert-on-failure every switched host is switched back and the release is marked bad.',
+    default: '30'
+  },
+  {
+    name: 'health-interval',
+    description: 'Seconds between health check tries.',
+    default: '1'
+  },
+  {
+    name: 'rollout',
+    description:
+      'With several hosts: together (switch all, then check all); canary (switch the first batch-size hosts and check them, then the rest); rolling (batch-size hosts at a time, each batch healthy before the next). On a failure no further host switches.',
+    default: 'together'
+  },
+  {
+    name: 'batch-size',
+    description: 'rollout canary: how many hosts are canaries; rolling: how many hosts switch at once.',
+    default: '1'
+  },
+  {
+    name: 'revision-file',
+    description:
+      'File written into each release, relative to it (REVISION, public/REVISION), holding two lines: the release id, then the commit sha (empty when unknown), for a health page to serve. false turns it off. A workspace that has a file of that name is refused.',
+    default: 'REVISION'
   },
   {
     name: 'command-timeout',
@@ -288,5 +339,9 @@ export const OUTPUTS: Array<{ name: string; description: string }> = [
     description: 'deploy and rollback: the release that was current before this run (empty on a first deploy). list and unlock: the release a rollback would go to.'
   },
   { name: 'releases', description: 'JSON array of the releases on the server, newest first: id, created, sha, actor, run, current, bad.' },
-  { name: 'results', description: 'JSON array, one entry per host: host, releaseId, previousReleaseId, status, error, seconds, bytesUploaded.' }
+  {
+    name: 'results',
+    description:
+      'JSON array, one entry per host: host, releaseId, previousReleaseId, status (deployed, not-switched, reverted, unhealthy, bad, failed, ...), error, seconds, healthSeconds (when a health check ran), bytesUploaded.'
+  }
 ]

@@ -12,6 +12,7 @@ import { parseFingerprint, pinnedKeys } from './known-hosts'
 import { inputDefault, inputSpec } from './input-spec'
 import { hasControlCharacter } from './control-characters'
 import { parseExclude } from './exclude'
+import { parseHealth, parseRevisionFile } from './health'
 import { parseEnvFile } from './env-file'
 import { parseWritable } from './writable'
 import { isUserName } from './user-name'
@@ -77,8 +78,12 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     commandTimeoutSeconds: parseWholeNumber(value('command-timeout'), 'command-timeout', 0, 86400),
     hardlinkReleases: parseBoolean(value('hardlink-releases'), 'hardlink-releases'),
     lockTimeoutSeconds: parseWholeNumber(value('lock-timeout'), 'lock-timeout', 0, 3600),
-    provenance
+    provenance,
+    health: parseHealth(read, value, parseWholeNumber),
+    rollout: parseChoice(value('rollout'), 'rollout', ['together', 'canary', 'rolling'] as const),
+    batchSize: parseWholeNumber(value('batch-size'), 'batch-size', 1, 1000)
   }
+  if (mode === 'deploy') settings.revisionFile = parseRevisionFile(value('revision-file'), settings.sourceDir)
   checkHooksAsSent(settings.beforeActivate, settings.afterActivate)
   if (settings.dryRun && settings.mode !== 'deploy') {
     throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)

@@ -77,6 +77,23 @@ export interface ProxySettings {
   hostKey: HostKeyPolicy
 }
 
+/** The checks that prove a switched release works, run on each server after after-activate. */
+export interface HealthSettings {
+  /** Fetched from each server (curl, wget or BusyBox wget); [] for none. */
+  urls: string[]
+  /** Shell commands run in the release on each server; exit 0 means healthy. '' for none. */
+  command: string
+  /** Text every URL's body must contain; `{release-id}` stands for the release checked. '' for none. */
+  expect: string
+  /** Accepted HTTP statuses, as inclusive ranges. */
+  status: Array<[number, number]>
+  timeoutSeconds: number
+  intervalSeconds: number
+}
+
+/** together: switch all, then check all; canary: the first batch, then the rest; rolling: batch by batch. */
+export type Rollout = 'together' | 'canary' | 'rolling'
+
 export interface DeploySettings {
   mode: Mode
   /** One or more servers; all get the same release id, and switch together. */
@@ -127,6 +144,14 @@ export interface DeploySettings {
   /** Seconds to wait for another deploy's lock; 0 fails at once. */
   lockTimeoutSeconds: number
   provenance: Provenance
+  /** Health checks after the switch (and after a rollback); absent: none. */
+  health?: HealthSettings
+  /** Absent: together. */
+  rollout?: Rollout
+  /** Hosts switched at once by canary (the canaries) and rolling; absent: 1. */
+  batchSize?: number
+  /** Path, relative to the release, of the file holding the release id and commit; absent or '': none. */
+  revisionFile?: string
 }
 
 /** What decides the upload stream: all `pack` needs, and a part of every deploy's settings. */

@@ -12,6 +12,8 @@ import { activationScripts, hostPlan } from './phases'
 import { readSource } from './source'
 import { settleLimit } from './parallel'
 import { DeployError } from './errors'
+import { describeHealth } from './health'
+import { describeRollout, rolloutBatches } from './rollout'
 
 /** What a deploy would do on one host. */
 export interface DryRunHost {
@@ -90,6 +92,8 @@ export async function dryRunOn(
     reporter.info(`host:    ${info.host}: current ${info.current || '(none)'}; would prune: ${info.wouldPrune.join(', ') || 'nothing'}`)
     reporter.info(`         ${info.upload.summary}, compression ${info.upload.compression}`)
   }
+  if (hosts.length > 1) reporter.info(`rollout: ${describeRollout(rolloutBatches(hosts, settings), settings)}`)
+  describeHealth(settings).forEach((line) => reporter.info(line))
   const first = perHost[0].info
   for (const { info } of perHost) {
     const same = info !== first && Object.entries(info.scripts).every(([phase, script]) => first.scripts[phase] === script)

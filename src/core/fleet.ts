@@ -4,6 +4,8 @@ import { ScriptResult, lastResult } from '../ssh/protocol'
 import { DeployPlan, planRelease } from '../remote/plan'
 import { expectedFindLines } from '../upload/file-list'
 import { abortScript, afterActivateScript, finishScript, markBadScript, phaseOf, revertScript, switchAndFinishScript, switchScript } from '../remote/scripts'
+import { checkHealthOn, checksHealth } from './health'
+import { describeRollout, rolloutBatches } from './rollout'
 import { UploadSource, uploadAndPrepare } from './prepare'
 import { Reporter } from './reporter'
 import { DeployError, remoteFailure } from './errors'
@@ -37,6 +39,8 @@ class HostDeploy implements ScriptRunner {
   /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
   stuckBecause = ''
   bytesSent = 0
+  /** Seconds its health check took, once one ran. */
+  healthSeconds?: number
   pruned: string[] = []
   result: HostResult
 
@@ -120,7 +124,8 @@ class HostDeploy implements ScriptRunner {
       status,
       ...(text ? { error: text } : {}),
       seconds: (Date.now() - this.started) / 1000,
-      bytesUploaded: this.bytesSent
+      bytesUploaded: this.bytesSent,
+      ...(this.healthSeconds !== undefined ? { healthSeconds: this.healthSeconds } : {})
     }
   }
 
@@ -136,7 +141,7 @@ class HostDeploy implements ScriptRunner {
  * unless every host is ready, and a failure after the switch puts every host
  * back where it was:
  *   1. prepare on every host (upload, shared, before-activate);
- *   2. switch every host, then after-activate on each, then prune.
+ *   2. batch by batch (rollout): switch, after-activate, health check; then prune all.
  */
 export async function deployFleet(
   hosts: Connection[],
@@ -170,7 +175,7 @@ export async function deployFleet(
     throw fleetFailure(fleet, 'prepare', 'nothing was switched')
   }
 
-  await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log))
+  await reporter.group(`Activating release ${base.releaseId}`, () => activate(fleet, settings, log, reporter))
   reporter.rememberCleanup(undefined)
   const first = fleet[0]
   return {
@@ -185,75 +190,140 @@ export async function deployFleet(
   }
 }
 
-/** Phase 2: switch all, after-activate on each, prune all; on failure put every switched host back. */
-async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
-  // With one host and no after-activate, switching and pruning can share one round trip.
-  const oneStep = switchesAndFinishesAtOnce(fleet.length, fleet[0].plan)
-  const script = (m: HostDeploy): string => (oneStep ? switchAndFinishScript(m.plan) : switchScript(m.plan))
-  const switched = await Promise.all(fleet.map((m) => m.run(script(m), { onLog: log(m) }).catch((error: Error) => error)))
-  const failures = new Map<HostDeploy, string>()
-  fleet.forEach((m, i) => {
-    const outcome = switched[i]
-    if (outcome instanceof Error) {
-      failures.set(m, outcome.message)
-      return
-    }
-    // A host counts as switched once its script said so, even if it failed later in that step.
-    m.switched = lastResult(outcome, 'switched') === m.plan.releaseId
-    m.switchUnknown = !m.switched && outcome.code === null
-    if (outcome.code !== 0) failures.set(m, remoteFailure(outcome, m.host.name).message)
-  })
+/**
+ * Phase 2, batch by batch (rollout.ts): switch the batch, after-activate on
+ * each of its hosts, health check on each; once every batch is healthy,
+ * prune all. On a failure every switched host is put back, and hosts not
+ * reached never switch.
+ */
+async function activate(fleet: HostDeploy[], settings: DeploySettings, log: HostLog, reporter: Reporter): Promise<void> {
+  // With one host, no after-activate and no health check, switching and pruning can share one round trip.
+  if (switchesAndFinishesAtOnce(fleet.length, fleet[0].plan)) return switchAndFinishOne(fleet[0], log)
+  const batches = rolloutBatches(fleet, settings)
+  if (batches.length > 1)
+    reporter.info(
+      `Rollout ${describeRollout(
+        batches.map((b) => b.map((m) => m.host)),
+        settings
+      )}`
+    )
+  for (const batch of batches) await activateBatch(batch, fleet, settings, log)
+  await Promise.all(fleet.map((m) => finishOn(m, log)))
+  fleet.forEach((m) => m.settle('deployed', m.plan.releaseId))
+}
+
+async function switchAndFinishOne(only: HostDeploy, log: HostLog): Promise<void> {
+  const outcome = await only.run(switchAndFinishScript(only.plan), { onLog: log(only) }).catch((error: Error) => error)
+  const failure = noteSwitch(only, outcome)
   // A switch that ended without an answer: a new connection learns whether current moved.
-  const found = await recoverLost(fleet, log)
-  if (oneStep && failures.size === 1 && (prunedLate(fleet[0], switched[0]) || switchDone(fleet[0], found.get(fleet[0])))) {
+  const found = await recoverLost([only], log)
+  if (failure && (prunedLate(only, outcome) || switchDone(only, found.get(only)))) {
     // The switch succeeded; only the prune after it was cut short. That is cleanup, not a reason to switch back.
-    const only = fleet[0]
-    log(only)(`warning: ${failures.get(only)} The release is live; pruning and unlocking are tried once more.`)
+    log(only)(`warning: ${failure} The release is live; pruning and unlocking are tried once more.`)
     await finishOn(only, log)
     only.settle('deployed', only.plan.releaseId)
     return
   }
+  if (failure) {
+    await putBack(only, log, failure, `the switch failed on ${only.host.name}`)
+    throw fleetFailure([only], 'switch', activateSummary([only]))
+  }
+  only.mayHoldLock = false
+  only.pruned = (lastResult(outcome as ScriptResult, 'pruned') ?? '').split(' ').filter(Boolean)
+  only.settle('deployed', only.plan.releaseId)
+}
+
+/** What a switch answered, noted on the host; the failure in words, or '' when it switched. */
+function noteSwitch(m: HostDeploy, outcome: ScriptResult | Error): string {
+  if (outcome instanceof Error) return outcome.message
+  // A host counts as switched once its script said so, even if it failed later in that step.
+  m.switched = lastResult(outcome, 'switched') === m.plan.releaseId
+  m.switchUnknown = !m.switched && outcome.code === null
+  return outcome.code === 0 ? '' : remoteFailure(outcome, m.host.name).message
+}
+
+/** One batch: switch, after-activate, health check. Throws (every host settled) when the deploy must stop. */
+async function activateBatch(batch: HostDeploy[], fleet: HostDeploy[], settings: DeploySettings, log: HostLog): Promise<void> {
+  const switched = await Promise.all(batch.map((m) => m.run(switchScript(m.plan), { onLog: log(m) }).catch((error: Error) => error)))
+  const failures = new Map<HostDeploy, string>()
+  batch.forEach((m, i) => {
+    const failure = noteSwitch(m, switched[i])
+    if (failure) failures.set(m, failure)
+  })
+  // A switch that ended without an answer: a new connection learns whether current moved.
+  await recoverLost(batch, log)
   if (failures.size > 0) {
     const why = `the switch failed on ${[...failures.keys()].map((m) => m.host.name).join(', ')}`
     await Promise.all(fleet.map((m) => putBack(m, log, failures.get(m), why)))
     throw fleetFailure(fleet, 'switch', activateSummary(fleet))
   }
 
-  if (oneStep) {
-    const only = fleet[0]
-    only.mayHoldLock = false
-    only.pruned = (lastResult(switched[0] as ScriptResult, 'pruned') ?? '').split(' ').filter(Boolean)
-    only.settle('deployed', only.plan.releaseId)
-    return
-  }
-
   const noHook: ScriptResult = { code: 0, results: [], stdout: '', stderr: '' }
-  const after = await settleLimit(fleet, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, afterActivateScript(m.plan), log) : noHook))
-  const failedAfter = fleet.filter((_, i) => !after[i].ok || (after[i] as { value: ScriptResult }).value.code !== 0)
-  if (failedAfter.length > 0) {
-    const reasons = new Map(failedAfter.map((m) => [m, afterFailureText(after[fleet.indexOf(m)], m)]))
-    if (settings.revertOnFailure) {
-      const why = `after-activate failed on ${failedAfter.map((m) => m.host.name).join(', ')}`
-      await Promise.all(fleet.map((m) => putBack(m, log, reasons.get(m), why)))
-      throw fleetFailure(fleet, 'after-activate', activateSummary(fleet))
-    }
-    const notes = new Map(
-      await Promise.all(
-        failedAfter.map(async (m): Promise<[HostDeploy, string]> => {
-          const marked = await m.runAgainIfLost(markBadScript(m.plan), { onLog: log(m) }).then(
-            (result) => (result.code === 0 ? '' : remoteFailure(result, m.host.name).message),
-            (error: Error) => error.message
-          )
-          return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : '']
-        })
-      )
-    )
-    await Promise.all(fleet.map((m) => finishOn(m, log)))
-    fleet.forEach((m) => (reasons.has(m) ? m.settle('bad', m.plan.releaseId, [reasons.get(m), notes.get(m)].filter(Boolean).join(' ')) : m.settle('deployed', m.plan.releaseId)))
-    throw fleetFailure(fleet, 'after-activate', `${fleet[0].plan.releaseId} stays current because revert-on-failure is false`)
+  const after = await settleLimit(batch, settings.maxParallel, async (m) => (m.plan.afterActivate ? runStep(m, afterActivateScript(m.plan), log) : noHook))
+  const failedAfter = new Map(
+    batch.flatMap((m, i): Array<[HostDeploy, string]> => {
+      const outcome = after[i]
+      if (outcome.ok && outcome.value.code === 0) return []
+      return [[m, outcome.ok ? remoteFailure(outcome.value, m.host.name).message : outcome.error.message]]
+    })
+  )
+  if (failedAfter.size > 0) return failAfterSwitch(fleet, failedAfter, 'after-activate', settings, log)
+
+  if (!checksHealth(batch[0].plan)) return
+  const checked = await settleLimit(batch, settings.maxParallel, (m) => checkHealthOn(m, m.plan, m.host.name, { onLog: log(m) }))
+  const unhealthy = new Map<HostDeploy, string>()
+  batch.forEach((m, i) => {
+    const outcome = checked[i]
+    const health = outcome.ok ? outcome.value : { healthy: false, seconds: 0, failure: outcome.error.message }
+    m.healthSeconds = health.seconds
+    if (!health.healthy) unhealthy.set(m, health.failure)
+  })
+  if (unhealthy.size > 0) return failAfterSwitch(fleet, unhealthy, 'health', settings, log)
+}
+
+/**
+ * after-activate or the health check failed on some switched hosts. With
+ * revert-on-failure every switched host goes back; without, the failed ones
+ * are marked bad and stay, and hosts not switched yet never switch. Throws.
+ */
+async function failAfterSwitch(fleet: HostDeploy[], failed: Map<HostDeploy, string>, step: 'after-activate' | 'health', settings: DeploySettings, log: HostLog): Promise<never> {
+  const names = [...failed.keys()].map((m) => m.host.name).join(', ')
+  const failedStatus = step === 'health' ? 'unhealthy' : 'bad'
+  if (settings.revertOnFailure) {
+    await Promise.all(fleet.map((m) => putBack(m, log, failed.get(m), `${step === 'health' ? 'the health check' : step} failed on ${names}`)))
+    if (step === 'health') failed.forEach((_, m) => (m.result.status === 'reverted' || m.result.status === 'bad') && (m.result.status = 'unhealthy'))
+    throw fleetFailure(fleet, step, activateSummary(fleet))
   }
-  await Promise.all(fleet.map((m) => finishOn(m, log)))
-  fleet.forEach((m) => m.settle('deployed', m.plan.releaseId))
+  const notes = new Map(
+    await Promise.all(
+      [...failed.keys()].map(async (m): Promise<[HostDeploy, string]> => {
+        const marked = await m.runAgainIfLost(markBadScript(m.plan), { onLog: log(m) }).then(
+          (result) => (result.code === 0 ? '' : remoteFailure(result, m.host.name).message),
+          (error: Error) => error.message
+        )
+        return [m, marked ? `${m.plan.releaseId} could not be marked bad, so a rollback may choose it: ${marked}` : '']
+      })
+    )
+  )
+  await Promise.all(
+    fleet.map(async (m) => {
+      if (m.switched) {
+        await finishOn(m, log)
+        if (failed.has(m)) m.settle(failedStatus, m.plan.releaseId, [failed.get(m), notes.get(m)].filter(Boolean).join(' '))
+        else m.settle('deployed', m.plan.releaseId)
+        return
+      }
+      const undone = await undo(m, log)
+      m.settle('not-switched', m.previous, [`not switched: ${step} failed on ${names}`, undone].filter(Boolean).join('. '))
+    })
+  )
+  const where = fleet.every((m) => m.switched)
+    ? ''
+    : ` on ${fleet
+        .filter((m) => m.switched)
+        .map((m) => m.host.name)
+        .join(', ')}`
+  throw fleetFailure(fleet, step, `${fleet[0].plan.releaseId} stays current${where} because revert-on-failure is false`)
 }
 
 /** The one-step switch reported the switch, then failed in its prune. */
@@ -398,17 +468,13 @@ async function finishOn(member: HostDeploy, log: HostLog): Promise<void> {
   }
 }
 
-function afterFailureText(outcome: { ok: boolean; error?: Error; value?: ScriptResult }, m: HostDeploy): string {
-  return outcome.ok ? remoteFailure(outcome.value!, m.host.name).message : outcome.error!.message
-}
-
 /** What a failed activation left, host by host, claiming only what the hosts reported. */
 function activateSummary(fleet: HostDeploy[]): string {
   const id = fleet[0].plan.releaseId
   const names = (members: HostDeploy[]): string => members.map((m) => m.host.name).join(', ')
   const where = (members: HostDeploy[]): string => (fleet.length > 1 && members.length < fleet.length ? ` on ${names(members)}` : '')
-  const back = fleet.filter((m) => m.result.status === 'reverted')
-  const stayed = fleet.filter((m) => m.result.status === 'bad')
+  const back = fleet.filter((m) => m.result.status === 'reverted' || (m.result.status === 'unhealthy' && m.result.releaseId !== id))
+  const stayed = fleet.filter((m) => m.result.status === 'bad' || (m.result.status === 'unhealthy' && m.result.releaseId === id))
   const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id)
   const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ')
   const unknown = fleet.filter((m) => m.currentUnknown)

@@ -1,6 +1,6 @@
 import { DeploySettings } from '../config/settings'
 import { DeployPlan } from '../remote/plan'
-import { afterActivateScript, finishScript, switchAndFinishScript, switchScript } from '../remote/scripts'
+import { afterActivateScript, finishScript, healthScript, switchAndFinishScript, switchScript } from '../remote/scripts'
 
 /**
  * The rules for what a deploy sends each host besides the upload, in one
@@ -12,9 +12,9 @@ export function hostPlan(base: DeployPlan, settings: DeploySettings, index: numb
   return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }
 }
 
-/** With one host and no after-activate, switching and pruning share one round trip. */
+/** With one host, no after-activate and no health check, switching and pruning share one round trip. */
 export function switchesAndFinishesAtOnce(hostCount: number, plan: DeployPlan): boolean {
-  return hostCount === 1 && !plan.afterActivate
+  return hostCount === 1 && !plan.afterActivate && !plan.health
 }
 
 /** The scripts a successful deploy runs on a host after prepare, by phase, in order. */
@@ -23,6 +23,7 @@ export function activationScripts(hostCount: number, plan: DeployPlan): Record<s
   return {
     switch: switchScript(plan),
     ...(plan.afterActivate ? { 'after-activate': afterActivateScript(plan) } : {}),
+    ...(plan.health ? { health: healthScript(plan) } : {}),
     finish: finishScript(plan)
   }
 }

@@ -7,8 +7,11 @@ export interface HostResult {
   /** The release current on this host after the run. */
   releaseId: string
   previousReleaseId: string
-  status: 'deployed' | 'failed' | 'not-switched' | 'reverted' | 'bad' | 'rolled-back' | 'listed' | 'unlocked'
+  /** unhealthy: failed its health check (switched back with revert-on-failure, when there was a release to go back to). */
+  status: 'deployed' | 'failed' | 'not-switched' | 'reverted' | 'unhealthy' | 'bad' | 'rolled-back' | 'listed' | 'unlocked'
   error?: string
+  /** Seconds its health check took, when one ran. */
+  healthSeconds?: number
   /** unlock: who held the lock that was removed. */
   lockHolder?: string
   seconds: number
@@ -38,7 +41,12 @@ export function describeFleet(hosts: Array<{ name: string }>): string {
 /** Which host is on which release, for the log (the job summary has the same as Markdown). */
 export function resultsTable(results: HostResult[]): string {
   return textTable([
-    ['host', 'status', 'current', 'previous', 'seconds', 'uploaded'],
-    ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), formatBytes(r.bytesUploaded)])
+    ['host', 'status', 'current', 'previous', 'seconds', 'check', 'uploaded'],
+    ...results.map((r) => [r.host, r.status, r.releaseId, r.previousReleaseId, r.seconds.toFixed(1), checkSeconds(r), formatBytes(r.bytesUploaded)])
   ])
+}
+
+/** How long a host's health check took, for tables ('' when none ran). */
+export function checkSeconds(result: HostResult): string {
+  return result.healthSeconds === undefined ? '' : `${result.healthSeconds.toFixed(1)} s`
 }

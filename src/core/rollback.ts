@@ -1,10 +1,11 @@
 import { DeploySettings } from '../config/settings'
 import { Connection } from '../ssh/connection'
-import { planRollback } from '../remote/plan'
+import { planHealth, planRollback } from '../remote/plan'
 import { rollbackScript } from '../remote/scripts'
 import { Reporter } from './reporter'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { RemoteError, remoteFailure } from './errors'
+import { checkHealthOn } from './health'
 import { listOn } from './maintenance'
 
 export interface RollbackOutcome {
@@ -37,7 +38,11 @@ export async function rollbackOn(host: Connection, settings: DeploySettings, rep
   const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () =>
     host.run(rollbackScript(plan), { onLog: reporter.info }).catch((error: Error): ScriptResult => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message }))
   )
-  if (result.code === 0) return { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
+  if (result.code === 0) {
+    const outcome = { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
+    await checkAfterRollback(host, settings, outcome.releaseId, reporter)
+    return outcome
+  }
   const failure = remoteFailure(result, host.name)
   if (result.code !== null) throw new RollbackError(failure.message, failure.step, failure.exitCode, lastResult(result, 'current') ?? lastResult(result, 'previous'))
   throw await lostRollback(failure, host.name, settings, reopen)
@@ -57,4 +62,19 @@ async function lostRollback(failure: RemoteError, name: string, settings: Deploy
       null
     )
   }
+}
+
+/** The health checks run after a rollback too; failing, the rollback fails and says so, and does not bounce back. */
+async function checkAfterRollback(host: Connection, settings: DeploySettings, releaseId: string, reporter: Reporter): Promise<void> {
+  if (!settings.health || !releaseId) return
+  const health = await reporter.group(`Checking the health of ${releaseId} on ${host.name}`, () =>
+    checkHealthOn(host, planHealth(settings, releaseId), host.name, { onLog: reporter.info })
+  )
+  if (health.healthy) return
+  throw new RollbackError(
+    `${health.failure}. ${host.name} was rolled back to ${releaseId}, which stays current: a rollback does not bounce back. Roll back to another release (release-id), or deploy a fix.`,
+    'health',
+    null,
+    releaseId
+  )
 }

@@ -21,7 +21,9 @@ export const EXIT = {
   /** The upload cache is not usable: the runner sends everything instead. */
   cache: 23,
   envFile: 24,
-  writable: 25
+  writable: 25,
+  unhealthy: 26,
+  httpClient: 27
 } as const
 
 /** What to tell the user for each code, after the remote error text. */
@@ -39,5 +41,7 @@ export const EXIT_HINTS: Record<number, string> = {
   [EXIT.noRollbackTarget]: 'There is no earlier good release on the server; redeploy the commit you want instead.',
   [EXIT.envFile]: 'Fix env-file-path (or the shared entries on the server); the new release was removed and current is unchanged.',
   [EXIT.writable]: 'Fix the writable paths, writable-user or writable-mode (or the server, as the message says); current is unchanged.',
-  [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.'
+  [EXIT.unknownRelease]: 'That release is not on the server (it may have been pruned); redeploy its commit instead.',
+  [EXIT.unhealthy]: 'Check the last probe above; raise health-timeout if the app only needs longer to start.',
+  [EXIT.httpClient]: 'Nothing was switched.'
 }

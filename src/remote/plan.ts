@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto'
-import { DeploySettings, EnvFile, Mode, SharedEntry, WireCompression, WritableSettings } from '../config/settings'
+import { DeploySettings, EnvFile, HealthSettings, Mode, SharedEntry, WireCompression, WritableSettings } from '../config/settings'
 
 export type { WireCompression }
 
@@ -56,6 +56,18 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   /** Folders opened to the web server's user, after env-file and before before-activate. */
   writable: WritableSettings
   beforeActivate: string
+  /** Written into the release (relative path): the release id, then the commit sha. '' for none. */
+  revisionFile: string
+  /** The commit the release was built from, for the revision file ('' when unknown). */
+  commitSha: string
+  /** health-url is set: the server must have an HTTP client, checked before anything changes. */
+  needsHttpClient: boolean
+}
+
+/** health: the checks, run on the release `releaseId` names. */
+export interface HealthPlan extends PlanBase {
+  /** undefined: no checks. */
+  health?: HealthSettings
 }
 
 export interface AfterActivatePlan extends PlanBase, HookLimit {
@@ -89,7 +101,7 @@ export type InspectPlan = PlanBase
 export type UnlockPlan = PlanBase
 
 /** A deploy runs several phases with one plan: the union of what they need. */
-export interface DeployPlan extends PreparePlan, AfterActivatePlan, FinishPlan {}
+export interface DeployPlan extends PreparePlan, AfterActivatePlan, FinishPlan, HealthPlan {}
 
 /** The common part of every plan: a fresh lock token, and who this run is. */
 export function planBase(settings: DeploySettings, now = new Date()): PlanBase {
@@ -133,7 +145,11 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, r
     nextDigest: '',
     hardlinkRelease: settings.hardlinkReleases,
     controlFolder: controlFolderName(),
-    releaseMode
+    releaseMode,
+    revisionFile: settings.revisionFile ?? '',
+    commitSha: settings.provenance.sha ?? '',
+    needsHttpClient: (settings.health?.urls.length ?? 0) > 0,
+    health: settings.health
   }
 }
 
@@ -144,6 +160,11 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, r
  */
 export function controlFolderName(): string {
   return `.atomic-deploy-control-${randomBytes(8).toString('hex')}`
+}
+
+/** The health plan for the release a rollback went to. */
+export function planHealth(settings: DeploySettings, releaseId: string, now = new Date()): HealthPlan {
+  return { ...planBase(settings, now), releaseId, health: settings.health }
 }
 
 export function planRollback(settings: DeploySettings, now = new Date()): RollbackPlan {

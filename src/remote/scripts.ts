@@ -1,5 +1,19 @@
 import { quote } from '../config/shell-quote'
-import { AbortPlan, AfterActivatePlan, FinishPlan, InspectPlan, ListPlan, MarkBadPlan, PlanBase, PreparePlan, RevertPlan, RollbackPlan, SwitchPlan, UnlockPlan } from './plan'
+import {
+  AbortPlan,
+  AfterActivatePlan,
+  FinishPlan,
+  HealthPlan,
+  InspectPlan,
+  ListPlan,
+  MarkBadPlan,
+  PlanBase,
+  PreparePlan,
+  RevertPlan,
+  RollbackPlan,
+  SwitchPlan,
+  UnlockPlan
+} from './plan'
 import { SHELL_SOURCES } from './shell-sources.generated'
 
 /**
@@ -18,6 +32,7 @@ export const PHASES = [
   'prepare',
   'switch',
   'after-activate',
+  'health',
   'revert',
   'mark-bad',
   'finish',
@@ -54,8 +69,30 @@ export function prepareScript(plan: PreparePlan): string {
     WRITABLE_MODE: plan.writable.mode,
     WRITABLE_USER: plan.writable.user,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
-    COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    COMMAND_TIMEOUT: plan.commandTimeoutSeconds,
+    REVISION_FILE: plan.revisionFile,
+    REVISION_SHA: plan.commitSha,
+    NEEDS_HTTP_CLIENT: plan.needsHttpClient
   })
+}
+
+/** health: the URLs and the command, tried until they pass or the timeout is up; changes nothing. */
+export function healthScript(plan: HealthPlan): string {
+  const health = plan.health
+  if (!health) throw new Error('healthScript needs a plan with health checks')
+  return assemble('health', plan, {
+    HEALTH_URLS: health.urls.join('\n'),
+    HEALTH_EXPECT: expandReleaseId(health.expect, plan.releaseId),
+    HEALTH_STATUS: health.status.map(([low, high]) => `${low}-${high}`).join(' '),
+    HEALTH_TIMEOUT: health.timeoutSeconds,
+    HEALTH_INTERVAL: health.intervalSeconds,
+    HEALTH_COMMAND: health.command
+  })
+}
+
+/** `{release-id}` in health-expect stands for the release checked. */
+export function expandReleaseId(text: string, releaseId: string): string {
+  return text.split('{release-id}').join(releaseId)
 }
 
 /** switch: current -> the new release (read back), logged as deployed. */

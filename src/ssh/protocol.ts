@@ -35,7 +35,11 @@ export const RESULT_KEYS = {
   /** list: the release a rollback would switch to ('' when there is none). */
   rollbackTarget: 'rollback-target',
   /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
-  wouldPrune: 'would-prune'
+  wouldPrune: 'would-prune',
+  /** health: the checks passed; the value is how many tries it took. */
+  healthy: 'healthy',
+  /** health: what the last try saw of one failing check (URL, status, body; or the command's output). */
+  probe: 'probe'
 } as const
 
 export type ResultKey = (typeof RESULT_KEYS)[keyof typeof RESULT_KEYS]

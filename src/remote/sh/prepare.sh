@@ -4,12 +4,14 @@
 #   writable check   setfacl and writable-user are there (when writable is set)
 #   layout           check the deploy folder (create it on a first deploy)
 #   lock             take the deploy lock; it stays taken for the switch
-#   check            current is a symlink and the release id is new
+#   check            current is a symlink and the release id is new (and, with
+#                    health-url, the server has an HTTP client)
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
 #   env-file         write env-file into the release, mode 600 (when set)
 #   writable         open the writable folders to writable-user (when set)
+#   revision         write the revision file into the release (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -18,7 +20,8 @@
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
 # LOCK_TIMEOUT COMPRESSION EXPECTED_ENTRIES INCREMENTAL CACHE_BASE NEXT_DIGEST
 # HARDLINK_RELEASE CONTROL_NAME RELEASE_MODE SHARED_ENTRIES SHARED_AUTO
-# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE COMMAND_TIMEOUT. The upload comes on stdin.
+# ENV_FILE_PATH ENV_FILE_TEXT WRITABLE_PATHS WRITABLE_MODE WRITABLE_USER HOOK_BEFORE_ACTIVATE
+# COMMAND_TIMEOUT REVISION_FILE REVISION_SHA NEEDS_HTTP_CLIENT. The upload comes on stdin.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -47,6 +50,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/env-file.sh"
 # shellcheck source=lib/writable.sh
 . "$ATOMIC_DEPLOY_LIB/lib/writable.sh"
+# shellcheck source=lib/health.sh
+. "$ATOMIC_DEPLOY_LIB/lib/health.sh"
+# shellcheck source=lib/revision.sh
+. "$ATOMIC_DEPLOY_LIB/lib/revision.sh"
 
 # What this run has built, for on_exit to remove should it fail.
 STAGING_CREATED=0
@@ -184,11 +191,13 @@ check_writable
 step_layout
 step_lock
 step_check
+if [ "$NEEDS_HTTP_CLIENT" = 1 ]; then require_http_client; fi
 step_upload
 step_release
 step_shared
 if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
 if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
+write_revision_file
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

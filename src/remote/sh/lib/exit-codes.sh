@@ -23,6 +23,8 @@ exit_code() {
     cache) echo 23 ;;
     env-file) echo 24 ;;
     writable) echo 25 ;;
+    unhealthy) echo 26 ;;
+    http-client) echo 27 ;;
     *) echo 1 ;;
   esac
 }
