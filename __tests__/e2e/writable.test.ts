@@ -110,6 +110,27 @@ describe('writable', () => {
     120_000
   )
 
+  it('acl with hardlink-releases: the release gets its own copies of the files it opens; the cache and the other releases keep the workspace modes', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-hardlinked')
+    const ws = makeWorkspace({ 'index.php': 'x', 'cache/.gitignore': '*\n' })
+    fs.chmodSync(ws, 0o755)
+    const run = (id: string): Promise<ActionRun> =>
+      runAction({ ...connectionInputs(server), path: root, 'release-id': id, source: ws, writable: 'cache/', 'writable-user': WEB_USER, 'hardlink-releases': 'true' })
+    for (const id of ['r1', 'r2']) {
+      const result = await run(id)
+      expect(result.code, result.stdout + result.stderr).toBe(0)
+    }
+    const file = (where: string): string => path.join(root, where, 'cache', '.gitignore')
+    const acl = (where: string): string => execFileSync('getfacl', ['--omit-header', '--absolute-names', file(where)], { encoding: 'utf8' })
+    // The release really was hard-linked from the cache: its other file is one inode with the cached one.
+    expect(fs.statSync(path.join(root, 'releases', 'r2', 'index.php')).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy', 'cache', 'index.php')).ino)
+    for (const where of ['releases/r1', 'releases/r2']) expect(acl(where)).toContain(`user:${WEB_USER}:rw-`)
+    expect(fs.statSync(file('releases/r2')).ino).not.toBe(fs.statSync(file('.atomic-deploy/cache')).ino)
+    expect(acl('.atomic-deploy/cache')).not.toContain(WEB_USER)
+    expect((fs.statSync(file('.atomic-deploy/cache')).mode & 0o7777).toString(8)).toBe('644')
+  }, 120_000)
+
   it('acl on a server without setfacl fails before anything on the server changes', async () => {
     const server = servers.noSetfacl
     const root = path.join(server.root, 'writable-no-setfacl')

@@ -9,10 +9,11 @@
 #          g+rwX, folders setgid so that new files keep the group
 #   chmod  a+rwX: every user of the server may write there
 #
-# Only entries the deploy user owns are changed (find -user): what another
-# user made there already (in shared/) is theirs and stays as it is. find
-# follows no symlink inside, and a folder that resolves outside the release
-# and shared/ is refused.
+# In the release, a file hard-linked to the upload cache gets a copy of its
+# own first. Only entries the deploy user owns are changed (find -user):
+# what another user made there already (in shared/) is theirs and stays as
+# it is. find follows no symlink inside, and a folder that resolves outside
+# the release and shared/ is refused.
 # Needs lib/output.sh, lib/exit-codes.sh, lib/release.sh, lib/shared.sh, lib/fs.sh.
 
 # Before anything on the server changes: the tool and the user are there.
@@ -45,6 +46,9 @@ open_writable() {
     *) fail writable "writable path $1 leads outside the release and shared/ (to $real)" ;;
   esac
   me=$(id -un)
+  case $real/ in
+    "$(cd -P "$RELEASE_PATH" && pwd -P)"/*) own_copies "$real" || fail writable "the files in $1 could not be copied out of the upload cache's hard links (is the server's disk full?)" ;;
+  esac
   case $WRITABLE_MODE in
     acl)
       if ! {
@@ -64,4 +68,16 @@ open_writable() {
     chmod) find "$real" ! -type l -user "$me" -exec chmod a+rwX {} + ;;
   esac
   say "       $1: writable by ${WRITABLE_USER:-every user} ($WRITABLE_MODE)"
+}
+
+# own_copies DIR: each file in DIR with other hard links (a release built
+# with hardlink-releases shares its files with the upload cache and the
+# other releases) becomes a copy of its own, so that the modes and ACLs
+# given here, and what the web server writes, reach only this release.
+own_copies() {
+  find "$1" -type f -links +1 -user "$me" -exec sh -c '
+    for file do
+      cp -p "$file" "$file.atomic-deploy-copy" && mv -f "$file.atomic-deploy-copy" "$file" || exit 1
+    done
+  ' sh {} +
 }
