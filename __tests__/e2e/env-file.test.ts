@@ -122,7 +122,7 @@ describe('env-file', () => {
     }
   }, 60_000)
 
-  it.each([
+  it.each<[string, string, Record<string, string>, string]>([
     ['a file in the release on the way to it', 'index.html/.env', {}, 'env-file-path index.html/.env: its folder cannot be made in the release'],
     ['a read-only folder of the workspace', 'config/.env', { 'config/app.php': 'x' }, 'env-file-path config/.env: the folder config is read-only in the release'],
     ['a symlink from the workspace', '.env', { '.env.production': 'X=1\n' }, 'env-file-path .env is a symlink in the release, from the workspace: remove it from the workspace']
