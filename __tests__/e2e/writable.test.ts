@@ -131,6 +131,28 @@ describe('writable', () => {
     expect((fs.statSync(file('.atomic-deploy/cache')).mode & 0o7777).toString(8)).toBe('644')
   }, 120_000)
 
+  it('chgrp with a writable-user whose group the SSH user is not in fails before anything on the server changes', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-chgrp-not-member')
+    const plain = await runAction({ ...connectionInputs(server), path: root, 'release-id': 'r1', source: workspace('r1'), shared: 'storage/' })
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0)
+    const before = treeSnapshot(root)
+    const group = execFileSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).trim()
+    const result = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'r2',
+      source: workspace('r2'),
+      shared: 'storage/',
+      writable: 'storage/logs/',
+      'writable-mode': 'chgrp',
+      'writable-user': 'nobody'
+    })
+    expect(result.code).not.toBe(0)
+    expect(result.stdout + result.stderr).toContain(`writable-mode chgrp gives the folders to group ${group} of nobody, and user ${server.username} is not a member of it`)
+    expect(treeSnapshot(root)).toEqual(before)
+  }, 120_000)
+
   it('acl on a server without setfacl fails before anything on the server changes', async () => {
     const server = servers.noSetfacl
     const root = path.join(server.root, 'writable-no-setfacl')

@@ -16,7 +16,8 @@
 # the release and shared/ is refused.
 # Needs lib/output.sh, lib/exit-codes.sh, lib/release.sh, lib/shared.sh, lib/fs.sh.
 
-# Before anything on the server changes: the tool and the user are there.
+# Before anything on the server changes: the tool and the user are there,
+# and with chgrp the SSH user is in that user's group.
 check_writable() {
   [ -n "$WRITABLE_PATHS" ] || return 0
   if [ "$WRITABLE_MODE" = acl ] && ! command -v setfacl >/dev/null 2>&1; then
@@ -25,6 +26,17 @@ check_writable() {
   if [ "$WRITABLE_MODE" != chmod ] && ! id "$WRITABLE_USER" >/dev/null 2>&1; then
     fail writable "writable-user $WRITABLE_USER does not exist on this server; name the user the web server runs as"
   fi
+  if [ "$WRITABLE_MODE" = chgrp ] && ! in_group "$(id -g "$WRITABLE_USER")"; then
+    group=$(id -gn "$WRITABLE_USER")
+    fail writable "writable-mode chgrp gives the folders to group $group of $WRITABLE_USER, and user $(id -un) is not a member of it: add it (usermod -aG $group $(id -un), then log in again) or choose writable-mode acl"
+  fi
+}
+
+# in_group GID: the SSH user may give files to that group (root may give them to any).
+in_group() {
+  [ "$(id -u)" = 0 ] && return 0
+  for gid in $(id -G); do [ "$gid" = "$1" ] && return 0; done
+  return 1
 }
 
 open_writable_paths() {
