@@ -87,6 +87,19 @@ describe('writable', () => {
     expect(fs.readFileSync(path.join(root, 'shared', 'storage', 'logs', 'app.log'), 'utf8')).toBe('log\nlog\n')
   }, 120_000)
 
+  it('acl: a folder the web user makes without group write (mkdir -m 755) stops the prune, and the prune says why', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-acl-755')
+    const first = await deploy(server, root, 'r1', 'acl')
+    expect(first.code, first.stdout + first.stderr).toBe(0)
+    execFileSync('runuser', ['-u', WEB_USER, '--', 'sh', '-c', 'mkdir -m 755 "$1/cache/sub" && echo x > "$1/cache/sub/f"', 'sh', path.join(root, 'current')])
+    const second = await deploy(server, root, 'r2', 'acl')
+    const said = second.stdout + second.stderr
+    expect(second.code, said).toBe(0)
+    expect(said).toMatch(/cannot remove '[^']*\/r1\/cache\/sub\/f': Permission denied/)
+    expect(said).toContain('folders writable-user made without group write (mkdir -m 755) deny the SSH user through the ACL mask')
+  }, 120_000)
+
   it.each(['chmod', 'chgrp'])(
     '%s: the web user writes there; the prune names what it could not remove and why, and deploys go on',
     async (mode) => {
