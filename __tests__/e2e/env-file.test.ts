@@ -141,6 +141,24 @@ describe('env-file', () => {
     60_000
   )
 
+  it('keeps mode 600 inside a writable folder (writable-mode chmod opens the folder, not the secret)', async () => {
+    const source = makeWorkspace({ 'index.html': 'G', 'config/app.php': 'x' })
+    const result = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'G',
+      source,
+      'env-file': envText('G'),
+      'env-file-path': 'config/.env',
+      writable: 'config/',
+      'writable-mode': 'chmod'
+    })
+    expect(result.code, result.stdout + result.stderr).toBe(0)
+    expect(mode(path.join(root, 'releases', 'G', 'config', 'app.php')).toString(8)).toBe('666')
+    expect(mode(path.join(root, 'releases', 'G', 'config', '.env')).toString(8)).toBe('600')
+    expect(fs.readFileSync(path.join(root, 'releases', 'G', 'config', '.env'), 'utf8')).toBe(written('G'))
+  }, 60_000)
+
   it("a dry run prints the prepare script with the text's size in its place", async () => {
     const result = await runAction({ ...connectionInputs(server), path: root, source: makeWorkspace({ 'index.html': 'x' }), 'env-file': envText('E'), 'dry-run': 'true' })
     expect(result.code, result.stderr).toBe(0)

@@ -8,8 +8,8 @@
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
-#   env-file         write env-file into the release, mode 600 (when set)
 #   writable         open the writable folders to writable-user (when set)
+#   env-file         write env-file into the release, mode 600 (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -187,8 +187,9 @@ step_check
 step_upload
 step_release
 step_shared
-if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
+# Writable first: its modes and ACLs must not reach the env file in a writable folder.
 if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
+if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

@@ -2,7 +2,7 @@
 # ENV_FILE_PATH is relative to the release ('' for none), ENV_FILE_TEXT the
 # content. The text is part of this script, which came on stdin, and printf
 # is a builtin of dash, bash and BusyBox sh: it is never an argument of any
-# process. It goes to a temporary file beside the target (mode 600 from the
+# process. It goes to a temporary file in the release (mode 600 from the
 # umask), which is then renamed over the target: the release never holds half
 # a file, and a hard-linked copy from the upload cache (hardlink-releases)
 # is replaced, never written through, so the cache never holds the text.
@@ -29,7 +29,9 @@ write_env_file() {
   if [ ! -w "$env_dir" ]; then
     fail env-file "env-file-path $ENV_FILE_PATH: the folder $(dirname "$ENV_FILE_PATH") is read-only in the release (its mode comes from the workspace); make it writable by its owner in the workspace or choose another env-file-path"
   fi
-  env_temp="$env_dir/.atomic-deploy-env-file.$$"
+  # In the release root, not beside the target: a writable folder's default
+  # ACLs would give writable-user the new file until the chmod.
+  env_temp="$RELEASE_PATH/.atomic-deploy-env-file.$$"
   if ! (umask 077 && printf '%s' "$ENV_FILE_TEXT" >"$env_temp"); then
     fail env-file "env-file could not be written to $env_dir (is the server's disk full?)"
   fi
