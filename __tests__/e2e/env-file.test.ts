@@ -122,6 +122,43 @@ describe('env-file', () => {
     }
   }, 60_000)
 
+  it.each<[string, string, Record<string, string>, string]>([
+    ['a file in the release on the way to it', 'index.html/.env', {}, 'env-file-path index.html/.env: its folder cannot be made in the release'],
+    ['a read-only folder of the workspace', 'config/.env', { 'config/app.php': 'x' }, 'env-file-path config/.env: the folder config is read-only in the release'],
+    ['a symlink from the workspace', '.env', { '.env.production': 'X=1\n' }, 'env-file-path .env is a symlink in the release, from the workspace: remove it from the workspace']
+  ])(
+    '%s fails before the switch with a message naming env-file-path, and the release is removed',
+    async (_what, envPath, files, message) => {
+      const source = makeWorkspace({ 'index.html': 'x', ...files })
+      if (files['config/app.php']) fs.chmodSync(path.join(source, 'config'), 0o555)
+      if (files['.env.production']) fs.symlinkSync('.env.production', path.join(source, '.env'))
+      const result = await runAction({ ...connectionInputs(server), path: root, 'release-id': 'F', source, 'env-file': 'A=1', 'env-file-path': envPath })
+      expect(result.code).not.toBe(0)
+      expect(result.stdout + result.stderr).toContain(message)
+      expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/A')
+      expect(fs.existsSync(path.join(root, 'releases', 'F'))).toBe(false)
+    },
+    60_000
+  )
+
+  it('keeps mode 600 inside a writable folder (writable-mode chmod opens the folder, not the secret)', async () => {
+    const source = makeWorkspace({ 'index.html': 'G', 'config/app.php': 'x' })
+    const result = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'G',
+      source,
+      'env-file': envText('G'),
+      'env-file-path': 'config/.env',
+      writable: 'config/',
+      'writable-mode': 'chmod'
+    })
+    expect(result.code, result.stdout + result.stderr).toBe(0)
+    expect(mode(path.join(root, 'releases', 'G', 'config', 'app.php')).toString(8)).toBe('666')
+    expect(mode(path.join(root, 'releases', 'G', 'config', '.env')).toString(8)).toBe('600')
+    expect(fs.readFileSync(path.join(root, 'releases', 'G', 'config', '.env'), 'utf8')).toBe(written('G'))
+  }, 60_000)
+
   it("a dry run prints the prepare script with the text's size in its place", async () => {
     const result = await runAction({ ...connectionInputs(server), path: root, source: makeWorkspace({ 'index.html': 'x' }), 'env-file': envText('E'), 'dry-run': 'true' })
     expect(result.code, result.stderr).toBe(0)

@@ -87,6 +87,19 @@ describe('writable', () => {
     expect(fs.readFileSync(path.join(root, 'shared', 'storage', 'logs', 'app.log'), 'utf8')).toBe('log\nlog\n')
   }, 120_000)
 
+  it('acl: a folder the web user makes without group write (mkdir -m 755) stops the prune, and the prune says why', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-acl-755')
+    const first = await deploy(server, root, 'r1', 'acl')
+    expect(first.code, first.stdout + first.stderr).toBe(0)
+    execFileSync('runuser', ['-u', WEB_USER, '--', 'sh', '-c', 'mkdir -m 755 "$1/cache/sub" && echo x > "$1/cache/sub/f"', 'sh', path.join(root, 'current')])
+    const second = await deploy(server, root, 'r2', 'acl')
+    const said = second.stdout + second.stderr
+    expect(second.code, said).toBe(0)
+    expect(said).toMatch(/cannot remove '[^']*\/r1\/cache\/sub\/f': Permission denied/)
+    expect(said).toContain('folders writable-user made without group write (mkdir -m 755) deny the SSH user through the ACL mask')
+  }, 120_000)
+
   it.each(['chmod', 'chgrp'])(
     '%s: the web user writes there; the prune names what it could not remove and why, and deploys go on',
     async (mode) => {
@@ -109,6 +122,49 @@ describe('writable', () => {
     },
     120_000
   )
+
+  it('acl with hardlink-releases: the release gets its own copies of the files it opens; the cache and the other releases keep the workspace modes', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-hardlinked')
+    const ws = makeWorkspace({ 'index.php': 'x', 'cache/.gitignore': '*\n' })
+    fs.chmodSync(ws, 0o755)
+    const run = (id: string): Promise<ActionRun> =>
+      runAction({ ...connectionInputs(server), path: root, 'release-id': id, source: ws, writable: 'cache/', 'writable-user': WEB_USER, 'hardlink-releases': 'true' })
+    for (const id of ['r1', 'r2']) {
+      const result = await run(id)
+      expect(result.code, result.stdout + result.stderr).toBe(0)
+    }
+    const file = (where: string): string => path.join(root, where, 'cache', '.gitignore')
+    const acl = (where: string): string => execFileSync('getfacl', ['--omit-header', '--absolute-names', file(where)], { encoding: 'utf8' })
+    // The release really was hard-linked from the cache: its other file is one inode with the cached one.
+    expect(fs.statSync(path.join(root, 'releases', 'r2', 'index.php')).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy', 'cache', 'index.php')).ino)
+    for (const where of ['releases/r1', 'releases/r2']) expect(acl(where)).toContain(`user:${WEB_USER}:rw-`)
+    expect(fs.statSync(file('releases/r2')).ino).not.toBe(fs.statSync(file('.atomic-deploy/cache')).ino)
+    expect(acl('.atomic-deploy/cache')).not.toContain(WEB_USER)
+    expect((fs.statSync(file('.atomic-deploy/cache')).mode & 0o7777).toString(8)).toBe('644')
+  }, 120_000)
+
+  it('chgrp with a writable-user whose group the SSH user is not in fails before anything on the server changes', async () => {
+    const server = servers.stock
+    const root = path.join(server.root, 'writable-chgrp-not-member')
+    const plain = await runAction({ ...connectionInputs(server), path: root, 'release-id': 'r1', source: workspace('r1'), shared: 'storage/' })
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0)
+    const before = treeSnapshot(root)
+    const group = execFileSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).trim()
+    const result = await runAction({
+      ...connectionInputs(server),
+      path: root,
+      'release-id': 'r2',
+      source: workspace('r2'),
+      shared: 'storage/',
+      writable: 'storage/logs/',
+      'writable-mode': 'chgrp',
+      'writable-user': 'nobody'
+    })
+    expect(result.code).not.toBe(0)
+    expect(result.stdout + result.stderr).toContain(`writable-mode chgrp gives the folders to group ${group} of nobody, and user ${server.username} is not a member of it`)
+    expect(treeSnapshot(root)).toEqual(before)
+  }, 120_000)
 
   it('acl on a server without setfacl fails before anything on the server changes', async () => {
     const server = servers.noSetfacl

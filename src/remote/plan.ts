@@ -53,7 +53,7 @@ export interface PreparePlan extends PlanBase, LockWait, HookLimit {
   sharedAuto: boolean
   /** Written into the release before before-activate; its text travels only inside the script, on stdin. */
   envFile?: EnvFile
-  /** Folders opened to the web server's user, after env-file and before before-activate. */
+  /** Folders opened to the web server's user, before env-file (whose mode 600 they must not open) and before-activate. */
   writable: WritableSettings
   beforeActivate: string
   /** Written into the release (relative path): the release id, then the commit sha. '' for none. */

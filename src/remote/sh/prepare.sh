@@ -9,8 +9,8 @@
 #   upload           receive the upload (or the changes) into a staging folder
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
-#   env-file         write env-file into the release, mode 600 (when set)
 #   writable         open the writable folders to writable-user (when set)
+#   env-file         write env-file into the release, mode 600 (when set)
 #   revision         write the revision file into the release (when set)
 #   before-activate  run the before-activate hook in the release (when set)
 #
@@ -195,8 +195,9 @@ if [ "$NEEDS_HTTP_CLIENT" = 1 ]; then require_http_client; fi
 step_upload
 step_release
 step_shared
-if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
+# Writable first: its modes and ACLs must not reach the env file in a writable folder.
 if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
+if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
 write_revision_file
 give_release_mode
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi

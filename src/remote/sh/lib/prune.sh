@@ -43,5 +43,5 @@ report_leftovers() {
   find "$1" ! -user "$me" -prune -exec ls -ld {} + 2>/dev/null | head -n 10 | while IFS= read -r line; do
     say "         owned by another user: $line"
   done
-  say "       remove them as their owner or as root; with writable-mode acl the deploy user can remove what writable-user creates"
+  say "       remove them as their owner or as root. With writable-mode acl the SSH user can remove what writable-user creates, but folders writable-user made without group write (mkdir -m 755) deny the SSH user through the ACL mask: let it make them with group write (umask 002, mode 0775 or 0777)"
 }

@@ -9,13 +9,15 @@
 #          g+rwX, folders setgid so that new files keep the group
 #   chmod  a+rwX: every user of the server may write there
 #
-# Only entries the deploy user owns are changed (find -user): what another
-# user made there already (in shared/) is theirs and stays as it is. find
-# follows no symlink inside, and a folder that resolves outside the release
-# and shared/ is refused.
+# In the release, a file hard-linked to the upload cache gets a copy of its
+# own first. Only entries the deploy user owns are changed (find -user):
+# what another user made there already (in shared/) is theirs and stays as
+# it is. find follows no symlink inside, and a folder that resolves outside
+# the release and shared/ is refused.
 # Needs lib/output.sh, lib/exit-codes.sh, lib/release.sh, lib/shared.sh, lib/fs.sh.
 
-# Before anything on the server changes: the tool and the user are there.
+# Before anything on the server changes: the tool and the user are there,
+# and with chgrp the SSH user is in that user's group.
 check_writable() {
   [ -n "$WRITABLE_PATHS" ] || return 0
   if [ "$WRITABLE_MODE" = acl ] && ! command -v setfacl >/dev/null 2>&1; then
@@ -24,6 +26,17 @@ check_writable() {
   if [ "$WRITABLE_MODE" != chmod ] && ! id "$WRITABLE_USER" >/dev/null 2>&1; then
     fail writable "writable-user $WRITABLE_USER does not exist on this server; name the user the web server runs as"
   fi
+  if [ "$WRITABLE_MODE" = chgrp ] && ! in_group "$(id -g "$WRITABLE_USER")"; then
+    group=$(id -gn "$WRITABLE_USER")
+    fail writable "writable-mode chgrp gives the folders to group $group of $WRITABLE_USER, and user $(id -un) is not a member of it: add it (usermod -aG $group $(id -un), then log in again) or choose writable-mode acl"
+  fi
+}
+
+# in_group GID: the SSH user may give files to that group (root may give them to any).
+in_group() {
+  [ "$(id -u)" = 0 ] && return 0
+  for gid in $(id -G); do [ "$gid" = "$1" ] && return 0; done
+  return 1
 }
 
 open_writable_paths() {
@@ -45,6 +58,9 @@ open_writable() {
     *) fail writable "writable path $1 leads outside the release and shared/ (to $real)" ;;
   esac
   me=$(id -un)
+  case $real/ in
+    "$(cd -P "$RELEASE_PATH" && pwd -P)"/*) own_copies "$real" || fail writable "the files in $1 could not be copied out of the upload cache's hard links (is the server's disk full?)" ;;
+  esac
   case $WRITABLE_MODE in
     acl)
       if ! {
@@ -64,4 +80,16 @@ open_writable() {
     chmod) find "$real" ! -type l -user "$me" -exec chmod a+rwX {} + ;;
   esac
   say "       $1: writable by ${WRITABLE_USER:-every user} ($WRITABLE_MODE)"
+}
+
+# own_copies DIR: each file in DIR with other hard links (a release built
+# with hardlink-releases shares its files with the upload cache and the
+# other releases) becomes a copy of its own, so that the modes and ACLs
+# given here, and what the web server writes, reach only this release.
+own_copies() {
+  find "$1" -type f -links +1 -user "$me" -exec sh -c '
+    for file do
+      cp -p "$file" "$file.atomic-deploy-copy" && mv -f "$file.atomic-deploy-copy" "$file" || exit 1
+    done
+  ' sh {} +
 }
