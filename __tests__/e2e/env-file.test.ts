@@ -70,7 +70,7 @@ describe('env-file', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe(written('A'))
     expect(mode(file).toString(8)).toBe('600')
     expect(fs.readFileSync(path.join(root, 'releases', 'A', 'before-activate.out'), 'utf8')).toBe(`600 ${server.username}\n1\n`)
-    expect(fs.readdirSync(path.join(root, 'releases', 'A')).sort()).toEqual(['.env', 'app.css', 'before-activate.out', 'index.html', 'storage'])
+    expect(fs.readdirSync(path.join(root, 'releases', 'A')).sort()).toEqual(['.env', 'REVISION', 'app.css', 'before-activate.out', 'index.html', 'storage'])
     expect(secretsShown(captured(result), secretLines('A'))).toEqual([])
     expect(sampling.visibleSeen, `control marker seen in ${sampling.visibleSeen} of ${sampling.samples} samples`).toBeGreaterThan(0)
     expect(sampling.secretSeen).toEqual([])

@@ -43,6 +43,8 @@ export class FakeServer {
   readonly bad = new Set<string>()
   /** This run's lock is held. */
   lock = false
+  /** Another run holds the lock (it took over this run's after its connection was lost). */
+  otherLock = false
   /** Every value current has had, the initial one first. */
   readonly history: string[]
 
@@ -364,10 +366,10 @@ export class FakeHost implements Connection {
         }
       }
       case 'recover':
-        // The lost script's lock, or the lock taken again when that script had freed it.
-        s.lock = true
+        // The lost script's lock, or the lock taken again when that script had freed it; never another run's.
+        s.lock = !s.otherLock
         return {
-          results: [['lock', 'held'], ...(s.history.includes(id) ? [['switched', id] as [string, string]] : []), ['current', s.current]]
+          results: [['lock', s.otherLock ? 'other' : 'held'], ...(s.history.includes(id) ? [['switched', id] as [string, string]] : []), ['current', s.current]]
         }
       case 'list':
         return {

@@ -59,6 +59,8 @@ interface Config {
   reconnect?: boolean
   /** A health check after after-activate, with this rollout. */
   health?: 'together' | 'rolling'
+  /** Before the reconnect, another deploy takes over the lock and switches to this release. */
+  takenOverBy?: string
 }
 
 function describeConfig(c: Config): string {
@@ -152,6 +154,11 @@ async function deploy(config: Config, faults: Placed[] = [], mode: 'deploy' | 'r
     const fake = fakes[Number(target.host.slice(1)) - 1]
     if (fake.closes === 0 && fake.connections.length === 1 && fake.sent.length === 0) return Promise.resolve(fake)
     if (config.reconnect === false) return Promise.reject(new Error(`connect ECONNREFUSED ${target.host}:22`))
+    if (config.takenOverBy) {
+      Object.assign(fake.server, { lock: false, otherLock: true })
+      fake.server.releases.push(config.takenOverBy)
+      fake.server.setCurrent(config.takenOverBy)
+    }
     return Promise.resolve(fake.reconnect())
   }
   const log: string[] = []
@@ -487,6 +494,17 @@ describe('examples on three hosts', () => {
     expect(run.fakes[0].phases.slice(2)).toEqual(['switch-and-finish', 'recover', 'finish', 'list'])
     expect([run.fakes[0].server.current, run.fakes[0].server.lock]).toEqual([NEW, false])
     expect(run.log.join('\n')).not.toContain('switched back')
+  })
+
+  it('the connection drops during after-activate and another deploy takes over the lock and switches before the reconnect: its lock is left alone, and the result says the real current', async () => {
+    const run = await deploy({ hosts: 1, afterActivate: true, revertOnFailure: true, history: 'upgrade', takenOverBy: 'r9' }, [at(0, 'after-activate', 'drop')])
+    expect([run.fakes[0].server.current, run.fakes[0].server.otherLock, run.fakes[0].server.lock]).toEqual(['r9', true, false])
+    expect(statuses(run)).toEqual(['failed r9'])
+    const message = (run.error as Error).message
+    expect(message).not.toContain(`${NEW} is still current`)
+    expect(message).toContain('current is r9 there')
+    expect(message).not.toContain('nothing was switched')
+    expect(message).not.toContain('.;')
   })
 
   it('a script killed on a live connection: the check runs over that same connection', async () => {

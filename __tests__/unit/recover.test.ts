@@ -6,7 +6,7 @@
  * again, another run's lock is left alone; and what is left of this run's
  * script (its process group) is stopped first.
  */
-import { spawn } from 'child_process'
+import { spawn, spawnSync } from 'child_process'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
@@ -88,5 +88,33 @@ describe.each(SHELLS)('the recover script under $name', (shell) => {
     expect(run.code, run.stderr).toBe(0)
     expect(value(run.results, 'lock')).toBe('held')
     expect(await exited).toBe('SIGTERM')
+  })
+
+  it("stops the lost script's hook even when the script itself is gone (killed)", async () => {
+    const root = path.join(tmp, `${shell.name}-orphan-hook`)
+    await prepared(shell, root, 'r1')
+    // The script's group was killed (its pid is gone), but its hook, in a session of its own, lives on.
+    const gone = spawnSync('true').pid
+    const hook = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' })
+    const ownerFile = path.join(lockOf(root), 'owner')
+    fs.writeFileSync(ownerFile, fs.readFileSync(ownerFile, 'utf8').replace(/"pid":\d+,"pgid":\d+/, `"pid":${gone},"pgid":${gone}`))
+    fs.writeFileSync(path.join(lockOf(root), 'hook'), `${hook.pid}\n`)
+    const hookEnded = new Promise<string | null>((resolve) => hook.on('exit', (_code, signal) => resolve(signal)))
+    const run = runShell(shell, recoverScript(planFor(root, 'r1')), { cwd: tmp })
+    expect(run.code, run.stderr).toBe(0)
+    expect(await hookEnded).toBe('SIGTERM')
+  })
+
+  it('takes the lock back when the script it stops frees it on its way out (as finish, revert and abort do)', async () => {
+    const root = path.join(tmp, `${shell.name}-frees-on-exit`)
+    await prepared(shell, root, 'r1')
+    const lock = lockOf(root)
+    const leftover = spawn('sh', ['-c', 'trap \'rm -rf "$0"; exit 143\' TERM; sleep 30 & wait', lock], { detached: true, stdio: 'ignore' })
+    const ownerFile = path.join(lock, 'owner')
+    fs.writeFileSync(ownerFile, fs.readFileSync(ownerFile, 'utf8').replace(/"pid":\d+,"pgid":\d+/, `"pid":${leftover.pid},"pgid":${leftover.pid}`))
+    const run = runShell(shell, recoverScript(planFor(root, 'r1')), { cwd: tmp })
+    expect(run.code, run.stderr).toBe(0)
+    expect(value(run.results, 'lock')).toBe('held')
+    expect(fs.readFileSync(ownerFile, 'utf8')).toContain('"token":"token-r1"')
   })
 })

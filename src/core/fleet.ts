@@ -36,6 +36,10 @@ class HostDeploy implements ScriptRunner {
   /** This run may hold the lock here: prepare was sent, and no script that frees it has answered since. */
   mayHoldLock = false
   settled = false
+  /** The release a reconnect found current (undefined: no reconnect yet). */
+  found?: string
+  /** Another run took over the lock here and current is not this run's release: the result names it. */
+  movedByOther = false
   /** Why this host is still on the new release after a failure, for the summary ('' : switching back failed). */
   stuckBecause = ''
   bytesSent = 0
@@ -86,6 +90,7 @@ class HostDeploy implements ScriptRunner {
       throw error
     }
     this.host = state.connection
+    this.found = state.current
     this.lost = false
     this.killed = false
     this.unreachable = ''
@@ -406,7 +411,11 @@ async function putBack(member: HostDeploy, log: HostLog, failure: string | undef
   if (result.code !== 0) {
     const failedToo = `Switching back failed too: ${remoteFailure(result, member.host.name).message}`
     if (now !== undefined && now !== id) member.settle('reverted', now, `${reason}. ${failedToo}; current is ${now || 'nothing'}.`)
-    else member.settle('failed', id, `${reason}. ${failedToo}; ${id} is still current there.`)
+    else if (member.found !== undefined && member.found !== id && !member.mayHoldLock) {
+      // The reconnect found another run's lock, and current moved on: say where the host really is.
+      member.movedByOther = true
+      member.settle('failed', member.found, `${reason}. ${failedToo.replace(/\.$/, '')}; another run holds the lock, and current is ${member.found || 'nothing'} there.`)
+    } else member.settle('failed', id, `${reason}. ${failedToo}; ${id} is still current there.`)
     return
   }
   const current = now ?? member.previous
@@ -478,10 +487,12 @@ function activateSummary(fleet: HostDeploy[]): string {
   const stuck = fleet.filter((m) => m.result.status === 'failed' && m.result.releaseId === id)
   const because = [...new Set(stuck.map((m) => m.stuckBecause || 'switching back failed'))].join(' or ')
   const unknown = fleet.filter((m) => m.currentUnknown)
+  const moved = fleet.filter((m) => m.movedByOther)
   const parts: string[] = []
   if (back.length) parts.push(`switched back to ${[...new Set(back.map((m) => m.result.releaseId || 'nothing'))].join(', ')} and marked ${id} bad${where(back)}`)
   if (stayed.length) parts.push(`${id} stays current${where(stayed)}, marked bad, as there was no earlier release to switch back to`)
   if (stuck.length) parts.push(`${id} is still current${where(stuck)}, as ${because}`)
+  if (moved.length) parts.push(`another run took over the lock on ${names(moved)} and current moved on there (see the results)`)
   if (unknown.length) parts.push(`which release is current on ${names(unknown)} is unknown, as the connection was lost`)
   return parts.length ? parts.join('; ') : 'nothing was switched'
 }

@@ -260,6 +260,13 @@ function explainConnectError(error: Error, name: string, credentials: Credential
   if (/timed out/i.test(message) || code === 'ETIMEDOUT') {
     return new ConnectError(`Cannot connect to ${name}: no SSH answer within ${seconds} s (connect-timeout). Check host, port and firewalls.`, true)
   }
+  if (/lost before handshake/i.test(message)) {
+    // What sshd does past MaxStartups (many connections at once, as a reconnect right after a drop may meet): worth another try.
+    return new ConnectError(
+      `Cannot connect to ${name}: the server closed the connection before the SSH handshake (sshd's MaxStartups limit of unauthenticated connections, or a firewall). Raise retries, or check sshd's log.`,
+      true
+    )
+  }
   if (code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new ConnectError(`Cannot connect to ${name}: ${message}.`, true)
   }

@@ -35,8 +35,9 @@ set -eu
 
 step_recover() {
   step recover 'Reconnected: checking where this host is'
+  # Stopped first: on its way out the lost script may free the lock (finish, revert and abort do).
+  if own_lock; then stop_lock_holder_processes; fi
   if own_lock; then
-    stop_lock_holder_processes
     HOLDING_LOCK=1
     write_lock_owner || fail path "could not rewrite the owner file of the deploy lock in $LOCK (is the server's disk full?)"
     result lock held

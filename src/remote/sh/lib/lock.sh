@@ -129,18 +129,24 @@ take_lock() {
   HOLDING_LOCK=1
 }
 
-# The post step of a cancelled job: stop what is left of that run on the server.
+# The post step of a cancelled job, or a reconnect: stop what is left of that
+# run on the server. Its script's group may be gone (killed) while its hook,
+# in a session of its own, lives on: each is stopped on its own. A group
+# counts as alive while any process of it is (its leader may have exited).
 stop_lock_holder_processes() {
   group=$(json_number "$(lock_holder)" pgid)
-  [ -n "$group" ] && [ "$group" -gt 1 ] && is_alive "$group" || return 0
-  # Never our own group (over SSH every session has its own; by hand it may not).
-  [ "$group" != "$(proc_field $$ 5)" ] || return 0
-  say "       stopping the unfinished deploy's processes (group $group)"
   hook=$(cat "$LOCK/hook" 2>/dev/null || true)
-  kill -s TERM -- "-$group" 2>/dev/null || true
+  # Never our own group (over SSH every session has its own; by hand it may not).
+  if [ -z "$group" ] || [ "$group" -le 1 ] || [ "$group" = "$(proc_field $$ 5)" ] || ! kill -0 "-$group" 2>/dev/null; then group=; fi
+  if [ -z "$hook" ] || ! is_alive "$hook"; then hook=; fi
+  [ -n "$group$hook" ] || return 0
+  say "       stopping the unfinished deploy's processes (${group:+group $group}${group:+${hook:+, }}${hook:+hook $hook})"
+  [ -z "$group" ] || kill -s TERM -- "-$group" 2>/dev/null || true
   [ -z "$hook" ] || stop_group "$hook"
-  sleep 1
-  kill -s KILL -- "-$group" 2>/dev/null || true
+  [ -z "$group" ] || {
+    sleep 1
+    kill -s KILL -- "-$group" 2>/dev/null || true
+  }
 }
 
 require_lock() {
