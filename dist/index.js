@@ -679,6 +679,7 @@ const fs = __importStar(__nccwpck_require__(9896));
 const path = __importStar(__nccwpck_require__(6928));
 const input_error_1 = __nccwpck_require__(9748);
 const control_characters_1 = __nccwpck_require__(6655);
+const relative_path_1 = __nccwpck_require__(3059);
 /** The health inputs; undefined when neither health-url nor health-command is set. */
 function parseHealth(read, value, whole) {
     const urls = parseUrls(read('health-url'));
@@ -692,14 +693,13 @@ function parseHealth(read, value, whole) {
         throw new input_error_1.InputError('health-expect', `${(0, input_error_1.shown)(expect)} must be one line of text.`);
     if (urls.length === 0 && !command)
         return undefined;
-    return {
-        urls,
-        command,
-        expect,
-        status: parseStatusRanges(value('health-status')),
-        timeoutSeconds: whole(value('health-timeout'), 'health-timeout', 1, 3600),
-        intervalSeconds: whole(value('health-interval'), 'health-interval', 1, 600)
-    };
+    const timeoutSeconds = whole(value('health-timeout'), 'health-timeout', 1, 3600);
+    const intervalSeconds = whole(value('health-interval'), 'health-interval', 1, 600);
+    // The script gives up when the next try would start past the timeout: one try, ended at once.
+    if (intervalSeconds > timeoutSeconds) {
+        throw new input_error_1.InputError('health-interval', `${intervalSeconds} s is longer than health-timeout (${timeoutSeconds} s), so only one try would run. Make health-interval shorter, or health-timeout longer.`);
+    }
+    return { urls, command, expect, status: parseStatusRanges(value('health-status')), timeoutSeconds, intervalSeconds };
 }
 function parseUrls(text) {
     const urls = text
@@ -724,8 +724,8 @@ function parseStatusRanges(text) {
         return [low, high];
     });
 }
-/** revision-file: a relative path inside the release, or '' (off, given as false). */
-function parseRevisionFile(text, sourceDir) {
+/** revision-file: a relative path inside the release, or '' (off, given as false); not in shared/, where the next deploy would find it. */
+function parseRevisionFile(text, sourceDir, shared) {
     if (/^(false|no|off|none)$/i.test(text))
         return '';
     const segments = text.split('/').filter((s) => s !== '');
@@ -733,6 +733,11 @@ function parseRevisionFile(text, sourceDir) {
         throw new input_error_1.InputError('revision-file', `${(0, input_error_1.shown)(text)} is not a path inside the release. Expected a relative path such as REVISION or public/REVISION, or false to write none.`);
     }
     const relative = segments.join('/');
+    const entry = shared.find((candidate) => (0, relative_path_1.isWithin)(relative, candidate.path));
+    if (entry) {
+        const what = entry.path === relative ? 'is also a shared entry' : `lies inside the shared entry ${(0, input_error_1.shown)(entry.path)}`;
+        throw new input_error_1.InputError('revision-file', `${(0, input_error_1.shown)(relative)} ${what}: it would be written into shared/, where the next deploy finds it and fails. Choose a path outside shared (or false for none).`);
+    }
     if (sourceDir && exists(path.join(sourceDir, relative))) {
         throw new input_error_1.InputError('revision-file', `the workspace already has ${(0, input_error_1.shown)(relative)}, which the release's revision file would replace. Remove it from source, or name another file (or false for none).`);
     }
@@ -1333,7 +1338,7 @@ function parseSettings(read, env, now = new Date(), options = {}) {
         batchSize: parseWholeNumber(value('batch-size'), 'batch-size', 1, 1000)
     };
     if (mode === 'deploy')
-        settings.revisionFile = (0, health_1.parseRevisionFile)(value('revision-file'), settings.sourceDir);
+        settings.revisionFile = (0, health_1.parseRevisionFile)(value('revision-file'), settings.sourceDir, shared);
     checkHooksAsSent(settings.beforeActivate, settings.afterActivate);
     if (settings.dryRun && settings.mode !== 'deploy') {
         throw new input_error_1.InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`);

@@ -298,6 +298,10 @@ describe('health checks, rollout and the revision file', () => {
     expect(() => parse({ 'health-url': 'http://x/', 'health-status': '399-200' })).toThrow("Invalid input 'health-status'")
     expect(() => parse({ 'health-expect': 'ok' })).toThrow("Invalid input 'health-expect': is set, but there is no health-url")
     expect(() => parse({ 'health-url': 'http://x/', 'health-timeout': '0' })).toThrow("Invalid input 'health-timeout'")
+    // One try, ended at once, would be reported as failing "in health-timeout".
+    expect(() => parse({ 'health-url': 'http://x/', 'health-timeout': '3', 'health-interval': '10' })).toThrow(
+      "Invalid input 'health-interval': 10 s is longer than health-timeout (3 s)"
+    )
     expect(() => parse({ rollout: 'blue-green' })).toThrow('Invalid input \'rollout\': "blue-green" is not one of together, canary, rolling')
   })
 
@@ -306,6 +310,11 @@ describe('health checks, rollout and the revision file', () => {
     expect(parse({ 'revision-file': 'public//REVISION' }).revisionFile).toBe('public/REVISION')
     expect(parse({ 'revision-file': 'false' }).revisionFile).toBe('')
     for (const bad of ['/etc/REVISION', '../REVISION', 'a/./b']) expect(() => parse({ 'revision-file': bad })).toThrow("Invalid input 'revision-file'")
+    // Written through the link into shared/, it would be there already at the next deploy, which would fail.
+    expect(() => parse({ shared: 'storage/', 'revision-file': 'storage/REVISION' })).toThrow(
+      'Invalid input \'revision-file\': "storage/REVISION" lies inside the shared entry "storage"'
+    )
+    expect(() => parse({ shared: 'REVISION', 'revision-file': 'REVISION' })).toThrow('Invalid input \'revision-file\': "REVISION" is also a shared entry')
   })
 
   it('refuses, before connecting, a workspace that already has the revision file', () => {
