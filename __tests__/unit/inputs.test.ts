@@ -326,4 +326,15 @@ describe('health checks, rollout and the revision file', () => {
       fs.rmSync(path.join(workspace, 'build', 'REVISION'))
     }
   })
+
+  it('refuses a revision file under a folder of the workspace that is a symlink (the server would write through it, out of the release)', () => {
+    fs.symlinkSync('/var/www/static', path.join(workspace, 'build', 'public'))
+    try {
+      expect(() => parse({ source: 'build', 'revision-file': 'public/REVISION' })).toThrow(
+        'Invalid input \'revision-file\': "public" in "public/REVISION" is a symlink in the workspace'
+      )
+    } finally {
+      fs.rmSync(path.join(workspace, 'build', 'public'))
+    }
+  })
 })

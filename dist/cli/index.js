@@ -529,10 +529,28 @@ function parseRevisionFile(text, sourceDir, shared) {
         const what = entry.path === relative ? 'is also a shared entry' : `lies inside the shared entry ${(0, input_error_1.shown)(entry.path)}`;
         throw new input_error_1.InputError('revision-file', `${(0, input_error_1.shown)(relative)} ${what}: it would be written into shared/, where the next deploy finds it and fails. Choose a path outside shared (or false for none).`);
     }
+    const linked = sourceDir ? linkedFolder(sourceDir, segments.slice(0, -1)) : '';
+    if (linked) {
+        throw new input_error_1.InputError('revision-file', `${(0, input_error_1.shown)(linked)} in ${(0, input_error_1.shown)(relative)} is a symlink in the workspace: the server would write the file through it, outside the release. Name a path in a real folder of the release (or false for none).`);
+    }
     if (sourceDir && exists(path.join(sourceDir, relative))) {
         throw new input_error_1.InputError('revision-file', `the workspace already has ${(0, input_error_1.shown)(relative)}, which the release's revision file would replace. Remove it from source, or name another file (or false for none).`);
     }
     return relative;
+}
+/** The first of the folders (a path's parents, in order) that is a symlink in the workspace, or ''. */
+function linkedFolder(sourceDir, folders) {
+    for (let i = 1; i <= folders.length; i++) {
+        const folder = folders.slice(0, i).join('/');
+        try {
+            if (fs.lstatSync(path.join(sourceDir, folder)).isSymbolicLink())
+                return folder;
+        }
+        catch {
+            return '';
+        }
+    }
+    return '';
 }
 function exists(file) {
     try {

@@ -70,6 +70,13 @@ export function parseRevisionFile(text: string, sourceDir: string, shared: Share
       `${shown(relative)} ${what}: it would be written into shared/, where the next deploy finds it and fails. Choose a path outside shared (or false for none).`
     )
   }
+  const linked = sourceDir ? linkedFolder(sourceDir, segments.slice(0, -1)) : ''
+  if (linked) {
+    throw new InputError(
+      'revision-file',
+      `${shown(linked)} in ${shown(relative)} is a symlink in the workspace: the server would write the file through it, outside the release. Name a path in a real folder of the release (or false for none).`
+    )
+  }
   if (sourceDir && exists(path.join(sourceDir, relative))) {
     throw new InputError(
       'revision-file',
@@ -77,6 +84,19 @@ export function parseRevisionFile(text: string, sourceDir: string, shared: Share
     )
   }
   return relative
+}
+
+/** The first of the folders (a path's parents, in order) that is a symlink in the workspace, or ''. */
+function linkedFolder(sourceDir: string, folders: string[]): string {
+  for (let i = 1; i <= folders.length; i++) {
+    const folder = folders.slice(0, i).join('/')
+    try {
+      if (fs.lstatSync(path.join(sourceDir, folder)).isSymbolicLink()) return folder
+    } catch {
+      return ''
+    }
+  }
+  return ''
 }
 
 function exists(file: string): boolean {
