@@ -711,7 +711,8 @@ function parseUrls(text) {
             throw new input_error_1.InputError('health-url', `${(0, input_error_1.shown)(url)} is not an http:// or https:// URL. Give one URL a line, as the server reaches it (http://127.0.0.1/health).`);
         }
     }
-    return urls;
+    // BusyBox wget takes only a lower-case scheme.
+    return urls.map((url) => url.replace(/^https?:/i, (scheme) => scheme.toLowerCase()));
 }
 /** `200-399`, `200,204,300-399`: inclusive ranges of three-digit codes. */
 function parseStatusRanges(text) {

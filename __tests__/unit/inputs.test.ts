@@ -292,6 +292,10 @@ describe('health checks, rollout and the revision file', () => {
     })
   })
 
+  it('writes the URL scheme in lower case, as BusyBox wget only takes it ("not an http or ftp url: HTTP://...")', () => {
+    expect(parse({ 'health-url': 'HTTPS://App.Example/Up' }).health?.urls).toEqual(['https://App.Example/Up'])
+  })
+
   it('refuses health values it cannot check, naming the input', () => {
     expect(() => parse({ 'health-url': 'localhost/health' })).toThrow('Invalid input \'health-url\': "localhost/health" is not an http:// or https:// URL')
     expect(() => parse({ 'health-url': 'http://x/', 'health-status': '200-' })).toThrow("Invalid input 'health-status'")
