@@ -52,6 +52,7 @@ const server = http.createServer((request, response) => {
   if (route === '/stale') return void response.end('release r8 is live\n')
   if (route === '/500') return void response.writeHead(500).end('Fatal error: boom in index.php')
   if (route === '/flaky') return void (++flaky < 3 ? response.writeHead(503).end('starting') : response.end('r9'))
+  if (route === '/moved') return void response.writeHead(302, { location: '/500' }).end()
   // /hang: never answers.
 })
 let base = ''
@@ -99,6 +100,12 @@ describe('the health script', () => {
     expect(probe).toContain(`${base}/500: status 500`)
     // BusyBox wget keeps no body of an error page; the others show it.
     if (client !== 'busybox-wget') expect(probe).toContain('Fatal error: boom in index.php')
+  })
+
+  it.each(['curl', 'wget', 'busybox-wget'])('%s: a redirect is followed, so a page that moved to an error page is unhealthy with every client', async (client) => {
+    const result = await check('dash', client, { urls: [`${base}/moved`], timeoutSeconds: 1 })
+    expect(result.code, result.stderr).toBe(EXIT.unhealthy)
+    expect(probes(result.results)).toEqual([expect.stringContaining(`${base}/moved: status 500`)])
   })
 
   it('a page that serves another release id fails health-expect, saying what it served', async () => {

@@ -292,12 +292,20 @@ describe('health checks, rollout and the revision file', () => {
     })
   })
 
+  it('writes the URL scheme in lower case, as BusyBox wget only takes it ("not an http or ftp url: HTTP://...")', () => {
+    expect(parse({ 'health-url': 'HTTPS://App.Example/Up' }).health?.urls).toEqual(['https://App.Example/Up'])
+  })
+
   it('refuses health values it cannot check, naming the input', () => {
     expect(() => parse({ 'health-url': 'localhost/health' })).toThrow('Invalid input \'health-url\': "localhost/health" is not an http:// or https:// URL')
     expect(() => parse({ 'health-url': 'http://x/', 'health-status': '200-' })).toThrow("Invalid input 'health-status'")
     expect(() => parse({ 'health-url': 'http://x/', 'health-status': '399-200' })).toThrow("Invalid input 'health-status'")
     expect(() => parse({ 'health-expect': 'ok' })).toThrow("Invalid input 'health-expect': is set, but there is no health-url")
     expect(() => parse({ 'health-url': 'http://x/', 'health-timeout': '0' })).toThrow("Invalid input 'health-timeout'")
+    // One try, ended at once, would be reported as failing "in health-timeout".
+    expect(() => parse({ 'health-url': 'http://x/', 'health-timeout': '3', 'health-interval': '10' })).toThrow(
+      "Invalid input 'health-interval': 10 s is longer than health-timeout (3 s)"
+    )
     expect(() => parse({ rollout: 'blue-green' })).toThrow('Invalid input \'rollout\': "blue-green" is not one of together, canary, rolling')
   })
 
@@ -306,6 +314,11 @@ describe('health checks, rollout and the revision file', () => {
     expect(parse({ 'revision-file': 'public//REVISION' }).revisionFile).toBe('public/REVISION')
     expect(parse({ 'revision-file': 'false' }).revisionFile).toBe('')
     for (const bad of ['/etc/REVISION', '../REVISION', 'a/./b']) expect(() => parse({ 'revision-file': bad })).toThrow("Invalid input 'revision-file'")
+    // Written through the link into shared/, it would be there already at the next deploy, which would fail.
+    expect(() => parse({ shared: 'storage/', 'revision-file': 'storage/REVISION' })).toThrow(
+      'Invalid input \'revision-file\': "storage/REVISION" lies inside the shared entry "storage"'
+    )
+    expect(() => parse({ shared: 'REVISION', 'revision-file': 'REVISION' })).toThrow('Invalid input \'revision-file\': "REVISION" is also a shared entry')
   })
 
   it('refuses, before connecting, a workspace that already has the revision file', () => {
@@ -315,6 +328,17 @@ describe('health checks, rollout and the revision file', () => {
       expect(parse({ source: 'build', 'revision-file': 'false' }).revisionFile).toBe('')
     } finally {
       fs.rmSync(path.join(workspace, 'build', 'REVISION'))
+    }
+  })
+
+  it('refuses a revision file under a folder of the workspace that is a symlink (the server would write through it, out of the release)', () => {
+    fs.symlinkSync('/var/www/static', path.join(workspace, 'build', 'public'))
+    try {
+      expect(() => parse({ source: 'build', 'revision-file': 'public/REVISION' })).toThrow(
+        'Invalid input \'revision-file\': "public" in "public/REVISION" is a symlink in the workspace'
+      )
+    } finally {
+      fs.rmSync(path.join(workspace, 'build', 'public'))
     }
   })
 })

@@ -177,7 +177,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'health-status',
-    description: 'HTTP statuses a health-url may answer: codes and ranges, comma-separated (200,204,300-399).',
+    description: "HTTP statuses a health-url may answer: codes and ranges, comma-separated (200,204,300-399). Redirects are followed: the status is the last page's.",
     default: '200-399'
   },
   {

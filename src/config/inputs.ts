@@ -83,7 +83,7 @@ export function parseSettings(read: InputReader, env: NodeJS.ProcessEnv, now = n
     rollout: parseChoice(value('rollout'), 'rollout', ['together', 'canary', 'rolling'] as const),
     batchSize: parseWholeNumber(value('batch-size'), 'batch-size', 1, 1000)
   }
-  if (mode === 'deploy') settings.revisionFile = parseRevisionFile(value('revision-file'), settings.sourceDir)
+  if (mode === 'deploy') settings.revisionFile = parseRevisionFile(value('revision-file'), settings.sourceDir, shared)
   checkHooksAsSent(settings.beforeActivate, settings.afterActivate)
   if (settings.dryRun && settings.mode !== 'deploy') {
     throw new InputError('dry-run', `is for deploys only; mode ${settings.mode} does not take it.`)

@@ -59,7 +59,8 @@ fetch() {
   fetch_status=0
   case $HTTP_CLIENT in
     curl)
-      bounded "$2" curl -sS -o "$PROBE_DIR/body" -w '%{http_code}' --max-time "$2" -- "$1" >"$PROBE_DIR/status" 2>"$PROBE_DIR/err" || fetch_status=$?
+      # -L: wget follows redirects (BusyBox's always), so curl does too and the status is the last page's.
+      bounded "$2" curl -sS -L --max-redirs 20 -o "$PROBE_DIR/body" -w '%{http_code}' --max-time "$2" -- "$1" >"$PROBE_DIR/status" 2>"$PROBE_DIR/err" || fetch_status=$?
       PROBE_STATUS=$(cat "$PROBE_DIR/status")
       [ "$PROBE_STATUS" != 000 ] || PROBE_STATUS=
       ;;
