@@ -43,14 +43,14 @@ describe.concurrent.each(RUNNER_TARS.flatMap((tar) => [true, false].map((zstd) =
     const env = { PATH: runnerPath(tar, { zstd, under: tmp }) }
     const first = makeWorkspace({ 'index.html': 'one', 'css/site.css': 'body{}', '-dash.txt': 'dash', 'sp ace/ünï.txt': 'u' })
     fs.symlinkSync('index.html', path.join(first, 'home.html'))
-    const run1 = await runAction({ ...connectionInputs(server), path: root, source: first, 'release-id': 'r1' }, { env })
+    const run1 = await runAction({ ...connectionInputs(server), path: root, source: first, 'release-id': 'r1', 'revision-file': 'false' }, { env })
     e(run1.code, run1.stdout + run1.stderr).toBe(0)
     e(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r1')
     e(treeOf(path.join(root, 'current'))).toEqual(treeOf(first))
     e(run1.summary).toContain(zstd ? '(zstd)' : '(gzip)')
 
     const second = makeWorkspace({ 'index.html': 'two', '-dash.txt': 'dash', 'sp ace/ünï.txt': 'u', 'new.txt': 'new' })
-    const run2 = await runAction({ ...connectionInputs(server), path: root, source: second, 'release-id': 'r2' }, { env })
+    const run2 = await runAction({ ...connectionInputs(server), path: root, source: second, 'release-id': 'r2', 'revision-file': 'false' }, { env })
     e(run2.code, run2.stdout + run2.stderr).toBe(0)
     e(run2.stdout).toContain('incremental upload: 2 new or changed')
     e(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r2')
