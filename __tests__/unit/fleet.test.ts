@@ -24,6 +24,7 @@ import { HostResult } from '../../src/core/results'
 import { Reporter } from '../../src/core/reporter'
 import { abortUnfinished } from '../../src/core/abort'
 import { FAULT_KINDS, Fault, FaultKind, FakeHost, FakeServer } from '../support/fake-host'
+import { FAKE_HEALTH, fakeDeploySettings } from '../support/fake-settings'
 
 // Packing with the system tar is not the point here (the e2e tests pack for real); a tar process
 // per host per run would make the matrix slow.
@@ -71,50 +72,13 @@ function describeConfig(c: Config): string {
 }
 
 function settingsFor(c: Config): DeploySettings {
-  return {
-    mode: 'deploy',
-    targets: Array.from({ length: c.hosts }, (_, i) => ({ host: `h${i + 1}`, port: 22 })),
-    credentials: { username: 'deploy', password: 'x' },
-    hostKey: { mode: 'fingerprint', fingerprint: 'SHA256:x' },
-    maxParallel: 10,
-    beforeActivateOn: 'all',
-    connectTimeoutSeconds: 5,
-    retries: 0,
-    deployPath: '/srv/app',
-    sourceDir,
-    exclude: [],
-    allowEmpty: false,
+  return fakeDeploySettings(sourceDir, c.hosts, {
     releaseId: NEW,
-    releaseIdGiven: true,
     keep: 2,
-    shared: [],
-    sharedAuto: false,
-    writable: { paths: [], mode: 'acl', user: '' },
-    dryRun: false,
-    beforeActivate: '',
     afterActivate: c.afterActivate ? 'systemctl reload app' : '',
     revertOnFailure: c.revertOnFailure,
-    commandTimeoutSeconds: 0,
-    compression: 'none',
-    incremental: false,
-    hardlinkReleases: false,
-    lockTimeoutSeconds: 0,
-    provenance: { runner: 'test' },
-    ...(c.health
-      ? {
-          health: {
-            urls: ['http://127.0.0.1/health'],
-            command: '',
-            expect: '{release-id}',
-            status: [[200, 399]] as Array<[number, number]>,
-            timeoutSeconds: 3,
-            intervalSeconds: 1
-          },
-          rollout: c.health,
-          batchSize: 1
-        }
-      : {})
-  }
+    ...(c.health ? { health: FAKE_HEALTH, rollout: c.health, batchSize: 1 } : {})
+  })
 }
 
 /** A fault placed on one host. */

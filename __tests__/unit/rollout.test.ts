@@ -17,6 +17,7 @@ import { DeployError } from '../../src/core/errors'
 import { HostResult } from '../../src/core/results'
 import { Reporter } from '../../src/core/reporter'
 import { FakeHost, FakeServer, Fault } from '../support/fake-host'
+import { FAKE_HEALTH, fakeDeploySettings } from '../support/fake-settings'
 
 vi.mock('../../src/upload/archive', () => ({
   localCompressors: () => Promise.resolve(new Set(['none'])),
@@ -31,39 +32,7 @@ fs.writeFileSync(path.join(sourceDir, 'index.html'), 'hello\n')
 afterAll(() => fs.rmSync(sourceDir, { recursive: true, force: true }))
 
 function settings(rollout: Rollout, batchSize: number, revertOnFailure = true): DeploySettings {
-  return {
-    mode: 'deploy',
-    targets: [1, 2, 3].map((i) => ({ host: `h${i}`, port: 22 })),
-    credentials: { username: 'deploy', password: 'x' },
-    hostKey: { mode: 'fingerprint', fingerprint: 'SHA256:x' },
-    maxParallel: 10,
-    beforeActivateOn: 'all',
-    connectTimeoutSeconds: 5,
-    retries: 0,
-    deployPath: '/srv/app',
-    sourceDir,
-    exclude: [],
-    allowEmpty: false,
-    releaseId: 'r3',
-    releaseIdGiven: true,
-    keep: 5,
-    shared: [],
-    sharedAuto: false,
-    dryRun: false,
-    beforeActivate: '',
-    afterActivate: '',
-    revertOnFailure,
-    commandTimeoutSeconds: 0,
-    compression: 'none',
-    incremental: false,
-    hardlinkReleases: false,
-    lockTimeoutSeconds: 0,
-    provenance: { runner: 'test' },
-    writable: { paths: [], mode: 'acl', user: '' },
-    health: { urls: ['http://127.0.0.1/health'], command: '', expect: '{release-id}', status: [[200, 399]], timeoutSeconds: 3, intervalSeconds: 1 },
-    rollout,
-    batchSize
-  }
+  return fakeDeploySettings(sourceDir, 3, { revertOnFailure, health: FAKE_HEALTH, rollout, batchSize })
 }
 
 async function deploy(s: DeploySettings, faults: Record<number, Fault[]> = {}) {
