@@ -8,6 +8,7 @@ import { execFileSync, spawn, ChildProcess } from 'child_process'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
+import { stopChild } from '../support/processes'
 import { freePort, waitForPort } from './sshd-harness'
 
 export interface TestNginx {
@@ -116,14 +117,7 @@ export async function startNginx(deployRoot: string, given: NginxOptions | ((por
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      // SIGTERM: the master ends its workers and exits (fast shutdown).
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    }
+    await stopChild(child)
     fs.rmSync(dir, { recursive: true, force: true })
   }
   try {

@@ -10,6 +10,7 @@ import * as fs from 'fs'
 import * as net from 'net'
 import * as os from 'os'
 import * as path from 'path'
+import { stopChild } from '../support/processes'
 
 export interface TestPhpFpm {
   /** The pool's unix socket. */
@@ -71,13 +72,7 @@ export async function startPhpFpm(pool: (socket: string) => string, ini: string)
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const log = (): string => output + readLog(errorLog)
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM') // FPM's fast shutdown: the master ends its workers and exits
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    }
+    await stopChild(child)
     fs.rmSync(dir, { recursive: true, force: true })
   }
   try {

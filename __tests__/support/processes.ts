@@ -1,3 +1,4 @@
+import { ChildProcess } from 'child_process'
 import * as fs from 'fs'
 import * as net from 'net'
 
@@ -20,4 +21,14 @@ export function listening(port: number): Promise<boolean> {
     })
     socket.once('error', () => resolve(false))
   })
+}
+
+/** Stops a server started by a harness: SIGTERM (nginx's and FPM's fast shutdown ends their workers too), SIGKILL if it lingers 5 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
 }
