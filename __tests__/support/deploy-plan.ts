@@ -11,6 +11,7 @@ export function testDeployPlan(deployPath: string, overrides: Partial<DeployPlan
     deployPath,
     releaseId: 'r1',
     keep: 5,
+    listReleases: false,
     shared: [],
     sharedAuto: false,
     writable: { paths: [], mode: 'acl', user: '' },

@@ -195,7 +195,7 @@ export class FakeHost implements Connection {
         throw new Error(`${this.name}: Not connected`)
       }
       const early = fault?.kind === 'exit' || fault?.kind === 'drop' || fault?.kind === 'killed'
-      const lines = early ? this.failEarly(phase, entry) : this.apply(phase, entry)
+      const lines = early ? this.failEarly(phase, entry) : this.withListing(script, this.apply(phase, entry))
       if (!fault) {
         if (phase === 'prepare') await stdinDone
         if (lines.failed) return this.finishWith(lines, entry, false)
@@ -372,18 +372,27 @@ export class FakeHost implements Connection {
           results: [['lock', s.otherLock ? 'other' : 'held'], ...(s.history.includes(id) ? [['switched', id] as [string, string]] : []), ['current', s.current]]
         }
       case 'list':
-        return {
-          results: [
-            ['current', s.current],
-            ...s.releases.map((r): [string, string] => ['release', r]),
-            ...s.releases.map((r): [string, string] => ['log', JSON.stringify({ event: s.bad.has(r) ? 'failed' : 'deployed', id: r })]),
-            ...(s.lock ? [['lock', 'this run'] as [string, string]] : [])
-          ]
-        }
+        return { results: [...this.listing(), ...(s.lock ? [['lock', 'this run'] as [string, string]] : [])] }
       default:
         // A phase this fake does not know yet: it succeeds and changes nothing, so the matrix still faults it.
         return { results: [] }
     }
+  }
+
+  /** The release list, as the list script (and, with LIST_RELEASES=1, finish, switch-and-finish and rollback at their end) prints it. */
+  private listing(): Array<[string, string]> {
+    const s = this.server
+    return [
+      ['current', s.current],
+      ...s.releases.map((r): [string, string] => ['release', r]),
+      ...s.releases.map((r): [string, string] => ['log', JSON.stringify({ event: s.bad.has(r) ? 'failed' : 'deployed', id: r })])
+    ]
+  }
+
+  /** A script told LIST_RELEASES=1 that did its work ends with the release list and @@listed. */
+  private withListing(script: string, lines: Answer): Answer {
+    if (lines.failed || !/^LIST_RELEASES='1'$/m.test(script)) return lines
+    return { ...lines, results: [...lines.results, ...this.listing(), ['listed', '1']] }
   }
 
   /** What the script's exit handler does when it ends without success. */

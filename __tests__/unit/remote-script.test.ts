@@ -375,6 +375,55 @@ describe.each(SHELLS)('assembled scripts run under $name', (shell) => {
     expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
   })
 
+  it('switch-and-finish, finish and rollback told LIST_RELEASES=1 end with the release list the list script prints, so no list script need follow', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-listed-`))
+    const listLines = (results: string[]): string[] => results.filter((l) => /^@@(current|release|log) /.test(l))
+    const listNow = (): string[] => listLines(run(shell, listScript({ ...plan(root, { shared: [] }), newReleaseId: '' })).results)
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'r1' }), { a: '1' })).activated!.code).toBe(0)
+    const p2 = plan(root, { shared: [], releaseId: 'r2', expectedEntries: 1, listReleases: true })
+    expect(run(shell, prepareScript(p2), (await archiveOf(workspace({ a: '2' }), 'none')).data).code).toBe(0)
+    const switched = run(shell, switchAndFinishScript(p2))
+    expect(switched.code, switched.stderr).toBe(0)
+    expect(switched.results).toContain('@@listed 1')
+    // Its last @@current and its release and log lines, after the ones of the switch itself, are the list script's.
+    const tail = switched.results.slice(switched.results.lastIndexOf('@@current r2'))
+    expect(listLines(tail)).toEqual(listNow())
+    expect(listNow()).toContain('@@release r2')
+
+    const p3 = plan(root, { shared: [], releaseId: 'r3', expectedEntries: 1, listReleases: true })
+    expect(run(shell, prepareScript(p3), (await archiveOf(workspace({ a: '3' }), 'none')).data).code).toBe(0)
+    expect(run(shell, switchScript(p3)).code).toBe(0)
+    const finished = run(shell, finishScript(p3))
+    expect(finished.code, finished.stderr).toBe(0)
+    expect(finished.results).toContain('@@listed 1')
+    expect(listLines(finished.results)).toEqual(listNow())
+    // Without LIST_RELEASES=1 (every host but the first), no list.
+    expect(listLines(run(shell, finishScript({ ...p3, listReleases: false })).results)).toEqual([])
+
+    const rolled = run(shell, rollbackScript({ ...plan(root, { shared: [], releaseId: '' }), mode: 'rollback' }))
+    expect(rolled.code, rolled.stderr).toBe(0)
+    expect(rolled.results).toContain('@@listed 1')
+    expect(listLines(rolled.results.slice(rolled.results.indexOf('@@listed 1') - listNow().length))).toEqual(listNow())
+  })
+
+  it('a release list that fails at the end of a phase does not fail the phase, and has no @@listed line (the runner then sends the list script)', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-list-fails-`))
+    expect((await deployWith(shell, plan(root, { shared: [], releaseId: 'r1' }), { a: '1' })).activated!.code).toBe(0)
+    const p2 = plan(root, { shared: [], releaseId: 'r2', expectedEntries: 1, listReleases: true })
+    expect(run(shell, prepareScript(p2), (await archiveOf(workspace({ a: '2' }), 'none')).data).code).toBe(0)
+    // A list that fails halfway (after its release lines), as a read error would.
+    const releaseLines = '  for id in $(release_dirs); do result release "$id"; done\n'
+    const script = switchAndFinishScript(p2)
+    expect(script).toContain(releaseLines)
+    const step = run(shell, script.replace(releaseLines, `${releaseLines}  false\n`))
+    expect(step.code, step.stderr).toBe(0)
+    expect(step.results).toContain('@@release r2')
+    expect(step.results).not.toContain('@@listed 1')
+    expect(step.results.slice(-1)).toEqual(['@@finished switch-and-finish'])
+    expect(fs.readlinkSync(path.join(root, 'current'))).toBe('releases/r2')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/lock'))).toBe(false)
+  })
+
   it('abort removes a prepared release and frees only its own lock', async () => {
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-abort-`))
     const p = plan(root, { shared: [] })

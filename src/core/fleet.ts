@@ -15,6 +15,7 @@ import { cleanupFor } from './abort'
 import { readSource } from './source'
 import { settleLimit } from './parallel'
 import { HostState, ReconnectError, Reopen, reconnect } from './reconnect'
+import { ServerListing, listingAtEnd } from './maintenance'
 
 /** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
 class HostDeploy implements ScriptRunner {
@@ -46,6 +47,8 @@ class HostDeploy implements ScriptRunner {
   /** Seconds its health check took, once one ran. */
   healthSeconds?: number
   pruned: string[] = []
+  /** The release list its last script reported (the first host's finish does). */
+  listing?: ServerListing
   result: HostResult
 
   constructor(
@@ -191,7 +194,8 @@ export async function deployFleet(
     files: listing.entries.length,
     bytes: listing.bytes,
     bytesSent: fleet.reduce((sum, m) => sum + m.bytesSent, 0),
-    compression: first.plan.compression
+    compression: first.plan.compression,
+    listing: first.listing
   }
 }
 
@@ -235,6 +239,7 @@ async function switchAndFinishOne(only: HostDeploy, log: HostLog): Promise<void>
   }
   only.mayHoldLock = false
   only.pruned = (lastResult(outcome as ScriptResult, 'pruned') ?? '').split(' ').filter(Boolean)
+  only.listing = listingAtEnd(outcome as ScriptResult, only.host.name)
   only.settle('deployed', only.plan.releaseId)
 }
 
@@ -469,6 +474,7 @@ async function finishOn(member: HostDeploy, log: HostLog): Promise<void> {
   try {
     const result = await member.runAgainIfLost(finishScript(member.plan), { onLog: log(member) })
     member.pruned = (lastResult(result, 'pruned') ?? '').split(' ').filter(Boolean)
+    member.listing = listingAtEnd(result, member.host.name)
     if (result.code !== 0) log(member)(`warning: ${remoteFailure(result, member.host.name).message}`)
     if (result.code === null) log(member)(`warning: ${lockLeftText(member.host.name, '')}`)
   } catch (error) {

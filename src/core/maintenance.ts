@@ -3,7 +3,7 @@ import { Connection } from '../ssh/connection'
 import { planBase, planList } from '../remote/plan'
 import { listScript, unlockScript } from '../remote/scripts'
 import { Reporter } from './reporter'
-import { RESULT_KEYS, lastResult } from '../ssh/protocol'
+import { RESULT_KEYS, ScriptResult, lastResult } from '../ssh/protocol'
 import { RemoteError, remoteFailure } from './errors'
 import { ReleaseInfo, parseReleases } from './releases'
 
@@ -36,13 +36,25 @@ export async function listOn(host: Connection, settings: DeploySettings, wouldDe
   if (result.code !== 0) throw remoteFailure(result, host.name)
   const wouldPrune = lastResult(result, 'would-prune')
   return {
-    host: host.name,
-    releases: parseReleases(result),
-    current: lastResult(result, 'current') ?? '',
+    ...listingOf(result, host.name),
     lockHolder: lastResult(result, 'lock'),
     rollbackTarget: lastResult(result, 'rollback-target'),
     wouldPrune: wouldPrune === undefined ? undefined : wouldPrune.split(' ').filter(Boolean)
   }
+}
+
+/**
+ * The release list a finish, switch-and-finish or rollback script printed at
+ * its end, so that no list script need follow it; undefined when it did not
+ * come whole (no @@listed line) or the script failed.
+ */
+export function listingAtEnd(result: ScriptResult, host: string): ServerListing | undefined {
+  if (result.code !== 0 || lastResult(result, 'listed') === undefined) return undefined
+  return listingOf(result, host)
+}
+
+function listingOf(result: ScriptResult, host: string): ServerListing {
+  return { host, releases: parseReleases(result), current: lastResult(result, 'current') ?? '' }
 }
 
 const REPORTED = {

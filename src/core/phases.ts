@@ -7,9 +7,13 @@ import { afterActivateScript, finishScript, healthScript, switchAndFinishScript,
  * place, so that the dry run prints what the deploy (fleet.ts) sends.
  */
 
-/** Host `index`'s plan: with before-activate-on `first`, the hook runs on the first host only. */
+/**
+ * Host `index`'s plan: with before-activate-on `first`, the hook runs on the
+ * first host only; the first host's finish reports the release list (the
+ * run's outputs show the first host's), the others' do not.
+ */
 export function hostPlan(base: DeployPlan, settings: DeploySettings, index: number): DeployPlan {
-  return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate }
+  return { ...base, beforeActivate: settings.beforeActivateOn === 'first' && index > 0 ? '' : base.beforeActivate, listReleases: index === 0 }
 }
 
 /** With one host, no after-activate and no health check, switching and pruning share one round trip. */

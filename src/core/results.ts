@@ -1,5 +1,6 @@
 import { formatBytes, textTable } from '../config/format'
 import { WireCompression } from '../config/settings'
+import { ServerListing } from './maintenance'
 
 /** How one host came out of a run; the `results` output holds one per host. */
 export interface HostResult {
@@ -31,6 +32,8 @@ export interface DeployOutcome {
   /** Bytes that went over the wire, all hosts together. */
   bytesSent: number
   compression: WireCompression
+  /** The first host's release list, as its last script reported it (undefined: a list script must read it). */
+  listing?: ServerListing
 }
 
 /** One host by name, several by count: for headings. */

@@ -6,11 +6,13 @@ import { Reporter } from './reporter'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { RemoteError, remoteFailure } from './errors'
 import { checkHealthOn } from './health'
-import { listOn } from './maintenance'
+import { ServerListing, listOn, listingAtEnd } from './maintenance'
 
 export interface RollbackOutcome {
   releaseId: string
   previousReleaseId: string
+  /** The release list the rollback script reported at its end (undefined: a list script must read it). */
+  listing?: ServerListing
 }
 
 /** A rollback that failed; `current` is the release the host is really on, when the run knows it. */
@@ -41,7 +43,7 @@ export async function rollbackOn(host: Connection, settings: DeploySettings, rep
   if (result.code === 0) {
     const outcome = { releaseId: lastResult(result, 'current') ?? '', previousReleaseId: lastResult(result, 'previous') ?? '' }
     await checkAfterRollback(host, settings, outcome.releaseId, reporter)
-    return outcome
+    return { ...outcome, listing: listingAtEnd(result, host.name) }
   }
   const failure = remoteFailure(result, host.name)
   if (result.code !== null) throw new RollbackError(failure.message, failure.step, failure.exitCode, lastResult(result, 'current') ?? lastResult(result, 'previous'))

@@ -69,18 +69,23 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect
       outcome.seconds = (Date.now() - started) / 1000
       return outcome
     }
+    // The release list, when the mode's last script on the first host reported it; else a list script reads it.
+    let listing: ServerListing | undefined
     if (settings.mode === 'deploy') {
       outcome.deploy = await deployFleet(hosts, settings, reporter, source, reopenFor(hosts, settings, reporter, connect))
+      listing = outcome.deploy.listing
       outcome.results = outcome.deploy.results
       outcome.releaseId = outcome.deploy.releaseId
       outcome.previousReleaseId = outcome.deploy.previousReleaseId
     } else {
-      outcome.results = await perHost(hosts, settings, reporter, reopenFor(hosts, settings, reporter, connect))
+      const done = await perHost(hosts, settings, reporter, reopenFor(hosts, settings, reporter, connect))
+      outcome.results = done.results
+      listing = done.listing
       outcome.releaseId = outcome.results[0].releaseId
       outcome.previousReleaseId = outcome.results[0].previousReleaseId
       if (settings.mode === 'unlock') outcome.unlockedHolder = outcome.results[0].lockHolder ?? ''
     }
-    const listed = await listAfter(hosts[0], settings, reporter)
+    const listed = listing ?? (await listAfter(hosts[0], settings, reporter))
     outcome.releases = listed?.releases ?? []
     if (listed && (settings.mode === 'list' || settings.mode === 'unlock')) {
       // Where a rollback would go is the server's decision, reported by its list script.
@@ -147,14 +152,16 @@ function currentAfter(error: Error): string {
   return error instanceof RollbackError ? (error.current ?? '') : ''
 }
 
-/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. */
-async function perHost(hosts: Connection[], settings: DeploySettings, reporter: Reporter, reopen: Reopen): Promise<HostResult[]> {
+/** rollback, list, unlock: the same on every host, side by side; fails if any host failed. The listing: the first host's, when its rollback reported it. */
+async function perHost(hosts: Connection[], settings: DeploySettings, reporter: Reporter, reopen: Reopen): Promise<{ results: HostResult[]; listing?: ServerListing }> {
+  let listing: ServerListing | undefined
   const log = (host: Connection) => (hosts.length > 1 ? (line: string) => reporter.info(`[${host.name}] ${line}`) : reporter.info)
   const settled = await settleLimit([...hosts], settings.maxParallel, async (host, index): Promise<HostResult> => {
     const started = Date.now()
     const base = { host: host.name, seconds: 0, bytesUploaded: 0 }
     if (settings.mode === 'rollback') {
-      const done = await rollbackOn(host, settings, { ...reporter, info: log(host) }, () => reopen(index))
+      const { listing: listed, ...done } = await rollbackOn(host, settings, { ...reporter, info: log(host) }, () => reopen(index))
+      if (index === 0) listing = listed
       return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 }
     }
     if (settings.mode === 'unlock') {
@@ -179,5 +186,5 @@ async function perHost(hosts: Connection[], settings: DeploySettings, reporter: 
     reporter.warning(`The hosts rolled back to different releases (${results.map((r) => `${r.host}: ${r.releaseId}`).join(', ')}); give release-id to roll them all to one.`)
   }
   reporter.info(`${settings.mode} done on ${describeFleet(hosts)}`)
-  return results
+  return { results, listing }
 }

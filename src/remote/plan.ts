@@ -78,6 +78,8 @@ export interface AfterActivatePlan extends PlanBase, HookLimit {
 export interface FinishPlan extends PlanBase {
   /** Good releases to keep, the current one included. */
   keep: number
+  /** The finish also prints the release list for the run's outputs (the first host), so no list script follows it. */
+  listReleases: boolean
 }
 
 export interface RollbackPlan extends PlanBase, LockWait, HookLimit {
@@ -130,6 +132,7 @@ export function planRelease(settings: DeploySettings, expectedEntries: number, r
   return {
     ...planBase(settings, now),
     keep: settings.keep,
+    listReleases: true,
     shared: settings.shared,
     sharedAuto: settings.sharedAuto,
     envFile: settings.envFile,

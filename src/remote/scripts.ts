@@ -116,12 +116,12 @@ export function markBadScript(plan: MarkBadPlan): string {
 
 /** finish: prune, unlock. */
 export function finishScript(plan: FinishPlan): string {
-  return assemble('finish', plan, { KEEP: plan.keep })
+  return assemble('finish', plan, { KEEP: plan.keep, LIST_RELEASES: plan.listReleases })
 }
 
 /** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
 export function switchAndFinishScript(plan: FinishPlan): string {
-  return assemble('switch-and-finish', plan, { KEEP: plan.keep })
+  return assemble('switch-and-finish', plan, { KEEP: plan.keep, LIST_RELEASES: plan.listReleases })
 }
 
 /** abort: remove the prepared release, unlock (only this run's lock). */
@@ -140,7 +140,8 @@ export function rollbackScript(plan: RollbackPlan): string {
     LOCK_TIMEOUT: plan.lockTimeoutSeconds,
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
     HOOK_AFTER_ACTIVATE: plan.afterActivate,
-    COMMAND_TIMEOUT: plan.commandTimeoutSeconds
+    COMMAND_TIMEOUT: plan.commandTimeoutSeconds,
+    LIST_RELEASES: true
   })
 }
 

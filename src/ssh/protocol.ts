@@ -36,6 +36,8 @@ export const RESULT_KEYS = {
   rollbackTarget: 'rollback-target',
   /** list, given a would-be new release: space-separated ids a deploy of it would prune. */
   wouldPrune: 'would-prune',
+  /** finish, switch-and-finish, rollback: the release list (current, release, log lines) came whole, so no list script is needed. */
+  listed: 'listed',
   /** health: the checks passed; the value is how many tries it took. */
   healthy: 'healthy',
   /** health: what the last try saw of one failing check (URL, status, body; or the command's output). */

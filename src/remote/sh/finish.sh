@@ -3,10 +3,12 @@
 #
 #   lock   this run still holds the lock
 #   prune  remove old releases, as the release model decides
+#   list   with LIST_RELEASES=1, the release list for the run's outputs
 #
 # The lock is freed.
 #
-# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.
+# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP
+# LIST_RELEASES.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -29,6 +31,8 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/current.sh"
 # shellcheck source=lib/releases.sh
 . "$ATOMIC_DEPLOY_LIB/lib/releases.sh"
+# shellcheck source=lib/listing.sh
+. "$ATOMIC_DEPLOY_LIB/lib/listing.sh"
 # shellcheck source=lib/prune.sh
 . "$ATOMIC_DEPLOY_LIB/lib/prune.sh"
 # shellcheck source=lib/steps.sh
@@ -48,4 +52,5 @@ on_exit() {
 trap_exits
 step_require_lock
 step_prune
+report_releases_at_end
 finished finish

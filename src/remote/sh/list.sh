@@ -24,15 +24,12 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/current.sh"
 # shellcheck source=lib/releases.sh
 . "$ATOMIC_DEPLOY_LIB/lib/releases.sh"
+# shellcheck source=lib/listing.sh
+. "$ATOMIC_DEPLOY_LIB/lib/listing.sh"
 
 step_list() {
   step list 'Reading releases and the releases log'
-  read_current
-  result current "$CURRENT_ID"
-  for id in $(release_dirs); do result release "$id"; done
-  if [ -f "$LOG" ]; then
-    while IFS= read -r line; do result log "$line"; done <"$LOG"
-  fi
+  report_releases
   if [ -d "$LOCK" ]; then result lock "$(lock_holder)"; fi
 }
 

@@ -9,11 +9,13 @@
 #   before-activate  run the hook in the release rolled back to (when set)
 #   switch           current -> that release; the one it replaces is marked bad
 #   after-activate   run the hook (when set)
+#   list             with LIST_RELEASES=1, the release list for the run's outputs
 #
 # Hooks run with DEPLOY_MODE=rollback. The lock is freed.
 #
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS
-# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT.
+# LOCK_TIMEOUT HOOK_BEFORE_ACTIVATE HOOK_AFTER_ACTIVATE COMMAND_TIMEOUT
+# LIST_RELEASES.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -36,6 +38,8 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/current.sh"
 # shellcheck source=lib/releases.sh
 . "$ATOMIC_DEPLOY_LIB/lib/releases.sh"
+# shellcheck source=lib/listing.sh
+. "$ATOMIC_DEPLOY_LIB/lib/listing.sh"
 
 step_layout() {
   step layout 'Checking the deploy folder'
@@ -112,4 +116,5 @@ step_target
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 step_switch
 if [ -n "$HOOK_AFTER_ACTIVATE" ]; then step_after_activate; fi
+report_releases_at_end
 finished rollback

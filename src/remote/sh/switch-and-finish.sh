@@ -5,11 +5,13 @@
 #   resume  this run still holds the lock, and its release is there
 #   switch  current -> releases/<id> by one rename(2), read back; logged deployed
 #   prune   remove old releases, as the release model decides
+#   list    with LIST_RELEASES=1, the release list for the run's outputs
 #
 # The lock is freed on success. On failure it stays, so that the runner can
 # revert a switch that happened (it says so with @@switched).
 #
-# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP.
+# Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP
+# LIST_RELEASES.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -32,6 +34,8 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/current.sh"
 # shellcheck source=lib/releases.sh
 . "$ATOMIC_DEPLOY_LIB/lib/releases.sh"
+# shellcheck source=lib/listing.sh
+. "$ATOMIC_DEPLOY_LIB/lib/listing.sh"
 # shellcheck source=lib/prune.sh
 . "$ATOMIC_DEPLOY_LIB/lib/prune.sh"
 # shellcheck source=lib/steps.sh
@@ -49,4 +53,5 @@ trap_exits
 step_resume
 step_switch
 step_prune
+report_releases_at_end
 finished switch-and-finish
