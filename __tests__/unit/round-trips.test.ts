@@ -127,6 +127,11 @@ describe('script runs (each 3 round trips) after connecting, per host', () => {
     expect(counted).toEqual({ phases: [['inspect', 'prepare', 'switch', 'health', 'finish']], connections: [1] })
   })
 
+  it('one host with after-activate and a health check: switch, the hook, health, finish', async () => {
+    const counted = await count(fakeDeploySettings(sourceDir, 1, { afterActivate: 'systemctl reload app', health: FAKE_HEALTH }), hostsFor(1))
+    expect(counted).toEqual({ phases: [['inspect', 'prepare', 'switch', 'after-activate', 'health', 'finish']], connections: [1] })
+  })
+
   it('three hosts: each is sent inspect, prepare, switch, finish, side by side; only the first reports the release list, in its finish', async () => {
     const counted = await count(fakeDeploySettings(sourceDir, 3), hostsFor(3))
     const each = ['inspect', 'prepare', 'switch', 'finish']
