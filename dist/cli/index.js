@@ -4755,13 +4755,48 @@ function expectedFindLines(entries) {
 /***/ }),
 
 /***/ 5689:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 "use strict";
 
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.gitBlobs = gitBlobs;
 const child_process_1 = __nccwpck_require__(5317);
+const fs_1 = __nccwpck_require__(9896);
+const path = __importStar(__nccwpck_require__(6928));
 const NOTHING_TRUSTED = (format) => ({ format, trusted: new Map() });
 /**
  * Attributes under which the bytes in the worktree may differ from the blob
@@ -4788,7 +4823,10 @@ const STRICT_CONFIG = ['core.fsmonitor=false', 'core.checkStat=default', 'core.t
 async function gitBlobs(sourceDir, log) {
     let format = 'sha1';
     try {
-        // First alone: outside a worktree (a build output folder) one process is all it costs.
+        // Outside any checkout (a build output folder) no process at all: a
+        // spawn from a process holding the listing costs more than it saves.
+        if (!underDotGit(sourceDir))
+            return NOTHING_TRUSTED(format);
         const where = await repositoryAt(sourceDir);
         if (where === undefined)
             return NOTHING_TRUSTED(format);
@@ -4809,6 +4847,19 @@ async function gitBlobs(sourceDir, log) {
     catch (error) {
         log(`Hashing every file: git could not tell which files are unchanged (${firstLine(error)}).`);
         return NOTHING_TRUSTED(format);
+    }
+}
+/**
+ * Whether `.git` is in the folder or one above it, as git looks for a
+ * repository (the caller's GIT_DIR is not passed on to git). Only a shortcut:
+ * git decides when there is one.
+ */
+function underDotGit(sourceDir) {
+    for (let dir = path.resolve(sourceDir);; dir = path.dirname(dir)) {
+        if ((0, fs_1.existsSync)(path.join(dir, '.git')))
+            return true;
+        if (path.dirname(dir) === dir)
+            return false;
     }
 }
 /** The object format and the source folder's path inside its worktree, or undefined when git is absent or this is no worktree. */

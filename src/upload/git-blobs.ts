@@ -1,4 +1,6 @@
 import { execFile } from 'child_process'
+import { existsSync } from 'fs'
+import * as path from 'path'
 
 /** The hash a repository names its objects with; a folder outside any repository gets sha1, git's default. */
 export type ObjectFormat = 'sha1' | 'sha256'
@@ -39,7 +41,9 @@ const STRICT_CONFIG = ['core.fsmonitor=false', 'core.checkStat=default', 'core.t
 export async function gitBlobs(sourceDir: string, log: (line: string) => void): Promise<GitBlobs> {
   let format: ObjectFormat = 'sha1'
   try {
-    // First alone: outside a worktree (a build output folder) one process is all it costs.
+    // Outside any checkout (a build output folder) no process at all: a
+    // spawn from a process holding the listing costs more than it saves.
+    if (!underDotGit(sourceDir)) return NOTHING_TRUSTED(format)
     const where = await repositoryAt(sourceDir)
     if (where === undefined) return NOTHING_TRUSTED(format)
     format = where.format
@@ -56,6 +60,18 @@ export async function gitBlobs(sourceDir: string, log: (line: string) => void): 
   } catch (error) {
     log(`Hashing every file: git could not tell which files are unchanged (${firstLine(error)}).`)
     return NOTHING_TRUSTED(format)
+  }
+}
+
+/**
+ * Whether `.git` is in the folder or one above it, as git looks for a
+ * repository (the caller's GIT_DIR is not passed on to git). Only a shortcut:
+ * git decides when there is one.
+ */
+function underDotGit(sourceDir: string): boolean {
+  for (let dir = path.resolve(sourceDir); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, '.git'))) return true
+    if (path.dirname(dir) === dir) return false
   }
 }
 
