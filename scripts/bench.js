@@ -15,8 +15,8 @@
  * Trees (generated once from a seeded PRNG and cached under os.tmpdir(), keyed
  * by their version: TREE_VERSION for "files", LARAVEL_TREE_VERSION for
  * "laravel"; --small makes each a tenth of the size, for a quick run):
- * - laravel (default): a Laravel-like application, about 14.6k files in 5.4k
- *   folders (20k entries), 125 MB: PHP-like sources in vendor/<vendor>/<pkg>/
+ * - laravel (default): a Laravel-like application, 14,676 files in 5,344
+ *   folders (20,020 entries), 125 MiB (131 MB): PHP-like sources in vendor/<vendor>/<pkg>/
  *   nested folders, random-byte "images" under public/, a few big JS bundles
  *   under public/build/. It is a git checkout (git init, add, commit with a
  *   fixed author and date), because a CI workspace is one; every tool leaves
@@ -89,7 +89,7 @@ function usage() {
   return [
     'Usage: node scripts/bench.js [--tree laravel|files|both] [--small] [--runs N] [--server-dir DIR | --tmpfs] [--no-slow-link]',
     '',
-    '  --tree T          laravel (default): Laravel-like git checkout, ~14.6k files + 5.4k folders, ~125 MB;',
+    '  --tree T          laravel (default): Laravel-like git checkout, 14.7k files + 5.3k folders, 125 MiB;',
     '                    files: 10,000 files / 100 MiB; both: one after the other',
     '  --small           each tree a tenth of its size (a quick run)',
     '  --runs N          runs per scenario, medians are reported (default 3)',
@@ -448,15 +448,16 @@ function treeSpec(small) {
 
 const STUDLY = ['Support', 'Http', 'Console', 'Database', 'Events', 'Queue', 'Cache', 'Auth', 'Routing', 'View', 'Mail', 'Validation', 'Foundation', 'Contracts', 'Collections', 'Filesystem', 'Log', 'Session', 'Bus', 'Pipeline', 'Redis', 'Translation', 'Cookie', 'Encryption', 'Hashing', 'Notifications', 'Pagination', 'Broadcasting', 'Testing', 'Concerns', 'Traits', 'Exceptions', 'Middleware', 'Resources', 'Factories', 'Casts', 'Rules', 'Jobs', 'Listeners', 'Policies', 'Providers', 'Commands', 'Drivers', 'Adapters', 'Parsers', 'Nodes', 'Visitors', 'Builders', 'Grammars', 'Schema']
 
+let plainWords
 /** A lower-case name from the vocabulary's plain words: "kalo", "userdata". */
 function slug(rng) {
-  const words = vocab().map(String).filter((word) => /^[a-z]{2,}$/.test(word))
-  return words[rng.int(words.length)]
+  if (!plainWords) plainWords = vocab().map(String).filter((word) => /^[a-z]{2,}$/.test(word))
+  return plainWords[rng.int(plainWords.length)]
 }
 
 /**
- * A Laravel-like application (full: ~14.6k files in ~5.4k folders, ~125 MB;
- * small: about a tenth): vendor/<vendor>/<package>/ with nested src/ folders
+ * A Laravel-like application (full: 14,676 files in 5,344 folders, 125 MiB;
+ * small: 1,287 files in 503 folders, 12.6 MiB): vendor/<vendor>/<package>/ with nested src/ folders
  * of PHP-like files, app/, config/, database/, resources/, routes/, random-byte
  * images under public/images/, a few big JS bundles under public/build/.
  * The one-file change edits LARAVEL_EDIT_FILE, a 10 KiB controller.
