@@ -1224,7 +1224,7 @@ function table(prefix, rows) {
     const compression = entry.runs.find((run) => run.compression)?.compression
     const name = compression && /auto/.test(label) ? `${label} (picked ${compression})` : label
     lines.push(
-      `| ${name} | ${ms === undefined ? 'failed' : fmtS(ms)} | ${runsText(`${prefix}.${key}`)} | ${sent === undefined ? '' : fmtBytes(sent)} | ${rss === undefined ? '' : `${(rss / 1024).toFixed(0)} MiB`} | ${conns} | ${ratio || ''} | ${target || ''} |`
+      `| ${name} | ${ms === undefined ? `not available: ${entry.errors[0].split('\n')[0].slice(0, 160).replace(/\|/g, '\\|')}` : fmtS(ms)} | ${runsText(`${prefix}.${key}`)} | ${sent === undefined ? '' : fmtBytes(sent)} | ${rss === undefined ? '' : `${(rss / 1024).toFixed(0)} MiB`} | ${conns} | ${ratio || ''} | ${target || ''} |`
     )
   }
   return lines.join('\n')
