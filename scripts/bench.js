@@ -1164,7 +1164,8 @@ async function loopbackRun(prefix, target, haveRsync) {
   const lb = (key) => `lb.${key}`
   await pipelineRow(prefix, target, lb('pipeline'))
   if (haveRsync) await rsyncRows(prefix, target, { full: lb('rsync.full'), change: lb('rsync.change') })
-  if (ctx.shipit.ok) await shipitRows(prefix, target, { full: lb('shipit.full'), change: lb('shipit.change') })
+  // shipit writes `git rev-parse HEAD` into REVISION: it needs a checkout, which only the laravel tree is.
+  if (ctx.shipit.ok && ctx.tree.git) await shipitRows(prefix, target, { full: lb('shipit.full'), change: lb('shipit.change') })
   await fullAndChange(prefix, target, {
     full: lb('full.auto'), fullLabel: 'full deploy, defaults (compression auto)',
     change: lb('change'), changeLabel: 'one-file change, defaults (incremental)'
@@ -1309,6 +1310,7 @@ function buildReport(context) {
   out.push(table('lb', rows))
   if (!rsyncStatus.ok) out.push(`| rsync -a --delete | not available: ${rsyncStatus.why} | | | | | | |`)
   if (!shipit.ok) out.push(`| shipit-deploy, full and one-file change | not available: ${shipit.why} | | | | | | |`)
+  else if (!tree.git) out.push('| shipit-deploy, full and one-file change | not available: this tree is not a git checkout (shipit writes `git rev-parse HEAD` into REVISION); --tree laravel has it | | | | | | |')
   out.push('')
   if (rsyncStatus.note) out.push(`rsync ${rsyncStatus.note}.`)
 
