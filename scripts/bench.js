@@ -1,32 +1,67 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * npm run bench: how fast atomic-deploy ships a tree, against the plain
- * `tar czf - . | ssh host 'tar xzf -'` pipeline and rsync, on this machine,
- * in one run. Everything runs against throwaway OpenSSH servers: one on
- * 127.0.0.1 (scripts/lib/sshd.js), and, when this machine allows it (root,
- * ip and tc), one inside a network namespace behind a veth pair shaped to
- * 100 Mbit/s with tc tbf.
+ * npm run bench: how fast atomic-deploy ships a tree, measured side by side in
+ * one run against `tar czf - . | ssh host 'tar xzf -'`, rsync -a --delete
+ * into one folder (not atomic) and shipit-deploy, on this machine. Everything
+ * runs against throwaway OpenSSH servers: one on 127.0.0.1
+ * (scripts/lib/sshd.js), and, when this machine allows it (root, ip and tc),
+ * one inside a network namespace behind a veth pair shaped to 100 Mbit/s with
+ * tc tbf.
  *
- * The reference tree (10,000 files, 100 MiB; --small: 1,000 files, 10 MiB;
- * half random bytes from a seeded PRNG, half text) is generated once and
- * cached under os.tmpdir(), keyed by TREE_VERSION. Each scenario runs --runs
- * times (default 3); the report shows medians, every run, ratios and the
- * targets from the design, as a Markdown table.
+ *   node scripts/bench.js [--tree laravel|files|both] [--small] [--runs N]
+ *                         [--server-dir DIR | --tmpfs] [--no-slow-link] [--help]
  *
- *   node scripts/bench.js [--small] [--runs N] [--server-dir DIR] [--no-slow-link] [--help]
+ * Trees (generated once from a seeded PRNG and cached under os.tmpdir(), keyed
+ * by their version: TREE_VERSION for "files", LARAVEL_TREE_VERSION for
+ * "laravel"; --small makes each a tenth of the size, for a quick run):
+ * - laravel (default): a Laravel-like application, 14,676 files in 5,344
+ *   folders (20,020 entries), 125 MiB (131 MB): PHP-like sources in vendor/<vendor>/<pkg>/
+ *   nested folders, random-byte "images" under public/, a few big JS bundles
+ *   under public/build/. It is a git checkout (git init, add, commit with a
+ *   fixed author and date), because a CI workspace is one; every tool leaves
+ *   .git out (atomic-deploy always does; tar --exclude, rsync --exclude and
+ *   shipit's ignores are told to).
+ * - files: the older 10,000 files / 100 MiB, half random bytes, half text.
  *
- * The servers keep their deploy roots on /dev/shm (tmpfs) when it has room:
- * on this VM, writing the 10,000-file tree to the ext4 root costs ~10 s of
- * kernel time and removing it ~7 s, for the pipeline and for atomic-deploy
- * alike, which would measure the disk rather than the tools and blow the time
- * budget. --server-dir /tmp puts them on the disk.
+ * Deploy roots are on disk by default: a folder under /var/tmp (or
+ * os.tmpdir() when /var/tmp is missing), whose file system the report names
+ * (ext4 here). --tmpfs puts them on /dev/shm instead, where copying a tree is
+ * nearly free; every heading then says "tmpfs", because those numbers do not
+ * tell how a real server's disk behaves. --server-dir DIR picks any folder.
+ *
+ * Rows on the loopback link, in every run, in this order: the tar | ssh
+ * pipeline; rsync -a --delete, full then after a one-file change; shipit-deploy
+ * full then one-file change; atomic-deploy with its defaults, full then
+ * one-file change; then atomic-deploy variants (hardlink-releases, forced
+ * compressions). A one-file change edits one small file of the workspace
+ * (same size, new content) and deploys again into the same root.
+ *
+ * shipit-deploy: npm's shipit-cli and shipit-deploy are installed by each run
+ * into a temporary folder inside the bench's work folder
+ * (npm install --no-audit --no-fund), never into this project. Its shipitfile
+ * deploys the local workspace instead of cloning: no repositoryUrl (shipit then
+ * skips its git fetch), workspace = the bench workspace, keepWorkspace: true
+ * (so shipit does not delete it), shallowClone: false, branch: HEAD (shipit
+ * writes `git rev-parse HEAD` into REVISION, so the workspace must be a
+ * checkout), ignores: ['.git']. Each deploy makes releases/<UTC
+ * YYYYMMDDHHmmss>, copies the previous release into it with cp -a and rsyncs
+ * the workspace over it (rsync --archive --compress --del), then switches
+ * current with ln -nfs; the bench waits for the next second between two shipit
+ * deploys so two releases never get the same name. When npm, the install or a
+ * deploy fails, its rows print "not available: <why>" and the rest goes on.
+ *
+ * Each scenario runs --runs times (default 3); the report shows medians, every
+ * run, ratios, and one verdict line per target of issue 17 (met / not met, with
+ * the measured ratio), as Markdown. The load average at start and the deploy
+ * roots' file system are in the report.
  *
  * Every CLI call is the committed bundle, dist/cli/index.js, run as
  * `node -r <preload> dist/cli/index.js deploy --json ...`; the preload writes
  * process.resourceUsage().maxRSS at exit, for the peak memory column.
- * Deploy roots, servers, namespaces and temporary files are removed at the
- * end, after a failure and on Ctrl-C; only the cached tree stays.
+ * Deploy roots, servers, namespaces and temporary files (shipit's install
+ * included) are removed at the end, after a failure and on Ctrl-C; only the
+ * cached trees stay.
  */
 const { spawn, execFileSync, spawnSync } = require('child_process')
 const fs = require('fs')
@@ -38,10 +73,13 @@ const REPO = path.resolve(__dirname, '..')
 const CLI = path.join(REPO, 'dist/cli/index.js')
 /** Bump when the generator changes: a new version means a new cached tree. */
 const TREE_VERSION = 'v1'
+/** The same for the Laravel-like tree, in its own cache namespace. */
+const LARAVEL_TREE_VERSION = 'laravel-v1'
 const SEED = 0x5eed2026
 const MiB = 1024 * 1024
 const KiB = 1024
 const EDIT_FILE = 'pkg-00/mod-00/edit-me.txt'
+const LARAVEL_EDIT_FILE = 'app/Http/Controllers/DashboardController.php'
 const EDIT_SIZE = 10 * KiB
 const SLOW_RATE = '100mbit'
 
@@ -49,25 +87,34 @@ const SLOW_RATE = '100mbit'
 
 function usage() {
   return [
-    'Usage: node scripts/bench.js [--small] [--runs N] [--server-dir DIR] [--no-slow-link]',
+    'Usage: node scripts/bench.js [--tree laravel|files|both] [--small] [--runs N] [--server-dir DIR | --tmpfs] [--no-slow-link]',
     '',
-    '  --small           1,000 files / 10 MiB instead of 10,000 files / 100 MiB (a quick run)',
+    '  --tree T          laravel (default): Laravel-like git checkout, 14.7k files + 5.3k folders, 125 MiB;',
+    '                    files: 10,000 files / 100 MiB; both: one after the other',
+    '  --small           each tree a tenth of its size (a quick run)',
     '  --runs N          runs per scenario, medians are reported (default 3)',
-    '  --server-dir DIR  where the servers keep their deploy roots (default: /dev/shm when it is a',
-    '                    tmpfs with room, else the temporary folder); e.g. --server-dir /tmp for a disk',
+    '  --server-dir DIR  where the servers keep their deploy roots (default: /var/tmp, a disk)',
+    '  --tmpfs           deploy roots on /dev/shm (tmpfs), labelled so: copying is nearly free there',
     '  --no-slow-link    skip the scenarios over the link slowed to 100 Mbit/s',
     '',
-    'Needs: node, OpenSSH (sshd, ssh, ssh-keygen), GNU tar, gzip; zstd and rsync if present',
-    '(as root, a missing rsync is installed with apt-get). The slowed link needs root, ip and tc.'
+    'Needs: node, OpenSSH (sshd, ssh, ssh-keygen), GNU tar, gzip, git; zstd and rsync if present',
+    '(as root, a missing rsync is installed with apt-get); npm for the shipit-deploy rows.',
+    'The slowed link needs root, ip and tc.'
   ].join('\n')
 }
 
 function parseArgs(argv) {
-  const options = { small: false, runs: 3, slowLink: true }
+  const options = { small: false, runs: 3, slowLink: true, tree: 'laravel', tmpfs: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--small') options.small = true
     else if (arg === '--no-slow-link') options.slowLink = false
+    else if (arg === '--tmpfs') options.tmpfs = true
+    else if (arg === '--tree' || arg.startsWith('--tree=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]
+      if (!['laravel', 'files', 'both'].includes(value)) throw new UsageError(`--tree: expected laravel, files or both, got ${JSON.stringify(value)}`)
+      options.tree = value
+    }
     else if (arg === '--runs' || arg.startsWith('--runs=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]
       const runs = Number(value)
@@ -80,6 +127,7 @@ function parseArgs(argv) {
     } else if (arg === '--help' || arg === '-h') options.help = true
     else throw new UsageError(`unknown option ${arg}`)
   }
+  if (options.tmpfs && options.serverDir) throw new UsageError('--tmpfs and --server-dir exclude each other')
   return options
 }
 
@@ -191,21 +239,30 @@ function fsType(dir) {
 }
 
 /**
- * Where the servers keep deploy roots by default: /dev/shm when it is a tmpfs
- * with room. On this kind of VM, writing a 10,000-file tree to the ext4 root
- * costs ~10 s of kernel time and removing it ~7 s, for the pipeline and for
- * atomic-deploy alike; that would measure the disk, not the tools, and blow
- * the time budget. --server-dir /tmp measures on the disk.
+ * Where the servers keep deploy roots: on disk by default (/var/tmp, which
+ * survives reboots and so is never a tmpfs on a usual system), or on
+ * /dev/shm with --tmpfs, refused when that is not a tmpfs with room.
  */
-function defaultServerParent(small) {
-  const need = (small ? 0.25 : 2) * 1024 ** 3
-  try {
-    const stats = fs.statfsSync('/dev/shm')
-    if (fsType('/dev/shm').startsWith('tmpfs ') && stats.bavail * stats.bsize > need) return '/dev/shm'
-  } catch {
-    // no /dev/shm, or statfs missing
+function serverParent(options) {
+  if (options.serverDir) return options.serverDir
+  if (options.tmpfs) {
+    const need = (options.small ? 0.25 : 2) * 1024 ** 3
+    let stats
+    try {
+      stats = fs.statfsSync('/dev/shm')
+    } catch {
+      throw new UsageError('--tmpfs: /dev/shm is missing')
+    }
+    if (!fsType('/dev/shm').startsWith('tmpfs ')) throw new UsageError(`--tmpfs: /dev/shm is ${fsType('/dev/shm')}, not a tmpfs`)
+    if (stats.bavail * stats.bsize < need) throw new UsageError(`--tmpfs: /dev/shm has less than ${fmtBytes(need)} free`)
+    return '/dev/shm'
   }
-  return os.tmpdir()
+  try {
+    fs.accessSync('/var/tmp', fs.constants.W_OK)
+    return '/var/tmp'
+  } catch {
+    return os.tmpdir()
+  }
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -386,24 +443,125 @@ function treeSpec(small) {
     const ext = kind === 'text' ? textExt[i % textExt.length] : binExt[i % binExt.length]
     entries.push({ path: `${dir}/${kind === 'text' ? 'src' : 'asset'}-${String(i).padStart(5, '0')}.${ext}`, kind, size, seed: (SEED + 2 + i) >>> 0 })
   }
-  return { files, bytes, entries }
+  return { files, bytes, entries, editFile: EDIT_FILE }
+}
+
+const STUDLY = ['Support', 'Http', 'Console', 'Database', 'Events', 'Queue', 'Cache', 'Auth', 'Routing', 'View', 'Mail', 'Validation', 'Foundation', 'Contracts', 'Collections', 'Filesystem', 'Log', 'Session', 'Bus', 'Pipeline', 'Redis', 'Translation', 'Cookie', 'Encryption', 'Hashing', 'Notifications', 'Pagination', 'Broadcasting', 'Testing', 'Concerns', 'Traits', 'Exceptions', 'Middleware', 'Resources', 'Factories', 'Casts', 'Rules', 'Jobs', 'Listeners', 'Policies', 'Providers', 'Commands', 'Drivers', 'Adapters', 'Parsers', 'Nodes', 'Visitors', 'Builders', 'Grammars', 'Schema']
+
+let plainWords
+/** A lower-case name from the vocabulary's plain words: "kalo", "userdata". */
+function slug(rng) {
+  if (!plainWords) plainWords = vocab().map(String).filter((word) => /^[a-z]{2,}$/.test(word))
+  return plainWords[rng.int(plainWords.length)]
+}
+
+/**
+ * A Laravel-like application (full: 14,676 files in 5,344 folders, 125 MiB;
+ * small: 1,287 files in 503 folders, 12.6 MiB): vendor/<vendor>/<package>/ with nested src/ folders
+ * of PHP-like files, app/, config/, database/, resources/, routes/, random-byte
+ * images under public/images/, a few big JS bundles under public/build/.
+ * The one-file change edits LARAVEL_EDIT_FILE, a 10 KiB controller.
+ */
+function laravelSpec(small) {
+  const scale = small ? 0.1 : 1
+  const rng = makeRng(SEED ^ 0x1a7a)
+  const entries = []
+  const add = (file, kind, size) => entries.push({ path: file, kind, size, seed: (SEED + 0x10000 + entries.length) >>> 0 })
+  add(LARAVEL_EDIT_FILE, 'php', EDIT_SIZE)
+
+  // vendor/: 64 vendors (small: 6), 1 to 5 packages each, ~27 nested folders and 65 PHP files a package.
+  const vendors = Math.max(1, Math.round(64 * scale))
+  const phpFiles = []
+  const used = new Set()
+  for (let v = 0; v < vendors; v++) {
+    let vendor = slug(rng)
+    while (used.has(vendor)) vendor = `${vendor}${slug(rng)}`
+    used.add(vendor)
+    const packages = 1 + (v % 5)
+    for (let p = 0; p < packages; p++) {
+      const pkg = `vendor/${vendor}/${slug(rng)}-${p}`
+      const folders = [`${pkg}/src`]
+      const want = 10 + rng.int(35)
+      while (folders.length < want) {
+        const parent = folders[rng.int(folders.length)]
+        if (parent.split('/').length > 9) continue
+        const child = `${parent}/${STUDLY[rng.int(STUDLY.length)]}`
+        if (!folders.includes(child)) folders.push(child)
+      }
+      if (rng.int(2)) folders.push(`${pkg}/tests`, `${pkg}/tests/Unit`)
+      for (const meta of ['composer.json', 'README.md', 'LICENSE']) add(`${pkg}/${meta}`, 'text', 600 + rng.int(6000))
+      for (let f = 0; f < 65; f++) phpFiles.push(`${folders[rng.int(folders.length)]}/${STUDLY[rng.int(STUDLY.length)]}${slug(rng).replace(/^./, (c) => c.toUpperCase())}${f}.php`)
+    }
+  }
+  // The application itself.
+  const appFolders = ['app/Http/Controllers', 'app/Http/Middleware', 'app/Http/Requests', 'app/Models', 'app/Providers', 'app/Console/Commands', 'app/Jobs', 'app/Events', 'app/Listeners', 'app/Policies', 'app/Services', 'config', 'database/migrations', 'database/seeders', 'database/factories', 'routes', 'tests/Feature', 'tests/Unit', 'lang/en']
+  const appCount = Math.round(300 * scale)
+  for (let f = 0; f < appCount; f++) phpFiles.push(`${appFolders[f % appFolders.length]}/${STUDLY[rng.int(STUDLY.length)]}${f}.php`)
+  for (const [i, size] of sizes(phpFiles.length, Math.round(45.5 * MiB * scale), rng).entries()) add(phpFiles[i], 'php', size)
+  const views = ['resources/views/layouts', 'resources/views/components', 'resources/views/pages', 'resources/views/emails', 'resources/views/admin']
+  for (let f = 0; f < Math.round(60 * scale); f++) add(`${views[f % views.length]}/${slug(rng)}-${f}.blade.php`, 'text', 400 + rng.int(8000))
+  for (let f = 0; f < Math.round(20 * scale); f++) add(`resources/${f % 2 ? 'js' : 'css'}/${slug(rng)}-${f}.${f % 2 ? 'js' : 'css'}`, 'text', 300 + rng.int(12000))
+
+  // public/: random-byte images in nested folders, four big bundles, a few small files.
+  const imageFolders = ['public/images/products', 'public/images/avatars', 'public/images/banners', 'public/images/icons', 'public/images/uploads/2024/01', 'public/images/uploads/2024/06', 'public/images/uploads/2025/01', 'public/images/uploads/2025/03']
+  const imageExt = ['jpg', 'png', 'webp', 'gif']
+  const images = Math.round(1350 * scale)
+  for (const [i, size] of sizes(images, Math.round(65 * MiB * scale), rng).entries()) add(`${imageFolders[i % imageFolders.length]}/${slug(rng)}-${String(i).padStart(4, '0')}.${imageExt[i % imageExt.length]}`, 'binary', size)
+  for (const [name, mib] of [['app', 5], ['vendor', 4], ['admin', 2], ['charts', 1]]) add(`public/build/assets/${name}-${(SEED + mib).toString(16)}.js`, 'text', Math.round(mib * MiB * scale))
+  add('public/build/manifest.json', 'text', 900)
+  add('public/index.php', 'php', 1700)
+  add('public/favicon.ico', 'binary', 15086)
+  add('public/robots.txt', 'text', 24)
+
+  // The root and the folders Laravel keeps with a .gitignore in them.
+  for (const [file, size] of [['artisan', 1686], ['composer.json', 2400], ['composer.lock', Math.round(300 * KiB * scale)], ['package.json', 800], ['package-lock.json', Math.round(200 * KiB * scale)], ['.env.example', 1100], ['phpunit.xml', 1200], ['vite.config.js', 400], ['README.md', 4000], ['.editorconfig', 260], ['bootstrap/app.php', 900], ['bootstrap/cache/.gitignore', 14], ['storage/app/.gitignore', 23], ['storage/framework/cache/.gitignore', 14], ['storage/framework/sessions/.gitignore', 14], ['storage/framework/views/.gitignore', 14], ['storage/logs/.gitignore', 14]]) {
+    add(file, file.endsWith('.php') ? 'php' : 'text', size)
+  }
+  const bytes = entries.reduce((sum, entry) => sum + entry.size, 0)
+  return { files: entries.length, bytes, entries, editFile: LARAVEL_EDIT_FILE }
+}
+
+/** The bytes of one file of a spec. */
+function entryBytes(entry) {
+  if (entry.kind === 'binary') return randomBytes(entry.size, entry.seed)
+  const content = textBytes(entry.size, entry.seed)
+  if (entry.kind === 'php') {
+    const namespace = path.dirname(entry.path).split('/').map((part) => part.replace(/[^A-Za-z0-9]/g, '')).filter(Boolean).join('\\')
+    Buffer.from(`<?php\n\nnamespace ${namespace};\n\n`).copy(content, 0, 0, Math.max(0, entry.size - 1))
+  }
+  return content
+}
+
+/** Makes a built tree a git checkout with one commit of a fixed author and date, as a CI workspace is. */
+function commitTree(dir) {
+  const when = '2025-01-01T00:00:00Z'
+  const env = { ...cleanEnv(), GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_AUTHOR_DATE: when, GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid', GIT_COMMITTER_DATE: when, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' }
+  const git = (...args) => execFileSync('git', args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  git('-c', 'init.defaultBranch=main', 'init', '-q')
+  git('add', '-A')
+  git('-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'Laravel-like bench tree')
 }
 
 const FIXED_TIME = new Date('2025-01-01T00:00:00Z')
 
-/** The cached tree for this version and size, generated when missing. @returns {{ dir: string, files: number, bytes: number, folders: number, generatedMs?: number }} */
-function ensureTree(small) {
-  const base = path.join(os.tmpdir(), `atomic-deploy-bench-tree-${TREE_VERSION}-${small ? 'small' : 'full'}`)
+/**
+ * The cached tree of this kind ("laravel" or "files"), version and size, generated when missing.
+ * @returns {{ dir: string, kind: string, version: string, files: number, bytes: number, folders: number, editFile: string, git: boolean, generatedMs?: number }}
+ */
+function ensureTree(kind, small) {
+  const version = kind === 'laravel' ? LARAVEL_TREE_VERSION : TREE_VERSION
+  const base = path.join(os.tmpdir(), `atomic-deploy-bench-tree-${version}-${small ? 'small' : 'full'}`)
   const dir = path.join(base, 'tree')
   const marker = path.join(base, 'complete.json')
   try {
     const info = JSON.parse(fs.readFileSync(marker, 'utf8'))
-    if (info.version === TREE_VERSION && fs.statSync(path.join(dir, EDIT_FILE)).size === EDIT_SIZE) return { dir, ...info }
+    const editFile = info.editFile || EDIT_FILE
+    if (info.version === version && fs.statSync(path.join(dir, editFile)).size === EDIT_SIZE) return { dir, kind, editFile, git: false, ...info }
   } catch {
     // not there yet, or incomplete: make it
   }
   const begin = Date.now()
-  const spec = treeSpec(small)
+  const spec = kind === 'laravel' ? laravelSpec(small) : treeSpec(small)
   fs.rmSync(base, { recursive: true, force: true })
   const building = `${base}.building-${process.pid}`
   fs.rmSync(building, { recursive: true, force: true })
@@ -417,7 +575,7 @@ function ensureTree(small) {
       parent = path.dirname(parent)
     }
     fs.mkdirSync(path.dirname(full), { recursive: true })
-    fs.writeFileSync(full, entry.kind === 'text' ? textBytes(entry.size, entry.seed) : randomBytes(entry.size, entry.seed), { mode: 0o644 })
+    fs.writeFileSync(full, entryBytes(entry), { mode: 0o644 })
     fs.chmodSync(full, 0o644)
     fs.utimesSync(full, FIXED_TIME, FIXED_TIME)
   }
@@ -426,19 +584,21 @@ function ensureTree(small) {
     fs.chmodSync(path.join(buildTree, folder), 0o755)
     fs.utimesSync(path.join(buildTree, folder), FIXED_TIME, FIXED_TIME)
   }
+  if (kind === 'laravel') commitTree(buildTree)
   fs.chmodSync(buildTree, 0o755)
-  const info = { version: TREE_VERSION, files: spec.files, bytes: spec.bytes, folders: folders.size }
+  const info = { version, kind, files: spec.files, bytes: spec.bytes, folders: folders.size, editFile: spec.editFile, git: kind === 'laravel' }
   fs.writeFileSync(path.join(building, 'complete.json'), `${JSON.stringify(info)}\n`)
   fs.renameSync(building, base)
   return { dir, ...info, generatedMs: Date.now() - begin }
 }
 
-/** Counts files and bytes under a folder (as this process sees the server's copy). */
+/** Counts files and bytes under a folder (as this process sees the server's copy), .git and the REVISION file that atomic-deploy and shipit write at the top left out. */
 function countTree(dir) {
   let files = 0
   let bytes = 0
   const walk = (d) => {
     for (const dirent of fs.readdirSync(d, { withFileTypes: true })) {
+      if (d === dir && (dirent.name === '.git' || dirent.name === 'REVISION')) continue
       const full = path.join(d, dirent.name)
       if (dirent.isDirectory()) walk(full)
       else if (dirent.isFile()) {
@@ -747,10 +907,10 @@ function phasesOf(lines, total) {
   return out
 }
 
-/** `tar czf - . | ssh host 'mkdir -p dir && tar xzf - -C dir'`, from the workspace. */
+/** `tar czf - . | ssh host 'mkdir -p dir && tar xzf - -C dir'`, from the workspace (.git left out, as atomic-deploy does). */
 async function pipeline(target, dir) {
   const remote = `mkdir -p '${dir}' && tar xzf - -C '${dir}'`
-  const script = 'set -o pipefail; tar czf - . | ssh "${@:2}" "$1"'
+  const script = 'set -o pipefail; tar czf - --exclude=./.git . | ssh "${@:2}" "$1"'
   const [command, args] = target.wrap('bash', ['-c', script, 'bash', remote, ...sshOptions(target), `${target.username}@${target.host}`])
   const result = await run(command, args, { cwd: ctx.workspace })
   await settleLog(target)
@@ -758,26 +918,126 @@ async function pipeline(target, dir) {
   return { ms: result.ms }
 }
 
+/** rsync -a --delete of the workspace into one folder (.git left out): not atomic, the reference for speed. */
 async function rsync(target, dir) {
   const sshCommand = ['ssh', ...sshOptions(target)]
   if (sshCommand.some((word) => /\s/.test(word))) throw new Error('a path with white space cannot go into rsync -e')
-  const [command, args] = target.wrap('rsync', ['-a', '-e', sshCommand.join(' '), './', `${target.username}@${target.host}:${dir}/`])
+  const [command, args] = target.wrap('rsync', ['-a', '--delete', '--exclude=/.git', '-e', sshCommand.join(' '), './', `${target.username}@${target.host}:${dir}/`])
   const result = await run(command, args, { cwd: ctx.workspace })
   await settleLog(target)
   if (result.code !== 0) throw new Error(`rsync exited ${result.code ?? result.signal}: ${tail(result.stderr, 4)}`)
   return { ms: result.ms }
 }
 
-/** Edits the 10 KiB text file in the workspace (new content, same size). It is a hard link to the cached tree: unlink first. */
+/** Edits the tree's 10 KiB text file in the workspace (new content, same size). It is a hard link to the cached tree: unlink first. */
 function editFile() {
   ctx.edits += 1
-  const file = path.join(ctx.workspace, EDIT_FILE)
+  const file = path.join(ctx.workspace, ctx.tree.editFile)
   const content = textBytes(EDIT_SIZE, (SEED + 0x1000 + ctx.edits) >>> 0)
   const header = Buffer.from(`// bench edit ${ctx.edits}\n`)
   header.copy(content, 0)
   fs.rmSync(file)
   fs.writeFileSync(file, content, { mode: 0o644 })
   return content
+}
+
+// ---------------------------------------------------------------- shipit-deploy
+
+/**
+ * Installs shipit-cli and shipit-deploy into <workdir>/shipit with npm, and
+ * writes the shipitfile the bench runs (its settings come from
+ * BENCH_SHIPIT_CONFIG, JSON). Never fails: a reason instead.
+ * @returns {{ ok: boolean, dir?: string, version?: string, why?: string }}
+ */
+function installShipit(workdir) {
+  const npm = which('npm')
+  if (!npm) return { ok: false, why: 'npm is not installed' }
+  if (!which('rsync')) return { ok: false, why: 'rsync is not installed (shipit-deploy copies with it)' }
+  const dir = path.join(workdir, 'shipit')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'package.json'), '{ "private": true, "description": "written by scripts/bench.js" }\n')
+  say('installing shipit-cli and shipit-deploy for the shipit rows (npm install, into the work folder)')
+  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', 'shipit-cli', 'shipit-deploy'], { cwd: dir, encoding: 'utf8', timeout: 300_000, env: cleanEnv() })
+  if (result.status !== 0) return { ok: false, why: `npm install failed (${result.error ? result.error.message : `exit ${result.status}`}): ${tail(`${result.stdout || ''}${result.stderr || ''}`, 2).replace(/\s+/g, ' ')}` }
+  let version
+  try {
+    const read = (name) => JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version
+    version = `shipit-cli ${read('shipit-cli')}, shipit-deploy ${read('shipit-deploy')}`
+  } catch (error) {
+    return { ok: false, why: `npm install left no shipit-cli or shipit-deploy: ${error.message}` }
+  }
+  fs.writeFileSync(
+    path.join(dir, 'shipitfile.js'),
+    [
+      "'use strict'",
+      '// Written by scripts/bench.js: deploys the local workspace (no repositoryUrl, so no git fetch).',
+      'module.exports = (shipit) => {',
+      "  require('shipit-deploy')(shipit)",
+      '  const bench = JSON.parse(process.env.BENCH_SHIPIT_CONFIG)',
+      '  shipit.initConfig({',
+      '    default: {',
+      '      workspace: bench.workspace,',
+      '      keepWorkspace: true,',
+      '      shallowClone: false,',
+      "      branch: 'HEAD',",
+      '      deployTo: bench.deployTo,',
+      "      ignores: ['.git'],",
+      '      keepReleases: 2,',
+      '      key: bench.key,',
+      "      strict: 'yes'",
+      '    },',
+      '    bench: { servers: [bench.server] }',
+      '  })',
+      '}',
+      ''
+    ].join('\n')
+  )
+  return { ok: true, dir, version }
+}
+
+/** One `shipit bench deploy` of the workspace into deployTo; returns its wall time. */
+async function shipitDeploy(target, deployTo) {
+  // Release folders are named by the UTC second: never start two in the same one.
+  await sleep(1000 - (Date.now() % 1000) + 20)
+  const config = {
+    workspace: ctx.workspace,
+    deployTo,
+    key: ctx.keyFile,
+    server: {
+      user: target.username,
+      host: target.host,
+      port: target.port,
+      extraSshOptions: { IdentitiesOnly: 'yes', BatchMode: 'yes', UserKnownHostsFile: target.knownHostsFile, GlobalKnownHostsFile: '/dev/null', LogLevel: 'ERROR' }
+    }
+  }
+  const bin = path.join(ctx.shipit.dir, 'node_modules', 'shipit-cli', 'bin', 'shipit')
+  const [command, args] = target.wrap(process.execPath, [bin, 'bench', 'deploy', '--shipitfile', path.join(ctx.shipit.dir, 'shipitfile.js')])
+  const result = await run(command, args, { cwd: ctx.shipit.dir, env: cleanEnv({ BENCH_SHIPIT_CONFIG: JSON.stringify(config), FORCE_COLOR: '0' }) })
+  await settleLog(target)
+  if (result.code !== 0) throw new Error(`shipit exited ${result.code ?? result.signal}: ${tail(`${result.stdout}\n${result.stderr}`, 6)}`)
+  return { ms: result.ms }
+}
+
+/** shipit-deploy: a full deploy into a fresh root, then a one-file change into the same root, both checked. */
+async function shipitRows(prefix, target, keys) {
+  const root = newRoot(target, 'shipit')
+  try {
+    const full = await timed(prefix, keys.full, 'shipit-deploy, full', async () => {
+      const sample = await shipitDeploy(target, root)
+      const counted = countTree(path.join(root, 'current'))
+      if (counted.files !== ctx.tree.files || counted.bytes !== ctx.tree.bytes) throw new Error(`shipit's release holds ${counted.files} files / ${counted.bytes} B, the tree ${ctx.tree.files} / ${ctx.tree.bytes}`)
+      return sample
+    })
+    if (!full) return
+    await timed(prefix, keys.change, 'shipit-deploy, one-file change', async () => {
+      const content = editFile()
+      const sample = await shipitDeploy(target, root)
+      if (!fs.readFileSync(path.join(root, 'current', ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, shipit\'s current/ does not hold the edited file')
+      return sample
+    })
+  } finally {
+    removeRoot(root)
+  }
 }
 
 function removeRoot(dir) {
@@ -834,7 +1094,7 @@ async function fullAndChange(prefix, target, keys, options) {
     try {
       const content = editFile()
       const change = await deploy(target, root, options)
-      const served = fs.readFileSync(path.join(root, 'current', EDIT_FILE))
+      const served = fs.readFileSync(path.join(root, 'current', ctx.tree.editFile))
       if (!served.equals(content)) throw new Error('after the one-file change, current/ does not hold the edited file')
       record(keys.change, keys.changeLabel, change)
       progress(prefix, keys.changeLabel, change)
@@ -851,14 +1111,15 @@ async function timed(prefix, key, label, fn) {
     const sample = await fn()
     record(key, label, sample)
     progress(prefix, label, sample)
+    return true
   } catch (error) {
     recordError(key, label, error)
+    return false
   }
 }
 
-/** The scenarios run on every link: the pipeline, then full and one-file deploys, plain and with hard links. */
-async function commonRun(prefix, target, key) {
-  await timed(prefix, key('pipeline'), 'tar czf | ssh tar xzf (pipeline)', async () => {
+async function pipelineRow(prefix, target, key) {
+  await timed(prefix, key, 'tar czf | ssh tar xzf (pipeline)', async () => {
     const dir = newRoot(target, 'pipeline')
     try {
       return await pipeline(target, dir)
@@ -866,6 +1127,11 @@ async function commonRun(prefix, target, key) {
       removeRoot(dir)
     }
   })
+}
+
+/** The scenarios run on every link: the pipeline, then full and one-file deploys, plain and with hard links. */
+async function commonRun(prefix, target, key) {
+  await pipelineRow(prefix, target, key('pipeline'))
   await fullAndChange(prefix, target, {
     full: key('full.auto'), fullLabel: 'full deploy, compression auto',
     change: key('change'), changeLabel: 'one-file change (incremental)'
@@ -876,20 +1142,40 @@ async function commonRun(prefix, target, key) {
   }, { hardlink: true })
 }
 
+/** rsync -a --delete into one folder: full, then the one-file change. */
+async function rsyncRows(prefix, target, keys) {
+  const dir = newRoot(target, 'rsync')
+  try {
+    const full = await timed(prefix, keys.full, 'rsync -a --delete, full', () => rsync(target, dir))
+    if (!full) return
+    await timed(prefix, keys.change, 'rsync -a --delete, one-file change', async () => {
+      const content = editFile()
+      const sample = await rsync(target, dir)
+      if (!fs.readFileSync(path.join(dir, ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, the rsync copy does not hold the edited file')
+      return sample
+    })
+  } finally {
+    removeRoot(dir)
+  }
+}
+
+/** One loopback round, every tool side by side: pipeline, rsync, shipit-deploy, atomic-deploy defaults, then atomic-deploy variants. */
 async function loopbackRun(prefix, target, haveRsync) {
   const lb = (key) => `lb.${key}`
-  await commonRun(prefix, target, lb)
+  await pipelineRow(prefix, target, lb('pipeline'))
+  if (haveRsync) await rsyncRows(prefix, target, { full: lb('rsync.full'), change: lb('rsync.change') })
+  // shipit writes `git rev-parse HEAD` into REVISION: it needs a checkout, which only the laravel tree is.
+  if (ctx.shipit.ok && ctx.tree.git) await shipitRows(prefix, target, { full: lb('shipit.full'), change: lb('shipit.change') })
+  await fullAndChange(prefix, target, {
+    full: lb('full.auto'), fullLabel: 'full deploy, defaults (compression auto)',
+    change: lb('change'), changeLabel: 'one-file change, defaults (incremental)'
+  }, {})
+  await fullAndChange(prefix, target, {
+    full: lb('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
+    change: lb('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
+  }, { hardlink: true })
   for (const compression of ['zstd', 'gzip', 'none']) {
     await fullAndChange(prefix, target, { full: lb(`full.${compression}`), fullLabel: `full deploy, compression ${compression}` }, { compression })
-  }
-  if (haveRsync) {
-    const dir = newRoot(target, 'rsync')
-    try {
-      await timed(prefix, lb('rsync.full'), 'rsync -a, full', () => rsync(target, dir))
-      await timed(prefix, lb('rsync.noop'), 'rsync -a, nothing changed', () => rsync(target, dir))
-    } finally {
-      removeRoot(dir)
-    }
   }
 }
 
@@ -939,7 +1225,7 @@ function table(prefix, rows) {
     const compression = entry.runs.find((run) => run.compression)?.compression
     const name = compression && /auto/.test(label) ? `${label} (picked ${compression})` : label
     lines.push(
-      `| ${name} | ${ms === undefined ? 'failed' : fmtS(ms)} | ${runsText(`${prefix}.${key}`)} | ${sent === undefined ? '' : fmtBytes(sent)} | ${rss === undefined ? '' : `${(rss / 1024).toFixed(0)} MiB`} | ${conns} | ${ratio || ''} | ${target || ''} |`
+      `| ${name} | ${ms === undefined ? `not available: ${entry.errors[0].split('\n')[0].slice(0, 160).replace(/\|/g, '\\|')}` : fmtS(ms)} | ${runsText(`${prefix}.${key}`)} | ${sent === undefined ? '' : fmtBytes(sent)} | ${rss === undefined ? '' : `${(rss / 1024).toFixed(0)} MiB`} | ${conns} | ${ratio || ''} | ${target || ''} |`
     )
   }
   return lines.join('\n')
@@ -949,7 +1235,7 @@ function table(prefix, rows) {
 const verdicts = []
 function verdict(what, measured, met, shortBy) {
   verdicts.push({ what, measured, met, shortBy })
-  return `${met ? 'met' : `**missed**${shortBy ? ` (${shortBy})` : ''}`}`
+  return `${met ? 'met' : `**not met**${shortBy ? ` (${shortBy})` : ''}`}`
 }
 
 function ratioCell(numKey, denKey, denName) {
@@ -975,49 +1261,68 @@ function phaseReport(columns) {
   return lines.join('\n')
 }
 
-/** The one-file change against rsync with nothing to do. */
-function rsyncNoop() {
-  const cell = ratioCell('lb.change', 'lb.rsync.noop', '')
-  return cell.ratio === undefined ? '' : `one-file change = ${fmtX(cell.ratio)} this`
+/** A verdict on `num / den <= limit`, or why there is none. */
+function ratioVerdict(what, numKey, denKey, limit) {
+  const cell = ratioCell(numKey, denKey, '')
+  if (cell.ratio === undefined) {
+    const missing = [numKey, denKey].filter((key) => stat(key) === undefined).map((key) => results.get(key)?.label || key)
+    verdicts.push({ what, measured: `not measured (${missing.join(', ')} missing)`, met: undefined })
+    return
+  }
+  verdict(what, `${fmtX(cell.ratio)} (${fmtS(stat(numKey))} / ${fmtS(stat(denKey))})`, cell.ratio <= limit, `${fmtX(cell.ratio / limit)} the limit`)
 }
 
 function buildReport(context) {
-  const { facts, tree, runs, slow, rsyncStatus, slowWhy, linkMbit, elapsedMs, serverFs } = context
+  const { facts, tree, runs, slow, rsyncStatus, slowWhy, linkMbit, elapsedMs, serverFs, tmpfs, shipit } = context
+  const where = tmpfs ? `TMPFS (${serverFs}): not a disk, copying is nearly free here` : serverFs
   const out = []
-  out.push('## atomic-deploy benchmark')
+  out.push(`## atomic-deploy benchmark: ${tree.kind} tree, deploy roots on ${where}`)
   out.push('')
-  out.push(`- Machine: ${facts.cores} cores (${facts.model}), ${facts.memory} RAM, ${facts.kernel}; load average at start ${facts.load} (shared machine).`)
-  out.push(`- Tools: Node ${facts.tools.node}; ${facts.tools.tar}; ${facts.tools.ssh}; ${facts.tools.zstd}; ${facts.tools.gzip}; ${facts.tools.rsync}.`)
-  out.push(`- Tree: ${tree.files.toLocaleString('en-US')} files, ${fmtBytes(tree.bytes)} in ${tree.folders} folders (half random bytes from a seeded PRNG, half text), version ${TREE_VERSION}. One-file change: \`${EDIT_FILE}\`, ${EDIT_SIZE.toLocaleString('en-US')} B.`)
-  out.push(`- Server side: the same machine; deploy roots on ${serverFs} (--server-dir to change). Client: the cached tree, hard-linked into a workspace.`)
-  out.push(`- ${runs} runs per scenario; medians. Times are the wall clock of the whole command (process start, SSH handshake, transfer, server-side work). Every deploy goes to a fresh deploy root, except the one-file change, which follows a full deploy into the same root.`)
+  out.push(`- Machine: ${facts.cores} cores (${facts.model}), ${facts.memory} RAM, ${facts.kernel}; load average at start ${facts.load} (1, 5, 15 min; shared machine).`)
+  out.push(`- Tools: Node ${facts.tools.node}; ${facts.tools.tar}; ${facts.tools.ssh}; ${facts.tools.zstd}; ${facts.tools.gzip}; ${facts.tools.rsync}; ${shipit.ok ? shipit.version : 'shipit-deploy not available'}.`)
+  const treeText = tree.kind === 'laravel'
+    ? `Laravel-like git checkout (PHP-like sources under vendor/, random-byte images under public/images/, JS bundles under public/build/; .git left out by every tool)`
+    : 'half random bytes from a seeded PRNG, half text'
+  out.push(`- Tree: ${tree.files.toLocaleString('en-US')} files in ${tree.folders.toLocaleString('en-US')} folders (${(tree.files + tree.folders).toLocaleString('en-US')} entries), ${fmtBytes(tree.bytes)} (${(tree.bytes / 1e6).toFixed(1)} MB), ${treeText}, version ${tree.version}. One-file change: \`${tree.editFile}\`, ${EDIT_SIZE.toLocaleString('en-US')} B.`)
+  out.push(`- Server side: the same machine; deploy roots on ${where}. Client: the cached tree, hard-linked into a workspace.`)
+  out.push(`- ${runs} run${runs === 1 ? '' : 's'} per scenario, every tool in each run; medians. Times are the wall clock of the whole command (process start, SSH handshake, transfer, server-side work). Every full deploy goes to a fresh deploy root; the one-file change follows it into the same root.`)
   out.push('')
 
   // Loopback
-  out.push('### Loopback (127.0.0.1)')
+  out.push(`### Loopback (127.0.0.1), deploy roots on ${where}`)
   out.push('')
-  const fullVsPipe = ratioCell('lb.full.auto', 'lb.pipeline', 'pipeline')
-  const fullTarget = fullVsPipe.ratio === undefined ? '≤ 0.50x pipeline' : `≤ 0.50x pipeline: ${verdict('full deploy / pipeline ≤ 0.5x (loopback)', fmtX(fullVsPipe.ratio), fullVsPipe.ratio <= 0.5, `${fmtX(fullVsPipe.ratio / 0.5)} the target`)}`
   const changeMs = stat('lb.change')
   const changeTarget = changeMs === undefined ? '≤ 1.0 s' : `≤ 1.00 s: ${verdict('one-file change ≤ 1.0 s (loopback)', fmtS(changeMs), changeMs <= 1000, `+${fmtS(changeMs - 1000)}`)}`
-  const changeHlMs = stat('lb.change.hardlink')
-  const changeHlTarget = changeHlMs === undefined ? '≤ 1.0 s' : `≤ 1.00 s: ${verdict('one-file change with hardlink-releases ≤ 1.0 s (loopback)', fmtS(changeHlMs), changeHlMs <= 1000, `+${fmtS(changeHlMs - 1000)}`)}`
   const rows = [
-    ['pipeline', 'tar czf - . \\| ssh \'tar xzf -\' (the plain pipeline)', '1.00x', ''],
-    ['full.auto', 'atomic-deploy full, compression auto', fullVsPipe.text, fullTarget],
+    ['pipeline', 'tar czf - . \\| ssh \'tar xzf -\' (the plain pipeline; a change is another full copy)', '1.00x', ''],
+    ['rsync.full', 'rsync -a --delete into one folder, full (not atomic)', ratioCell('lb.rsync.full', 'lb.pipeline', 'pipeline').text, ''],
+    ['rsync.change', 'rsync -a --delete into one folder, one-file change', '', ''],
+    ['shipit.full', 'shipit-deploy, full', ratioCell('lb.shipit.full', 'lb.pipeline', 'pipeline').text, ''],
+    ['shipit.change', 'shipit-deploy, one-file change (cp -a previous + rsync)', '', ''],
+    ['full.auto', 'atomic-deploy defaults, full', ratioCell('lb.full.auto', 'lb.pipeline', 'pipeline').text, ''],
+    ['change', 'atomic-deploy defaults, one-file change', ratioCell('lb.change', 'lb.rsync.change', 'rsync one-file').text, changeTarget],
+    ['full.hardlink', 'atomic-deploy full, hardlink-releases', ratioCell('lb.full.hardlink', 'lb.pipeline', 'pipeline').text, ''],
+    ['change.hardlink', 'atomic-deploy one-file change, hardlink-releases', ratioCell('lb.change.hardlink', 'lb.rsync.change', 'rsync one-file').text, ''],
     ['full.zstd', 'atomic-deploy full, compression zstd', ratioCell('lb.full.zstd', 'lb.pipeline', 'pipeline').text, ''],
     ['full.gzip', 'atomic-deploy full, compression gzip', ratioCell('lb.full.gzip', 'lb.pipeline', 'pipeline').text, ''],
-    ['full.none', 'atomic-deploy full, compression none', ratioCell('lb.full.none', 'lb.pipeline', 'pipeline').text, ''],
-    ['full.hardlink', 'atomic-deploy full, hardlink-releases', ratioCell('lb.full.hardlink', 'lb.pipeline', 'pipeline').text, ''],
-    ['change', 'atomic-deploy one-file change', ratioCell('lb.change', 'lb.full.auto', 'full deploy').text, changeTarget],
-    ['change.hardlink', 'atomic-deploy one-file change, hardlink-releases', ratioCell('lb.change.hardlink', 'lb.full.hardlink', 'full deploy').text, changeHlTarget],
-    ['rsync.full', 'rsync -a, full (reference)', ratioCell('lb.rsync.full', 'lb.pipeline', 'pipeline').text, ''],
-    ['rsync.noop', 'rsync -a, nothing changed (reference)', rsyncNoop(), '']
+    ['full.none', 'atomic-deploy full, compression none', ratioCell('lb.full.none', 'lb.pipeline', 'pipeline').text, '']
   ]
   out.push(table('lb', rows))
+  if (!rsyncStatus.ok) out.push(`| rsync -a --delete | not available: ${rsyncStatus.why} | | | | | | |`)
+  if (!shipit.ok) out.push(`| shipit-deploy, full and one-file change | not available: ${shipit.why} | | | | | | |`)
+  else if (!tree.git) out.push('| shipit-deploy, full and one-file change | not available: this tree is not a git checkout (shipit writes `git rev-parse HEAD` into REVISION); --tree laravel has it | | | | | | |')
   out.push('')
-  if (!rsyncStatus.ok) out.push(`rsync rows skipped: ${rsyncStatus.why}.`)
-  else if (rsyncStatus.note) out.push(`rsync ${rsyncStatus.note}.`)
+  if (rsyncStatus.note) out.push(`rsync ${rsyncStatus.note}.`)
+
+  // Issue 17's targets, one verdict line each.
+  ratioVerdict('full deploy ≤ 0.5x tar czf | ssh tar xzf (loopback)', 'lb.full.auto', 'lb.pipeline', 0.5)
+  ratioVerdict('full deploy ≤ 1.0x rsync full (loopback)', 'lb.full.auto', 'lb.rsync.full', 1)
+  ratioVerdict('one-file change ≤ 2x rsync one-file change (loopback)', 'lb.change', 'lb.rsync.change', 2)
+  ratioVerdict('one-file change ≤ 0.3x shipit-deploy one-file change (loopback)', 'lb.change', 'lb.shipit.change', 0.3)
+  out.push(`Issue 17 targets (atomic-deploy defaults; ${tree.kind} tree; deploy roots on ${where}):`)
+  out.push('')
+  for (const v of verdicts.slice(-4)) out.push(`- ${v.met === undefined ? 'NOT MEASURED' : v.met ? 'MET' : 'NOT MET'}: ${v.what}: measured ${v.measured}`)
+  out.push('')
 
   // Bytes and connections
   const changeRuns = [...(results.get('lb.change')?.runs || []), ...(results.get('lb.change.hardlink')?.runs || []), ...(results.get('sl.change')?.runs || []), ...(results.get('sl.change.hardlink')?.runs || [])]
@@ -1054,7 +1359,7 @@ function buildReport(context) {
   }
 
   // Slowed link
-  out.push(`### Link slowed to 100 Mbit/s (network namespaces, veth, tc tbf)`)
+  out.push(`### Link slowed to 100 Mbit/s (network namespaces, veth, tc tbf), deploy roots on ${where}`)
   out.push('')
   if (!slow) {
     out.push(`Skipped: ${slowWhy}.`)
@@ -1091,7 +1396,7 @@ function buildReport(context) {
   out.push('')
   out.push('| target | measured | |')
   out.push('|---|---|---|')
-  for (const v of verdicts) out.push(`| ${v.what} | ${v.measured} | ${v.met ? 'met' : `**missed**${v.shortBy ? ` (${v.shortBy})` : ''}`} |`)
+  for (const v of verdicts) out.push(`| ${v.what.replace(/\|/g, '\\|')} | ${v.measured} | ${v.met === undefined ? 'not measured' : v.met ? 'met' : `**not met**${v.shortBy ? ` (${v.shortBy})` : ''}`} |`)
   const failures = [...results.entries()].filter(([, entry]) => entry.errors.length)
   if (failures.length) {
     out.push('')
@@ -1099,7 +1404,7 @@ function buildReport(context) {
     for (const [key, entry] of failures) out.push(`- ${key} (${entry.label}): ${entry.errors.length} failed; first: ${entry.errors[0].split('\n')[0]}`)
   }
   out.push('')
-  out.push(`Bench wall time: ${fmtS(elapsedMs)}.`)
+  out.push(`Bench wall time${context.treeCount > 1 ? ' (every tree so far)' : ''}: ${fmtS(elapsedMs)}.`)
   return out.join('\n')
 }
 
@@ -1127,28 +1432,25 @@ async function main() {
     return 1
   }
 
-  say(`atomic-deploy benchmark (${options.small ? '--small: 1,000 files / 10 MiB' : '10,000 files / 100 MiB'}, ${options.runs} runs per scenario)`)
+  // Load average first, before this run adds its own.
+  const facts = machineFacts()
+  const kinds = options.tree === 'both' ? ['laravel', 'files'] : [options.tree]
+  say(`atomic-deploy benchmark (tree ${kinds.join(' then ')}${options.small ? ', --small' : ''}, ${options.runs} runs per scenario; load average at start ${facts.load})`)
+  if (!which('git')) {
+    process.stderr.write('The benchmark needs git (the Laravel-like tree is a git checkout), and it is not installed.\n')
+    return 1
+  }
   const rsyncStatus = ensureRsync()
   if (!rsyncStatus.ok) say(`rsync rows skipped: ${rsyncStatus.why}`)
-  const facts = machineFacts()
 
-  const tree = ensureTree(options.small)
-  ctx.tree = tree
-  say(tree.generatedMs !== undefined ? `generated the reference tree in ${fmtS(tree.generatedMs)}: ${tree.dir}` : `reusing the cached reference tree: ${tree.dir}`)
-
-  const serverParent = options.serverDir || defaultServerParent(options.small)
+  const parent = serverParent(options)
   removeStaleFolders(os.tmpdir(), 'atomic-deploy-bench-work-')
-  removeStaleFolders(serverParent, 'atomic-deploy-bench-srv-')
+  removeStaleFolders(parent, 'atomic-deploy-bench-srv-')
   state.workdir = fs.mkdtempSync(path.join(os.tmpdir(), `atomic-deploy-bench-work-${process.pid}-`))
   fs.chmodSync(state.workdir, 0o755)
   const workdir = state.workdir
-  // The workspace is a hard-linked copy of the cached tree; the edited file is unlinked before it is written.
-  ctx.workspace = path.join(workdir, 'workspace')
-  const copy = spawnSync('cp', ['-al', tree.dir, ctx.workspace])
-  if (copy.status !== 0) {
-    fs.rmSync(ctx.workspace, { recursive: true, force: true })
-    execFileSync('cp', ['-a', tree.dir, ctx.workspace])
-  }
+  ctx.shipit = installShipit(workdir)
+  say(ctx.shipit.ok ? `shipit rows: ${ctx.shipit.version}` : `shipit rows not available: ${ctx.shipit.why}`)
   ctx.keyFile = path.join(workdir, 'user_key')
   sshd.keygen(ctx.keyFile, 'ed25519')
   const preloadDir = path.join(workdir, 'preload')
@@ -1168,12 +1470,11 @@ async function main() {
   )
 
   // Loopback server, its deploy roots under the server folder.
-  state.serverDir = fs.mkdtempSync(path.join(serverParent, `atomic-deploy-bench-srv-${process.pid}-`))
+  state.serverDir = fs.mkdtempSync(path.join(parent, `atomic-deploy-bench-srv-${process.pid}-`))
   fs.chmodSync(state.serverDir, 0o755)
   const serverFs = fsType(state.serverDir)
-  say(`server folders (deploy roots) on ${serverFs}: ${state.serverDir}`)
-  const serverStart = sshd.startSshd({ parentDir: state.serverDir, userKeyFile: ctx.keyFile })
-  const server = await serverStart
+  say(`server folders (deploy roots) on ${options.tmpfs ? 'TMPFS, ' : ''}${serverFs}: ${state.serverDir}`)
+  const server = await sshd.startSshd({ parentDir: state.serverDir, userKeyFile: ctx.keyFile })
   state.servers.push({ stop: server.stop, pid: server.pid })
   const knownHostsFile = path.join(workdir, 'known_hosts')
   fs.writeFileSync(knownHostsFile, server.knownHosts)
@@ -1191,40 +1492,62 @@ async function main() {
   say(`sshd on 127.0.0.1:${server.port} (pid ${server.pid}), logging in ${server.username}`)
   await settleLog(loopback)
 
-  say('')
-  say('Loopback (127.0.0.1)')
-  for (let r = 1; r <= options.runs; r++) await loopbackRun(`[loopback ${r}/${options.runs}]`, loopback, rsyncStatus.ok)
-
-  // Slowed link.
+  // Slowed link, set up once for every tree.
+  let slowTarget
   let slow
   let slowWhy
   let linkMbit
   if (!options.slowLink) slowWhy = '--no-slow-link was given'
   else {
-    say('')
-    say('Link slowed to 100 Mbit/s')
     const started = await startSlowLink(state.serverDir, ctx.keyFile)
     if (!started.target) {
       slowWhy = started.why
-      say(`  skipped: ${slowWhy}`)
+      say(`slowed link skipped: ${slowWhy}`)
     } else {
+      slowTarget = started.target
       slow = started.facts
-      say(`  ${slow}`)
+      say(`slowed link: ${slow}`)
       try {
-        linkMbit = await measureLink(started.target)
+        linkMbit = await measureLink(slowTarget)
         say(`  measured ${linkMbit.toFixed(0)} Mbit/s through ssh`)
       } catch (error) {
         say(`  could not measure the link: ${error.message}`)
       }
-      for (let r = 1; r <= options.runs; r++) await slowRun(`[slowed ${r}/${options.runs}]`, started.target)
     }
+  }
+
+  const reports = []
+  for (const kind of kinds) {
+    results.clear()
+    verdicts.length = 0
+    const tree = ensureTree(kind, options.small)
+    ctx.tree = tree
+    say('')
+    say(tree.generatedMs !== undefined ? `generated the ${kind} tree in ${fmtS(tree.generatedMs)}: ${tree.dir}` : `reusing the cached ${kind} tree: ${tree.dir}`)
+    say(`  ${tree.files.toLocaleString('en-US')} files, ${tree.folders.toLocaleString('en-US')} folders, ${fmtBytes(tree.bytes)}`)
+    // The workspace is a hard-linked copy of the cached tree; the edited file is unlinked before it is written.
+    ctx.workspace = path.join(workdir, `workspace-${kind}`)
+    const copy = spawnSync('cp', ['-al', tree.dir, ctx.workspace])
+    if (copy.status !== 0) {
+      fs.rmSync(ctx.workspace, { recursive: true, force: true })
+      execFileSync('cp', ['-a', tree.dir, ctx.workspace])
+    }
+
+    say(`Loopback (127.0.0.1), ${kind} tree`)
+    for (let r = 1; r <= options.runs; r++) await loopbackRun(`[loopback ${r}/${options.runs}]`, loopback, rsyncStatus.ok)
+    if (slowTarget) {
+      say(`Link slowed to 100 Mbit/s, ${kind} tree`)
+      for (let r = 1; r <= options.runs; r++) await slowRun(`[slowed ${r}/${options.runs}]`, slowTarget)
+    }
+    reports.push(buildReport({ facts, tree, runs: options.runs, slow, slowWhy, rsyncStatus, linkMbit, serverFs, tmpfs: options.tmpfs, shipit: ctx.shipit, treeCount: reports.length + 1, elapsedMs: Date.now() - startedAt }))
+    fs.rmSync(ctx.workspace, { recursive: true, force: true })
   }
 
   await cleanup()
   say('')
-  say('Removed every deploy root, the servers, the namespaces and the temporary folders; the reference tree stays cached.')
+  say('Removed every deploy root, the servers, the namespaces and the temporary folders (shipit\'s install too); the reference trees stay cached.')
   say('')
-  say(buildReport({ facts, tree, runs: options.runs, slow, slowWhy, rsyncStatus, linkMbit, serverFs, elapsedMs: Date.now() - startedAt }))
+  say(reports.join('\n\n'))
   return 0
 }
 
