@@ -888,11 +888,10 @@ async function deploy(target, deployPath, options = {}) {
  * is missing (the CLI's wording changed).
  */
 const PHASES = [
-  ['start', 'node start-up, until "== Connecting"', /^== Connecting/],
-  ['connect', 'SSH connect + list the tree, until "Uploading N entries"', /^Uploading \d+ entries/],
-  ['hash', 'hash every file (manifest), until "== Preparing release"', /^== Preparing release/],
-  ['plan', 'probe tools, read the server cache, until "Receiving the upload"', /Receiving the upload/],
-  ['upload', 'stream, unpack, build the release, until "Moving the complete upload"', /Moving the complete upload/],
+  ['start', 'node start-up and listing the tree, until "Uploading N entries"', /^Uploading \d+ entries/],
+  ['connect', 'SSH connect and hash the workspace (side by side), until "== Preparing release"', /^== Preparing release/],
+  ['plan', 'probe tools, read the server cache, diff, until "full upload" or "incremental upload"', /^\s*(full|incremental) upload/],
+  ['upload', 'lock, stream, unpack, build the release, update the cache, until "Moving the complete upload"', /Moving the complete upload/],
   ['finish', 'shared, switch, prune, disconnect, until exit', undefined]
 ]
 function phasesOf(lines, total) {
