@@ -1128,12 +1128,17 @@ async function pipelineRow(prefix, target, key) {
   })
 }
 
-/** The scenarios run on every link: the pipeline, then full and one-file deploys, plain and with hard links. */
+/** The scenarios run on every link: the pipeline, then atomic-deploy's full and one-file deploys, plain and with hard links. */
 async function commonRun(prefix, target, key) {
   await pipelineRow(prefix, target, key('pipeline'))
+  await atomicDeployRows(prefix, target, key)
+}
+
+/** atomic-deploy with its defaults, then with hardlink-releases: a full deploy and a one-file change each. */
+async function atomicDeployRows(prefix, target, key) {
   await fullAndChange(prefix, target, {
-    full: key('full.auto'), fullLabel: 'full deploy, compression auto',
-    change: key('change'), changeLabel: 'one-file change (incremental)'
+    full: key('full.auto'), fullLabel: 'full deploy, defaults (compression auto)',
+    change: key('change'), changeLabel: 'one-file change, defaults (incremental)'
   }, {})
   await fullAndChange(prefix, target, {
     full: key('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
@@ -1165,14 +1170,7 @@ async function loopbackRun(prefix, target, haveRsync) {
   if (haveRsync) await rsyncRows(prefix, target, { full: lb('rsync.full'), change: lb('rsync.change') })
   // shipit writes `git rev-parse HEAD` into REVISION: it needs a checkout, which only the laravel tree is.
   if (ctx.shipit.ok && ctx.tree.git) await shipitRows(prefix, target, { full: lb('shipit.full'), change: lb('shipit.change') })
-  await fullAndChange(prefix, target, {
-    full: lb('full.auto'), fullLabel: 'full deploy, defaults (compression auto)',
-    change: lb('change'), changeLabel: 'one-file change, defaults (incremental)'
-  }, {})
-  await fullAndChange(prefix, target, {
-    full: lb('full.hardlink'), fullLabel: 'full deploy, hardlink-releases',
-    change: lb('change.hardlink'), changeLabel: 'one-file change, hardlink-releases'
-  }, { hardlink: true })
+  await atomicDeployRows(prefix, target, lb)
   for (const compression of ['zstd', 'gzip', 'none']) {
     await fullAndChange(prefix, target, { full: lb(`full.${compression}`), fullLabel: `full deploy, compression ${compression}` }, { compression })
   }
