@@ -3496,7 +3496,7 @@ async function manifestFor(settings, listing, reporter) {
         reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.');
         return undefined;
     }
-    return (0, manifest_1.manifestLines)(settings.sourceDir, listing.entries, reporter.info);
+    return (0, manifest_1.manifestLines)(settings.sourceDir, listing.entries);
 }
 
 
@@ -4789,205 +4789,6 @@ function expectedFindLines(entries) {
 
 /***/ }),
 
-/***/ 5689:
-/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
-
-"use strict";
-
-var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    var desc = Object.getOwnPropertyDescriptor(m, k);
-    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
-      desc = { enumerable: true, get: function() { return m[k]; } };
-    }
-    Object.defineProperty(o, k2, desc);
-}) : (function(o, m, k, k2) {
-    if (k2 === undefined) k2 = k;
-    o[k2] = m[k];
-}));
-var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
-    Object.defineProperty(o, "default", { enumerable: true, value: v });
-}) : function(o, v) {
-    o["default"] = v;
-});
-var __importStar = (this && this.__importStar) || (function () {
-    var ownKeys = function(o) {
-        ownKeys = Object.getOwnPropertyNames || function (o) {
-            var ar = [];
-            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
-            return ar;
-        };
-        return ownKeys(o);
-    };
-    return function (mod) {
-        if (mod && mod.__esModule) return mod;
-        var result = {};
-        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
-        __setModuleDefault(result, mod);
-        return result;
-    };
-})();
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.gitBlobs = gitBlobs;
-const child_process_1 = __nccwpck_require__(5317);
-const fs_1 = __nccwpck_require__(9896);
-const path = __importStar(__nccwpck_require__(6928));
-const NOTHING_TRUSTED = (format) => ({ format, trusted: new Map() });
-/**
- * Attributes under which the bytes in the worktree may differ from the blob
- * (line endings, filters, $Id$, another encoding). A file with any of them
- * set to anything but "unspecified" or "unset" is hashed from its bytes.
- */
-const CONVERTING_ATTRIBUTES = ['text', 'crlf', 'eol', 'filter', 'ident', 'working-tree-encoding'];
-/**
- * Settings that would make `git diff-files` trust more than the bytes and
- * full stat data: a file system monitor, stat checks limited to size and
- * mtime, or no ctime.
- */
-const STRICT_CONFIG = ['core.fsmonitor=false', 'core.checkStat=default', 'core.trustctime=true', 'core.ignoreStat=false'];
-/**
- * Blob ids git already holds for tracked files of `sourceDir` that are, by
- * git's own check (`diff-files`, with its racy-timestamp rule), unchanged in
- * the worktree. Anything doubtful is left out, to be hashed from its bytes:
- * untracked and ignored files, modified or stat-dirty ones, conflicts,
- * assume-unchanged and skip-worktree (sparse) entries, symlinks and gitlinks,
- * files with converting attributes, and everything when core.autocrlf is on.
- * Never fails: without git, outside a repository or on any error nothing is
- * trusted, and an unexpected error is logged in one line.
- */
-async function gitBlobs(sourceDir, log) {
-    let format = 'sha1';
-    try {
-        // Outside any checkout (a build output folder) no process at all: a
-        // spawn from a process holding the listing costs more than it saves.
-        if (!underDotGit(sourceDir))
-            return NOTHING_TRUSTED(format);
-        const where = await repositoryAt(sourceDir);
-        if (where === undefined)
-            return NOTHING_TRUSTED(format);
-        format = where.format;
-        const [index, dirty, autocrlf] = await Promise.all([
-            git(sourceDir, ['ls-files', '--stage', '-v', '-z', '--full-name']),
-            git(sourceDir, ['diff-files', '--name-only', '-z']),
-            git(sourceDir, ['config', '--get', 'core.autocrlf'], [0, 1])
-        ]);
-        if (!['', 'false', 'no', 'off', '0'].includes(autocrlf.trim().toLowerCase()))
-            return NOTHING_TRUSTED(format);
-        const trusted = cleanEntries(index, new Set(fields(dirty)), where.prefix, format);
-        // Only the candidates: an untracked node_modules would cost more than it could save.
-        for (const relPath of await convertedPaths(sourceDir, [...trusted.keys()]))
-            trusted.delete(relPath);
-        return { format, trusted };
-    }
-    catch (error) {
-        log(`Hashing every file: git could not tell which files are unchanged (${firstLine(error)}).`);
-        return NOTHING_TRUSTED(format);
-    }
-}
-/**
- * Whether `.git` is in the folder or one above it, as git looks for a
- * repository (the caller's GIT_DIR is not passed on to git). Only a shortcut:
- * git decides when there is one.
- */
-function underDotGit(sourceDir) {
-    for (let dir = path.resolve(sourceDir);; dir = path.dirname(dir)) {
-        if ((0, fs_1.existsSync)(path.join(dir, '.git')))
-            return true;
-        if (path.dirname(dir) === dir)
-            return false;
-    }
-}
-/** The object format and the source folder's path inside its worktree, or undefined when git is absent or this is no worktree. */
-async function repositoryAt(sourceDir) {
-    let out;
-    try {
-        out = await git(sourceDir, ['rev-parse', '--is-inside-work-tree', '--show-prefix', '--show-object-format']);
-    }
-    catch (error) {
-        if (isNoGit(error) || /not a git repository/i.test(String(error)))
-            return undefined;
-        throw error;
-    }
-    const [inside, prefix, format] = out.split('\n');
-    if (inside !== 'true')
-        return undefined;
-    if (format !== 'sha1' && format !== 'sha256')
-        throw new Error(`unknown object format ${JSON.stringify(format)}`);
-    return { format, prefix };
-}
-/**
- * Index entries below `prefix` that git reports clean: tag H (cached; not
- * assume-unchanged, which is lower case, nor skip-worktree, S), a regular
- * file, stage 0, with an id of the repository's length, and not listed by diff-files.
- */
-function cleanEntries(lsFiles, dirty, prefix, format) {
-    const idLength = format === 'sha1' ? 40 : 64;
-    const clean = new Map();
-    for (const record of fields(lsFiles)) {
-        const match = /^(\S) (\d+) ([0-9a-f]+) (\d)\t(.*)$/s.exec(record);
-        if (match === null)
-            throw new Error('unexpected output from git ls-files');
-        const [, tag, mode, id, stage, fullPath] = match;
-        if (tag !== 'H' || (mode !== '100644' && mode !== '100755') || stage !== '0' || id.length !== idLength)
-            continue;
-        if (!fullPath.startsWith(prefix) || dirty.has(fullPath))
-            continue;
-        clean.set(fullPath.slice(prefix.length), id);
-    }
-    return clean;
-}
-/**
- * The paths among `relPaths` that have a converting attribute
- * (CONVERTING_ATTRIBUTES). `--all` prints only attributes that are specified,
- * so a tree with few attributes makes little output to read.
- */
-async function convertedPaths(sourceDir, relPaths) {
-    const converted = new Set();
-    if (relPaths.length === 0)
-        return converted;
-    // Not fields(): a value may be empty, and triples must stay aligned.
-    const out = (await git(sourceDir, ['check-attr', '--all', '-z', '--stdin'], [0], relPaths.map((p) => `${p}\0`).join(''))).split('\0');
-    for (let i = 0; i + 2 < out.length; i += 3) {
-        if (CONVERTING_ATTRIBUTES.includes(out[i + 1]) && out[i + 2] !== 'unspecified' && out[i + 2] !== 'unset')
-            converted.add(out[i]);
-    }
-    return converted;
-}
-function fields(out) {
-    return out.split('\0').filter(Boolean);
-}
-/**
- * Runs git in `cwd` with none of the caller's GIT_* variables (GIT_DIR or
- * GIT_INDEX_FILE would point it at another repository or index) and with STRICT_CONFIG.
- */
-function git(cwd, args, okCodes = [0], input) {
-    const env = { GIT_OPTIONAL_LOCKS: '0' };
-    for (const [name, value] of Object.entries(process.env))
-        if (!name.startsWith('GIT_'))
-            env[name] = value;
-    const configArgs = STRICT_CONFIG.flatMap((setting) => ['-c', setting]);
-    return new Promise((resolve, reject) => {
-        const child = (0, child_process_1.execFile)('git', [...configArgs, ...args], { cwd, env, maxBuffer: 1024 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : undefined;
-            if (code !== undefined && okCodes.includes(code))
-                resolve(stdout);
-            else
-                reject(error !== null && stderr ? Object.assign(error, { message: `git ${args[0]}: ${stderr.trim()}` }) : (error ?? new Error('git failed')));
-        });
-        child.stdin?.on('error', () => undefined);
-        child.stdin?.end(input ?? '');
-    });
-}
-function isNoGit(error) {
-    return error.code === 'ENOENT';
-}
-function firstLine(error) {
-    return (error instanceof Error ? error.message : String(error)).split('\n')[0];
-}
-
-
-/***/ }),
-
 /***/ 6019:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
@@ -5033,23 +4834,16 @@ exports.manifestText = manifestText;
 exports.manifestDigest = manifestDigest;
 exports.parseManifest = parseManifest;
 exports.diffManifests = diffManifests;
-exports.blobId = blobId;
 const crypto_1 = __nccwpck_require__(6982);
 const fs_1 = __nccwpck_require__(9896);
 const path = __importStar(__nccwpck_require__(6928));
-const git_blobs_1 = __nccwpck_require__(5689);
 const TYPE_CODE = { file: 'f', directory: 'd', symlink: 'l' };
-async function manifestLines(sourceDir, entries, log = () => undefined) {
-    const { format, trusted } = await (0, git_blobs_1.gitBlobs)(sourceDir, log);
+async function manifestLines(sourceDir, entries) {
     const lines = [];
     for (let i = 0; i < entries.length; i++) {
         const entry = entries[i];
         const full = path.join(sourceDir, entry.path);
-        const hash = entry.type === 'file'
-            ? (trusted.get(entry.path) ?? (await hashFile(full, entry.size, format)))
-            : entry.type === 'symlink'
-                ? blobId(format, (0, fs_1.readlinkSync)(full, { encoding: 'buffer' }))
-                : '-';
+        const hash = entry.type === 'file' ? await hashFile(full, entry.size) : entry.type === 'symlink' ? sha256(Buffer.from((0, fs_1.readlinkSync)(full))) : '-';
         lines.push({ path: entry.path, text: `${hash} ${TYPE_CODE[entry.type]} ${entry.mode.toString(8)} ${entry.size} ${entry.path}` });
         // Let other work (an SSH handshake, say) move between batches.
         if (i % 512 === 511)
@@ -5058,10 +4852,7 @@ async function manifestLines(sourceDir, entries, log = () => undefined) {
     return sortLines(lines);
 }
 function sortLines(lines) {
-    // Each line's bytes made once, not twice per comparison.
-    const keyed = lines.map((line) => ({ line, bytes: Buffer.from(line.text) }));
-    keyed.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
-    return keyed.map(({ line }) => line);
+    return lines.sort((a, b) => Buffer.compare(Buffer.from(a.text), Buffer.from(b.text)));
 }
 function manifestText(lines) {
     return lines.map((line) => `${line.text}\n`).join('');
@@ -5117,23 +4908,16 @@ function isFolder(text) {
 function sha256(data) {
     return (0, crypto_1.createHash)('sha256').update(data).digest('hex');
 }
-function blobId(format, data) {
-    return (0, crypto_1.createHash)(format).update(`blob ${data.length}\0`).update(data).digest('hex');
-}
 /**
- * Small files (by the listed size) in one synchronous read (several times
- * faster than the thread pool for thousands of them); big ones streamed, so
- * memory stays flat. The header needs the size first: it is the open file's,
- * and should the file then grow or shrink the id is one of no content, so the
- * file counts as changed.
+ * Small files in one synchronous read (several times faster than the thread
+ * pool for thousands of them); big ones streamed, so memory stays flat.
  */
-async function hashFile(file, listedSize, format) {
-    if (listedSize <= 4 * 1024 * 1024)
-        return blobId(format, (0, fs_1.readFileSync)(file));
-    const fd = (0, fs_1.openSync)(file, 'r');
-    const hash = (0, crypto_1.createHash)(format).update(`blob ${(0, fs_1.fstatSync)(fd).size}\0`);
+async function hashFile(file, size) {
+    if (size <= 4 * 1024 * 1024)
+        return sha256((0, fs_1.readFileSync)(file));
     return new Promise((resolve, reject) => {
-        (0, fs_1.createReadStream)('', { fd })
+        const hash = (0, crypto_1.createHash)('sha256');
+        (0, fs_1.createReadStream)(file)
             .on('error', reject)
             .on('data', (chunk) => hash.update(chunk))
             .on('end', () => resolve(hash.digest('hex')));

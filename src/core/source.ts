@@ -76,5 +76,5 @@ async function manifestFor(settings: UploadSettings, listing: SourceListing, rep
     reporter.info('Full upload: a file name holds a newline, which the incremental lists cannot carry.')
     return undefined
   }
-  return manifestLines(settings.sourceDir, listing.entries, reporter.info)
+  return manifestLines(settings.sourceDir, listing.entries)
 }

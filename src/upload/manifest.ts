@@ -1,19 +1,14 @@
 import { createHash } from 'crypto'
-import { createReadStream, fstatSync, openSync, readFileSync, readlinkSync } from 'fs'
+import { createReadStream, readFileSync, readlinkSync } from 'fs'
 import * as path from 'path'
 import { SourceEntry } from './file-list'
-import { ObjectFormat, gitBlobs } from './git-blobs'
 
 /**
  * The manifest of an uploaded tree, as the server keeps it beside its cache:
- * one line per entry, `<hash> <type> <mode> <size> <path>`, sorted by the
- * bytes of the line (as `LC_ALL=C sort` does). The hash is git's blob id
- * (sha1, or sha256 in a sha256 repository, of `blob <size>\0` and the bytes),
- * so that ids git holds for unchanged tracked files serve as they are; for a
- * symlink it is that of its target, as git stores one; for a folder it is
- * `-`. Plain text, so that the server can patch it with sort and awk, and
- * both sides can compare digests. A manifest of plain sha256 digests, as
- * earlier versions wrote, matches no line: every file is sent again once.
+ * one line per entry, `<sha256> <type> <mode> <size> <path>`, sorted by the
+ * bytes of the line (as `LC_ALL=C sort` does). For a symlink the hash is that
+ * of its target; for a folder it is `-`. Plain text, so that the server can
+ * patch it with sort and awk, and both sides can compare digests.
  */
 export interface ManifestLine {
   path: string
@@ -22,18 +17,12 @@ export interface ManifestLine {
 
 const TYPE_CODE: Record<SourceEntry['type'], string> = { file: 'f', directory: 'd', symlink: 'l' }
 
-export async function manifestLines(sourceDir: string, entries: SourceEntry[], log: (line: string) => void = () => undefined): Promise<ManifestLine[]> {
-  const { format, trusted } = await gitBlobs(sourceDir, log)
+export async function manifestLines(sourceDir: string, entries: SourceEntry[]): Promise<ManifestLine[]> {
   const lines: ManifestLine[] = []
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]
     const full = path.join(sourceDir, entry.path)
-    const hash =
-      entry.type === 'file'
-        ? (trusted.get(entry.path) ?? (await hashFile(full, entry.size, format)))
-        : entry.type === 'symlink'
-          ? blobId(format, readlinkSync(full, { encoding: 'buffer' }))
-          : '-'
+    const hash = entry.type === 'file' ? await hashFile(full, entry.size) : entry.type === 'symlink' ? sha256(Buffer.from(readlinkSync(full))) : '-'
     lines.push({ path: entry.path, text: `${hash} ${TYPE_CODE[entry.type]} ${entry.mode.toString(8)} ${entry.size} ${entry.path}` })
     // Let other work (an SSH handshake, say) move between batches.
     if (i % 512 === 511) await new Promise((resolve) => setImmediate(resolve))
@@ -42,10 +31,7 @@ export async function manifestLines(sourceDir: string, entries: SourceEntry[], l
 }
 
 export function sortLines(lines: ManifestLine[]): ManifestLine[] {
-  // Each line's bytes made once, not twice per comparison.
-  const keyed = lines.map((line) => ({ line, bytes: Buffer.from(line.text) }))
-  keyed.sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-  return keyed.map(({ line }) => line)
+  return lines.sort((a, b) => Buffer.compare(Buffer.from(a.text), Buffer.from(b.text)))
 }
 
 export function manifestText(lines: ManifestLine[]): string {
@@ -117,23 +103,15 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-export function blobId(format: ObjectFormat, data: Buffer): string {
-  return createHash(format).update(`blob ${data.length}\0`).update(data).digest('hex')
-}
-
 /**
- * Small files (by the listed size) in one synchronous read (several times
- * faster than the thread pool for thousands of them); big ones streamed, so
- * memory stays flat. The header needs the size first: it is the open file's,
- * and should the file then grow or shrink the id is one of no content, so the
- * file counts as changed.
+ * Small files in one synchronous read (several times faster than the thread
+ * pool for thousands of them); big ones streamed, so memory stays flat.
  */
-async function hashFile(file: string, listedSize: number, format: ObjectFormat): Promise<string> {
-  if (listedSize <= 4 * 1024 * 1024) return blobId(format, readFileSync(file))
-  const fd = openSync(file, 'r')
-  const hash = createHash(format).update(`blob ${fstatSync(fd).size}\0`)
+async function hashFile(file: string, size: number): Promise<string> {
+  if (size <= 4 * 1024 * 1024) return sha256(readFileSync(file))
   return new Promise((resolve, reject) => {
-    createReadStream('', { fd })
+    const hash = createHash('sha256')
+    createReadStream(file)
       .on('error', reject)
       .on('data', (chunk) => hash.update(chunk))
       .on('end', () => resolve(hash.digest('hex')))
