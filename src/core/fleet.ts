@@ -15,7 +15,8 @@ import { cleanupFor } from './abort'
 import { readSource } from './source'
 import { settleLimit } from './parallel'
 import { HostState, ReconnectError, Reopen, reconnect } from './reconnect'
-import { ServerListing, listingAtEnd } from './maintenance'
+import { listingAtEnd } from './maintenance'
+import { ServerListing } from './releases'
 
 /** One host's part in a deploy; every script to the host goes through `run`, which notes what the answers tell. */
 class HostDeploy implements ScriptRunner {

@@ -5,26 +5,7 @@ import { listScript, unlockScript } from '../remote/scripts'
 import { Reporter } from './reporter'
 import { RESULT_KEYS, ScriptResult, lastResult } from '../ssh/protocol'
 import { RemoteError, remoteFailure } from './errors'
-import { ReleaseInfo, parseReleases } from './releases'
-
-/**
- * What is on one server, as its list script reports it. The server decides
- * which release a rollback goes to and which releases a deploy prunes (its
- * shell functions rank the releases); the runner only passes that on.
- */
-export interface ServerListing {
-  host: string
-  /** Releases for display, newest first (decides nothing). */
-  releases: ReleaseInfo[]
-  /** The release current now ('' when there is none). */
-  current: string
-  /** Who holds the lock, if anyone. */
-  lockHolder?: string
-  /** The release a rollback without release-id would switch to ('' when none); undefined: not reported. */
-  rollbackTarget?: string
-  /** Given a would-be release: what its deploy would prune; undefined: not reported. */
-  wouldPrune?: string[]
-}
+import { ServerListing, parseReleases } from './releases'
 
 /**
  * Runs the list script, which changes nothing and takes no lock. Given

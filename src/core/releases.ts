@@ -92,3 +92,22 @@ export function releasesTable(releases: ReleaseInfo[]): string {
     ...releases.map((r) => [r.current ? '*' : '', r.id, r.created ?? '', (r.sha ?? '').slice(0, 7), r.actor ?? '', r.bad ? 'bad' : 'ok'])
   ])
 }
+
+/**
+ * What is on one server, as its list script reports it. The server decides
+ * which release a rollback goes to and which releases a deploy prunes (its
+ * shell functions rank the releases); the runner only passes that on.
+ */
+export interface ServerListing {
+  host: string
+  /** Releases for display, newest first (decides nothing). */
+  releases: ReleaseInfo[]
+  /** The release current now ('' when there is none). */
+  current: string
+  /** Who holds the lock, if anyone. */
+  lockHolder?: string
+  /** The release a rollback without release-id would switch to ('' when none); undefined: not reported. */
+  rollbackTarget?: string
+  /** Given a would-be release: what its deploy would prune; undefined: not reported. */
+  wouldPrune?: string[]
+}

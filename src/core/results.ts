@@ -1,6 +1,6 @@
 import { formatBytes, textTable } from '../config/format'
 import { WireCompression } from '../config/settings'
-import { ServerListing } from './maintenance'
+import { ServerListing } from './releases'
 
 /** How one host came out of a run; the `results` output holds one per host. */
 export interface HostResult {

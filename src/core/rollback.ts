@@ -6,7 +6,8 @@ import { Reporter } from './reporter'
 import { ScriptResult, lastResult } from '../ssh/protocol'
 import { RemoteError, remoteFailure } from './errors'
 import { checkHealthOn } from './health'
-import { ServerListing, listOn, listingAtEnd } from './maintenance'
+import { listOn, listingAtEnd } from './maintenance'
+import { ServerListing } from './releases'
 
 export interface RollbackOutcome {
   releaseId: string
