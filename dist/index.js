@@ -3218,8 +3218,10 @@ exports.RollbackError = RollbackError;
  * the rollback ends without an answer, `reopen` opens a new connection to
  * read where the host really is (the result then says it).
  */
-async function rollbackOn(host, settings, reporter, reopen) {
-    const plan = (0, plan_1.planRollback)(settings);
+async function rollbackOn(host, settings, reporter, reopen, 
+/** Only the first host's list is shown: the others need not print one. */
+listReleases = true) {
+    const plan = { ...(0, plan_1.planRollback)(settings), listReleases };
     const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release';
     const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () => host.run((0, scripts_1.rollbackScript)(plan), { onLog: reporter.info }).catch((error) => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message })));
     if (result.code === 0) {
@@ -3442,7 +3444,7 @@ async function perHost(hosts, settings, reporter, reopen) {
         const started = Date.now();
         const base = { host: host.name, seconds: 0, bytesUploaded: 0 };
         if (settings.mode === 'rollback') {
-            const { listing: listed, ...done } = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) }, () => reopen(index));
+            const { listing: listed, ...done } = await (0, rollback_1.rollbackOn)(host, settings, { ...reporter, info: log(host) }, () => reopen(index), index === 0);
             if (index === 0)
                 listing = listed;
             return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 };
@@ -3739,7 +3741,8 @@ function planRollback(settings, now = new Date()) {
         lockTimeoutSeconds: settings.lockTimeoutSeconds,
         commandTimeoutSeconds: settings.commandTimeoutSeconds,
         beforeActivate: settings.beforeActivate,
-        afterActivate: settings.afterActivate
+        afterActivate: settings.afterActivate,
+        listReleases: true
     };
 }
 /** `newReleaseId`: a would-be deploy whose prune the list should report (the dry run's release id). */
@@ -3900,7 +3903,7 @@ function rollbackScript(plan) {
         HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
         HOOK_AFTER_ACTIVATE: plan.afterActivate,
         COMMAND_TIMEOUT: plan.commandTimeoutSeconds,
-        LIST_RELEASES: true
+        LIST_RELEASES: plan.listReleases
     });
 }
 /** Which tools the server has, and the upload cache's manifest when the cache is usable; changes nothing. */

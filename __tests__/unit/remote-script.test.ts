@@ -400,7 +400,7 @@ describe.each(SHELLS)('assembled scripts run under $name', (shell) => {
     // Without LIST_RELEASES=1 (every host but the first), no list.
     expect(listLines(run(shell, finishScript({ ...p3, listReleases: false })).results)).toEqual([])
 
-    const rolled = run(shell, rollbackScript({ ...plan(root, { shared: [], releaseId: '' }), mode: 'rollback' }))
+    const rolled = run(shell, rollbackScript({ ...plan(root, { shared: [], releaseId: '' }), mode: 'rollback', listReleases: true }))
     expect(rolled.code, rolled.stderr).toBe(0)
     expect(rolled.results).toContain('@@listed 1')
     expect(listLines(rolled.results.slice(rolled.results.indexOf('@@listed 1') - listNow().length))).toEqual(listNow())

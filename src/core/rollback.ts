@@ -35,8 +35,15 @@ export class RollbackError extends RemoteError {
  * the rollback ends without an answer, `reopen` opens a new connection to
  * read where the host really is (the result then says it).
  */
-export async function rollbackOn(host: Connection, settings: DeploySettings, reporter: Reporter, reopen?: () => Promise<Connection>): Promise<RollbackOutcome> {
-  const plan = planRollback(settings)
+export async function rollbackOn(
+  host: Connection,
+  settings: DeploySettings,
+  reporter: Reporter,
+  reopen?: () => Promise<Connection>,
+  /** Only the first host's list is shown: the others need not print one. */
+  listReleases = true
+): Promise<RollbackOutcome> {
+  const plan = { ...planRollback(settings), listReleases }
   const target = plan.releaseId ? `release ${plan.releaseId}` : 'the previous good release'
   const result = await reporter.group(`Rolling back to ${target} on ${host.name}`, () =>
     host.run(rollbackScript(plan), { onLog: reporter.info }).catch((error: Error): ScriptResult => ({ code: null, signal: null, results: [], stdout: '', stderr: error.message }))

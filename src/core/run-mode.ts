@@ -160,7 +160,7 @@ async function perHost(hosts: Connection[], settings: DeploySettings, reporter: 
     const started = Date.now()
     const base = { host: host.name, seconds: 0, bytesUploaded: 0 }
     if (settings.mode === 'rollback') {
-      const { listing: listed, ...done } = await rollbackOn(host, settings, { ...reporter, info: log(host) }, () => reopen(index))
+      const { listing: listed, ...done } = await rollbackOn(host, settings, { ...reporter, info: log(host) }, () => reopen(index), index === 0)
       if (index === 0) listing = listed
       return { ...base, ...done, status: 'rolled-back', seconds: (Date.now() - started) / 1000 }
     }

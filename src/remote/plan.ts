@@ -85,6 +85,8 @@ export interface FinishPlan extends PlanBase {
 export interface RollbackPlan extends PlanBase, LockWait, HookLimit {
   beforeActivate: string
   afterActivate: string
+  /** The rollback also prints the release list for the run's outputs (the first host), so no list script follows it. */
+  listReleases: boolean
 }
 
 /** list: reads the server; with a would-be release id it also says what that deploy would prune. */
@@ -176,7 +178,8 @@ export function planRollback(settings: DeploySettings, now = new Date()): Rollba
     lockTimeoutSeconds: settings.lockTimeoutSeconds,
     commandTimeoutSeconds: settings.commandTimeoutSeconds,
     beforeActivate: settings.beforeActivate,
-    afterActivate: settings.afterActivate
+    afterActivate: settings.afterActivate,
+    listReleases: true
   }
 }
 

@@ -141,7 +141,7 @@ export function rollbackScript(plan: RollbackPlan): string {
     HOOK_BEFORE_ACTIVATE: plan.beforeActivate,
     HOOK_AFTER_ACTIVATE: plan.afterActivate,
     COMMAND_TIMEOUT: plan.commandTimeoutSeconds,
-    LIST_RELEASES: true
+    LIST_RELEASES: plan.listReleases
   })
 }
 
