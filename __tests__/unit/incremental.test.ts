@@ -319,6 +319,79 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('a full deploy writes the upload once; a write into a release file in place (same size, mtime put back) never reaches a later release', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-write-once-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
+    const inRelease = path.join(root, 'releases/r1/b/c.txt')
+    expect(fs.statSync(inRelease).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/b/c.txt')).ino)
+
+    // The app writes into its release in place and puts the mtime back.
+    const { atime, mtime } = fs.statSync(inRelease)
+    const fd = fs.openSync(inRelease, 'r+')
+    fs.writeSync(fd, 'c9', 0)
+    fs.closeSync(fd)
+    fs.utimesSync(inRelease, atime, mtime)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(runner, ws, root, 'r2')
+    expect(next.kind).toBe('full')
+    expect(next.log).toContain('files in the cache were changed after it was made')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c9')
+
+    write(ws, 'a.txt', 'a3')
+    expect((await deploy(runner, ws, root, 'r3')).kind).toBe('incremental')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('pruning the release the cache shares its files with, or a file the app deletes there, keeps the cache usable (changed ctimes are checked against the manifest)', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-prune-shared-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    write(ws, 'b/d.bin', Buffer.alloc(70000, 7), 0o640)
+    expect((await deploy(runner, ws, root, 'r1', { keep: 2 })).kind).toBe('full')
+    fs.rmSync(path.join(root, 'releases/r1/b/c.txt'))
+    for (let i = 2; i <= 4; i++) {
+      write(ws, 'changes.txt', `v${i}`)
+      const run = await deploy(runner, ws, root, `r${i}`, { keep: 2 })
+      expect(run.kind, run.log).toBe('incremental')
+      expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    }
+    expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r3', 'r4'])
+  })
+
+  it('an app writing into the release the cache shares its files with while the next release is copied from it is caught after the copy', async () => {
+    // A cp that lets the app write (in place, same size) just before it copies the cache.
+    const shim = fs.mkdtempSync(path.join(tmp, 'writing-cp-'))
+    const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
+    fs.writeFileSync(
+      path.join(shim, 'cp'),
+      [
+        '#!/bin/sh',
+        'for arg do case $arg in */.atomic-deploy/cache/.) printf c9 >"${arg%/.atomic-deploy/cache/.}/releases/r1/b/c.txt" ;; esac; done',
+        `exec ${realCp} "$@"`,
+        ''
+      ].join('\n'),
+      { mode: 0o755 }
+    )
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-write-during-copy-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(localRunner(shell), ws, root, 'r1')
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r2')
+    expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c9')
+    expect(next.kind).toBe('full')
+    expect(next.log).toContain('a file of the upload cache changed while the release was copied from it')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
   it('with hardlink-releases the release shares unchanged files with the cache, and changed ones do not leak into old releases', async () => {
     const runner = localRunner(shell)
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))

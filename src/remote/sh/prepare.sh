@@ -12,6 +12,7 @@
 #   writable         open the writable folders to writable-user (when set)
 #   env-file         write env-file into the release, mode 600 (when set)
 #   revision         write the revision file into the release (when set)
+#                    (then a new upload cache is stamped: see lib/cache.sh)
 #   before-activate  run the before-activate hook in the release (when set)
 #
 # On failure the staging tree and the release are removed, the release is
@@ -103,6 +104,7 @@ step_upload() {
   mkdir "$STAGING"
   if [ -n "$CACHE_BASE" ]; then
     problem=$(cache_problem)
+    [ -n "$problem" ] || problem=$(verify_cache)
     [ -z "$problem" ] || fail cache "the upload cache cannot be used: $problem"
     mkdir "$DELTA"
     unpack_into "$DELTA"
@@ -110,6 +112,7 @@ step_upload() {
     say "       changes received; building the release from the cache"
     # Whatever goes wrong with the cache from here on, the runner sends everything instead.
     build_from_cache 2>"$CONTROL/errors" || fail cache "the release could not be built from the upload cache: $(cache_errors)"
+    unchanged_since_verified || fail cache "a file of the upload cache changed while the release was copied from it"
   else
     unpack_into "$STAGING"
   fi
@@ -126,7 +129,7 @@ step_upload() {
     [ -z "$CACHE_BASE" ] || fail cache "the upload cache could not be updated: $problem"
     say "       warning: the upload cache could not be updated ($problem); the next deploy uploads everything"
   fi
-  remove_tree "$DELTA" "$CONTROL"
+  remove_tree "$DELTA" "$CONTROL" "$VERIFIED" "$VERIFIED.list" "$VERIFIED.list.sums" "$VERIFIED.list.modes"
 }
 
 step_release() {
@@ -170,7 +173,7 @@ on_exit() {
   trap '' PIPE
   stop_hook
   if [ "$status" != 0 ] && [ "$HOLDING_LOCK" = 1 ]; then
-    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL"
+    [ "$STAGING_CREATED" != 1 ] || remove_tree "$STAGING" "$STAGING.failed" "$DELTA" "$CONTROL" "$VERIFIED"*
     if [ "$RELEASE_CREATED" = 1 ]; then
       read_current 2>/dev/null || true
       [ "$CURRENT_ID" = "$RELEASE_ID" ] || remove_tree "$RELEASE_PATH"
@@ -200,5 +203,6 @@ if [ -n "$WRITABLE_PATHS" ]; then step_writable; fi
 if [ -n "$ENV_FILE_PATH" ]; then step_env_file; fi
 write_revision_file
 give_release_mode
+stamp_new_cache
 if [ -n "$HOOK_BEFORE_ACTIVATE" ]; then step_before_activate; fi
 finished prepare

@@ -1,8 +1,13 @@
 # lib/cache.sh: the upload, and the upload cache for incremental uploads.
 # The server keeps the last uploaded tree in .atomic-deploy/cache (never
-# served), its manifest, and a stamp made when the cache was complete. Before
-# use, the cache is checked: the manifest must be the one the runner diffed
-# against, no file may have changed after the stamp (see cache_changed), and
+# served), its manifest, and a stamp made when the cache was complete. A full
+# upload is written once: the cache is a hard-linked copy of the new release,
+# taken before anything is written into the release, and stamped before any
+# command of the user runs there. What an app or a hook changes in place in a
+# release file changes the cache's file too, and its change time (ctime):
+# before use, every file of the cache whose ctime is after the stamp must
+# still have the content, mode and size its manifest line gives (see
+# verify_cache). The manifest must be the one the runner diffed against, and
 # the number of entries must match. Anything else means a full upload.
 # Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.
 STAGING="$STATE/staging/$RELEASE_ID"
@@ -13,46 +18,150 @@ CACHE_STAMP="$STATE/cache.stamp"
 CACHE_LINKED="$STATE/cache.linked"
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
+# Made when this run's check of the cache began; the cache's stamp moves to it.
+VERIFIED="$STATE/staging/$RELEASE_ID.verified"
+# Set when this run made a new cache that stamp_new_cache must stamp.
+CACHE_UNSTAMPED=0
 
 # From stdin: GNU sha256sum escapes a file name holding a backslash or a
 # newline by putting a backslash before the digest; stdin is named "-".
 sha256_of() { sha256sum <"$1" | cut -d' ' -f1; }
 
-# Says why the cache cannot be used, or nothing when it can.
+# Says why the cache cannot be used, or nothing when it may be: the checks
+# that change nothing (inspect runs them without the lock). verify_cache
+# follows in prepare, and the release built from the cache must have as
+# many entries as the workspace (a cache with one too many or too few
+# entries gives a release with one too many or too few).
 cache_problem() {
   if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ]; then
     printf 'there is no complete cache'
   elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
     printf 'the cache changed after its manifest was read'
-  elif changed=$(cache_changed) && [ -n "$changed" ]; then
-    printf '%s' "$changed"
-  else
-    entries=$(find "$CACHE" | wc -l)
-    lines=$(wc -l <"$MANIFEST")
-    [ $((entries - 1)) -eq "$lines" ] || printf 'the cache holds %s entries, its manifest %s' $((entries - 1)) "$lines"
   fi
 }
 
-# Says whether files in the cache changed after its stamp. The change time
-# (ctime), not the modification time: a write can put the mtime back (touch
-# -r, cp -p), never the ctime. Compared with the stamp's own ctime, which the
-# last touch of update_cache set. A cache hard-linked into releases is checked
-# by mtime only: linking a file into a release, replacing it with a shared
-# link or pruning a release changes the ctime of the cache's file too.
-cache_changed() {
+# Says whether files in the cache changed after its stamp, or nothing when
+# none did; under the lock. By change time (ctime), not modification time: a
+# write can put the mtime back (touch -r, cp -p), never the ctime. Removing
+# the release the cache shares its files with, or a file of it, changes their
+# ctime too, so a file changed after the stamp is compared with the manifest
+# before it counts as changed. The stamp then moves up to the start of this
+# check (VERIFIED): what changes from here on is after it. A cache that
+# hardlink-releases shares with every release is checked by mtime only:
+# linking a file into a new release changes its ctime.
+verify_cache() {
   if [ -e "$CACHE_LINKED" ]; then
-    newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)
-  elif find "$CACHE_STAMP" -prune -newercc "$CACHE_STAMP" >/dev/null 2>&1; then
-    # GNU find: to the nanosecond.
-    newer=$(find "$CACHE" -newercc "$CACHE_STAMP" | head -n 1)
-  elif since=$(stat -c %Z "$CACHE_STAMP" 2>/dev/null); then
-    # BusyBox find has no -newercc; its stat counts whole seconds.
-    newer=$(find "$CACHE" -exec stat -c %Z {} + | awk -v since="$since" '$1 > since { print; exit }')
-  else
-    printf 'the server can read change times neither with find -newercc nor with stat -c %%Z'
+    [ -z "$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1)" ] || printf 'files in the cache were changed after it was made'
     return 0
   fi
-  [ -z "$newer" ] || printf 'files in the cache were changed after it was made'
+  read_change_times
+  if [ "$CHANGE_TIMES" = none ]; then
+    printf 'the server can read change times neither with find -newercm nor with stat -c %%Z'
+  elif ! { touch "$VERIFIED" && wait_past "$VERIFIED" && changed_since "$CACHE_STAMP" >"$VERIFIED.list"; }; then
+    printf 'the change times of the cache could not be read'
+  elif ! matches_manifest "$VERIFIED.list"; then
+    printf 'files in the cache were changed after it was made'
+  elif ! touch -r "$VERIFIED" "$CACHE_STAMP"; then
+    printf 'the cache stamp could not be moved'
+  fi
+}
+
+# Nothing in the cache changed since verify_cache began (an app writing into
+# the release the cache shares its files with, while the new release was
+# copied from it). Fails when something did. A release hard-linked from the
+# cache (hardlink-releases) changed the ctime of every file it links.
+unchanged_since_verified() {
+  [ -e "$VERIFIED" ] && [ "$HARDLINK_RELEASE" != 1 ] || return 0
+  changed_since "$VERIFIED" >"$VERIFIED.list" && [ ! -s "$VERIFIED.list" ]
+}
+
+# CHANGE_TIMES: how this server reads change times: find (GNU: -newercm,
+# to the nanosecond), stat (BusyBox: whole seconds), or none. Set once.
+CHANGE_TIMES=
+read_change_times() {
+  [ -z "$CHANGE_TIMES" ] || return 0
+  if find "$STATE" -prune -newercm "$STATE" >/dev/null 2>&1; then
+    CHANGE_TIMES="find"
+  elif stat -c %Z "$STATE" >/dev/null 2>&1; then
+    CHANGE_TIMES="stat"
+  else
+    CHANGE_TIMES="none"
+  fi
+}
+
+# changed_since REF: the regular files of the cache (./path, one a line)
+# whose ctime is after the mtime of REF.
+changed_since() {
+  read_change_times
+  case $CHANGE_TIMES in
+    find)
+      (cd "$CACHE" && find . -type f -newercm "$1")
+      ;;
+    stat)
+      since=$(stat -c %Y "$1") || return 1
+      (cd "$CACHE" && find . -type f -exec stat -c '%Z %n' {} +) |
+        awk -v since="$since" '$1 > since { sub(/^[0-9]+ /, ""); print }'
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# wait_past FILE: returns once a file made now has a later ctime than FILE's
+# mtime. File times advance in clock ticks (a few milliseconds; BusyBox's
+# stat reads whole seconds): a change in the tick of a stamp would not be
+# after it, and so must come before the check that follows the stamp.
+wait_past() {
+  tries=0
+  while [ "$tries" -lt 200 ]; do
+    touch "$1.tick" || return 1
+    if is_after "$1.tick" "$1"; then
+      rm -f "$1.tick"
+      return 0
+    fi
+    # A coarse clock (whole seconds): no need to ask a thousand times a second.
+    [ "$tries" -lt 20 ] || sleep 0.05 2>/dev/null || sleep 1
+    tries=$((tries + 1))
+  done
+  rm -f "$1.tick"
+  return 1
+}
+
+# is_after FILE REF: FILE's ctime is after REF's mtime.
+is_after() {
+  read_change_times
+  case $CHANGE_TIMES in
+    find) [ -n "$(find "$1" -newercm "$2")" ] ;;
+    *) [ "$(stat -c %Z "$1")" -gt "$(stat -c %Y "$2")" ] ;;
+  esac
+}
+
+# matches_manifest LIST: each file named in LIST (./path in the cache, one a
+# line) has the sha256, mode and size its line in the manifest gives.
+matches_manifest() {
+  [ -s "$1" ] || return 0
+  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 sha256sum) >"$1.sums" || return 1
+  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 stat -c '%a %s') >"$1.modes" || return 1
+  sed 's/^\\//' "$1.sums" | cut -c1-64 | paste -d ' ' - "$1.modes" "$1" |
+    KNOWN="$MANIFEST" awk '
+      BEGIN { known = ENVIRON["KNOWN"]; while ((getline line < known) > 0) listed[line] = 1 }
+      {
+        p = $0; for (i = 0; i < 3; i++) sub(/^[^ ]* /, "", p)
+        if (!(($1 " f " $2 " " $3 " " substr(p, 3)) in listed)) { bad = 1; exit }
+      }
+      END { exit bad }
+    '
+}
+
+# stamp_new_cache: the stamp of a cache this run made from a full upload,
+# after the steps that replace files of the release (shared links, writable
+# copies, env-file) and before any command of the user runs in it.
+stamp_new_cache() {
+  [ "$CACHE_UNSTAMPED" = 1 ] || return 0
+  if touch "$CACHE_STAMP" && wait_past "$CACHE_STAMP"; then
+    CACHE_UNSTAMPED=0
+  else
+    say "       warning: the upload cache could not be stamped; the next deploy uploads everything"
+  fi
 }
 
 # unpack_into DIR: the upload stream into DIR; its control data is set aside in CONTROL.
@@ -171,9 +280,9 @@ update_cache() {
   else
     remove_tree "$CACHE" || return 1
     mkdir "$CACHE" || return 1
-    # A copy of its own, so that nothing written into a release reaches the
-    # cache; with hardlink-releases the user has accepted that risk already.
-    copy_tree "$STAGING" "$CACHE" "$HARDLINK_RELEASE" || return 1
+    # Hard links of the staging tree, written once: nothing is in it yet but
+    # the upload (see stamp_new_cache and verify_cache).
+    copy_tree "$STAGING" "$CACHE" 1 || return 1
   fi
   {
     if [ -n "$CACHE_BASE" ]; then
@@ -191,9 +300,21 @@ update_cache() {
     return 1
   fi
   mv "$MANIFEST.new" "$MANIFEST" || return 1
+  if [ -e "$CACHE_LINKED" ]; then
+    stamp_linked_cache
+  elif [ -n "$CACHE_BASE" ]; then
+    # What changed in the cache after the check began is after the stamp:
+    # the changes just applied are checked against the manifest next time.
+    touch -r "$VERIFIED" "$CACHE_STAMP"
+  else
+    CACHE_UNSTAMPED=1
+  fi
+}
+
+# A cache checked by mtime: stamped now, then moved up to the newest of its
+# files (a runner clock ahead of ours dates them after this moment).
+stamp_linked_cache() {
   touch "$CACHE_STAMP" || return 1
-  # Files dated after this moment (a runner clock ahead of ours) would look
-  # changed at the next check: move the stamp up to the newest of them.
   while newer=$(find "$CACHE" -newer "$CACHE_STAMP" | head -n 1) && [ -n "$newer" ]; do
     touch -r "$newer" "$CACHE_STAMP" || return 1
   done
