@@ -365,6 +365,25 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(fs.readdirSync(path.join(root, 'releases')).sort()).toEqual(['r3', 'r4'])
   })
 
+  it('a shared file seeded from a full upload is a copy of its own: editing it in place leaves the cache usable', async () => {
+    const runner = localRunner(shell)
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-seeded-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'config.ini', 'seed')
+    const shared = [{ path: 'config.ini', isDirectory: false }]
+    expect((await deploy(runner, ws, root, 'r1', { shared })).kind).toBe('full')
+    const seeded = path.join(root, 'shared/config.ini')
+    expect(fs.statSync(seeded).ino).not.toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/config.ini')).ino)
+    const fd = fs.openSync(seeded, 'r+')
+    fs.writeSync(fd, 'edit', 0)
+    fs.closeSync(fd)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(runner, ws, root, 'r2', { shared })
+    expect(next.kind, next.log).toBe('incremental')
+    expect(fs.readFileSync(path.join(root, 'current/config.ini'), 'utf8')).toBe('edit')
+  })
+
   it('an app writing into the release the cache shares its files with while the next release is copied from it is caught after the copy', async () => {
     // A cp that lets the app write (in place, same size) just before it copies the cache.
     const shim = fs.mkdtempSync(path.join(tmp, 'writing-cp-'))

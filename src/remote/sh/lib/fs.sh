@@ -48,3 +48,16 @@ symlinked_parent() {
   done
   return 1
 }
+
+# own_copies PATH: each file at or below PATH with other hard links (a full
+# upload's cache shares the new release's files; hardlink-releases shares
+# them with the other releases too) becomes a copy of its own, so that what
+# is changed there (modes and ACLs, what the web server writes) reaches
+# nothing else. Only the SSH user's files: what another user made is theirs.
+own_copies() {
+  find "$1" -type f -links +1 -user "$(id -un)" -exec sh -c '
+    for file do
+      cp -p "$file" "$file.atomic-deploy-copy" && mv -f "$file.atomic-deploy-copy" "$file" || exit 1
+    done
+  ' sh {} +
+}

@@ -48,6 +48,8 @@ link_shared() {
       fi
       say "       shared/$entry: seeded from this release (first deploy with it)"
       move_folder "$in_release" "$in_shared"
+      own_copies "$in_shared" 2>/dev/null ||
+        say "       shared/$entry: some of its files still share their data with the upload cache (they could not be copied); the next deploy may upload everything"
     elif [ "$kind" = dir ]; then
       say "       shared/$entry: created empty"
       make_dirs "$in_shared"

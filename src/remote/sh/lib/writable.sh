@@ -81,15 +81,3 @@ open_writable() {
   esac
   say "       $1: writable by ${WRITABLE_USER:-every user} ($WRITABLE_MODE)"
 }
-
-# own_copies DIR: each file in DIR with other hard links (a release built
-# with hardlink-releases shares its files with the upload cache and the
-# other releases) becomes a copy of its own, so that the modes and ACLs
-# given here, and what the web server writes, reach only this release.
-own_copies() {
-  find "$1" -type f -links +1 -user "$me" -exec sh -c '
-    for file do
-      cp -p "$file" "$file.atomic-deploy-copy" && mv -f "$file.atomic-deploy-copy" "$file" || exit 1
-    done
-  ' sh {} +
-}
