@@ -10,7 +10,7 @@
  *   const relay = await startDelayRelay({ targetHost: '127.0.0.1', targetPort: sshPort, delayMs: 25 })
  *   // connect to 127.0.0.1:relay.port instead of sshPort ...
  *   await relay.stop()
- * From a shell: node scripts/lib/delay-relay.js <target-port> [delay-ms] [listen-port]
+ * From a shell: node scripts/lib/delay-relay.js [<target-host>:]<target-port> [delay-ms] [listen-port]
  * (prints the port it listens on, relays until killed).
  *
  * Plain CommonJS, no dependencies: it runs under node as is.
@@ -85,10 +85,11 @@ function startDelayRelay(options) {
 module.exports = { startDelayRelay }
 
 if (require.main === module) {
-  const [targetPort, delayMs, port] = process.argv.slice(2).map(Number)
+  const [target, delayMs, port] = process.argv.slice(2)
+  const [, targetHost, targetPort] = /^(?:(.+):)?(\d+)$/.exec(target || '') || []
   if (!targetPort) {
-    process.stderr.write('usage: node scripts/lib/delay-relay.js <target-port> [delay-ms] [listen-port]\n')
+    process.stderr.write('usage: node scripts/lib/delay-relay.js [<target-host>:]<target-port> [delay-ms] [listen-port]\n')
     process.exit(2)
   }
-  startDelayRelay({ targetPort, delayMs: delayMs || 25, port: port || 0 }).then((relay) => process.stdout.write(`${relay.port}\n`))
+  startDelayRelay({ targetHost, targetPort: Number(targetPort), delayMs: Number(delayMs) || 25, port: Number(port) || 0 }).then((relay) => process.stdout.write(`${relay.port}\n`))
 }
