@@ -74,6 +74,15 @@ async function deploy(runner: ScriptRunner, ws: string, root: string, id: string
   return { kind: prepared.kind, bytesSent: prepared.bytesSent, log: log.join('\n') }
 }
 
+/** Writes over the start of a file in place (same inode) and puts its times back, as `touch -r` would. */
+function writeInPlace(file: string, text: string): void {
+  const { atime, mtime } = fs.statSync(file)
+  const fd = fs.openSync(file, 'r+')
+  fs.writeSync(fd, text, 0)
+  fs.closeSync(fd)
+  fs.utimesSync(file, atime, mtime)
+}
+
 const write = (ws: string, rel: string, content: string | Buffer, mode?: number): void => {
   fs.mkdirSync(path.dirname(path.join(ws, rel)), { recursive: true })
   fs.writeFileSync(path.join(ws, rel), content)
@@ -81,6 +90,9 @@ const write = (ws: string, rel: string, content: string | Buffer, mode?: number)
 }
 
 describe.each(SHELLS)('incremental uploads under $name', (shell) => {
+  /** A runner, a fresh workspace and a fresh deploy root named after the case. */
+  const site = (label: string) => ({ runner: localRunner(shell), ws: fs.mkdtempSync(path.join(tmp, 'ws-')), root: fs.mkdtempSync(path.join(tmp, `${shell.name}-${label}-`)) })
+
   it('keeps the release equal to the workspace through edits, deletions, renames and type changes', async () => {
     const runner = localRunner(shell)
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
@@ -165,8 +177,8 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     write(ws, 'b/c.txt', 'c1')
     await deploy(runner, ws, root, 'r1')
 
-    // Someone writes into the cache after the deploy (a second later: BusyBox find compares whole seconds).
-    await new Promise((resolve) => setTimeout(resolve, 1100))
+    // Someone writes into the cache right after the deploy: the stamp waited for the file clock
+    // (whole seconds with BusyBox) to pass it, so any write after the deploy is after the stamp.
     write(root, '.atomic-deploy/cache/b/c.txt', 'tampered')
     write(ws, 'a.txt', 'a2')
     const afterTamper = await deploy(runner, ws, root, 'r2')
@@ -174,13 +186,15 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(afterTamper.log).toContain('changed after it was made')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
 
-    // A file removed from the cache behind its back, with the stamp still newer: caught by the count.
+    // A file removed from the cache behind its back, with the stamp still newer: the release
+    // built from it is one entry short of the workspace.
     fs.rmSync(path.join(root, '.atomic-deploy/cache/b/c.txt'))
     fs.utimesSync(path.join(root, '.atomic-deploy/cache/b'), new Date(0), new Date(0))
     fs.utimesSync(path.join(root, '.atomic-deploy/cache'), new Date(0), new Date(0))
     write(ws, 'a.txt', 'a3')
     const afterLoss = await deploy(runner, ws, root, 'r3')
     expect(afterLoss.kind).toBe('full')
+    expect(afterLoss.log).toContain('the release built from the upload cache has')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
 
     // The whole cache gone.
@@ -204,12 +218,8 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     write(ws, 'b/c.txt', 'c1')
     await deploy(runner, ws, root, 'r1')
 
-    // A second later (BusyBox stat has whole seconds), as `touch -r` would do it.
-    await new Promise((resolve) => setTimeout(resolve, 1100))
-    const cached = path.join(root, '.atomic-deploy/cache/b/c.txt')
-    const { atime, mtime } = fs.statSync(cached)
-    fs.writeFileSync(cached, 'c9')
-    fs.utimesSync(cached, atime, mtime)
+    // Right after the deploy (see above), as `touch -r` would do it.
+    writeInPlace(path.join(root, '.atomic-deploy/cache/b/c.txt'), 'c9')
     write(ws, 'a.txt', 'a2')
     const next = await deploy(runner, ws, root, 'r2')
     expect(next.kind).toBe('full')
@@ -320,9 +330,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
   })
 
   it('a full deploy writes the upload once; a write into a release file in place (same size, mtime put back) never reaches a later release', async () => {
-    const runner = localRunner(shell)
-    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
-    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-write-once-`))
+    const { runner, ws, root } = site('write-once')
     write(ws, 'a.txt', 'a1')
     write(ws, 'b/c.txt', 'c1')
     expect((await deploy(runner, ws, root, 'r1')).kind).toBe('full')
@@ -330,11 +338,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(fs.statSync(inRelease).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/b/c.txt')).ino)
 
     // The app writes into its release in place and puts the mtime back.
-    const { atime, mtime } = fs.statSync(inRelease)
-    const fd = fs.openSync(inRelease, 'r+')
-    fs.writeSync(fd, 'c9', 0)
-    fs.closeSync(fd)
-    fs.utimesSync(inRelease, atime, mtime)
+    writeInPlace(inRelease, 'c9')
     write(ws, 'a.txt', 'a2')
     const next = await deploy(runner, ws, root, 'r2')
     expect(next.kind).toBe('full')
@@ -348,9 +352,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
   })
 
   it('pruning the release the cache shares its files with, or a file the app deletes there, keeps the cache usable (changed ctimes are checked against the manifest)', async () => {
-    const runner = localRunner(shell)
-    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
-    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-prune-shared-`))
+    const { runner, ws, root } = site('prune-shared')
     write(ws, 'a.txt', 'a1')
     write(ws, 'b/c.txt', 'c1')
     write(ws, 'b/d.bin', Buffer.alloc(70000, 7), 0o640)
@@ -366,18 +368,14 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
   })
 
   it('a shared file seeded from a full upload is a copy of its own: editing it in place leaves the cache usable', async () => {
-    const runner = localRunner(shell)
-    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
-    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-seeded-`))
+    const { runner, ws, root } = site('seeded')
     write(ws, 'a.txt', 'a1')
     write(ws, 'config.ini', 'seed')
     const shared = [{ path: 'config.ini', isDirectory: false }]
     expect((await deploy(runner, ws, root, 'r1', { shared })).kind).toBe('full')
     const seeded = path.join(root, 'shared/config.ini')
     expect(fs.statSync(seeded).ino).not.toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/config.ini')).ino)
-    const fd = fs.openSync(seeded, 'r+')
-    fs.writeSync(fd, 'edit', 0)
-    fs.closeSync(fd)
+    writeInPlace(seeded, 'edit')
     write(ws, 'a.txt', 'a2')
     const next = await deploy(runner, ws, root, 'r2', { shared })
     expect(next.kind, next.log).toBe('incremental')
@@ -398,8 +396,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
       ].join('\n'),
       { mode: 0o755 }
     )
-    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
-    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-write-during-copy-`))
+    const { ws, root } = site('write-during-copy')
     write(ws, 'a.txt', 'a1')
     write(ws, 'b/c.txt', 'c1')
     await deploy(localRunner(shell), ws, root, 'r1')
