@@ -351,6 +351,27 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('a new cache whose stamp cannot wait past its clock tick keeps no stamp: a hook write in that tick never reaches a later release', async () => {
+    // A touch that fails for wait_past's tick file only: the stamp itself is made.
+    const shim = fs.mkdtempSync(path.join(tmp, 'failing-touch-'))
+    const realTouch = shell.name === 'busybox' ? 'busybox touch' : '/bin/touch'
+    fs.writeFileSync(path.join(shim, 'touch'), ['#!/bin/sh', 'for arg do case $arg in *cache.stamp.tick) exit 1 ;; esac; done', `exec ${realTouch} "$@"`, ''].join('\n'), {
+      mode: 0o755
+    })
+    const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
+    const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-stamp-fails-`))
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'changes.txt', 'v1')
+    // In the stamp's tick (BusyBox's stat reads whole seconds): same size, mtime put back.
+    const hook = "printf a9 | dd of=a.txt conv=notrunc 2>/dev/null; touch -d '2001-01-01' a.txt"
+    const first = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1', { beforeActivate: hook })
+    expect(first.log).toContain('the upload cache could not be stamped; the next deploy uploads everything')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/cache.stamp'))).toBe(false)
+    write(ws, 'changes.txt', 'v2')
+    expect((await deploy(localRunner(shell), ws, root, 'r2')).kind).toBe('full')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
   it('pruning the release the cache shares its files with, or a file the app deletes there, keeps the cache usable (changed ctimes are checked against the manifest)', async () => {
     const { runner, ws, root } = site('prune-shared')
     write(ws, 'a.txt', 'a1')

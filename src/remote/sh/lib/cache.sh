@@ -160,6 +160,8 @@ stamp_new_cache() {
   if touch "$CACHE_STAMP" && wait_past "$CACHE_STAMP"; then
     CACHE_UNSTAMPED=0
   else
+    # A stamp in the tick of a write to come would hide that write: none at all.
+    rm -f "$CACHE_STAMP"
     say "       warning: the upload cache could not be stamped; the next deploy uploads everything"
   fi
 }
