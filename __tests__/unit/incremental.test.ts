@@ -5,7 +5,7 @@
  * every step of a sequence of edits, the release must equal the workspace
  * byte for byte, mode for mode, link for link.
  */
-import { execFileSync } from 'child_process'
+import { execFileSync, spawnSync } from 'child_process'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
@@ -370,6 +370,31 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     write(ws, 'changes.txt', 'v2')
     expect((await deploy(localRunner(shell), ws, root, 'r2')).kind).toBe('full')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('a group, mtime or ACL given to a file of the release the cache shares its files with never reaches a later release', async () => {
+    const { runner, ws, root } = site('metadata')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    const hasSetfacl = spawnSync('sh', ['-c', 'command -v setfacl'], { stdio: 'ignore' }).status === 0
+    const changes: Array<[string, (file: string) => void]> = [
+      ['group', (file) => fs.chownSync(file, fs.statSync(file).uid, 65534)],
+      ['mtime', (file) => fs.utimesSync(file, new Date('2001-01-01'), new Date('2001-01-01'))],
+      ...(hasSetfacl ? ([['acl', (file: string) => execFileSync('setfacl', ['-m', 'u:nobody:r--', file])]] as Array<[string, (file: string) => void]>) : [])
+    ]
+    let id = 0
+    expect((await deploy(runner, ws, root, `r${++id}`)).kind).toBe('full')
+    for (const [what, change] of changes) {
+      change(path.join(fs.realpathSync(path.join(root, 'current')), 'b/c.txt'))
+      write(ws, 'a.txt', `a-${what}`)
+      const next = await deploy(runner, ws, root, `r${++id}`)
+      // BusyBox cp copies no ACL: there the release is right without a full upload.
+      if (!(what === 'acl' && shell.name === 'busybox')) expect(next.kind, `${what}: ${next.log}`).toBe('full')
+      const inRelease = fs.statSync(path.join(root, `releases/r${id}/b/c.txt`))
+      const inWorkspace = fs.statSync(path.join(ws, 'b/c.txt'))
+      expect([inRelease.gid, Math.floor(inRelease.mtimeMs / 1000)]).toEqual([process.getgid!(), Math.floor(inWorkspace.mtimeMs / 1000)])
+      if (hasSetfacl) expect(execFileSync('getfacl', ['-cp', path.join(root, `releases/r${id}/b/c.txt`)], { encoding: 'utf8' })).not.toContain('nobody')
+    }
   })
 
   it('pruning the release the cache shares its files with, or a file the app deletes there, keeps the cache usable (changed ctimes are checked against the manifest)', async () => {

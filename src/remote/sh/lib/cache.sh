@@ -16,6 +16,10 @@ MANIFEST="$STATE/cache.manifest"
 CACHE_STAMP="$STATE/cache.stamp"
 # Present while the cache's files may also be files of releases (hardlink-releases).
 CACHE_LINKED="$STATE/cache.linked"
+# Owner, group and mtime of each file of the cache as stamped ("uid gid
+# mtime ./path"): the manifest has none of them, and a release that shares a
+# file with the cache can change them (chgrp, touch).
+CACHE_TIMES="$STATE/cache.times"
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
 # Made when this run's check of the cache began; the cache's stamp moves to it.
@@ -33,7 +37,7 @@ sha256_of() { sha256sum <"$1" | cut -d' ' -f1; }
 # many entries as the workspace (a cache with one too many or too few
 # entries gives a release with one too many or too few).
 cache_problem() {
-  if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ]; then
+  if [ ! -d "$CACHE" ] || [ ! -f "$MANIFEST" ] || [ ! -f "$CACHE_STAMP" ] || { [ ! -e "$CACHE_LINKED" ] && [ ! -f "$CACHE_TIMES" ]; }; then
     printf 'there is no complete cache'
   elif [ "$(sha256_of "$MANIFEST")" != "$CACHE_BASE" ]; then
     printf 'the cache changed after its manifest was read'
@@ -136,20 +140,54 @@ is_after() {
 }
 
 # matches_manifest LIST: each file named in LIST (./path in the cache, one a
-# line) has the sha256, mode and size its line in the manifest gives.
+# line) has the sha256, mode and size its line in the manifest gives, the
+# owner, group and mtime CACHE_TIMES gives, and no access control list.
 matches_manifest() {
   [ -s "$1" ] || return 0
   tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 sha256sum) >"$1.sums" || return 1
-  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 stat -c '%a %s') >"$1.modes" || return 1
+  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 stat -c '%a %s %u %g %Y') >"$1.modes" || return 1
+  acl_free "$1" || return 1
   sed 's/^\\//' "$1.sums" | cut -c1-64 | paste -d ' ' - "$1.modes" "$1" |
-    KNOWN="$MANIFEST" awk '
-      BEGIN { known = ENVIRON["KNOWN"]; while ((getline line < known) > 0) listed[line] = 1 }
+    KNOWN="$MANIFEST" TIMES="$CACHE_TIMES" awk '
+      BEGIN {
+        known = ENVIRON["KNOWN"]; while ((getline line < known) > 0) listed[line] = 1
+        times = ENVIRON["TIMES"]
+        while ((getline line < times) > 0) {
+          p = line; for (i = 0; i < 3; i++) sub(/^[^ ]* /, "", p)
+          split(line, f, " "); stamped[p] = f[1] " " f[2] " " f[3]
+        }
+      }
       {
-        p = $0; for (i = 0; i < 3; i++) sub(/^[^ ]* /, "", p)
-        if (!(($1 " f " $2 " " $3 " " substr(p, 3)) in listed)) { bad = 1; exit }
+        p = $0; for (i = 0; i < 6; i++) sub(/^[^ ]* /, "", p)
+        if (!(($1 " f " $2 " " $3 " " substr(p, 3)) in listed) || stamped[p] != ($4 " " $5 " " $6)) { bad = 1; exit }
       }
       END { exit bad }
     '
+}
+
+# acl_free LIST: no file named in LIST has an access control list, which
+# cp -a would copy into the release (GNU ls marks one with a '+'). BusyBox
+# ls has no -U, and BusyBox cp copies no ACL.
+acl_free() {
+  ls -ldU "$STATE" >/dev/null 2>&1 || return 0
+  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 ls -ldU) | awk '$1 ~ /[+]$/ { found = 1 } END { exit found }'
+}
+
+# record_times: CACHE_TIMES for every file of the cache, as it is now.
+record_times() {
+  (cd "$CACHE" && find . -type f -exec stat -c '%u %g %Y %n' {} +) >"$CACHE_TIMES.new" && mv "$CACHE_TIMES.new" "$CACHE_TIMES"
+}
+
+# update_times: CACHE_TIMES after a delta: the lines of the paths it dropped
+# go, and the files it brought (new in the cache, shared with nothing) come in.
+update_times() {
+  {
+    DROP_LIST="$CONTROL/drop" awk '
+      BEGIN { drop = ENVIRON["DROP_LIST"]; while ((getline line < drop) > 0) gone["./" line] = 1 }
+      { p = $0; for (i = 0; i < 3; i++) sub(/^[^ ]* /, "", p); if (!(p in gone)) print }
+    ' "$CACHE_TIMES" &&
+      (cd "$DELTA" && find . -type f) | tr '\n' '\0' | (cd "$CACHE" && xargs -0 -r stat -c '%u %g %Y %n')
+  } >"$CACHE_TIMES.new" && mv "$CACHE_TIMES.new" "$CACHE_TIMES"
 }
 
 # stamp_new_cache: the stamp of a cache this run made from a full upload,
@@ -157,7 +195,9 @@ matches_manifest() {
 # copies, env-file) and before any command of the user runs in it.
 stamp_new_cache() {
   [ "$CACHE_UNSTAMPED" = 1 ] || return 0
-  if touch "$CACHE_STAMP" && wait_past "$CACHE_STAMP"; then
+  # Nothing can change the cache between the stamp and the record: no command
+  # of the user has run in the release yet, and it is not current.
+  if touch "$CACHE_STAMP" && wait_past "$CACHE_STAMP" && record_times; then
     CACHE_UNSTAMPED=0
   else
     # A stamp in the tick of a write to come would hide that write: none at all.
@@ -193,7 +233,11 @@ unpack_into() {
 # copy_tree FROM TO hardlink: TO becomes a copy of FROM (hard links when asked and possible).
 copy_tree() {
   if [ "$3" = 1 ] && cp -al "$1/." "$2/" 2>/dev/null; then return 0; fi
-  remove_tree "$2" && mkdir "$2" && cp -a "$1/." "$2/"
+  remove_tree "$2" && mkdir "$2" || return 1
+  # Without extended attributes where cp can leave them out (GNU; BusyBox cp
+  # copies none): an upload carries none, and a file the cache shares with a
+  # release may have been given some there.
+  cp -a --no-preserve=xattr "$1/." "$2/" 2>/dev/null || { remove_tree "$2" && mkdir "$2" && cp -a "$1/." "$2/"; }
 }
 
 # check_listed: refuses a remove list naming a path outside the tree.
@@ -279,6 +323,7 @@ update_cache() {
   fi
   if [ -n "$CACHE_BASE" ]; then
     apply_delta "$CACHE" || return 1
+    if [ ! -e "$CACHE_LINKED" ]; then update_times || return 1; fi
   else
     remove_tree "$CACHE" || return 1
     mkdir "$CACHE" || return 1
