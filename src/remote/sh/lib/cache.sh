@@ -6,9 +6,11 @@
 # command of the user runs there. What an app or a hook changes in place in a
 # release file changes the cache's file too, and its change time (ctime):
 # before use, every file of the cache whose ctime is after the stamp must
-# still have the content, mode and size its manifest line gives (see
-# verify_cache). The manifest must be the one the runner diffed against, and
-# the number of entries must match. Anything else means a full upload.
+# still have the content, mode and size its manifest line gives, and the
+# owner, group and mtime recorded at the stamp (see verify_cache). The
+# manifest must be the one the runner diffed against, and the release built
+# from the cache must have as many entries as the workspace. Anything else
+# means a full upload.
 # Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh, lib/fs.sh.
 STAGING="$STATE/staging/$RELEASE_ID"
 CACHE="$STATE/cache"
@@ -49,7 +51,7 @@ cache_problem() {
 # write can put the mtime back (touch -r, cp -p), never the ctime. Removing
 # the release the cache shares its files with, or a file of it, changes their
 # ctime too, so a file changed after the stamp is compared with the manifest
-# before it counts as changed. The stamp then moves up to the start of this
+# and the record of the stamp (matches_manifest) before it counts as changed. The stamp then moves up to the start of this
 # check (VERIFIED): what changes from here on is after it. A cache that
 # hardlink-releases shares with every release is checked by mtime only:
 # linking a file into a new release changes its ctime.
