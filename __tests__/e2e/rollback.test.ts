@@ -221,7 +221,8 @@ describe('rollback, list and unlock through dist/index.js', () => {
       path: root,
       'release-id': 'c2',
       source: makeWorkspace({ v: 'c2' }),
-      'before-activate': 'sleep 4; touch "$DEPLOY_PATH/shared/hook-finished"'
+      // Long enough that only the post step can end it: its pid tells whether it did.
+      'before-activate': 'echo $$ >"$DEPLOY_PATH/shared/hook.pid"; sleep 60; touch "$DEPLOY_PATH/shared/hook-finished"'
     }
     const main = await runAction(inputs, { killOn: { text: 'Running before-activate', signal: 'SIGKILL' } })
     expect(main.code).toBe(null)
@@ -233,7 +234,17 @@ describe('rollback, list and unlock through dist/index.js', () => {
     expect(fs.existsSync(lockOf(root))).toBe(false)
     expect(fs.readdirSync(path.join(root, 'releases'))).toEqual(['c1'])
     expect(currentOf(root)).toBe('releases/c1')
-    await sleep(5000)
+    const hook = Number(fs.readFileSync(path.join(root, 'shared/hook.pid'), 'utf8'))
+    const alive = (): boolean => {
+      try {
+        process.kill(hook, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (let i = 0; i < 100 && alive(); i++) await sleep(100)
+    expect(alive()).toBe(false)
     expect(fs.existsSync(path.join(root, 'shared/hook-finished'))).toBe(false)
   })
 
