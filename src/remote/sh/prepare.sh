@@ -129,7 +129,7 @@ step_upload() {
     [ -z "$CACHE_BASE" ] || fail cache "the upload cache could not be updated: $problem"
     say "       warning: the upload cache could not be updated ($problem); the next deploy uploads everything"
   fi
-  remove_tree "$DELTA" "$CONTROL" "$VERIFIED" "$VERIFIED.list" "$VERIFIED.list.sums" "$VERIFIED.list.modes"
+  remove_tree "$DELTA" "$CONTROL" "$VERIFIED"*
 }
 
 step_release() {
