@@ -62,7 +62,7 @@ verify_cache() {
   fi
   read_change_times
   if [ "$CHANGE_TIMES" = none ]; then
-    printf 'the server can read change times neither with find -newercm nor with stat -c %%Z'
+    printf 'the server can read change times neither with find -newercm nor with stat -c %%z'
   elif ! { touch "$VERIFIED" && wait_past "$VERIFIED" && changed_since "$CACHE_STAMP" >"$VERIFIED.list"; }; then
     printf 'the change times of the cache could not be read'
   elif ! matches_manifest "$VERIFIED.list"; then
@@ -81,14 +81,14 @@ unchanged_since_verified() {
   changed_since "$VERIFIED" >"$VERIFIED.list" && [ ! -s "$VERIFIED.list" ]
 }
 
-# CHANGE_TIMES: how this server reads change times: find (GNU: -newercm,
-# to the nanosecond), stat (BusyBox: whole seconds), or none. Set once.
+# CHANGE_TIMES: how this server reads change times: find (GNU: -newercm)
+# or stat (BusyBox: stat -c %z), both to the nanosecond, or none. Set once.
 CHANGE_TIMES=
 read_change_times() {
   [ -z "$CHANGE_TIMES" ] || return 0
   if find "$STATE" -prune -newercm "$STATE" >/dev/null 2>&1; then
     CHANGE_TIMES="find"
-  elif stat -c %Z "$STATE" >/dev/null 2>&1; then
+  elif file_time %z "$STATE" >/dev/null 2>&1; then
     CHANGE_TIMES="stat"
   else
     CHANGE_TIMES="none"
@@ -104,18 +104,18 @@ changed_since() {
       (cd "$CACHE" && find . -type f -newercm "$1")
       ;;
     stat)
-      since=$(stat -c %Y "$1") || return 1
-      (cd "$CACHE" && find . -type f -exec stat -c '%Z %n' {} +) |
-        awk -v since="$since" '$1 > since { sub(/^[0-9]+ /, ""); print }'
+      since=$(file_time %y "$1") || return 1
+      (cd "$CACHE" && TZ=UTC0 find . -type f -exec stat -c '%z|%n' {} +) |
+        SINCE="$since" LC_ALL=C awk '{ t = substr($0, 1, index($0, "|") - 1) } t > ENVIRON["SINCE"] { print substr($0, length(t) + 2) }'
       ;;
     *) return 1 ;;
   esac
 }
 
 # wait_past FILE: returns once a file made now has a later ctime than FILE's
-# mtime. File times advance in clock ticks (a few milliseconds; BusyBox's
-# stat reads whole seconds): a change in the tick of a stamp would not be
-# after it, and so must come before the check that follows the stamp.
+# mtime. File times advance in clock ticks (a few milliseconds): a change in
+# the tick of a stamp would not be after it, and so must come before the
+# check that follows the stamp.
 wait_past() {
   tries=0
   while [ "$tries" -lt 200 ]; do
@@ -124,7 +124,7 @@ wait_past() {
       rm -f "$1.tick"
       return 0
     fi
-    # A coarse clock (whole seconds): no need to ask a thousand times a second.
+    # A coarse clock: no need to ask a thousand times a second.
     [ "$tries" -lt 20 ] || sleep 0.05 2>/dev/null || sleep 1
     tries=$((tries + 1))
   done
@@ -137,9 +137,14 @@ is_after() {
   read_change_times
   case $CHANGE_TIMES in
     find) [ -n "$(find "$1" -newercm "$2")" ] ;;
-    *) [ "$(stat -c %Z "$1")" -gt "$(stat -c %Y "$2")" ] ;;
+    *) LC_ALL=C expr "$(file_time %z "$1")" \> "$(file_time %y "$2")" >/dev/null ;;
   esac
 }
+
+# file_time FORMAT FILE: a time of FILE as stat -c prints it (%z: ctime, %y:
+# mtime) in UTC, "2026-01-02 03:04:05.123456789 +0000", so that two such
+# times compare as strings, to the nanosecond (%Z and %Y are whole seconds).
+file_time() { TZ=UTC0 stat -c "$@"; }
 
 # matches_manifest LIST: each file named in LIST (./path in the cache, one a
 # line) has the sha256, mode and size its line in the manifest gives, the
