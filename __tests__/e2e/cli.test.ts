@@ -5,7 +5,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { treeSnapshot } from '../support/tree'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestServer, startSshd } from './sshd-harness'
+import { TestServer, settleAfterRun, startSshd } from './sshd-harness'
 import { makeWorkspace } from './run-action'
 import { asObjects, parseObject } from '../support/json'
 
@@ -32,7 +32,11 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+  const settled = async (code: number | null) => {
+    await settleAfterRun(stdout + stderr, args[args.indexOf('--path') + 1])
+    return { code, stdout, stderr }
+  }
+  return new Promise((resolve) => child.on('close', (code) => void settled(code).then(resolve)))
 }
 
 function connection(): string[] {

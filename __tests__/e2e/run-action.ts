@@ -7,7 +7,7 @@ import { spawn } from 'child_process'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
-import { TestServer } from './sshd-harness'
+import { TestServer, settleAfterRun } from './sshd-harness'
 
 export const BUNDLE = path.resolve(__dirname, '../../dist/index.js')
 
@@ -84,6 +84,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
   clearTimeout(timer)
+  await settleAfterRun(stdout + stderr, inputs.path)
   const result: ActionRun = {
     code,
     stdout,

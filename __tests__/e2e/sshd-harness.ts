@@ -65,6 +65,7 @@ interface SshdCore {
   startSshd(options?: SshdOptions): Promise<TestServer>
   deployRoot(server: TestServer, name: string): string
   waitForPort(port: number, log: () => string, child: ChildProcess, what?: string): Promise<void>
+  settleSpareCopies(root: string, options?: { stop?: boolean; ms?: number; depth?: number }): Promise<string[]>
 }
 
 // Loaded with Node's own require: one module instance, and so one shared
@@ -73,6 +74,22 @@ const core = createRequire(__filename)('../../scripts/lib/sshd.js') as SshdCore
 
 export const DEPLOY_USER: string = core.DEPLOY_USER
 export const DEPLOY_USER_PASSWORD: string = core.DEPLOY_USER_PASSWORD
+
+/** Waits for the background spare copies of upload caches below `root` (lib/spare.sh); with `stop`, asks them to stop first. */
+export function settleSpareCopies(root: string, options?: { stop?: boolean; ms?: number; depth?: number }): Promise<string[]> {
+  return core.settleSpareCopies(root, options)
+}
+
+/**
+ * After a run whose log says the server began a spare copy of its upload
+ * cache in the background: waits for it at `deployPath` (as the test sees
+ * it), so that what a test reads next is settled.
+ */
+export async function settleAfterRun(log: string, deployPath: string | undefined): Promise<void> {
+  if (deployPath?.startsWith('/') && log.includes('making a spare copy of the upload cache')) {
+    await settleSpareCopies(deployPath, { ms: 60_000, depth: 0 })
+  }
+}
 
 export function findSshd(): string {
   return core.findSshd()

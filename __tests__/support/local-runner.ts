@@ -1,6 +1,8 @@
 import { spawn } from 'child_process'
+import * as path from 'path'
 import { RunOptions, ScriptRunner } from '../../src/ssh/connection'
 import { ScriptResult } from '../../src/ssh/protocol'
+import { settleSpareCopies } from '../e2e/sshd-harness'
 
 /** How the local "server" runs a script: its shell, PATH and home, as whom, under which umask. */
 export interface LocalServer {
@@ -12,6 +14,8 @@ export interface LocalServer {
   user?: { uid: number; gid: number }
   /** Set before the shell starts, as an sshd session inherits one (e.g. '077'). */
   umask?: string
+  /** false: a script's result comes back while the spare copy its finish started may still run, as over SSH. */
+  settleSpareCopies?: boolean
 }
 
 /** Runs remote scripts with a local shell, streaming stdin, as the SSH transport does. */
@@ -34,16 +38,27 @@ export function localRunner(server: LocalServer): ScriptRunner {
       child.stdin.on('error', () => undefined)
       if (options.stdin) options.stdin.pipe(child.stdin)
       else child.stdin.end()
-      return new Promise((resolve) =>
-        child.on('close', (code) => {
-          options.stdin?.unpipe(child.stdin)
-          const results = stdout.split('\n').flatMap((line): Array<[string, string]> => {
-            const m = /^@@(\S+) ?(.*)$/.exec(line)
-            return m ? [[m[1], m[2]]] : []
-          })
-          resolve({ code, results, stdout, stderr })
+      // A finish leaves the spare copy of the cache running in the background
+      // (lib/spare.sh): it is waited for, so that what a test reads or removes
+      // next is settled, and the next deploy finds the spare complete.
+      const settle = async (code: number | null): Promise<ScriptResult> => {
+        options.stdin?.unpipe(child.stdin)
+        const deployPath = spareCopyRoot(script)
+        if (deployPath && server.settleSpareCopies !== false) await settleSpareCopies(path.resolve(server.home, deployPath), { ms: 60_000, depth: 0 })
+        const results = stdout.split('\n').flatMap((line): Array<[string, string]> => {
+          const m = /^@@(\S+) ?(.*)$/.exec(line)
+          return m ? [[m[1], m[2]]] : []
         })
-      )
+        return { code, results, stdout, stderr }
+      }
+      return new Promise((resolve) => child.on('close', (code) => void settle(code).then(resolve)))
     }
   }
+}
+
+/** The deploy folder of a script that starts a spare copy of the cache (a finish given SPARE_COPY=1), as quoted once. */
+function spareCopyRoot(script: string): string | undefined {
+  if (!/^SPARE_COPY='1'$/m.test(script)) return undefined
+  const m = /^DEPLOY_PATH='((?:[^']|'\\'')*)'$/m.exec(script)
+  return m ? m[1].split("'\\''").join("'") : undefined
 }

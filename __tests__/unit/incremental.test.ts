@@ -188,13 +188,27 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
 
     // A file removed from the cache behind its back, with the stamp still newer: the release
     // built from it is one entry short of the workspace.
-    fs.rmSync(path.join(root, '.atomic-deploy/cache/b/c.txt'))
-    fs.utimesSync(path.join(root, '.atomic-deploy/cache/b'), new Date(0), new Date(0))
-    fs.utimesSync(path.join(root, '.atomic-deploy/cache'), new Date(0), new Date(0))
+    const lose = () => {
+      fs.rmSync(path.join(root, '.atomic-deploy/cache/b/c.txt'))
+      fs.utimesSync(path.join(root, '.atomic-deploy/cache/b'), new Date(0), new Date(0))
+      fs.utimesSync(path.join(root, '.atomic-deploy/cache'), new Date(0), new Date(0))
+    }
+    lose()
+    fs.rmSync(path.join(root, '.atomic-deploy/spare'), { recursive: true })
     write(ws, 'a.txt', 'a3')
     const afterLoss = await deploy(runner, ws, root, 'r3')
     expect(afterLoss.kind).toBe('full')
     expect(afterLoss.log).toContain('the release built from the upload cache has')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+
+    // The same loss with the spare copy made before it: the release built from the spare is
+    // whole, and the cache is counted after the changes, one entry short.
+    lose()
+    write(ws, 'a.txt', 'a3b')
+    const afterLossWithSpare = await deploy(runner, ws, root, 'r3b')
+    expect(afterLossWithSpare.log).toContain('using the spare copy of the cache made after the last deploy')
+    expect(afterLossWithSpare.kind).toBe('full')
+    expect(afterLossWithSpare.log).toMatch(/the upload cache has \d+ entries after the changes, the workspace \d+/)
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
 
     // The whole cache gone.
@@ -295,17 +309,16 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
 
   it('a failure while building the release from the cache falls back to a full upload in the same run, naming the error', async () => {
     // A cp that fails to read the cache, as a damaged cache would make it.
-    const shim = fs.mkdtempSync(path.join(tmp, 'failing-cp-'))
-    const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
-    fs.writeFileSync(
-      path.join(shim, 'cp'),
-      `#!/bin/sh\ncase " $* " in *"/.atomic-deploy/cache/. "*) echo "cp: cannot read the cache (made to fail)" >&2; exit 1 ;; esac\nexec ${realCp} "$@"\n`,
-      { mode: 0o755 }
-    )
+    const shim = cpShim(shell, 'failing-cp', (realCp) => [
+      'case " $* " in *"/.atomic-deploy/cache/. "*) echo "cp: cannot read the cache (made to fail)" >&2; exit 1 ;; esac',
+      `exec ${realCp} "$@"`
+    ])
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))
     const root = fs.mkdtempSync(path.join(tmp, `${shell.name}-build-fails-`))
     write(ws, 'a.txt', 'a1')
     await deploy(localRunner(shell), ws, root, 'r1')
+    // Without the spare copy of the cache, the release is copied from the cache.
+    fs.rmSync(path.join(root, '.atomic-deploy/spare'), { recursive: true })
     write(ws, 'a.txt', 'a2')
     const next = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r2')
     expect(next.kind).toBe('full')
@@ -430,22 +443,16 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
 
   it('an app writing into the release the cache shares its files with while the next release is copied from it is caught after the copy', async () => {
     // A cp that lets the app write (in place, same size) just before it copies the cache.
-    const shim = fs.mkdtempSync(path.join(tmp, 'writing-cp-'))
-    const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
-    fs.writeFileSync(
-      path.join(shim, 'cp'),
-      [
-        '#!/bin/sh',
-        'for arg do case $arg in */.atomic-deploy/cache/.) printf c9 >"${arg%/.atomic-deploy/cache/.}/releases/r1/b/c.txt" ;; esac; done',
-        `exec ${realCp} "$@"`,
-        ''
-      ].join('\n'),
-      { mode: 0o755 }
-    )
+    const shim = cpShim(shell, 'writing-cp', (realCp) => [
+      'for arg do case $arg in */.atomic-deploy/cache/.) printf c9 >"${arg%/.atomic-deploy/cache/.}/releases/r1/b/c.txt" ;; esac; done',
+      `exec ${realCp} "$@"`
+    ])
     const { ws, root } = site('write-during-copy')
     write(ws, 'a.txt', 'a1')
     write(ws, 'b/c.txt', 'c1')
     await deploy(localRunner(shell), ws, root, 'r1')
+    // Without the spare copy of the cache, the release is copied from the cache.
+    fs.rmSync(path.join(root, '.atomic-deploy/spare'), { recursive: true })
     write(ws, 'a.txt', 'a2')
     const next = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r2')
     expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c9')
@@ -467,5 +474,102 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(fs.statSync(path.join(root, 'releases/r2/same.txt')).ino).toBe(fs.statSync(path.join(root, '.atomic-deploy/cache/same.txt')).ino)
     expect(fs.readFileSync(path.join(root, 'releases/r1/changes.txt'), 'utf8')).toBe('one')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    // The release is linked, not copied: no spare copy is made for it.
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare'))).toBe(false)
+  })
+
+  it("the next deploy builds its release in the spare copy of the cache made after the last one: files of its own, never the cache's", async () => {
+    const { runner, ws, root } = site('spare')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(runner, ws, root, 'r1')
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c1')
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(runner, ws, root, 'r2')
+    expect(next.kind).toBe('incremental')
+    expect(next.log).toContain('using the spare copy of the cache made after the last deploy')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    const inode = (rel: string) => fs.statSync(path.join(root, rel)).ino
+    expect(inode('releases/r2/b/c.txt')).not.toBe(inode('.atomic-deploy/cache/b/c.txt'))
+    expect(inode('releases/r2/b/c.txt')).not.toBe(inode('releases/r1/b/c.txt'))
+    // A new spare, made after r2, of the cache r2 left.
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/a.txt'), 'utf8')).toBe('a2')
+    expect(inode('.atomic-deploy/spare/a.txt')).not.toBe(inode('.atomic-deploy/cache/a.txt'))
+
+    // A write into the spare itself after it was made: it is not used.
+    writeInPlace(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'c9')
+    write(ws, 'a.txt', 'a3')
+    const third = await deploy(runner, ws, root, 'r3')
+    expect(third.kind).toBe('incremental')
+    expect(third.log).toContain('the spare copy changed after it was made; copying the cache')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
+  it('an app write into a release file the cache shares, copied into the spare while it lasted and undone before the next deploy, never reaches a release', async () => {
+    // A cp that, copying the cache into the spare, lets the app write into r1 in place (same
+    // size, mtime put back) for as long as the copy runs, then undoes it.
+    const shim = cpShim(shell, 'spare-cp', (realCp, dir) => [
+      'for arg do case $arg in */.atomic-deploy/spare.new/) file="${arg%/.atomic-deploy/spare.new/}/releases/r1/b/c.txt" ;; esac; done',
+      `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
+      `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+      `${realCp} "$@"`,
+      'status=$?',
+      `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+      'exit $status'
+    ])
+    const { ws, root } = site('spare-write')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
+    expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c1')
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell), ws, root, 'r2')
+    expect(next.kind).toBe('incremental')
+    expect(next.log).toContain('the spare copy holds a file that changed in the cache while it was copied; copying the cache')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    expect(fs.readFileSync(path.join(root, 'releases/r2/b/c.txt'), 'utf8')).toBe('c1')
+  })
+
+  it('a deploy right after another stops the spare copy still running, and goes on without it', async () => {
+    // A cp that takes 60 s to copy the cache into the spare.
+    const shim = cpShim(shell, 'slow-cp', (realCp) => ['case " $* " in *"/.atomic-deploy/spare.new/ "*) sleep 60 ;; esac', `exec ${realCp} "$@"`])
+    const { ws, root } = site('spare-stop')
+    write(ws, 'a.txt', 'a1')
+    const slow = runLocally({ command: shell.command, PATH: `${shim}:${shell.PATH}`, home: tmp, settleSpareCopies: false })
+    await deploy(slow, ws, root, 'r1')
+    const pid = Number(fs.readFileSync(path.join(root, '.atomic-deploy/spare.lock/pid'), 'utf8'))
+    expect(running(pid)).toBe(true)
+
+    write(ws, 'a.txt', 'a2')
+    const started = Date.now()
+    const next = await deploy(localRunner(shell), ws, root, 'r2')
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(running(pid)).toBe(false)
+    expect(next.kind).toBe('incremental')
+    expect(next.log).not.toContain('using the spare copy')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare.new'))).toBe(false)
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare.trash'))).toBe(false)
+    // r2's own spare was made, and the deploy after it uses it.
+    write(ws, 'a.txt', 'a3')
+    expect((await deploy(localRunner(shell), ws, root, 'r3')).log).toContain('using the spare copy of the cache made after the last deploy')
   })
 })
+
+/** A folder holding a `cp` for the server's PATH: the lines given (told the real cp and the folder), as a sh script. */
+function cpShim(shell: (typeof SHELLS)[number], label: string, lines: (realCp: string, dir: string) => string[]): string {
+  const dir = fs.mkdtempSync(path.join(tmp, `${label}-`))
+  const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
+  fs.writeFileSync(path.join(dir, 'cp'), ['#!/bin/sh', ...lines(realCp, dir), ''].join('\n'), { mode: 0o755 })
+  return dir
+}
+
+/** A process that is there and not a zombie. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}

@@ -244,9 +244,55 @@ async function startSshd(options = {}) {
         await exited
       }
       await endProcesses(sessions)
+      await settleSpareCopies(backing, { stop: true, ms: 15_000 })
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * The spare copies of upload caches (src/remote/sh/lib/spare.sh) that a
+ * deploy's finish left running in the background below `root`: outside any
+ * session, so a test waits for them before it reads or removes the tree.
+ * With `stop`, each is asked to stop, as a run taking the deploy lock does;
+ * `depth` bounds how far below `root` deploy folders are looked for.
+ * @param {string} root
+ * @param {{ stop?: boolean, ms?: number, depth?: number }} [options]
+ * @returns {Promise<string[]>} the lock folders still there when `ms` ran out
+ */
+async function settleSpareCopies(root, options = {}) {
+  const deadline = Date.now() + (options.ms ?? 30_000)
+  let locks = spareLocks(root, options.depth ?? 6)
+  if (options.stop) locks.forEach(askToStop)
+  while (locks.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    locks = locks.filter((lock) => fs.existsSync(lock))
+  }
+  return locks
+}
+
+function askToStop(lock) {
+  try {
+    fs.writeFileSync(path.join(lock, 'stop'), '', { flag: 'a' })
+  } catch {
+    // The copy ended meanwhile, and its lock with it.
+  }
+}
+
+/** The .atomic-deploy/spare.lock folders below `dir`, releases and shared folders not searched. */
+function spareLocks(dir, depth) {
+  const lock = path.join(dir, '.atomic-deploy', 'spare.lock')
+  if (fs.existsSync(lock)) return [lock]
+  if (depth === 0) return []
+  let entries = []
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return []
+  }
+  return entries
+    .filter((entry) => entry.isDirectory() && !['releases', 'shared', '.atomic-deploy', 'current'].includes(entry.name))
+    .flatMap((entry) => spareLocks(path.join(dir, entry.name), depth - 1))
 }
 
 /**
@@ -396,5 +442,6 @@ module.exports = {
   keygen,
   startSshd,
   waitForPort,
-  deployRoot
+  deployRoot,
+  settleSpareCopies
 }

@@ -74,8 +74,8 @@ export interface AfterActivatePlan extends PlanBase, HookLimit {
   afterActivate: string
 }
 
-/** finish and switch-and-finish: the prune. */
-export interface FinishPlan extends PlanBase {
+/** finish and switch-and-finish: the prune, then (incremental, without hardlink-releases) the spare copy of the cache. */
+export interface FinishPlan extends PlanBase, Pick<PreparePlan, 'incremental' | 'hardlinkRelease'> {
   /** Good releases to keep, the current one included. */
   keep: number
   /** The finish also prints the release list for the run's outputs (the first host), so no list script follows it. */

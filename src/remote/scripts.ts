@@ -114,14 +114,18 @@ export function markBadScript(plan: MarkBadPlan): string {
   return assemble('mark-bad', plan, {})
 }
 
-/** finish: prune, unlock. */
+/** finish: prune, start the spare copy of the cache, unlock. */
 export function finishScript(plan: FinishPlan): string {
-  return assemble('finish', plan, { KEEP: plan.keep, LIST_RELEASES: plan.listReleases })
+  return assemble('finish', plan, finishValues(plan))
 }
 
 /** One host and no after-activate: switch and finish in one round trip; on failure the lock stays for revert. */
 export function switchAndFinishScript(plan: FinishPlan): string {
-  return assemble('switch-and-finish', plan, { KEEP: plan.keep, LIST_RELEASES: plan.listReleases })
+  return assemble('switch-and-finish', plan, finishValues(plan))
+}
+
+function finishValues(plan: FinishPlan): Record<string, Value> {
+  return { KEEP: plan.keep, LIST_RELEASES: plan.listReleases, SPARE_COPY: plan.incremental && !plan.hardlinkRelease }
 }
 
 /** abort: remove the prepared release, unlock (only this run's lock). */

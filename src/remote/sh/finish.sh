@@ -4,11 +4,13 @@
 #   lock   this run still holds the lock
 #   prune  remove old releases, as the release model decides
 #   list   with LIST_RELEASES=1, the release list for the run's outputs
+#   spare  with SPARE_COPY=1, start a copy of the upload cache in the
+#          background, for the next deploy (lib/spare.sh)
 #
 # The lock is freed.
 #
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP
-# LIST_RELEASES.
+# LIST_RELEASES SPARE_COPY.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -37,6 +39,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/prune.sh"
 # shellcheck source=lib/steps.sh
 . "$ATOMIC_DEPLOY_LIB/lib/steps.sh"
+# shellcheck source=lib/cache.sh
+. "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
+# shellcheck source=lib/spare.sh
+. "$ATOMIC_DEPLOY_LIB/lib/spare.sh"
 
 # Whatever happens, the lock is freed.
 on_exit() {
@@ -53,4 +59,5 @@ trap_exits
 step_require_lock
 step_prune
 report_releases_at_end
+start_spare_copy
 finished finish

@@ -7,6 +7,8 @@
 #   check            current is a symlink and the release id is new (and, with
 #                    health-url, the server has an HTTP client)
 #   upload           receive the upload (or the changes) into a staging folder
+#                    (the changes go into the spare copy of the cache when
+#                    it is sound, see lib/spare.sh, else into a copy of it)
 #   release          move the complete upload into releases/<id>
 #   shared           link shared paths into the release
 #   writable         open the writable folders to writable-user (when set)
@@ -45,6 +47,8 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/current.sh"
 # shellcheck source=lib/cache.sh
 . "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
+# shellcheck source=lib/spare.sh
+. "$ATOMIC_DEPLOY_LIB/lib/spare.sh"
 # shellcheck source=lib/shared.sh
 . "$ATOMIC_DEPLOY_LIB/lib/shared.sh"
 # shellcheck source=lib/env-file.sh
@@ -59,6 +63,8 @@ set -eu
 # What this run has built, for on_exit to remove should it fail.
 STAGING_CREATED=0
 RELEASE_CREATED=0
+# What the release was built from on an incremental upload: cache, or its spare copy.
+BUILT_FROM=
 
 step_layout() {
   step layout 'Checking the deploy folder'
@@ -110,10 +116,14 @@ step_upload() {
     unpack_into "$DELTA"
     check_listed
     say "       changes received; building the release from the cache"
+    BUILT_FROM=cache
+    if [ "$HARDLINK_RELEASE" != 1 ] && take_spare; then BUILT_FROM=spare; else remove_spare; fi
     # Whatever goes wrong with the cache from here on, the runner sends everything instead.
-    build_from_cache 2>"$CONTROL/errors" || fail cache "the release could not be built from the upload cache: $(cache_errors)"
+    build_from_cache "$BUILT_FROM" 2>"$CONTROL/errors" || fail cache "the release could not be built from the upload cache: $(cache_errors)"
     unchanged_since_verified || fail cache "a file of the upload cache changed while the release was copied from it"
   else
+    # A spare copy is of the cache this upload replaces (or of none: incremental is off).
+    remove_spare
     unpack_into "$STAGING"
   fi
   found=$(find "$STAGING" | wc -l)
@@ -123,7 +133,7 @@ step_upload() {
     fail upload "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"
   fi
   say "       $found entries in the release"
-  if [ "$INCREMENTAL" = 1 ] && ! update_cache 2>"$CONTROL/errors"; then
+  if [ "$INCREMENTAL" = 1 ] && ! update_cache "$BUILT_FROM" 2>"$CONTROL/errors"; then
     problem=$(cache_errors)
     # After a delta, the release may hold what the cache wrongly claimed: start over in full.
     [ -z "$CACHE_BASE" ] || fail cache "the upload cache could not be updated: $problem"

@@ -6,12 +6,14 @@
 #   switch  current -> releases/<id> by one rename(2), read back; logged deployed
 #   prune   remove old releases, as the release model decides
 #   list    with LIST_RELEASES=1, the release list for the run's outputs
+#   spare   with SPARE_COPY=1, start a copy of the upload cache in the
+#           background, for the next deploy (lib/spare.sh)
 #
 # The lock is freed on success. On failure it stays, so that the runner can
 # revert a switch that happened (it says so with @@switched).
 #
 # Values: DEPLOY_PATH RELEASE_ID DEPLOY_MODE LOCK_TOKEN LOCK_OWNER LOG_FIELDS KEEP
-# LIST_RELEASES.
+# LIST_RELEASES SPARE_COPY.
 set -eu
 
 # shellcheck source=lib/output.sh
@@ -40,6 +42,10 @@ set -eu
 . "$ATOMIC_DEPLOY_LIB/lib/prune.sh"
 # shellcheck source=lib/steps.sh
 . "$ATOMIC_DEPLOY_LIB/lib/steps.sh"
+# shellcheck source=lib/cache.sh
+. "$ATOMIC_DEPLOY_LIB/lib/cache.sh"
+# shellcheck source=lib/spare.sh
+. "$ATOMIC_DEPLOY_LIB/lib/spare.sh"
 
 on_exit() {
   status=$?
@@ -54,4 +60,5 @@ step_resume
 step_switch
 step_prune
 report_releases_at_end
+start_spare_copy
 finished switch-and-finish

@@ -95,17 +95,17 @@ read_change_times() {
   fi
 }
 
-# changed_since REF: the regular files of the cache (./path, one a line)
-# whose ctime is after the mtime of REF.
+# changed_since REF [DIR]: the regular files of the cache (or DIR), ./path
+# one a line, whose ctime is after the mtime of REF.
 changed_since() {
   read_change_times
   case $CHANGE_TIMES in
     find)
-      (cd "$CACHE" && find . -type f -newercm "$1")
+      (cd "${2:-$CACHE}" && find . -type f -newercm "$1")
       ;;
     stat)
       since=$(file_time %y "$1") || return 1
-      (cd "$CACHE" && TZ=UTC0 find . -type f -exec stat -c '%z|%n' {} +) |
+      (cd "${2:-$CACHE}" && TZ=UTC0 find . -type f -exec stat -c '%z|%n' {} +) |
         SINCE="$since" LC_ALL=C awk '{ t = substr($0, 1, index($0, "|") - 1) } t > ENVIRON["SINCE"] { print substr($0, length(t) + 2) }'
       ;;
     *) return 1 ;;
@@ -146,14 +146,16 @@ is_after() {
 # times compare as strings, to the nanosecond (%Z and %Y are whole seconds).
 file_time() { TZ=UTC0 stat -c "$@"; }
 
-# matches_manifest LIST: each file named in LIST (./path in the cache, one a
-# line) has the sha256, mode and size its line in the manifest gives, the
-# owner, group and mtime CACHE_TIMES gives, and no access control list.
+# matches_manifest LIST [DIR]: each file named in LIST (./path in the cache,
+# or in DIR, one a line) has the sha256, mode and size its line in the
+# manifest gives, the owner, group and mtime CACHE_TIMES gives, and no
+# access control list.
 matches_manifest() {
   [ -s "$1" ] || return 0
-  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 sha256sum) >"$1.sums" || return 1
-  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 stat -c '%a %s %u %g %Y') >"$1.modes" || return 1
-  acl_free "$1" || return 1
+  tree=${2:-$CACHE}
+  tr '\n' '\0' <"$1" | (cd "$tree" && xargs -0 sha256sum) >"$1.sums" || return 1
+  tr '\n' '\0' <"$1" | (cd "$tree" && xargs -0 stat -c '%a %s %u %g %Y') >"$1.modes" || return 1
+  acl_free "$1" "$tree" || return 1
   sed 's/^\\//' "$1.sums" | cut -c1-64 | paste -d ' ' - "$1.modes" "$1" |
     KNOWN="$MANIFEST" TIMES="$CACHE_TIMES" awk '
       BEGIN {
@@ -172,12 +174,12 @@ matches_manifest() {
     '
 }
 
-# acl_free LIST: no file named in LIST has an access control list, which
+# acl_free LIST DIR: no file of DIR named in LIST has an access control list, which
 # cp -a would copy into the release (GNU ls marks one with a '+'). BusyBox
 # ls has no -U, and BusyBox cp copies no ACL.
 acl_free() {
   ls -ldU "$STATE" >/dev/null 2>&1 || return 0
-  tr '\n' '\0' <"$1" | (cd "$CACHE" && xargs -0 ls -ldU) | awk '$1 ~ /[+]$/ { found = 1 } END { exit found }'
+  tr '\n' '\0' <"$1" | (cd "$2" && xargs -0 ls -ldU) | awk '$1 ~ /[+]$/ { found = 1 } END { exit found }'
 }
 
 # record_times: CACHE_TIMES for every file of the cache, as it is now.
@@ -257,11 +259,13 @@ check_listed() {
   done <"$CONTROL/remove"
 }
 
-# build_from_cache: STAGING becomes the cached tree with this upload's changes.
-# Like every function below, it says itself when a step fails (the caller
-# tests it, so set -e is off in here).
+# build_from_cache [spare]: STAGING becomes the cached tree with this
+# upload's changes; "spare": STAGING already is the spare copy of the cache
+# (lib/spare.sh). Like every function below, it says itself when a step
+# fails (the caller tests it, so set -e is off in here).
 build_from_cache() {
-  copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE" && apply_delta "$STAGING"
+  if [ "$1" != spare ]; then copy_tree "$CACHE" "$STAGING" "$HARDLINK_RELEASE" || return 1; fi
+  apply_delta "$STAGING"
 }
 
 # apply_delta DIR: the paths in CONTROL/remove go from DIR, then the delta is
@@ -318,8 +322,11 @@ remove_listed() {
   done <"$CONTROL/remove"
 }
 
-# The cache after this upload: the full tree, or the changes applied; then its
-# manifest, patched with sort and awk, must have the digest the runner expects.
+# update_cache [spare]: the cache after this upload: the full tree, or the
+# changes applied; then its manifest, patched with sort and awk, must have
+# the digest the runner expects. "spare": the release was built from the
+# spare copy, so the count of its entries said nothing of the cache's: the
+# cache is counted itself.
 update_cache() {
   # set -e is off in here (the caller tests the result): every step says so itself.
   rm -f "$CACHE_STAMP" || return 1
@@ -331,6 +338,7 @@ update_cache() {
   if [ -n "$CACHE_BASE" ]; then
     apply_delta "$CACHE" || return 1
     if [ ! -e "$CACHE_LINKED" ]; then update_times || return 1; fi
+    [ "$1" != spare ] || cache_has_expected_entries || return 1
   else
     remove_tree "$CACHE" || return 1
     mkdir "$CACHE" || return 1
@@ -363,6 +371,15 @@ update_cache() {
   else
     CACHE_UNSTAMPED=1
   fi
+}
+
+# cache_has_expected_entries: the cache has as many entries as the workspace.
+cache_has_expected_entries() {
+  entries=$(find "$CACHE" | wc -l)
+  entries=$((entries - 1))
+  [ "$entries" -eq "$EXPECTED_ENTRIES" ] && return 0
+  say "the upload cache has $entries entries after the changes, the workspace $EXPECTED_ENTRIES"
+  return 1
 }
 
 # A cache checked by mtime: stamped now, then moved up to the newest of its

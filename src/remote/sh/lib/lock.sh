@@ -9,6 +9,10 @@ LOCK_STALE_SECONDS=7200
 # A lock with no owner (its run could not write the file: a full disk) is
 # stale after this long: a run writes its owner file within a second.
 LOCK_OWNERLESS_STALE_SECONDS=300
+# Held by the background copy that makes a spare of the upload cache
+# (lib/spare.sh); a run that takes the deploy lock stops it (stop_spare_copy).
+SPARE_LOCK="$STATE/spare.lock"
+SPARE_STOP="$SPARE_LOCK/stop"
 
 # The owner file records this script's pid and process group, and the pid of
 # the SSH connection that runs it: when both are gone, the lock is stale.
@@ -127,6 +131,22 @@ take_lock() {
     fail path "could not write the owner file of the deploy lock in $LOCK (is the server's disk full?); the lock was removed again and nothing was changed: free some space, then deploy again"
   fi
   HOLDING_LOCK=1
+  stop_spare_copy
+}
+
+# stop_spare_copy: under the deploy lock, the copy that makes a spare of the
+# cache is asked to stop (a file, not a signal: its pid may have been reused
+# by now), and waited for up to 10 s; a copy that died leaves its lock behind.
+stop_spare_copy() {
+  [ -d "$SPARE_LOCK" ] || return 0
+  : >"$SPARE_STOP" 2>/dev/null || true
+  copier=$(cat "$SPARE_LOCK/pid" 2>/dev/null || true)
+  tries=0
+  while [ -d "$SPARE_LOCK" ] && [ "$tries" -lt 200 ] && is_alive "${copier:-0}"; do
+    sleep 0.05 2>/dev/null || sleep 1
+    tries=$((tries + 1))
+  done
+  rm -rf "$SPARE_LOCK"
 }
 
 # The post step of a cancelled job, or a reconnect: stop what is left of that

@@ -1,0 +1,93 @@
+# lib/spare.sh: a spare copy of the upload cache, made in the background
+# after a deploy, so that the next incremental deploy moves it into place
+# instead of copying the cache while the runner waits. The spare is a copy
+# of its own (no file shared with the cache or a release), made while the
+# deploy lock is free; any run that takes the lock stops it first (lib/lock.sh),
+# so no cache change ever overlaps a copy. Before use it must be a copy of
+# the cache the runner diffed against, unchanged since it was made, and each
+# file of the cache that changed after the cache's stamp (verify_cache lists
+# them) must match the manifest in the spare too: a write into a release
+# file that the cache shares, undone later, may have been copied in while it
+# lasted. Anything else: the spare is removed and the cache copied as before.
+# Needs lib/output.sh, lib/paths.sh, lib/fs.sh, lib/cache.sh, lib/lock.sh.
+SPARE="$STATE/spare"
+SPARE_NEW="$STATE/spare.new"
+SPARE_TRASH="$STATE/spare.trash"
+# The digest of the manifest the spare was copied against; its mtime, when the copy was complete.
+SPARE_MADE="$STATE/spare.made"
+
+# start_spare_copy: at the end of a deploy, under the lock, with SPARE_COPY=1.
+start_spare_copy() {
+  [ "$SPARE_COPY" = 1 ] && [ "$HOLDING_LOCK" = 1 ] || return 0
+  [ ! -e "$CACHE_LINKED" ] && [ -f "$CACHE_STAMP" ] && [ -f "$CACHE_TIMES" ] && [ -f "$MANIFEST" ] || return 0
+  mkdir "$SPARE_LOCK" 2>/dev/null || return 0
+  (make_spare) </dev/null >"$STATE/spare.log" 2>&1 &
+  printf '%s\n' "$!" >"$SPARE_LOCK/pid"
+  say "       making a spare copy of the upload cache in the background, for the next deploy"
+}
+
+# make_spare: runs in the background; stops early when spare_stop_asked.
+make_spare() {
+  set +e
+  trap '' HUP PIPE
+  remove_tree "$SPARE_TRASH" "$SPARE_NEW"
+  remove_spare
+  digest=$(sha256_of "$MANIFEST")
+  SPARE_STOPPED=0
+  if mkdir "$SPARE_NEW" && copy_cache_to_spare && [ ! -e "$SPARE" ] && mv "$SPARE_NEW" "$SPARE"; then
+    { printf '%s\n' "$digest" >"$SPARE_MADE" && wait_past "$SPARE_MADE"; } || remove_spare
+    rm -rf "$SPARE_LOCK"
+  else
+    # Out of the way first, so that a run waiting for the lock goes on at once.
+    [ ! -e "$SPARE_NEW" ] || mv "$SPARE_NEW" "$SPARE_TRASH" 2>/dev/null || remove_tree "$SPARE_NEW"
+    rm -rf "$SPARE_LOCK"
+    remove_tree "$SPARE_TRASH"
+  fi
+}
+
+# copy_cache_to_spare: SPARE_NEW becomes a copy of the cache, without
+# extended attributes where cp can leave them out (as copy_tree).
+copy_cache_to_spare() {
+  copy_unless_stopped --no-preserve=xattr 2>/dev/null && return 0
+  [ "$SPARE_STOPPED" != 1 ] && remove_tree "$SPARE_NEW" && mkdir "$SPARE_NEW" && copy_unless_stopped
+}
+
+# copy_unless_stopped CP-OPTION...: cp -a of the cache into SPARE_NEW, killed
+# (SPARE_STOPPED=1) as soon as a run that takes the lock asks.
+copy_unless_stopped() {
+  cp -a "$@" "$CACHE/." "$SPARE_NEW/" &
+  copier=$!
+  while is_alive "$copier"; do
+    if spare_stop_asked; then
+      kill "$copier" 2>/dev/null
+      wait "$copier"
+      SPARE_STOPPED=1
+      return 1
+    fi
+    sleep 0.05 2>/dev/null || sleep 1
+  done
+  wait "$copier"
+}
+
+spare_stop_asked() { [ -e "$SPARE_STOP" ] || [ ! -d "$SPARE_LOCK" ]; }
+
+# take_spare: in prepare, after verify_cache and the unpacked delta: moves
+# the spare into STAGING when it may stand for a copy of the cache; else
+# says why and fails (the caller removes it).
+take_spare() {
+  [ -d "$SPARE" ] && [ -f "$SPARE_MADE" ] || return 1
+  if [ "$(cat "$SPARE_MADE")" != "$CACHE_BASE" ]; then
+    say "       the spare copy is of another cache; copying the cache"
+  elif [ ! -f "$VERIFIED.list" ] || [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ]; then
+    say "       the spare copy changed after it was made; copying the cache"
+  elif ! matches_manifest "$VERIFIED.list" "$SPARE"; then
+    say "       the spare copy holds a file that changed in the cache while it was copied; copying the cache"
+  else
+    rm -f "$SPARE_MADE" && rmdir "$STAGING" && move_folder "$SPARE" "$STAGING" || return 1
+    say "       using the spare copy of the cache made after the last deploy"
+    return 0
+  fi
+  return 1
+}
+
+remove_spare() { rm -f "$SPARE_MADE" && remove_tree "$SPARE" "$SPARE_NEW"; }
