@@ -505,31 +505,45 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
-  it('an app write into a release file the cache shares, copied into the spare while it lasted and undone before the next deploy, never reaches a release', async () => {
-    // A cp that, copying the cache into the spare, lets the app write into r1 in place (same
-    // size, mtime put back) for as long as the copy runs, then undoes it.
-    const shim = cpShim(shell, 'spare-cp', (realCp, dir) => [
-      'for arg do case $arg in */.atomic-deploy/spare.new/) file="${arg%/.atomic-deploy/spare.new/}/releases/r1/b/c.txt" ;; esac; done',
-      `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
-      `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-      `${realCp} "$@"`,
-      'status=$?',
-      `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-      'exit $status'
-    ])
-    const { ws, root } = site('spare-write')
-    write(ws, 'a.txt', 'a1')
-    write(ws, 'b/c.txt', 'c1')
-    await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
-    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
-    expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c1')
-    write(ws, 'a.txt', 'a2')
-    const next = await deploy(localRunner(shell), ws, root, 'r2')
-    expect(next.kind).toBe('incremental')
-    expect(next.log).toContain('the spare copy holds a file that changed in the cache while it was copied; copying the cache')
-    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
-    expect(fs.readFileSync(path.join(root, 'releases/r2/b/c.txt'), 'utf8')).toBe('c1')
-  })
+  it.each([
+    ['', false],
+    [', even after a deploy that failed once it had checked the cache (and moved its stamp)', true]
+  ])(
+    'an app write into a release file the cache shares, copied into the spare while it lasted and undone before the next deploy, never reaches a release%s',
+    async (_, failedBetween) => {
+      // A cp that, copying the cache into the spare, lets the app write into r1 in place (same
+      // size, mtime put back) for as long as the copy runs, then undoes it.
+      const shim = cpShim(shell, 'spare-cp', (realCp, dir) => [
+        'for arg do case $arg in */.atomic-deploy/spare.new/) file="${arg%/.atomic-deploy/spare.new/}/releases/r1/b/c.txt" ;; esac; done',
+        `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
+        `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+        `${realCp} "$@"`,
+        'status=$?',
+        `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+        'exit $status'
+      ])
+      const { ws, root } = site('spare-write')
+      write(ws, 'a.txt', 'a1')
+      write(ws, 'b/c.txt', 'c1')
+      await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
+      expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
+      expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c1')
+      if (failedBetween) {
+        // A tar that fails unpacking the changes, as a dropped connection would make it.
+        const tarShim = fs.mkdtempSync(path.join(tmp, 'failing-tar-'))
+        const realTar = shell.name === 'busybox' ? 'busybox tar' : '/bin/tar'
+        fs.writeFileSync(path.join(tarShim, 'tar'), ['#!/bin/sh', 'case $PWD in *.delta) cat >/dev/null; exit 2 ;; esac', `exec ${realTar} "$@"`, ''].join('\n'), { mode: 0o755 })
+        write(ws, 'a.txt', 'a1b')
+        await expect(deploy(localRunner(shell, { pathBefore: tarShim }), ws, root, 'r1b')).rejects.toThrow(/unpacking the upload failed/)
+      }
+      write(ws, 'a.txt', 'a2')
+      const next = await deploy(localRunner(shell), ws, root, 'r2')
+      expect(next.kind).toBe('incremental')
+      expect(next.log).toContain('the spare copy holds a file that changed in the cache while it was copied; copying the cache')
+      expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+      expect(fs.readFileSync(path.join(root, 'releases/r2/b/c.txt'), 'utf8')).toBe('c1')
+    }
+  )
 
   it('a deploy right after another stops the spare copy still running, and goes on without it', async () => {
     // A cp that takes 60 s to copy the cache into the spare.

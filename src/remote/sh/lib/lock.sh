@@ -136,15 +136,16 @@ take_lock() {
 
 # stop_spare_copy: under the deploy lock, the copy that makes a spare of the
 # cache is asked to stop (a file, not a signal: its pid may have been reused
-# by now), and waited for up to 10 s; a copy that died leaves its lock behind.
+# by now), and waited for up to 10 s (by the clock: sleep may take whole
+# seconds only); a copy that died leaves its lock behind. A copy still
+# running after that stops once it sees its lock gone.
 stop_spare_copy() {
   [ -d "$SPARE_LOCK" ] || return 0
   : >"$SPARE_STOP" 2>/dev/null || true
   copier=$(cat "$SPARE_LOCK/pid" 2>/dev/null || true)
-  tries=0
-  while [ -d "$SPARE_LOCK" ] && [ "$tries" -lt 200 ] && is_alive "${copier:-0}"; do
+  give_up=$(($(date +%s) + 10))
+  while [ -d "$SPARE_LOCK" ] && [ "$(date +%s)" -lt "$give_up" ] && is_alive "${copier:-0}"; do
     sleep 0.05 2>/dev/null || sleep 1
-    tries=$((tries + 1))
   done
   rm -rf "$SPARE_LOCK"
 }

@@ -5,22 +5,26 @@
 # deploy lock is free; any run that takes the lock stops it first (lib/lock.sh),
 # so no cache change ever overlaps a copy. Before use it must be a copy of
 # the cache the runner diffed against, unchanged since it was made, and each
-# file of the cache that changed after the cache's stamp (verify_cache lists
-# them) must match the manifest in the spare too: a write into a release
-# file that the cache shares, undone later, may have been copied in while it
-# lasted. Anything else: the spare is removed and the cache copied as before.
+# file of the cache that changed after the stamp the cache had when the copy
+# began (SPARE_BASE: later runs move the stamp, even runs that fail) must
+# match the manifest in the spare too: a write into a release file that the
+# cache shares, undone later, may have been copied in while it lasted.
+# Anything else: the spare is removed and the cache copied as before.
 # Needs lib/output.sh, lib/paths.sh, lib/fs.sh, lib/cache.sh, lib/lock.sh.
 SPARE="$STATE/spare"
 SPARE_NEW="$STATE/spare.new"
 SPARE_TRASH="$STATE/spare.trash"
 # The digest of the manifest the spare was copied against; its mtime, when the copy was complete.
 SPARE_MADE="$STATE/spare.made"
+# Its mtime: the cache's stamp when the copy began.
+SPARE_BASE="$STATE/spare.base"
 
 # start_spare_copy: at the end of a deploy, under the lock, with SPARE_COPY=1.
 start_spare_copy() {
   [ "$SPARE_COPY" = 1 ] && [ "$HOLDING_LOCK" = 1 ] || return 0
   [ ! -e "$CACHE_LINKED" ] && [ -f "$CACHE_STAMP" ] && [ -f "$CACHE_TIMES" ] && [ -f "$MANIFEST" ] || return 0
   mkdir "$SPARE_LOCK" 2>/dev/null || return 0
+  printf '%s\n' "$RELEASE_ID" >"$SPARE_LOCK/for"
   (make_spare) </dev/null >"$STATE/spare.log" 2>&1 &
   printf '%s\n' "$!" >"$SPARE_LOCK/pid"
   say "       making a spare copy of the upload cache in the background, for the next deploy"
@@ -34,13 +38,14 @@ make_spare() {
   remove_spare
   digest=$(sha256_of "$MANIFEST")
   SPARE_STOPPED=0
-  if mkdir "$SPARE_NEW" && copy_cache_to_spare && [ ! -e "$SPARE" ] && mv "$SPARE_NEW" "$SPARE"; then
+  if touch -r "$CACHE_STAMP" "$SPARE_BASE" && mkdir "$SPARE_NEW" && copy_cache_to_spare &&
+    own_spare_lock && [ ! -e "$SPARE" ] && mv "$SPARE_NEW" "$SPARE"; then
     { printf '%s\n' "$digest" >"$SPARE_MADE" && wait_past "$SPARE_MADE"; } || remove_spare
-    rm -rf "$SPARE_LOCK"
+    ! own_spare_lock || rm -rf "$SPARE_LOCK"
   else
     # Out of the way first, so that a run waiting for the lock goes on at once.
     [ ! -e "$SPARE_NEW" ] || mv "$SPARE_NEW" "$SPARE_TRASH" 2>/dev/null || remove_tree "$SPARE_NEW"
-    rm -rf "$SPARE_LOCK"
+    ! own_spare_lock || rm -rf "$SPARE_LOCK"
     remove_tree "$SPARE_TRASH"
   fi
 }
@@ -69,25 +74,28 @@ copy_unless_stopped() {
   wait "$copier"
 }
 
-spare_stop_asked() { [ -e "$SPARE_STOP" ] || [ ! -d "$SPARE_LOCK" ]; }
+# A run that took the deploy lock asked, or took the spare's lock away (it
+# gave up waiting, and a later finish may hold it now).
+spare_stop_asked() { [ -e "$SPARE_STOP" ] || ! own_spare_lock; }
+own_spare_lock() { [ "$(cat "$SPARE_LOCK/for" 2>/dev/null)" = "$RELEASE_ID" ]; }
 
 # take_spare: in prepare, after verify_cache and the unpacked delta: moves
 # the spare into STAGING when it may stand for a copy of the cache; else
 # says why and fails (the caller removes it).
 take_spare() {
-  [ -d "$SPARE" ] && [ -f "$SPARE_MADE" ] || return 1
+  [ -d "$SPARE" ] && [ -f "$SPARE_MADE" ] && [ -f "$SPARE_BASE" ] || return 1
   if [ "$(cat "$SPARE_MADE")" != "$CACHE_BASE" ]; then
     say "       the spare copy is of another cache; copying the cache"
-  elif [ ! -f "$VERIFIED.list" ] || [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ]; then
+  elif [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ]; then
     say "       the spare copy changed after it was made; copying the cache"
-  elif ! matches_manifest "$VERIFIED.list" "$SPARE"; then
+  elif ! changed_since "$SPARE_BASE" >"$VERIFIED.spare" || ! matches_manifest "$VERIFIED.spare" "$SPARE"; then
     say "       the spare copy holds a file that changed in the cache while it was copied; copying the cache"
   else
-    rm -f "$SPARE_MADE" && rmdir "$STAGING" && move_folder "$SPARE" "$STAGING" || return 1
+    rm -f "$SPARE_MADE" "$SPARE_BASE" && rmdir "$STAGING" && move_folder "$SPARE" "$STAGING" || return 1
     say "       using the spare copy of the cache made after the last deploy"
     return 0
   fi
   return 1
 }
 
-remove_spare() { rm -f "$SPARE_MADE" && remove_tree "$SPARE" "$SPARE_NEW"; }
+remove_spare() { rm -f "$SPARE_MADE" "$SPARE_BASE" && remove_tree "$SPARE" "$SPARE_NEW"; }
