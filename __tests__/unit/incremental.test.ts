@@ -545,6 +545,25 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     }
   )
 
+  it('no spare copy is made where it would leave less free space than the cache takes', async () => {
+    // A df that reports 10 KiB free.
+    const shim = fs.mkdtempSync(path.join(tmp, 'full-df-'))
+    fs.writeFileSync(path.join(shim, 'df'), ['#!/bin/sh', 'printf "Filesystem 1024-blocks Used Available Capacity Mounted on\\nfake 1000 990 10 99%% /\\n"', ''].join('\n'), {
+      mode: 0o755
+    })
+    const { ws, root } = site('spare-room')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'big.bin', Buffer.alloc(100_000, 1))
+    await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
+    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare'))).toBe(false)
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare.log'), 'utf8')).toMatch(/not enough free space for a spare copy \(10 KiB free, the cache takes \d+ KiB\)/)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell), ws, root, 'r2')
+    expect(next.kind).toBe('incremental')
+    expect(next.log).not.toContain('using the spare copy')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
   it('a deploy right after another stops the spare copy still running, and goes on without it', async () => {
     // A cp that takes 60 s to copy the cache into the spare.
     const shim = cpShim(shell, 'slow-cp', (realCp) => ['case " $* " in *"/.atomic-deploy/spare.new/ "*) sleep 60 ;; esac', `exec ${realCp} "$@"`])

@@ -38,7 +38,7 @@ make_spare() {
   remove_spare
   digest=$(sha256_of "$MANIFEST")
   SPARE_STOPPED=0
-  if touch -r "$CACHE_STAMP" "$SPARE_BASE" && mkdir "$SPARE_NEW" && copy_cache_to_spare &&
+  if room_for_spare && touch -r "$CACHE_STAMP" "$SPARE_BASE" && mkdir "$SPARE_NEW" && copy_cache_to_spare &&
     own_spare_lock && [ ! -e "$SPARE" ] && mv "$SPARE_NEW" "$SPARE"; then
     { printf '%s\n' "$digest" >"$SPARE_MADE" && wait_past "$SPARE_MADE"; } || remove_spare
     ! own_spare_lock || rm -rf "$SPARE_LOCK"
@@ -48,6 +48,17 @@ make_spare() {
     ! own_spare_lock || rm -rf "$SPARE_LOCK"
     remove_tree "$SPARE_TRASH"
   fi
+}
+
+# room_for_spare: after the copy the disk would still have as much free as
+# the cache takes (room for the next upload): a spare never fills the disk
+# the app writes to. df -P -k and du -k are POSIX (BusyBox has both).
+room_for_spare() {
+  size=$(du -sk "$CACHE" | awk '{ print $1 }')
+  free=$(df -P -k "$STATE" | awk 'NR == 2 { print $4 }')
+  [ -n "$size" ] && [ -n "$free" ] && [ "$free" -ge $((2 * size)) ] && return 0
+  say "not enough free space for a spare copy (${free:-?} KiB free, the cache takes ${size:-?} KiB): the next deploy copies the cache"
+  return 1
 }
 
 # copy_cache_to_spare: SPARE_NEW becomes a copy of the cache, without
