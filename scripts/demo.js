@@ -112,8 +112,14 @@ function tree(root) {
   return lines
 }
 
-/** @param {string} root */
-function printTree(root) {
+/**
+ * After a deploy the server copies its upload cache in the background for a
+ * moment (the spare copy, src/remote/sh/lib/spare.sh): the tree is shown once
+ * that is done.
+ * @param {string} root
+ */
+async function printTree(root) {
+  await sshd.settleSpareCopies(root, { ms: 60_000, depth: 0 })
   say('  server tree:')
   for (const line of tree(root)) say(`  ${line}`)
 }
@@ -320,7 +326,7 @@ async function main() {
   say(`  host key ${server.fingerprint}, pinned in $DEMO/known_hosts (host key checking stays on)`)
   say(`  deploy path on the server: ${deployPath}`)
   say(`  started in ${seconds(Date.now() - begin)}`)
-  printTree(deployPath)
+  await printTree(deployPath)
 
   const connection = [
     '--host', `${server.host}:${server.port}`,
@@ -338,7 +344,7 @@ async function main() {
   const first = await cli(`deploy ${version1}`, ['deploy', '--source', SITE, '--shared', 'uploads/'], connection)
   mustSucceed(first, 'the first deploy')
   const id1 = first.stdout.trim()
-  printTree(deployPath)
+  await printTree(deployPath)
   check(current() === `releases/${id1}`, `current -> releases/${id1}`)
   check(fs.lstatSync(path.join(deployPath, 'releases', id1, 'uploads')).isSymbolicLink(), 'uploads/ in the release is a link into shared/')
   say(`  visitors see: "${servedHeading(deployPath)}"`)
@@ -368,7 +374,7 @@ async function main() {
   const second = await cli(`deploy ${version2}`, ['deploy', '--source', copy, '--shared', 'uploads/'], connection)
   mustSucceed(second, 'the second deploy')
   const id2 = second.stdout.trim()
-  printTree(deployPath)
+  await printTree(deployPath)
   check(id2 !== id1 && current() === `releases/${id2}`, `current -> releases/${id2}`)
   check(currentVersion() === version2, `current/VERSION is ${version2}`)
   check(fs.existsSync(path.join(deployPath, 'releases', id1)), `the previous release ${id1} is kept for rollback`)
@@ -383,7 +389,7 @@ async function main() {
   heading('Roll back to the previous good release')
   const back = await cli('rollback', ['rollback'], connection)
   mustSucceed(back, 'the rollback')
-  printTree(deployPath)
+  await printTree(deployPath)
   check(back.stdout.trim() === id1 && current() === `releases/${id1}`, `current -> releases/${id1} again`)
   check(currentVersion() === version1, `current/VERSION is ${version1}`)
   check(fs.readFileSync(path.join(deployPath, 'current/uploads', UPLOAD_NAME), 'utf8') === uploadText, `the visitor's upload survived the rollback`)
