@@ -514,7 +514,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
       // A cp that, copying the cache into the spare, lets the app write into r1 in place (same
       // size, mtime put back) for as long as the copy runs, then undoes it.
       const shim = cpShim(shell, 'spare-cp', (realCp, dir) => [
-        'for arg do case $arg in */.atomic-deploy/spare.new/) file="${arg%/.atomic-deploy/spare.new/}/releases/r1/b/c.txt" ;; esac; done',
+        'for arg do case $arg in */.atomic-deploy/spare.new.*/) file="${arg%/.atomic-deploy/spare.new.*/}/releases/r1/b/c.txt" ;; esac; done',
         `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
         `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
         `${realCp} "$@"`,
@@ -564,9 +564,51 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('a copy stuck past the 10 s a deploy waits for it changes nothing of the newer spare when it wakes up', async () => {
+    const { ws, root } = site('spare-stale')
+    const flag = path.join(tmp, `stale-flag-${shell.name}`)
+    // A du that blocks until the test lets it go: only r0's copy runs with it.
+    const duShim = fs.mkdtempSync(path.join(tmp, 'stuck-du-'))
+    const realDu = shell.name === 'busybox' ? 'busybox du' : '/usr/bin/du'
+    fs.writeFileSync(path.join(duShim, 'du'), ['#!/bin/sh', `while [ ! -e '${flag}' ]; do sleep 0.1; done`, `exec ${realDu} "$@"`, ''].join('\n'), { mode: 0o755 })
+    write(ws, 'a.txt', 'a0')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(runLocally({ command: shell.command, PATH: `${duShim}:${shell.PATH}`, home: tmp, settleSpareCopies: false }), ws, root, 'r0')
+    const stuck = Number(fs.readFileSync(path.join(root, '.atomic-deploy/spare.lock/pid'), 'utf8'))
+    // r1 gives up waiting for the stuck copy; its own copy takes in an app write into r0 while it lasts.
+    const shim = cpShim(shell, 'spare-cp-stale', (realCp, dir) => [
+      'for arg do case $arg in */.atomic-deploy/spare.new.*/) file="${arg%/.atomic-deploy/spare.new.*/}/releases/r0/b/c.txt" ;; esac; done',
+      `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
+      `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+      `${realCp} "$@"`,
+      'status=$?',
+      `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+      'exit $status'
+    ])
+    write(ws, 'a.txt', 'a1')
+    await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
+    expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
+    expect(running(stuck)).toBe(true)
+    // r1b fails after its check of the cache moved the stamp.
+    const tarShim = fs.mkdtempSync(path.join(tmp, 'failing-tar-'))
+    const realTar = shell.name === 'busybox' ? 'busybox tar' : '/bin/tar'
+    fs.writeFileSync(path.join(tarShim, 'tar'), ['#!/bin/sh', 'case $PWD in *.delta) cat >/dev/null; exit 2 ;; esac', `exec ${realTar} "$@"`, ''].join('\n'), { mode: 0o755 })
+    write(ws, 'a.txt', 'a1b')
+    await expect(deploy(localRunner(shell, { pathBefore: tarShim }), ws, root, 'r1b')).rejects.toThrow(/unpacking the upload failed/)
+    // The stuck copy wakes up and ends.
+    fs.writeFileSync(flag, '')
+    for (let i = 0; i < 600 && running(stuck); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(running(stuck)).toBe(false)
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell), ws, root, 'r2')
+    expect(next.log).toContain('the spare copy holds a file that changed in the cache while it was copied; copying the cache')
+    expect(fs.readFileSync(path.join(root, 'releases/r2/b/c.txt'), 'utf8')).toBe('c1')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  }, 120_000)
+
   it('a deploy right after another stops the spare copy still running, and goes on without it', async () => {
     // A cp that takes 60 s to copy the cache into the spare.
-    const shim = cpShim(shell, 'slow-cp', (realCp) => ['case " $* " in *"/.atomic-deploy/spare.new/ "*) sleep 60 ;; esac', `exec ${realCp} "$@"`])
+    const shim = cpShim(shell, 'slow-cp', (realCp) => ['case " $* " in *"/.atomic-deploy/spare.new."*"/ "*) sleep 60 ;; esac', `exec ${realCp} "$@"`])
     const { ws, root } = site('spare-stop')
     write(ws, 'a.txt', 'a1')
     const slow = runLocally({ command: shell.command, PATH: `${shim}:${shell.PATH}`, home: tmp, settleSpareCopies: false })
@@ -582,8 +624,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(next.kind).toBe('incremental')
     expect(next.log).not.toContain('using the spare copy')
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
-    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare.new'))).toBe(false)
-    expect(fs.existsSync(path.join(root, '.atomic-deploy/spare.trash'))).toBe(false)
+    expect(fs.readdirSync(path.join(root, '.atomic-deploy')).filter((name) => /^spare\.(new|trash)/.test(name))).toEqual([])
     // r2's own spare was made, and the deploy after it uses it.
     write(ws, 'a.txt', 'a3')
     expect((await deploy(localRunner(shell), ws, root, 'r3')).log).toContain('using the spare copy of the cache made after the last deploy')

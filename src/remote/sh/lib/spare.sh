@@ -12,8 +12,11 @@
 # Anything else: the spare is removed and the cache copied as before.
 # Needs lib/output.sh, lib/paths.sh, lib/fs.sh, lib/cache.sh, lib/lock.sh.
 SPARE="$STATE/spare"
-SPARE_NEW="$STATE/spare.new"
-SPARE_TRASH="$STATE/spare.trash"
+# This run's copy in the making, and what a stopped one leaves to remove:
+# named by the lock token, so that a copy that kept running after a run
+# gave up waiting for it never touches a newer copy's files.
+SPARE_NEW="$STATE/spare.new.$LOCK_TOKEN"
+SPARE_TRASH="$STATE/spare.trash.$LOCK_TOKEN"
 # The digest of the manifest the spare was copied against; its mtime, when the copy was complete.
 SPARE_MADE="$STATE/spare.made"
 # Its mtime: the cache's stamp when the copy began.
@@ -24,27 +27,29 @@ start_spare_copy() {
   [ "$SPARE_COPY" = 1 ] && [ "$HOLDING_LOCK" = 1 ] || return 0
   [ ! -e "$CACHE_LINKED" ] && [ -f "$CACHE_STAMP" ] && [ -f "$CACHE_TIMES" ] && [ -f "$MANIFEST" ] || return 0
   mkdir "$SPARE_LOCK" 2>/dev/null || return 0
-  printf '%s\n' "$RELEASE_ID" >"$SPARE_LOCK/for"
+  printf '%s\n' "$LOCK_TOKEN" >"$SPARE_LOCK/for"
   (make_spare) </dev/null >"$STATE/spare.log" 2>&1 &
   printf '%s\n' "$!" >"$SPARE_LOCK/pid"
   say "       making a spare copy of the upload cache in the background, for the next deploy"
 }
 
-# make_spare: runs in the background; stops early when spare_stop_asked.
+# make_spare: runs in the background. Each step that changes a shared name
+# (spare, spare.base, spare.made) comes after spare_stop_asked says no: a
+# run that took the lock, or gave up waiting for this copy, owns them now.
 make_spare() {
   set +e
   trap '' HUP PIPE
-  remove_tree "$SPARE_TRASH" "$SPARE_NEW"
-  remove_spare
-  digest=$(sha256_of "$MANIFEST")
   SPARE_STOPPED=0
-  if room_for_spare && touch -r "$CACHE_STAMP" "$SPARE_BASE" && mkdir "$SPARE_NEW" && copy_cache_to_spare &&
-    own_spare_lock && [ ! -e "$SPARE" ] && mv "$SPARE_NEW" "$SPARE"; then
+  spare_stop_asked || remove_spare
+  digest=$(sha256_of "$MANIFEST")
+  if room_for_spare && ! spare_stop_asked && touch -r "$CACHE_STAMP" "$SPARE_NEW.base" && mkdir "$SPARE_NEW" &&
+    copy_cache_to_spare && ! spare_stop_asked && [ ! -e "$SPARE" ] && mv "$SPARE_NEW.base" "$SPARE_BASE" && mv "$SPARE_NEW" "$SPARE"; then
     { printf '%s\n' "$digest" >"$SPARE_MADE" && wait_past "$SPARE_MADE"; } || remove_spare
     ! own_spare_lock || rm -rf "$SPARE_LOCK"
   else
     # Out of the way first, so that a run waiting for the lock goes on at once.
     [ ! -e "$SPARE_NEW" ] || mv "$SPARE_NEW" "$SPARE_TRASH" 2>/dev/null || remove_tree "$SPARE_NEW"
+    rm -f "$SPARE_NEW.base"
     ! own_spare_lock || rm -rf "$SPARE_LOCK"
     remove_tree "$SPARE_TRASH"
   fi
@@ -55,11 +60,14 @@ make_spare() {
 # the app writes to. df -P -k and du -k are POSIX (BusyBox has both).
 room_for_spare() {
   size=$(du -sk "$CACHE" | awk '{ print $1 }')
-  free=$(df -P -k "$STATE" | awk 'NR == 2 { print $4 }')
-  [ -n "$size" ] && [ -n "$free" ] && [ "$free" -ge $((2 * size)) ] && return 0
+  # From the end of the line: a device name may hold spaces.
+  free=$(df -P -k "$STATE" | awk 'NR == 2 { print $(NF - 2) }')
+  is_count "$size" && is_count "$free" && [ "$free" -ge $((2 * size)) ] && return 0
   say "not enough free space for a spare copy (${free:-?} KiB free, the cache takes ${size:-?} KiB): the next deploy copies the cache"
   return 1
 }
+
+is_count() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
 
 # copy_cache_to_spare: SPARE_NEW becomes a copy of the cache, without
 # extended attributes where cp can leave them out (as copy_tree).
@@ -88,7 +96,7 @@ copy_unless_stopped() {
 # A run that took the deploy lock asked, or took the spare's lock away (it
 # gave up waiting, and a later finish may hold it now).
 spare_stop_asked() { [ -e "$SPARE_STOP" ] || ! own_spare_lock; }
-own_spare_lock() { [ "$(cat "$SPARE_LOCK/for" 2>/dev/null)" = "$RELEASE_ID" ]; }
+own_spare_lock() { [ "$(cat "$SPARE_LOCK/for" 2>/dev/null)" = "$LOCK_TOKEN" ]; }
 
 # take_spare: in prepare, after verify_cache and the unpacked delta: moves
 # the spare into STAGING when it may stand for a copy of the cache; else
@@ -97,7 +105,7 @@ take_spare() {
   [ -d "$SPARE" ] && [ -f "$SPARE_MADE" ] && [ -f "$SPARE_BASE" ] || return 1
   if [ "$(cat "$SPARE_MADE")" != "$CACHE_BASE" ]; then
     say "       the spare copy is of another cache; copying the cache"
-  elif [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ]; then
+  elif [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ] || [ -n "$(find "$SPARE_BASE" -newer "$SPARE_MADE")" ]; then
     say "       the spare copy changed after it was made; copying the cache"
   elif ! changed_since "$SPARE_BASE" >"$VERIFIED.spare" || ! matches_manifest "$VERIFIED.spare" "$SPARE"; then
     say "       the spare copy holds a file that changed in the cache while it was copied; copying the cache"
@@ -109,4 +117,5 @@ take_spare() {
   return 1
 }
 
-remove_spare() { rm -f "$SPARE_MADE" "$SPARE_BASE" && remove_tree "$SPARE" "$SPARE_NEW"; }
+# remove_spare: the spare, and what any copy left in the making or stopped.
+remove_spare() { rm -f "$SPARE_MADE" "$SPARE_BASE" && remove_tree "$SPARE" "$STATE"/spare.new.* "$STATE"/spare.trash.*; }
