@@ -511,17 +511,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
   ])(
     'an app write into a release file the cache shares, copied into the spare while it lasted and undone before the next deploy, never reaches a release%s',
     async (_, failedBetween) => {
-      // A cp that, copying the cache into the spare, lets the app write into r1 in place (same
-      // size, mtime put back) for as long as the copy runs, then undoes it.
-      const shim = cpShim(shell, 'spare-cp', (realCp, dir) => [
-        'for arg do case $arg in */.atomic-deploy/spare.new.*/) file="${arg%/.atomic-deploy/spare.new.*/}/releases/r1/b/c.txt" ;; esac; done',
-        `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
-        `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-        `${realCp} "$@"`,
-        'status=$?',
-        `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-        'exit $status'
-      ])
+      const shim = appWriteDuringSpareCopy(shell, 'r1')
       const { ws, root } = site('spare-write')
       write(ws, 'a.txt', 'a1')
       write(ws, 'b/c.txt', 'c1')
@@ -529,10 +519,7 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
       expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
       expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c1')
       if (failedBetween) {
-        // A tar that fails unpacking the changes, as a dropped connection would make it.
-        const tarShim = fs.mkdtempSync(path.join(tmp, 'failing-tar-'))
-        const realTar = shell.name === 'busybox' ? 'busybox tar' : '/bin/tar'
-        fs.writeFileSync(path.join(tarShim, 'tar'), ['#!/bin/sh', 'case $PWD in *.delta) cat >/dev/null; exit 2 ;; esac', `exec ${realTar} "$@"`, ''].join('\n'), { mode: 0o755 })
+        const tarShim = failingDeltaTar(shell)
         write(ws, 'a.txt', 'a1b')
         await expect(deploy(localRunner(shell, { pathBefore: tarShim }), ws, root, 'r1b')).rejects.toThrow(/unpacking the upload failed/)
       }
@@ -576,23 +563,13 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     await deploy(runLocally({ command: shell.command, PATH: `${duShim}:${shell.PATH}`, home: tmp, settleSpareCopies: false }), ws, root, 'r0')
     const stuck = Number(fs.readFileSync(path.join(root, '.atomic-deploy/spare.lock/pid'), 'utf8'))
     // r1 gives up waiting for the stuck copy; its own copy takes in an app write into r0 while it lasts.
-    const shim = cpShim(shell, 'spare-cp-stale', (realCp, dir) => [
-      'for arg do case $arg in */.atomic-deploy/spare.new.*/) file="${arg%/.atomic-deploy/spare.new.*/}/releases/r0/b/c.txt" ;; esac; done',
-      `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
-      `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-      `${realCp} "$@"`,
-      'status=$?',
-      `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
-      'exit $status'
-    ])
+    const shim = appWriteDuringSpareCopy(shell, 'r0')
     write(ws, 'a.txt', 'a1')
     await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r1')
     expect(fs.readFileSync(path.join(root, '.atomic-deploy/spare/b/c.txt'), 'utf8')).toBe('c9')
     expect(running(stuck)).toBe(true)
     // r1b fails after its check of the cache moved the stamp.
-    const tarShim = fs.mkdtempSync(path.join(tmp, 'failing-tar-'))
-    const realTar = shell.name === 'busybox' ? 'busybox tar' : '/bin/tar'
-    fs.writeFileSync(path.join(tarShim, 'tar'), ['#!/bin/sh', 'case $PWD in *.delta) cat >/dev/null; exit 2 ;; esac', `exec ${realTar} "$@"`, ''].join('\n'), { mode: 0o755 })
+    const tarShim = failingDeltaTar(shell)
     write(ws, 'a.txt', 'a1b')
     await expect(deploy(localRunner(shell, { pathBefore: tarShim }), ws, root, 'r1b')).rejects.toThrow(/unpacking the upload failed/)
     // The stuck copy wakes up and ends.
@@ -636,6 +613,30 @@ function cpShim(shell: (typeof SHELLS)[number], label: string, lines: (realCp: s
   const dir = fs.mkdtempSync(path.join(tmp, `${label}-`))
   const realCp = shell.name === 'busybox' ? 'busybox cp' : '/bin/cp'
   fs.writeFileSync(path.join(dir, 'cp'), ['#!/bin/sh', ...lines(realCp, dir), ''].join('\n'), { mode: 0o755 })
+  return dir
+}
+
+/**
+ * A cp for the server's PATH that, while it copies the cache into a spare, lets the app write
+ * into RELEASE/b/c.txt in place (same size, mtime put back), then undoes the write.
+ */
+function appWriteDuringSpareCopy(shell: (typeof SHELLS)[number], release: string): string {
+  return cpShim(shell, 'spare-cp', (realCp, dir) => [
+    `for arg do case $arg in */.atomic-deploy/spare.new.*/) file="\${arg%/.atomic-deploy/spare.new.*/}/releases/${release}/b/c.txt" ;; esac; done`,
+    `[ -n "\${file:-}" ] || exec ${realCp} "$@"`,
+    `touch -r "$file" "${dir}/mtime" && printf c9 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+    `${realCp} "$@"`,
+    'status=$?',
+    `printf c1 >"$file" && touch -r "${dir}/mtime" "$file" || exit 1`,
+    'exit $status'
+  ])
+}
+
+/** A tar for the server's PATH that fails unpacking the changes, as a dropped connection would make it. */
+function failingDeltaTar(shell: (typeof SHELLS)[number]): string {
+  const dir = fs.mkdtempSync(path.join(tmp, 'failing-tar-'))
+  const realTar = shell.name === 'busybox' ? 'busybox tar' : '/bin/tar'
+  fs.writeFileSync(path.join(dir, 'tar'), ['#!/bin/sh', 'case $PWD in *.delta) cat >/dev/null; exit 2 ;; esac', `exec ${realTar} "$@"`, ''].join('\n'), { mode: 0o755 })
   return dir
 }
 
