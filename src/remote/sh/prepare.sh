@@ -126,8 +126,7 @@ step_upload() {
     remove_spare
     unpack_into "$STAGING"
   fi
-  found=$(find "$STAGING" | wc -l)
-  found=$((found - 1))
+  found=$(entry_count "$STAGING")
   if [ "$found" -ne "$EXPECTED_ENTRIES" ]; then
     [ -z "$CACHE_BASE" ] || fail cache "the release built from the upload cache has $found entries, the workspace $EXPECTED_ENTRIES"
     fail upload "the upload is incomplete: expected $EXPECTED_ENTRIES entries, found $found"

@@ -125,7 +125,7 @@ wait_past() {
       return 0
     fi
     # A coarse clock: no need to ask a thousand times a second.
-    [ "$tries" -lt 20 ] || sleep 0.05 2>/dev/null || sleep 1
+    [ "$tries" -lt 20 ] || short_pause
     tries=$((tries + 1))
   done
   rm -f "$1.tick"
@@ -375,8 +375,7 @@ update_cache() {
 
 # cache_has_expected_entries: the cache has as many entries as the workspace.
 cache_has_expected_entries() {
-  entries=$(find "$CACHE" | wc -l)
-  entries=$((entries - 1))
+  entries=$(entry_count "$CACHE")
   [ "$entries" -eq "$EXPECTED_ENTRIES" ] && return 0
   say "the upload cache has $entries entries after the changes, the workspace $EXPECTED_ENTRIES"
   return 1

@@ -33,6 +33,15 @@ remove_tree() {
   rm -rf "$@"
 }
 
+# entry_count DIR: how many entries find lists below DIR (DIR itself not counted).
+entry_count() {
+  lines=$(find "$1" | wc -l) || return 1
+  echo $((lines - 1))
+}
+
+# short_pause: a twentieth of a second, or a whole one where sleep takes no fraction.
+short_pause() { sleep 0.05 2>/dev/null || sleep 1; }
+
 # symlinked_parent ROOT REL: prints the first folder on the way from ROOT to
 # ROOT/REL (REL itself not included) that is a symlink; fails when none is.
 symlinked_parent() {

@@ -1,7 +1,7 @@
 # lib/lock.sh: one deploy at a time. mkdir is atomic; the owner file carries
 # this run's token, so only the run holding the lock may continue or free it.
 # Needs lib/output.sh, lib/paths.sh, lib/exit-codes.sh (and lib/hooks.sh for
-# stop_lock_holder_processes).
+# stop_lock_holder_processes, lib/fs.sh for take_lock).
 HOLDING_LOCK=0
 LOCK="$STATE/lock"
 # A lock whose owner's pids cannot be checked is stale after this long.
@@ -145,7 +145,7 @@ stop_spare_copy() {
   copier=$(cat "$SPARE_LOCK/pid" 2>/dev/null || true)
   give_up=$(($(date +%s) + 10))
   while [ -d "$SPARE_LOCK" ] && [ "$(date +%s)" -lt "$give_up" ] && is_alive "${copier:-0}"; do
-    sleep 0.05 2>/dev/null || sleep 1
+    short_pause
   done
   rm -rf "$SPARE_LOCK"
 }

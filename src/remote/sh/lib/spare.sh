@@ -88,7 +88,7 @@ copy_unless_stopped() {
       SPARE_STOPPED=1
       return 1
     fi
-    sleep 0.05 2>/dev/null || sleep 1
+    short_pause
   done
   wait "$copier"
 }
