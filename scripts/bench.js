@@ -229,14 +229,38 @@ function fsType(dir) {
     real = fs.realpathSync(dir)
     const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((line) => line.split(' ')).filter((parts) => parts.length > 2)
     let best
-    for (const [, rawMount, type] of mounts) {
+    for (const [device, rawMount, type] of mounts) {
       const mount = rawMount.replace(/\\040/g, ' ')
       const inside = real === mount || real.startsWith(mount.endsWith('/') ? mount : `${mount}/`)
-      if (inside && (!best || mount.length >= best.mount.length)) best = { mount, type }
+      if (inside && (!best || mount.length >= best.mount.length)) best = { device, mount, type }
     }
-    return best ? `${best.type} at ${best.mount}` : 'unknown file system'
+    if (!best) return 'unknown file system'
+    return `${best.type}${best.type === 'ext4' && !hasJournal(best.device) ? ' without a journal' : ''} at ${best.mount}`
   } catch {
     return 'unknown file system'
+  }
+}
+
+/** Copies of the tree one run's deploy roots hold (all kept to the end): 14 on loopback, 6 over the slowed link, rounded up. */
+const ROOT_COPIES_PER_RUN = 22
+
+function warnIfShortOfRoom(dir, need) {
+  const stats = fs.statfsSync(dir)
+  const free = stats.bavail * stats.bsize
+  if (free < need) say(`  warning: ${fmtBytes(free)} free where the deploy roots go, and this run keeps about ${fmtBytes(need)} in them until the end; pick another folder with --server-dir DIR`)
+}
+
+/**
+ * False for an ext4 file system the kernel lists (/proc/fs/ext4/<device>)
+ * with no journal (no /proc/fs/jbd2/<device>-N); true when that cannot be told.
+ */
+function hasJournal(device) {
+  const name = path.basename(device)
+  if (!fs.existsSync(path.join('/proc/fs/ext4', name))) return true
+  try {
+    return fs.readdirSync('/proc/fs/jbd2').some((entry) => entry.startsWith(`${name}-`))
+  } catch {
+    return false
   }
 }
 
@@ -846,6 +870,15 @@ function sshOptions(target) {
   ]
 }
 
+/**
+ * A fresh deploy root. Each is kept until the end of the bench (cleanup removes the
+ * server folder holding every root), never removed between rows: on ext4
+ * without a journal, making a file right after many were deleted is several
+ * times slower (the kernel skips each inode freed in the last minutes, reading
+ * its inode table block), so a row that followed the removal of the rows
+ * before it paid for their trees. Here a 20k-entry unpack took 0.5 s on a
+ * quiet disk and 12 s right after a removal of a tree of the same size.
+ */
 function newRoot(target, label) {
   ctx.counter += 1
   return path.join(target.root, `${label}-${ctx.counter}`)
@@ -1057,27 +1090,19 @@ async function shipitDeploy(target, deployTo) {
 /** shipit-deploy: a full deploy into a fresh root, then a one-file change into the same root, both checked. */
 async function shipitRows(prefix, target, keys) {
   const root = newRoot(target, 'shipit')
-  try {
-    const full = await timed(prefix, keys.full, 'shipit-deploy, full', async () => {
-      const sample = await shipitDeploy(target, root)
-      const counted = countTree(path.join(root, 'current'))
-      if (counted.files !== ctx.tree.files || counted.bytes !== ctx.tree.bytes) throw new Error(`shipit's release holds ${counted.files} files / ${counted.bytes} B, the tree ${ctx.tree.files} / ${ctx.tree.bytes}`)
-      return sample
-    })
-    if (!full) return
-    await timed(prefix, keys.change, 'shipit-deploy, one-file change', async () => {
-      const content = editFile()
-      const sample = await shipitDeploy(target, root)
-      if (!fs.readFileSync(path.join(root, 'current', ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, shipit\'s current/ does not hold the edited file')
-      return sample
-    })
-  } finally {
-    removeRoot(root)
-  }
-}
-
-function removeRoot(dir) {
-  fs.rmSync(dir, { recursive: true, force: true })
+  const full = await timed(prefix, keys.full, 'shipit-deploy, full', async () => {
+    const sample = await shipitDeploy(target, root)
+    const counted = countTree(path.join(root, 'current'))
+    if (counted.files !== ctx.tree.files || counted.bytes !== ctx.tree.bytes) throw new Error(`shipit's release holds ${counted.files} files / ${counted.bytes} B, the tree ${ctx.tree.files} / ${ctx.tree.bytes}`)
+    return sample
+  })
+  if (!full) return
+  await timed(prefix, keys.change, 'shipit-deploy, one-file change', async () => {
+    const content = editFile()
+    const sample = await shipitDeploy(target, root)
+    if (!fs.readFileSync(path.join(root, 'current', ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, shipit\'s current/ does not hold the edited file')
+    return sample
+  })
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -1141,8 +1166,8 @@ async function fullAndChange(prefix, target, keys, options) {
       recordError(keys.change, keys.changeLabel, error)
     }
   } finally {
-    await sshd.settleSpareCopies(root, { stop: true, ms: 30_000, depth: 0 })
-    removeRoot(root)
+    // Waited for, not stopped: a stopped copy removes what it made, and no copy runs into the next row.
+    await sshd.settleSpareCopies(root, { ms: 120_000, depth: 0 })
   }
 }
 
@@ -1160,12 +1185,7 @@ async function timed(prefix, key, label, fn) {
 
 async function pipelineRow(prefix, target, key) {
   await timed(prefix, key, 'tar czf | ssh tar xzf (pipeline)', async () => {
-    const dir = newRoot(target, 'pipeline')
-    try {
-      return await pipeline(target, dir)
-    } finally {
-      removeRoot(dir)
-    }
+    return pipeline(target, newRoot(target, 'pipeline'))
   })
 }
 
@@ -1184,18 +1204,14 @@ async function atomicDeployRows(prefix, target, key) {
 /** rsync -a --delete into one folder: full, then the one-file change. */
 async function rsyncRows(prefix, target, keys) {
   const dir = newRoot(target, 'rsync')
-  try {
-    const full = await timed(prefix, keys.full, 'rsync -a --delete, full', () => rsync(target, dir))
-    if (!full) return
-    await timed(prefix, keys.change, 'rsync -a --delete, one-file change', async () => {
-      const content = editFile()
-      const sample = await rsync(target, dir)
-      if (!fs.readFileSync(path.join(dir, ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, the rsync copy does not hold the edited file')
-      return sample
-    })
-  } finally {
-    removeRoot(dir)
-  }
+  const full = await timed(prefix, keys.full, 'rsync -a --delete, full', () => rsync(target, dir))
+  if (!full) return
+  await timed(prefix, keys.change, 'rsync -a --delete, one-file change', async () => {
+    const content = editFile()
+    const sample = await rsync(target, dir)
+    if (!fs.readFileSync(path.join(dir, ctx.tree.editFile)).equals(content)) throw new Error('after the one-file change, the rsync copy does not hold the edited file')
+    return sample
+  })
 }
 
 /** One loopback round, every tool side by side: pipeline, rsync, shipit-deploy, atomic-deploy defaults, then atomic-deploy variants. */
@@ -1321,7 +1337,7 @@ function buildReport(context) {
     : 'half random bytes from a seeded PRNG, half text'
   out.push(`- Tree: ${tree.files.toLocaleString('en-US')} files in ${tree.folders.toLocaleString('en-US')} folders (${(tree.files + tree.folders).toLocaleString('en-US')} entries), ${fmtBytes(tree.bytes)} (${(tree.bytes / 1e6).toFixed(1)} MB), ${treeText}, version ${tree.version}. One-file change: \`${tree.editFile}\`, ${EDIT_SIZE.toLocaleString('en-US')} B.`)
   out.push(`- Server side: the same machine; deploy roots on ${where}. Client: the cached tree, hard-linked into a workspace.`)
-  out.push(`- ${runs} run${runs === 1 ? '' : 's'} per scenario, every tool in each run; medians. Times are the wall clock of the whole command (process start, SSH handshake, transfer, server-side work). Every full deploy goes to a fresh deploy root; the one-file change follows it into the same root (atomic-deploy's once the server's background copy after the full deploy is done, as for a deploy minutes later).`)
+  out.push(`- ${runs} run${runs === 1 ? '' : 's'} per scenario, every tool in each run; medians. Times are the wall clock of the whole command (process start, SSH handshake, transfer, server-side work). Every full deploy goes to a fresh deploy root; the one-file change follows it into the same root (atomic-deploy's once the server's background copy after the full deploy is done, as for a deploy minutes later). No root is removed before the end of the bench: on ext4 without a journal, files made right after many were deleted are made several times slower, and each row would pay for the trees of the rows before it.`)
   out.push('')
 
   // Loopback
@@ -1559,6 +1575,7 @@ async function main() {
     say('')
     say(tree.generatedMs !== undefined ? `generated the ${kind} tree in ${fmtS(tree.generatedMs)}: ${tree.dir}` : `reusing the cached ${kind} tree: ${tree.dir}`)
     say(`  ${tree.files.toLocaleString('en-US')} files, ${tree.folders.toLocaleString('en-US')} folders, ${fmtBytes(tree.bytes)}`)
+    warnIfShortOfRoom(state.serverDir, tree.bytes * ROOT_COPIES_PER_RUN * options.runs)
     // The workspace is a hard-linked copy of the cached tree; the edited file is unlinked before it is written.
     ctx.workspace = path.join(workdir, `workspace-${kind}`)
     const copy = spawnSync('cp', ['-al', tree.dir, ctx.workspace])
