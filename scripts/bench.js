@@ -241,6 +241,30 @@ function fsType(dir) {
   }
 }
 
+/** When the last bench removed its deploy roots (ms since the epoch), for the next one to wait out. */
+const CLEANED_AT_FILE = path.join(os.tmpdir(), 'atomic-deploy-bench-cleaned-at')
+/** How long inodes freed count as recent for ext4 without a journal: 60 s, 300 s more while their inode table block is unwritten. */
+const RECENT_DELETIONS_MS = 360_000
+
+/**
+ * On ext4 without a journal, a bench started right after the last one
+ * removed its roots would have its first rows pay for that removal (see
+ * newRoot): it waits until those deletions no longer count as recent.
+ */
+async function waitOutLastCleanup() {
+  let cleanedAt
+  try {
+    cleanedAt = Number(fs.readFileSync(CLEANED_AT_FILE, 'utf8'))
+  } catch {
+    return
+  }
+  const waitMs = cleanedAt + RECENT_DELETIONS_MS - Date.now()
+  if (!(waitMs > 0)) return
+  say(`  waiting ${fmtS(waitMs)}: the last bench removed its deploy roots ${fmtS(Date.now() - cleanedAt)} ago, and on this file system files made within ${RECENT_DELETIONS_MS / 60_000} minutes of a removal that large are made several times slower`)
+  execFileSync('sync')
+  await sleep(waitMs)
+}
+
 /** Copies of the tree one run's deploy roots hold (all kept to the end): 14 on loopback, 6 over the slowed link, rounded up. */
 const ROOT_COPIES_PER_RUN = 22
 
@@ -959,8 +983,8 @@ async function deploy(target, deployPath, options = {}) {
  */
 const PHASES = [
   ['start', 'node start-up and listing the tree, until "Uploading N entries"', /^Uploading \d+ entries/],
-  ['connect', 'SSH connect and hash the workspace (side by side), until "== Preparing release"', /^== Preparing release/],
-  ['plan', 'probe tools, read the server cache, diff, until "full upload" or "incremental upload"', /^\s*(full|incremental) upload/],
+  ['connect', 'SSH connect, the hashing of the workspace beside it, until "== Preparing release"', /^== Preparing release/],
+  ['plan', 'probe tools and read the server cache while the hashing ends, diff, until "full upload" or "incremental upload"', /^\s*(full|incremental) upload/],
   ['upload', 'lock, stream, unpack, build the release, update the cache, until "Moving the complete upload"', /Moving the complete upload/],
   ['finish', 'shared, switch, prune, disconnect, until exit', undefined]
 ]
@@ -1524,6 +1548,7 @@ async function main() {
   fs.chmodSync(state.serverDir, 0o755)
   const serverFs = fsType(state.serverDir)
   say(`server folders (deploy roots) on ${options.tmpfs ? 'TMPFS, ' : ''}${serverFs}: ${state.serverDir}`)
+  if (serverFs.includes('without a journal')) await waitOutLastCleanup()
   const server = await sshd.startSshd({ parentDir: state.serverDir, userKeyFile: ctx.keyFile })
   state.servers.push({ stop: server.stop, pid: server.pid })
   const knownHostsFile = path.join(workdir, 'known_hosts')
@@ -1595,6 +1620,7 @@ async function main() {
   }
 
   await cleanup()
+  fs.writeFileSync(CLEANED_AT_FILE, `${Date.now()}\n`)
   say('')
   say('Removed every deploy root, the servers, the namespaces and the temporary folders (shipit\'s install too); the reference trees stay cached.')
   say('')

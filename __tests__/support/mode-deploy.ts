@@ -49,7 +49,7 @@ export async function deployWorkspace(
     controlFolder: controlFolderName(),
     ...overrides
   })
-  const prepared = await uploadAndPrepare(runner, plan, { sourceDir: ws, listing, manifest: await manifestLines(ws, listing.entries) }, () => undefined)
+  const prepared = await uploadAndPrepare(runner, plan, Promise.resolve({ sourceDir: ws, listing, manifest: await manifestLines(ws, listing.entries) }), () => undefined)
   const out = prepared.result.stdout + prepared.result.stderr
   if (prepared.result.code !== 0) return { kind: prepared.kind, code: prepared.result.code, out }
   let log = out

@@ -65,7 +65,7 @@ async function deploy(runner: ScriptRunner, ws: string, root: string, id: string
   const manifest = await manifestLines(ws, listing.entries)
   const log: string[] = []
   const p = { ...plan(root, id, expectedFindLines(listing.entries)), ...overrides }
-  const prepared = await uploadAndPrepare(runner, p, { sourceDir: ws, listing, manifest }, (line) => log.push(line))
+  const prepared = await uploadAndPrepare(runner, p, Promise.resolve({ sourceDir: ws, listing, manifest }), (line) => log.push(line))
   expect(prepared.result.code, prepared.result.stderr).toBe(0)
   for (const script of [switchScript(prepared.plan), finishScript(prepared.plan)]) {
     const step = await runner.run(script)

@@ -79,7 +79,7 @@ describe.each(RUNNER_TARS)('pack with %s as tar', (tar) => {
     const ws = workspace()
     const settings: UploadSettings = { sourceDir: ws, exclude: ['.git'], compression, compressionLevel: undefined, incremental, allowEmpty: false }
     const server = recordingServer()
-    const prepared = await uploadAndPrepare(server, deployPlan, await readSource(settings, quiet), () => undefined, compression)
+    const prepared = await uploadAndPrepare(server, deployPlan, readSource(settings, quiet).ready, () => undefined, compression)
     const file = path.join(tmp, `${tar}-${compression}-${incremental}.upload`)
     const packed = await packToFile(settings, file, quiet, deployPlan.controlFolder)
     // Not two empty streams: a deploy always sends at least the tar end blocks.

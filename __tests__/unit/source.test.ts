@@ -67,11 +67,11 @@ describe('a source with no file to upload', () => {
     ).toThrow('(left out: a.log, logs)')
   })
 
-  it('goes ahead with allow-empty, or when one file is left', async () => {
+  it('goes ahead with allow-empty, or when one file is left', () => {
     const reporter = consoleReporter(() => undefined)
-    const empty = await readSource(settingsFor(workspace({ 'a.log': 'x' }), { exclude: '*.log', 'allow-empty': 'true' }), reporter)
+    const empty = readSource(settingsFor(workspace({ 'a.log': 'x' }), { exclude: '*.log', 'allow-empty': 'true' }), reporter)
     expect(empty.listing.entries).toEqual([])
-    const one = await readSource(settingsFor(workspace({ 'a.log': 'x', 'keep.log': 'x' }), { exclude: '*.log\n!keep.log' }), reporter)
+    const one = readSource(settingsFor(workspace({ 'a.log': 'x', 'keep.log': 'x' }), { exclude: '*.log\n!keep.log' }), reporter)
     expect(one.listing.entries.map((entry) => entry.path)).toEqual(['keep.log'])
   })
 })
@@ -93,7 +93,7 @@ describe('a name that is not UTF-8', () => {
     await expect(run).rejects.toThrow(`Invalid input 'source': names in ${ws} that are not valid UTF-8 cannot be uploaded (bad bytes shown as \\xNN): "caf\\xe9.txt".`)
     await expect(run).rejects.toThrow('where * matches the bad bytes: caf*.txt')
     expect(connects).toEqual([])
-    const excluded = await readSource(
+    const excluded = readSource(
       settingsFor(ws, { exclude: 'caf*.txt' }),
       consoleReporter(() => undefined)
     )

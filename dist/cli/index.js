@@ -1794,12 +1794,11 @@ const rollout_1 = __nccwpck_require__(7475);
  * list script. Nothing is uploaded and nothing on the servers changes. Prints
  * the plan and the exact scripts a deploy with these settings would send.
  */
-async function dryRunOn(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter)) {
-    const source = await sourceReady;
+async function dryRunOn(hosts, settings, reporter, source = (0, source_1.readSource)(settings, reporter)) {
     const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), listing.rootMode, 'none');
     const settled = await (0, parallel_1.settleLimit)(hosts, settings.maxParallel, async (host, index) => {
-        const upload = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source, settings.compression);
+        const { upload } = await (0, prepare_1.planUploadOn)(host, (0, phases_1.hostPlan)(base, settings, index), source.ready, settings.compression);
         const listed = await (0, maintenance_1.listOn)(host, settings, base.releaseId);
         const info = {
             host: host.name,
@@ -2092,14 +2091,13 @@ class HostDeploy {
  *   1. prepare on every host (upload, shared, before-activate);
  *   2. batch by batch (rollout): switch, after-activate, health check; then prune all.
  */
-async function deployFleet(hosts, settings, reporter, sourceReady = (0, source_1.readSource)(settings, reporter), reopen = () => Promise.reject(new Error('reconnecting is not possible here'))) {
-    const source = await sourceReady;
+async function deployFleet(hosts, settings, reporter, source = (0, source_1.readSource)(settings, reporter), reopen = () => Promise.reject(new Error('reconnecting is not possible here'))) {
     const { listing } = source;
     const base = (0, plan_1.planRelease)(settings, (0, file_list_1.expectedFindLines)(listing.entries), listing.rootMode, 'none');
     const fleet = hosts.map((host, index) => new HostDeploy(host, (0, phases_1.hostPlan)(base, settings, index), index, reopen));
     const log = logFor(hosts.length, reporter);
     reporter.rememberCleanup((0, abort_1.cleanupFor)(settings, base));
-    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log)));
+    const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${(0, results_1.describeFleet)(hosts)}`, () => (0, parallel_1.settleLimit)(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source.ready, log)));
     const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok);
     if (failedToPrepare.length > 0) {
         const why = `not switched: ${failedToPrepare.map((m) => m.host.name).join(', ')} failed to prepare`;
@@ -2269,8 +2267,8 @@ async function recoverLost(fleet, log) {
         .map((m) => m.recover(log(m)).then((state) => void found.set(m, state), () => undefined)));
     return found;
 }
-async function prepareOn(member, settings, source, log) {
-    const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, source, log(member), settings.compression);
+async function prepareOn(member, settings, sourceReady, log) {
+    const prepared = await (0, prepare_1.uploadAndPrepare)(member, member.plan, sourceReady, log(member), settings.compression);
     member.plan = prepared.plan;
     member.bytesSent = prepared.bytesSent;
     const previous = (0, protocol_1.lastResult)(prepared.result, 'previous');
@@ -2642,7 +2640,7 @@ const FRESH_SERVER = {
 };
 /** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
 async function packToFile(settings, output, reporter, controlFolder = (0, plan_1.controlFolderName)()) {
-    const source = await (0, source_1.readSource)(settings, reporter);
+    const source = await (0, source_1.readSource)(settings, reporter).ready;
     const base = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder };
     const upload = (0, prepare_1.planUpload)(base, source, FRESH_SERVER, settings.compression, await (0, archive_1.localCompressors)());
     reporter.info(`${upload.summary}, compression ${upload.plan.compression}`);
@@ -2758,10 +2756,10 @@ const PROGRESS_EVERY_MS = 2000;
  * If the server then finds its cache unusable after all, this starts over
  * with a full upload, on the same connection.
  */
-async function uploadAndPrepare(host, plan, source, log, 
+async function uploadAndPrepare(host, plan, sourceReady, log, 
 /** The compression setting; without it, the plan's own (never auto). */
 compression = plan.compression) {
-    const upload = await planUploadOn(host, plan, source, compression);
+    const { upload, source } = await planUploadOn(host, plan, sourceReady, compression);
     log(`       ${upload.summary}`);
     const attempt = await send(host, upload, source, log);
     if (upload.kind !== 'incremental' || attempt.result.code !== exit_codes_1.EXIT.cache)
@@ -2771,12 +2769,18 @@ compression = plan.compression) {
 }
 /**
  * Plans the upload for one host: one round trip to see its tools and upload
- * cache (which changes nothing on the server), then planUpload. The deploy and
- * the dry run both plan through here, so the dry run shows what a deploy sends.
+ * cache (which changes nothing on the server), made while the workspace is
+ * still being hashed, then planUpload. The deploy and the dry run both plan
+ * through here, so the dry run shows what a deploy sends.
  */
-async function planUploadOn(host, plan, source, compression) {
-    const inspected = await inspectServer(host, plan);
-    return planUpload(plan, source, inspected, compression, await (0, archive_1.localCompressors)());
+async function planUploadOn(host, plan, sourceReady, compression) {
+    const [inspected, source] = await Promise.allSettled([inspectServer(host, plan), sourceReady]);
+    // The hashing's failure first, and only once the inspect is over: what runs next shares its connection.
+    if (source.status === 'rejected')
+        throw source.reason;
+    if (inspected.status === 'rejected')
+        throw inspected.reason;
+    return { upload: planUpload(plan, source.value, inspected.value, compression, await (0, archive_1.localCompressors)()), source: source.value };
 }
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */
 function inspectServer(host, plan) {
@@ -3229,7 +3233,7 @@ async function runModeOnce(settings, reporter, connect) {
     const started = Date.now();
     // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
     const source = settings.mode === 'deploy' ? (0, source_1.readSource)(settings, reporter) : undefined;
-    source?.catch(() => undefined);
+    source?.ready.catch(() => undefined);
     const hosts = await reporter.group(`Connecting to ${settings.targets.map(host_address_1.describeHost).join(', ')}`, () => {
         reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`);
         return connectAll(settings, reporter, connect);
@@ -3440,7 +3444,7 @@ const manifest_1 = __nccwpck_require__(6019);
  * Lists (and, for incremental uploads, hashes) the workspace. The listing is
  * made and checked before this returns, so that a caller which starts it
  * before connecting fails before connecting; the hashing runs while the
- * connections are made.
+ * connections are made and the servers inspected.
  */
 function readSource(settings, reporter) {
     const listing = (0, file_list_1.listSourceSync)(settings.sourceDir, settings.exclude);
@@ -3448,7 +3452,7 @@ function readSource(settings, reporter) {
     reporter.info(`Uploading ${listing.entries.length} entries, ${(0, format_1.formatBytes)(listing.bytes)}, from ${settings.sourceDir}`);
     for (const skipped of listing.skipped)
         reporter.warning(`left out ${skipped}: not a file, folder or symlink`);
-    return withManifest(settings, listing, reporter);
+    return { listing, ready: withManifest(settings, listing, reporter) };
 }
 /**
  * Throws, naming the input and the fix, for a listing that must not be

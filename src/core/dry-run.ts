@@ -7,9 +7,9 @@ import { expectedFindLines } from '../upload/file-list'
 import { formatBytes } from '../config/format'
 import { listOn, reported } from './maintenance'
 import { ReleaseInfo } from './releases'
-import { UploadSource, planUploadOn } from './prepare'
+import { planUploadOn } from './prepare'
 import { activationScripts, hostPlan } from './phases'
-import { readSource } from './source'
+import { SourceReading, readSource } from './source'
 import { settleLimit } from './parallel'
 import { DeployError } from './errors'
 import { describeHealth } from './health'
@@ -56,13 +56,12 @@ export async function dryRunOn(
   hosts: Connection[],
   settings: DeploySettings,
   reporter: Reporter,
-  sourceReady: Promise<UploadSource> = readSource(settings, reporter)
+  source: SourceReading = readSource(settings, reporter)
 ): Promise<DryRunOutcome> {
-  const source = await sourceReady
   const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
   const settled = await settleLimit(hosts, settings.maxParallel, async (host, index) => {
-    const upload = await planUploadOn(host, hostPlan(base, settings, index), source, settings.compression)
+    const { upload } = await planUploadOn(host, hostPlan(base, settings, index), source.ready, settings.compression)
     const listed = await listOn(host, settings, base.releaseId)
     const info: DryRunHost = {
       host: host.name,

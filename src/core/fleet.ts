@@ -12,7 +12,7 @@ import { DeployError, remoteFailure } from './errors'
 import { DeployOutcome, HostResult, describeFleet } from './results'
 import { hostPlan, switchesAndFinishesAtOnce } from './phases'
 import { cleanupFor } from './abort'
-import { readSource } from './source'
+import { SourceReading, readSource } from './source'
 import { settleLimit } from './parallel'
 import { HostState, ReconnectError, Reopen, reconnect } from './reconnect'
 import { listingAtEnd } from './maintenance'
@@ -156,10 +156,9 @@ export async function deployFleet(
   hosts: Connection[],
   settings: DeploySettings,
   reporter: Reporter,
-  sourceReady: Promise<UploadSource> = readSource(settings, reporter),
+  source: SourceReading = readSource(settings, reporter),
   reopen: Reopen = () => Promise.reject(new Error('reconnecting is not possible here'))
 ): Promise<DeployOutcome> {
-  const source = await sourceReady
   const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
   const fleet = hosts.map((host, index) => new HostDeploy(host, hostPlan(base, settings, index), index, reopen))
@@ -167,7 +166,7 @@ export async function deployFleet(
   reporter.rememberCleanup(cleanupFor(settings, base))
 
   const prepared = await reporter.group(`Preparing release ${base.releaseId} on ${describeFleet(hosts)}`, () =>
-    settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source, log))
+    settleLimit(fleet, settings.maxParallel, (member) => prepareOn(member, settings, source.ready, log))
   )
   const failedToPrepare = fleet.filter((_, i) => !prepared[i].ok)
   if (failedToPrepare.length > 0) {
@@ -363,8 +362,8 @@ async function recoverLost(fleet: HostDeploy[], log: HostLog): Promise<Map<HostD
   return found
 }
 
-async function prepareOn(member: HostDeploy, settings: DeploySettings, source: UploadSource, log: HostLog): Promise<void> {
-  const prepared = await uploadAndPrepare(member, member.plan, source, log(member), settings.compression)
+async function prepareOn(member: HostDeploy, settings: DeploySettings, sourceReady: Promise<UploadSource>, log: HostLog): Promise<void> {
+  const prepared = await uploadAndPrepare(member, member.plan, sourceReady, log(member), settings.compression)
   member.plan = prepared.plan
   member.bytesSent = prepared.bytesSent
   const previous = lastResult(prepared.result, 'previous')

@@ -38,7 +38,7 @@ export interface PackOutcome {
 
 /** Writes the upload a first deploy of this workspace sends into `output`; a failed pack leaves no file. */
 export async function packToFile(settings: UploadSettings, output: string, reporter: Reporter, controlFolder = controlFolderName()): Promise<PackOutcome> {
-  const source = await readSource(settings, reporter)
+  const source = await readSource(settings, reporter).ready
   const base: UploadFields = { compression: 'none', incremental: false, cacheBase: '', nextDigest: '', controlFolder }
   const upload = planUpload(base, source, FRESH_SERVER, settings.compression, await localCompressors())
   reporter.info(`${upload.summary}, compression ${upload.plan.compression}`)

@@ -60,12 +60,12 @@ const PROGRESS_EVERY_MS = 2000
 export async function uploadAndPrepare(
   host: ScriptRunner,
   plan: DeployPlan,
-  source: UploadSource,
+  sourceReady: Promise<UploadSource>,
   log: (line: string) => void,
   /** The compression setting; without it, the plan's own (never auto). */
   compression: Compression = plan.compression
 ): Promise<Prepared> {
-  const upload = await planUploadOn(host, plan, source, compression)
+  const { upload, source } = await planUploadOn(host, plan, sourceReady, compression)
   log(`       ${upload.summary}`)
   const attempt = await send(host, upload, source, log)
   if (upload.kind !== 'incremental' || attempt.result.code !== EXIT.cache) return attempt
@@ -75,12 +75,16 @@ export async function uploadAndPrepare(
 
 /**
  * Plans the upload for one host: one round trip to see its tools and upload
- * cache (which changes nothing on the server), then planUpload. The deploy and
- * the dry run both plan through here, so the dry run shows what a deploy sends.
+ * cache (which changes nothing on the server), made while the workspace is
+ * still being hashed, then planUpload. The deploy and the dry run both plan
+ * through here, so the dry run shows what a deploy sends.
  */
-export async function planUploadOn(host: ScriptRunner, plan: DeployPlan, source: UploadSource, compression: Compression): Promise<UploadPlan> {
-  const inspected = await inspectServer(host, plan)
-  return planUpload(plan, source, inspected, compression, await localCompressors())
+export async function planUploadOn(host: ScriptRunner, plan: DeployPlan, sourceReady: Promise<UploadSource>, compression: Compression): Promise<{ upload: UploadPlan; source: UploadSource }> {
+  const [inspected, source] = await Promise.allSettled([inspectServer(host, plan), sourceReady])
+  // The hashing's failure first, and only once the inspect is over: what runs next shares its connection.
+  if (source.status === 'rejected') throw source.reason
+  if (inspected.status === 'rejected') throw inspected.reason
+  return { upload: planUpload(plan, source.value, inspected.value, compression, await localCompressors()), source: source.value }
 }
 
 /** One round trip: which tools the server has, and its upload cache manifest when the cache is usable. */

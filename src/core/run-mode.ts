@@ -47,7 +47,7 @@ async function runModeOnce(settings: DeploySettings, reporter: Reporter, connect
   const started = Date.now()
   // The workspace is read (and, for incremental uploads, hashed) while the connections are made; a dry run reads it the same way.
   const source = settings.mode === 'deploy' ? readSource(settings, reporter) : undefined
-  source?.catch(() => undefined)
+  source?.ready.catch(() => undefined)
   const hosts = await reporter.group(`Connecting to ${settings.targets.map(describeHost).join(', ')}`, () => {
     reporter.info(`atomic-deploy on Node ${process.version} (${process.platform}-${process.arch})`)
     return connectAll(settings, reporter, connect)

@@ -7,18 +7,25 @@ import { ManifestLine, manifestLines } from '../upload/manifest'
 import { Reporter } from './reporter'
 import { UploadSource } from './prepare'
 
+/** The workspace: listed at once, and hashed (for incremental uploads) while other work goes on. */
+export interface SourceReading {
+  listing: SourceListing
+  /** The listing with its manifest, once the hashing is done. */
+  ready: Promise<UploadSource>
+}
+
 /**
  * Lists (and, for incremental uploads, hashes) the workspace. The listing is
  * made and checked before this returns, so that a caller which starts it
  * before connecting fails before connecting; the hashing runs while the
- * connections are made.
+ * connections are made and the servers inspected.
  */
-export function readSource(settings: UploadSettings, reporter: Reporter): Promise<UploadSource> {
+export function readSource(settings: UploadSettings, reporter: Reporter): SourceReading {
   const listing = listSourceSync(settings.sourceDir, settings.exclude)
   refuseUnusable(listing, settings)
   reporter.info(`Uploading ${listing.entries.length} entries, ${formatBytes(listing.bytes)}, from ${settings.sourceDir}`)
   for (const skipped of listing.skipped) reporter.warning(`left out ${skipped}: not a file, folder or symlink`)
-  return withManifest(settings, listing, reporter)
+  return { listing, ready: withManifest(settings, listing, reporter) }
 }
 
 /**
