@@ -36,7 +36,13 @@ class OneHost implements Connection {
     this.events.push(phase)
     if (phase === 'inspect') this.inspected()
     if (options.stdin) for await (const _chunk of options.stdin) void _chunk
-    const results: Array<[string, string]> = phase === 'inspect' ? [['has', 'sha256sum'], ['cache-miss', 'there is no upload cache yet']] : [['previous', 'r1']]
+    const results: Array<[string, string]> =
+      phase === 'inspect'
+        ? [
+            ['has', 'sha256sum'],
+            ['cache-miss', 'there is no upload cache yet']
+          ]
+        : [['previous', 'r1']]
     return { code: 0, results, stdout: '', stderr: '' }
   }
   close(): void {}
@@ -44,7 +50,10 @@ class OneHost implements Connection {
 
 /** The workspace's real reading, its hashing held back until the host has been sent the inspect (or, as a hang guard, 10 s). */
 function heldBack(host: OneHost, outcome: 'hashed' | 'failed'): SourceReading {
-  const reading = readSource(settings, consoleReporter(() => undefined))
+  const reading = readSource(
+    settings,
+    consoleReporter(() => undefined)
+  )
   const guard = new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())
   const ready = Promise.race([host.inspectArrived, guard]).then(async (): Promise<UploadSource> => {
     host.events.push(outcome === 'hashed' ? 'hashing done' : 'hashing failed')
@@ -57,14 +66,24 @@ function heldBack(host: OneHost, outcome: 'hashed' | 'failed'): SourceReading {
 describe('the inspect beside the hashing', () => {
   it('is sent before the hashing is done; the upload is planned after both', async () => {
     const host = new OneHost()
-    const outcome = await deployFleet([host], settings, consoleReporter(() => undefined), heldBack(host, 'hashed'))
+    const outcome = await deployFleet(
+      [host],
+      settings,
+      consoleReporter(() => undefined),
+      heldBack(host, 'hashed')
+    )
     expect(outcome.results.map((r) => r.status)).toEqual(['deployed'])
     expect(host.events).toEqual(['inspect', 'hashing done', 'prepare', 'switch-and-finish'])
   })
 
   it('a hashing that fails stops the deploy once the inspect is over, before anything is prepared', async () => {
     const host = new OneHost()
-    const deploy = deployFleet([host], settings, consoleReporter(() => undefined), heldBack(host, 'failed'))
+    const deploy = deployFleet(
+      [host],
+      settings,
+      consoleReporter(() => undefined),
+      heldBack(host, 'failed')
+    )
     await expect(deploy).rejects.toThrow('vanished while it was hashed')
     expect(host.events.slice(0, 2)).toEqual(['inspect', 'hashing failed'])
     expect(host.events).not.toContain('prepare')

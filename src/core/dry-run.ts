@@ -52,12 +52,7 @@ export interface DryRunOutcome {
  * list script. Nothing is uploaded and nothing on the servers changes. Prints
  * the plan and the exact scripts a deploy with these settings would send.
  */
-export async function dryRunOn(
-  hosts: Connection[],
-  settings: DeploySettings,
-  reporter: Reporter,
-  source: SourceReading = readSource(settings, reporter)
-): Promise<DryRunOutcome> {
+export async function dryRunOn(hosts: Connection[], settings: DeploySettings, reporter: Reporter, source: SourceReading = readSource(settings, reporter)): Promise<DryRunOutcome> {
   const { listing } = source
   const base = planRelease(settings, expectedFindLines(listing.entries), listing.rootMode, 'none')
   const settled = await settleLimit(hosts, settings.maxParallel, async (host, index) => {

@@ -79,7 +79,12 @@ export async function uploadAndPrepare(
  * still being hashed, then planUpload. The deploy and the dry run both plan
  * through here, so the dry run shows what a deploy sends.
  */
-export async function planUploadOn(host: ScriptRunner, plan: DeployPlan, sourceReady: Promise<UploadSource>, compression: Compression): Promise<{ upload: UploadPlan; source: UploadSource }> {
+export async function planUploadOn(
+  host: ScriptRunner,
+  plan: DeployPlan,
+  sourceReady: Promise<UploadSource>,
+  compression: Compression
+): Promise<{ upload: UploadPlan; source: UploadSource }> {
   const [inspected, source] = await Promise.allSettled([inspectServer(host, plan), sourceReady])
   // The hashing's failure first, and only once the inspect is over: what runs next shares its connection.
   if (source.status === 'rejected') throw source.reason
