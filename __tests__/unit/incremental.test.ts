@@ -461,6 +461,29 @@ describe.each(SHELLS)('incremental uploads under $name', (shell) => {
     expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
   })
 
+  it('an app writing into the release the cache shares its files with while the next release is built from the spare: that release is right, and the deploy after it catches the cache', async () => {
+    // A cp that lets the app write (in place, same size) as the changes go into the spare.
+    const shim = cpShim(shell, 'writing-cp-spare', (realCp) => [
+      'for arg do case $arg in */.atomic-deploy/staging/r2/) printf c9 >"${arg%/.atomic-deploy/staging/r2/}/releases/r1/b/c.txt" ;; esac; done',
+      `exec ${realCp} "$@"`
+    ])
+    const { ws, root } = site('write-during-spare-build')
+    write(ws, 'a.txt', 'a1')
+    write(ws, 'b/c.txt', 'c1')
+    await deploy(localRunner(shell), ws, root, 'r1')
+    write(ws, 'a.txt', 'a2')
+    const next = await deploy(localRunner(shell, { pathBefore: shim }), ws, root, 'r2')
+    expect(next.kind).toBe('incremental')
+    expect(next.log).toContain('using the spare copy of the cache')
+    expect(fs.readFileSync(path.join(root, 'releases/r1/b/c.txt'), 'utf8')).toBe('c9')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+    write(ws, 'a.txt', 'a3')
+    const after = await deploy(localRunner(shell), ws, root, 'r3')
+    expect(after.kind).toBe('full')
+    expect(after.log).toContain('files in the cache were changed after it was made')
+    expect(snapshot(path.join(root, 'current'))).toEqual(snapshot(ws))
+  })
+
   it('with hardlink-releases the release shares unchanged files with the cache, and changed ones do not leak into old releases', async () => {
     const runner = localRunner(shell)
     const ws = fs.mkdtempSync(path.join(tmp, 'ws-'))

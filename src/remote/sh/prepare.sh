@@ -120,7 +120,8 @@ step_upload() {
     if [ "$HARDLINK_RELEASE" != 1 ] && take_spare; then BUILT_FROM=spare; else remove_spare; fi
     # Whatever goes wrong with the cache from here on, the runner sends everything instead.
     build_from_cache "$BUILT_FROM" 2>"$CONTROL/errors" || fail cache "the release could not be built from the upload cache: $(cache_errors)"
-    unchanged_since_verified || fail cache "a file of the upload cache changed while the release was copied from it"
+    # A release built from the spare read nothing of the cache: what changes there now is after its stamp, checked next time.
+    [ "$BUILT_FROM" = spare ] || unchanged_since_verified || fail cache "a file of the upload cache changed while the release was copied from it"
   else
     # A spare copy is of the cache this upload replaces (or of none: incremental is off).
     remove_spare

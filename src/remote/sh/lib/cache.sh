@@ -74,8 +74,10 @@ verify_cache() {
 
 # Nothing in the cache changed since verify_cache began (an app writing into
 # the release the cache shares its files with, while the new release was
-# copied from it). Fails when something did. A release hard-linked from the
-# cache (hardlink-releases) changed the ctime of every file it links.
+# copied from it). Fails when something did. Not needed for a release built
+# from the spare copy, which reads nothing of the cache. A release
+# hard-linked from the cache (hardlink-releases) changed the ctime of every
+# file it links.
 unchanged_since_verified() {
   [ -e "$VERIFIED" ] && [ "$HARDLINK_RELEASE" != 1 ] || return 0
   changed_since "$VERIFIED" >"$VERIFIED.list" && [ ! -s "$VERIFIED.list" ]
