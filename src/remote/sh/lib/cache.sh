@@ -25,6 +25,7 @@ CACHE_TIMES="$STATE/cache.times"
 CONTROL="$STATE/staging/$RELEASE_ID.control"
 DELTA="$STATE/staging/$RELEASE_ID.delta"
 # Made when this run's check of the cache began; the cache's stamp moves to it.
+# Beside it: .from (the stamp the check began from) and .list (what it found changed).
 VERIFIED="$STATE/staging/$RELEASE_ID.verified"
 # Set when this run made a new cache that stamp_new_cache must stamp.
 CACHE_UNSTAMPED=0
@@ -63,7 +64,7 @@ verify_cache() {
   read_change_times
   if [ "$CHANGE_TIMES" = none ]; then
     printf 'the server can read change times neither with find -newercm nor with stat -c %%z'
-  elif ! { touch "$VERIFIED" && wait_past "$VERIFIED" && changed_since "$CACHE_STAMP" >"$VERIFIED.list"; }; then
+  elif ! { touch -r "$CACHE_STAMP" "$VERIFIED.from" && touch "$VERIFIED" && wait_past "$VERIFIED" && changed_since "$CACHE_STAMP" >"$VERIFIED.list"; }; then
     printf 'the change times of the cache could not be read'
   elif ! matches_manifest "$VERIFIED.list"; then
     printf 'files in the cache were changed after it was made'

@@ -107,7 +107,7 @@ take_spare() {
     say "       the spare copy is of another cache; copying the cache"
   elif [ -n "$(changed_since "$SPARE_MADE" "$SPARE" | head -n 1)" ] || [ -n "$(find "$SPARE_BASE" -newer "$SPARE_MADE")" ]; then
     say "       the spare copy changed after it was made; copying the cache"
-  elif ! changed_since "$SPARE_BASE" >"$VERIFIED.spare" || ! matches_manifest "$VERIFIED.spare" "$SPARE"; then
+  elif ! changed_since_spare_base >"$VERIFIED.spare" || ! matches_manifest "$VERIFIED.spare" "$SPARE"; then
     say "       the spare copy holds a file that changed in the cache while it was copied; copying the cache"
   else
     rm -f "$SPARE_MADE" "$SPARE_BASE" && rmdir "$STAGING" && move_folder "$SPARE" "$STAGING" || return 1
@@ -115,6 +115,21 @@ take_spare() {
     return 0
   fi
   return 1
+}
+
+# changed_since_spare_base: the files of the cache changed since SPARE_BASE,
+# or more. The list verify_cache made will do when the stamp it began from is
+# no later than SPARE_BASE (a spare made after the last deploy, and no run
+# moved the stamp since): it then holds every file changed since SPARE_BASE up
+# to the check, and what changed after the check cannot be in a spare that was
+# complete before the lock was taken. Else the cache is walked again.
+changed_since_spare_base() {
+  if [ -f "$VERIFIED.list" ] && from=$(file_time %y "$VERIFIED.from" 2>/dev/null) && base=$(file_time %y "$SPARE_BASE") &&
+    [ -n "$from" ] && [ -n "$base" ] && LC_ALL=C expr "$base" \>= "$from" >/dev/null; then
+    cat "$VERIFIED.list"
+  else
+    changed_since "$SPARE_BASE"
+  fi
 }
 
 # remove_spare: the spare, and what any copy left in the making or stopped.
